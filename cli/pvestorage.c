@@ -1,0 +1,449 @@
+/* pvestorage - the command line front end of the core (SPEC §8).
+ *
+ * Conversion only: argv to core calls, results to stdout, the core's exact
+ * messages to stderr.  Exit 0 on success, 1 on an error, 2 on a usage error. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pvestorage.h"
+
+#define EXIT_USAGE 2
+
+typedef struct cli {
+    pvs_ctx *ctx;
+    const char *config;
+    int json;
+    const char *snapname;
+    json_t *hints;        /* from --hint/--hints, NULL when none */
+    int hints_given;
+    int json_schema;
+} cli;
+
+static const char *prog = "pvestorage";
+
+static const char global_usage[] =
+    "usage: pvestorage [--config FILE] [--root DIR] [--rbd-command PATH]\n"
+    "                  [--ceph-timeout SECONDS] [--kernel-version MAJOR.MINOR]\n"
+    "                  [--json] COMMAND [ARGS]\n"
+    "\n"
+    "Activate and map Proxmox VE storage volumes, with hints (storage API 13).\n"
+    "\n"
+    "commands:\n"
+    "  activate VOLID...     activate volumes (and their storages)\n"
+    "  deactivate VOLID...   deactivate volumes\n"
+    "  map VOLID             map a volume, print its path\n"
+    "  unmap VOLID           unmap a volume\n"
+    "  path VOLID            print the path of a volume\n"
+    "  verify-hints          check hints given with --hint/--hints\n"
+    "  hints                 list the defined hints (--json-schema: JSON Schema)\n"
+    "\n"
+    "global options:\n"
+    "  --config FILE         storage.cfg to use (default ROOT/etc/pve/storage.cfg)\n"
+    "  --root DIR            prefix for host paths (/sys, /dev, /etc/pve); default /\n"
+    "  --rbd-command PATH    rbd command for kernel mapping (default /usr/bin/rbd)\n"
+    "  --ceph-timeout SECS   cluster connection/operation timeout (default 60)\n"
+    "  --kernel-version M.N  kernel version deciding krbd features (default: uname)\n"
+    "  --json                machine-readable output\n"
+    "  --help, --version\n"
+    "\n"
+    "Run 'pvestorage COMMAND --help' for a command's options; see pvestorage(1).\n";
+
+typedef struct command {
+    const char *name;
+    const char *args;          /* usage of positional arguments */
+    int min_args, max_args;    /* max -1: unlimited */
+    int snapshot, hints;       /* accepts --snapshot / --hint(s) */
+    const char *help;
+    int (*run)(cli *c, int argc, char **argv);
+} command;
+
+static void print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+}
+
+static int fail(pvs_error *err)
+{
+    fputs(err->message ? err->message : "unknown error\n", stderr);
+    pvs_error_clear(err);
+    return 1;
+}
+
+static json_t *load_config(cli *c, pvs_error *err)
+{
+    char *dflt = NULL;
+    const char *path = c->config;
+    if (!path) {
+        const char *root = pvs_ctx_get(c->ctx, "root");
+        dflt = malloc(strlen(root) + sizeof "/etc/pve/storage.cfg");
+        if (!dflt) {
+            fputs("out of memory\n", stderr);
+            return NULL;
+        }
+        sprintf(dflt, "%s/etc/pve/storage.cfg", strcmp(root, "/") ? root : "");
+        path = dflt;
+    }
+    json_t *cfg = pvs_config_read(c->ctx, path, err);
+    free(dflt);
+    return cfg;
+}
+
+static json_t *string_array(int argc, char **argv)
+{
+    json_t *a = json_array();
+    for (int i = 0; a && i < argc; i++)
+        json_array_append_new(a, json_string(argv[i]));
+    return a;
+}
+
+static int cmd_activate(cli *c, int argc, char **argv)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err);
+    if (!cfg)
+        return fail(&err);
+    int rc = pvs_activate_volumes(c->ctx, cfg, (const char *const *)argv, (size_t)argc,
+                                  c->snapname, c->hints, &err);
+    json_decref(cfg);
+    if (rc)
+        return fail(&err);
+    if (c->json) {
+        json_t *o = json_pack("{s:o}", "activated", string_array(argc, argv));
+        print_json(o);
+        json_decref(o);
+    }
+    return 0;
+}
+
+static int cmd_deactivate(cli *c, int argc, char **argv)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err);
+    if (!cfg)
+        return fail(&err);
+    int rc = pvs_deactivate_volumes(c->ctx, cfg, (const char *const *)argv, (size_t)argc,
+                                    c->snapname, &err);
+    json_decref(cfg);
+    if (rc)
+        return fail(&err);
+    if (c->json) {
+        json_t *o = json_pack("{s:o}", "deactivated", string_array(argc, argv));
+        print_json(o);
+        json_decref(o);
+    }
+    return 0;
+}
+
+/* map and path: both print a path */
+static int print_path(cli *c, const char *volid, int map)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err);
+    if (!cfg)
+        return fail(&err);
+    char *path = NULL;
+    int rc = map ? pvs_map_volume(c->ctx, cfg, volid, c->snapname, c->hints, &path, &err)
+                 : pvs_path(c->ctx, cfg, volid, c->snapname, &path, &err);
+    json_decref(cfg);
+    if (rc)
+        return fail(&err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:s}", "volid", volid, "path", path);
+        print_json(o);
+        json_decref(o);
+    } else {
+        puts(path);
+    }
+    free(path);
+    return 0;
+}
+
+static int cmd_map(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return print_path(c, argv[0], 1);
+}
+
+static int cmd_path(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    return print_path(c, argv[0], 0);
+}
+
+static int cmd_unmap(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err);
+    if (!cfg)
+        return fail(&err);
+    int rc = pvs_unmap_volume(c->ctx, cfg, argv[0], c->snapname, &err);
+    json_decref(cfg);
+    if (rc)
+        return fail(&err);
+    if (c->json) {
+        json_t *o = json_pack("{s:s, s:b}", "volid", argv[0], "unmapped", 1);
+        print_json(o);
+        json_decref(o);
+    }
+    return 0;
+}
+
+static int cmd_verify_hints(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_verify_hints(c->hints, &err))
+        return fail(&err);
+    if (c->json) {
+        json_t *o = json_pack("{s:b, s:O?}", "valid", 1, "hints", c->hints);
+        print_json(o);
+        json_decref(o);
+    } else {
+        puts(c->hints ? "hints are valid" : "no hints given");
+    }
+    return 0;
+}
+
+static int cmd_hints(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    if (c->json_schema || c->json) {
+        json_t *o = c->json_schema ? pvs_hints_json_schema() : pvs_hints_properties();
+        char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+        return 0;
+    }
+    size_t n;
+    const pvs_hint_def *defs = pvs_hint_defs(&n);
+    printf("%-30s %-8s %-9s %s\n", "NAME", "TYPE", "OPTIONAL", "DESCRIPTION");
+    for (size_t i = 0; i < n; i++)
+        printf("%-30s %-8s %-9s %s\n", defs[i].name, defs[i].type, defs[i].optional ? "yes" : "no",
+               defs[i].description);
+    return 0;
+}
+
+static const command commands[] = {
+    { "activate", "VOLID...", 1, -1, 1, 1,
+      "Activate volumes: verify the hints, activate each storage once, then each\n"
+      "volume through its plugin with the hints.", cmd_activate },
+    { "deactivate", "VOLID...", 1, -1, 1, 0,
+      "Deactivate volumes; goes on past a failing volume and fails at the end.", cmd_deactivate },
+    { "map", "VOLID", 1, 1, 1, 1, "Map a volume with hints and print its path.", cmd_map },
+    { "unmap", "VOLID", 1, 1, 1, 0, "Unmap a volume.", cmd_unmap },
+    { "path", "VOLID", 1, 1, 1, 0, "Print the path of a volume alone on stdout.", cmd_path },
+    { "verify-hints", "", 0, 0, 0, 1,
+      "Verify hints as storage calls do; exit 1 with the error when invalid.", cmd_verify_hints },
+    { "hints", "", 0, 0, 0, 0,
+      "List the defined hints; --json-schema prints the format as a JSON Schema\n"
+      "(draft 2020-12) document.", cmd_hints },
+};
+
+static void command_usage(FILE *f, const command *cmd)
+{
+    fprintf(f, "usage: %s [GLOBAL OPTIONS] %s%s%s%s%s%s\n\n%s\n", prog, cmd->name,
+            *cmd->args ? " " : "", cmd->args, cmd->snapshot ? " [--snapshot NAME]" : "",
+            cmd->hints ? " [--hint NAME=VALUE]... [--hints JSON]" : "",
+            strcmp(cmd->name, "hints") == 0 ? " [--json-schema]" : "", cmd->help);
+    if (cmd->hints)
+        fputs("\n  --hint NAME=VALUE  one hint, e.g. guest-is-windows=1 (repeatable); VALUE\n"
+              "                     is read as JSON when it is true/false/null or a number\n"
+              "  --hints JSON       all hints as one JSON object\n", f);
+    if (cmd->snapshot)
+        fputs("  --snapshot NAME    the snapshot of the volume\n", f);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", prog);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    return EXIT_USAGE;
+}
+
+/* --hint NAME=VALUE: VALUE as a JSON scalar when it is one, else a string */
+static int add_hint(cli *c, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+        return usage_error("--hint expects NAME=VALUE, got '%s'", arg);
+    char *name = strndup(arg, (size_t)(eq - arg));
+    const char *text = eq + 1;
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    if (v && (json_is_object(v) || json_is_array(v) || json_is_string(v))) {
+        json_decref(v);
+        v = NULL;
+    }
+    if (!v)
+        v = json_string(text);
+    int rc = 0;
+    if (!c->hints)
+        c->hints = json_object();
+    if (!name || !v || !c->hints) {
+        rc = usage_error("out of memory%s", "");
+    } else if (json_object_get(c->hints, name)) {
+        rc = usage_error("hint '%s' given twice", name);
+    } else if (json_object_set_new(c->hints, name, v)) {
+        v = NULL;
+        rc = usage_error("hint name '%s' is not valid UTF-8", name);
+    } else {
+        v = NULL;
+    }
+    json_decref(v);
+    free(name);
+    return rc;
+}
+
+static int set_hints_json(cli *c, const char *arg)
+{
+    json_error_t jerr;
+    json_t *v = json_loads(arg, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!v) {
+        fprintf(stderr, "%s: invalid --hints JSON: %s (line %d, column %d)\nTry '%s --help'.\n",
+                prog, jerr.text, jerr.line, jerr.column, prog);
+        return EXIT_USAGE;
+    }
+    c->hints = json_is_null(v) ? NULL : v;
+    if (!c->hints)
+        json_decref(v);
+    return 0;
+}
+
+static int run_command(cli *c, const command *cmd, int argc, char **argv)
+{
+    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA };
+    static const struct option opts[] = {
+        { "hint", required_argument, NULL, O_HINT },
+        { "hints", required_argument, NULL, O_HINTS },
+        { "snapshot", required_argument, NULL, O_SNAP },
+        { "json-schema", no_argument, NULL, O_SCHEMA },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int hint_count = 0, hints_json = 0, o, rc;
+    optind = 0;   /* glibc: start over on a new argv */
+    opterr = 0;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'h':
+            command_usage(stdout, cmd);
+            return 0;
+        case 'j':
+            c->json = 1;
+            break;
+        case O_HINT:
+        case O_HINTS:
+            if (!cmd->hints)
+                return usage_error("'%s' takes no hints", cmd->name);
+            if (o == O_HINT ? hints_json : (hints_json || hint_count))
+                return usage_error("use either --hints or --hint (%s)", "not both, --hints once");
+            rc = o == O_HINT ? add_hint(c, optarg) : set_hints_json(c, optarg);
+            if (rc)
+                return rc;
+            hint_count += o == O_HINT;
+            hints_json += o == O_HINTS;
+            break;
+        case O_SNAP:
+            if (!cmd->snapshot)
+                return usage_error("'%s' takes no --snapshot", cmd->name);
+            c->snapname = optarg;
+            break;
+        case O_SCHEMA:
+            if (strcmp(cmd->name, "hints"))
+                return usage_error("--json-schema belongs to the 'hints' command%s", "");
+            c->json_schema = 1;
+            break;
+        default:
+            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    /* getopt permuted the options after the volume IDs out of the way */
+    int nargs = argc - optind;
+    char **args = argv + optind;
+    if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
+        fprintf(stderr, "%s %s: expected %s%s\n", prog, cmd->name,
+                cmd->min_args ? cmd->args : "no arguments",
+                cmd->max_args < 0 ? "" : (nargs > cmd->max_args ? " (too many arguments)" : ""));
+        command_usage(stderr, cmd);
+        return EXIT_USAGE;
+    }
+    return cmd->run(c, nargs, args);
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_CONFIG = 256, O_ROOT, O_RBD, O_TIMEOUT, O_KERNEL, O_VERSION };
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, O_CONFIG },
+        { "root", required_argument, NULL, O_ROOT },
+        { "rbd-command", required_argument, NULL, O_RBD },
+        { "ceph-timeout", required_argument, NULL, O_TIMEOUT },
+        { "kernel-version", required_argument, NULL, O_KERNEL },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    pvs_error err = PVS_ERROR_INIT;
+    cli c = { 0 };
+    c.ctx = pvs_ctx_new(&err);
+    if (!c.ctx)
+        return fail(&err);
+
+    int o, rc = 0;
+    opterr = 0;
+    while (rc == 0 && (o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        const char *setting = NULL;
+        switch (o) {
+        case O_CONFIG: c.config = optarg; break;
+        case O_ROOT: setting = "root"; break;
+        case O_RBD: setting = "rbd_command"; break;
+        case O_TIMEOUT: setting = "ceph_timeout"; break;
+        case O_KERNEL: setting = "kernel_version"; break;
+        case 'j': c.json = 1; break;
+        case 'h':
+            fputs(global_usage, stdout);
+            pvs_ctx_free(c.ctx);
+            return 0;
+        case O_VERSION:
+            printf("pvestorage %s (storage API %d, age %d)\n", PVS_VERSION, PVS_APIVER, PVS_APIAGE);
+            pvs_ctx_free(c.ctx);
+            return 0;
+        default:
+            rc = usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+        if (setting && pvs_ctx_set(c.ctx, setting, optarg, &err)) {
+            fprintf(stderr, "%s: %s", prog, err.message);
+            pvs_error_clear(&err);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc == 0 && optind >= argc)
+        rc = usage_error("no command given%s", "");
+    if (rc == 0) {
+        const command *cmd = NULL;
+        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+            if (strcmp(commands[i].name, argv[optind]) == 0)
+                cmd = &commands[i];
+        if (!cmd)
+            rc = usage_error("unknown command '%s'", argv[optind]);
+        else
+            rc = run_command(&c, cmd, argc - optind, argv + optind);
+    }
+    json_decref(c.hints);
+    pvs_ctx_free(c.ctx);
+    return rc;
+}

@@ -1,0 +1,285 @@
+/*
+ * pvestorage.h - Proxmox VE storage layer core: volume activation and
+ * mapping with hints (storage API version 13).
+ *
+ * One value model crosses every boundary: jansson's json_t.  Hints, a storage
+ * section (scfg) and a parsed storage configuration are json_t objects.
+ *
+ * Conventions (read these once, they hold for every function below):
+ *  - Functions returning int return 0 on success or a negative PVS_E* code,
+ *    and then fill the caller's pvs_error (which may be NULL when the caller
+ *    does not care).  Error messages are the exact user-facing text, ending
+ *    in "\n" like Proxmox's die() strings.
+ *  - json_t arguments are *borrowed* unless the documentation says "stolen";
+ *    json_t results are *new references* the caller must json_decref().
+ *  - char * results are malloc()ed and freed by the caller with free().
+ *  - Nothing here keeps global mutable state: all state lives in a pvs_ctx.
+ *    One context may be used from several threads at once; its settings
+ *    should be changed only while no other thread uses it.
+ */
+#ifndef PVESTORAGE_H
+#define PVESTORAGE_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library is built with hidden visibility; everything declared here is
+ * its exported API. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define PVS_VERSION "0.1.0"
+
+/* Storage plugin API version and age: plugins implementing API versions
+ * PVS_APIVER - PVS_APIAGE .. PVS_APIVER are accepted. */
+#define PVS_APIVER 13
+#define PVS_APIAGE 4
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+/* ------------------------------------------------------------------ */
+
+enum {
+    PVS_OK = 0,
+    PVS_ENOMEM = -1,     /* out of memory */
+    PVS_EINVAL = -2,     /* bad input: unparsable volume ID/name, bad argument */
+    PVS_EHINTS = -3,     /* hints failed verification */
+    PVS_ENOENT = -4,     /* storage, volume, file or plugin does not exist */
+    PVS_EAPI = -5,       /* plugin API version not acceptable */
+    PVS_ESTORAGE = -6,   /* storage cannot be activated or is disabled */
+    PVS_ECOMMAND = -7,   /* an external command failed (see exit_status, stderr_text) */
+    PVS_ETIMEDOUT = -8,  /* an operation did not finish in time */
+    PVS_EIO = -9,        /* a host file could not be read or written */
+    PVS_ECLUSTER = -10,  /* cluster (librados/librbd) failure */
+    PVS_EPARTIAL = -11,  /* some volumes of a list failed (deactivation) */
+};
+
+typedef struct pvs_error {
+    int code;            /* 0 or a PVS_E* code */
+    char *message;       /* exact message, ends in "\n"; NULL when code == 0 */
+    int exit_status;     /* PVS_ECOMMAND: exit status, or -1 (signal/timeout) */
+    char *stderr_text;   /* PVS_ECOMMAND: the command's captured stderr, or NULL */
+} pvs_error;
+
+#define PVS_ERROR_INIT { 0, NULL, -1, NULL }
+
+/* Release what an error holds and reset it to PVS_ERROR_INIT. */
+void pvs_error_clear(pvs_error *err);
+
+/* For bindings handing over native strings: 0 if s (n bytes) holds no NUL
+ * byte, else PVS_EINVAL "WHAT 'S' contains a NUL byte" (NUL shown as \0). */
+int pvs_check_nul(const char *what, const char *s, size_t n, pvs_error *err);
+
+/* A short name of an error code ("EHINTS", ...), for logs and bindings. */
+const char *pvs_strerror(int code);
+
+/* ------------------------------------------------------------------ */
+/* Context: host settings, plugin registry, warning sink               */
+/* ------------------------------------------------------------------ */
+
+typedef struct pvs_ctx pvs_ctx;
+
+/* Receives each warning (a complete message, ending in "\n"). */
+typedef void (*pvs_warn_fn)(void *data, const char *message);
+
+/* A new context with the default settings, overridden by the environment
+ * (PVESTORAGE_ROOT, PVESTORAGE_RBD_COMMAND, PVESTORAGE_CEPH_TIMEOUT,
+ * PVESTORAGE_KERNEL_VERSION) and the built-in plugins registered.
+ * Returns NULL and fills err on failure (a bad environment value). */
+pvs_ctx *pvs_ctx_new(pvs_error *err);
+void pvs_ctx_free(pvs_ctx *ctx);
+
+/* Set one host setting by name: "root", "rbd_command", "ceph_timeout"
+ * (seconds, 1..3600), "kernel_version" ("MAJOR.MINOR").  An unknown name
+ * or a bad value is an error and leaves the context unchanged. */
+int pvs_ctx_set(pvs_ctx *ctx, const char *name, const char *value, pvs_error *err);
+
+/* The current value of a setting as a string (borrowed, valid until the
+ * setting changes), or NULL for an unknown name. */
+const char *pvs_ctx_get(const pvs_ctx *ctx, const char *name);
+
+/* The names of all settings, NULL-terminated (static). */
+const char *const *pvs_ctx_setting_names(void);
+
+/* Where warnings go.  The default sink writes them to stderr.
+ * fn == NULL restores the default. */
+void pvs_ctx_set_warn(pvs_ctx *ctx, pvs_warn_fn fn, void *data);
+
+/* ------------------------------------------------------------------ */
+/* Hints                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct pvs_hint_def {
+    const char *name;
+    const char *type;         /* JSON schema type, "boolean" */
+    int optional;
+    const char *description;
+} pvs_hint_def;
+
+/* The hint table (static, never NULL) and its length. */
+const pvs_hint_def *pvs_hint_defs(size_t *count);
+
+/* 1 iff name is a defined hint (exact, case-sensitive), else 0. */
+int pvs_is_hint_supported(const char *name);
+
+/* Verify hints (borrowed).  hints == NULL (absent) is valid.
+ * Returns 0 when valid, PVS_EHINTS (message as SPEC §2) when not. */
+int pvs_verify_hints(const json_t *hints, pvs_error *err);
+
+/* The boolean a valid hint value stands for: 1, 0, or -1 when the hint is
+ * absent or null.  Use only on hints that passed pvs_verify_hints(). */
+int pvs_hint_bool(const json_t *hints, const char *name);
+
+/* Proxmox's $hints_properties: { NAME: { type, optional, description } }. */
+json_t *pvs_hints_properties(void);
+/* Proxmox's $hints_format: { type: object, additionalProperties: false,
+ * properties: <the above> } (Proxmox writes additionalProperties as 0). */
+json_t *pvs_hints_format(void);
+/* The hints format as a JSON Schema (draft 2020-12) document. */
+json_t *pvs_hints_json_schema(void);
+
+/* Values a binding cannot express in JSON, for pvs_verify_hints():
+ * a native reference that is neither a plain map nor a plain list (a code
+ * reference, a scalar reference, an object of class NAME...) reported as
+ * "got TYPE_NAME"; and a native structure with a reference cycle.
+ * Both return new references; they never collide with converted data. */
+json_t *pvs_foreign_value(const char *type_name);
+json_t *pvs_cyclic_value(void);
+
+/* ------------------------------------------------------------------ */
+/* Volume IDs, configuration                                           */
+/* ------------------------------------------------------------------ */
+
+/* Split "STOREID:VOLNAME".  On success *storeid and *volname are malloc()ed
+ * (either pointer may be NULL when not wanted). */
+int pvs_parse_volume_id(const char *volid, char **storeid, char **volname, pvs_error *err);
+
+/* Parse storage.cfg text (filename is used in warnings only).  Bad lines and
+ * values are warned through the ctx and skipped; parsing never fails on
+ * content.  Returns a new { ids: {...}, order: {...} } object. */
+json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text,
+                         size_t len, pvs_error *err);
+/* Read and parse a storage.cfg file; an unreadable file is PVS_EIO. */
+json_t *pvs_config_read(pvs_ctx *ctx, const char *path, pvs_error *err);
+
+/* The section of storeid in cfg (borrowed from cfg), or NULL and
+ * PVS_ENOENT "storage 'X' does not exist". */
+json_t *pvs_storage_config(const json_t *cfg, const char *storeid, pvs_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Plugins                                                             */
+/* ------------------------------------------------------------------ */
+
+/* parse_volname result; absent fields are NULL. */
+typedef struct pvs_volname {
+    char *vtype, *name, *vmid, *basename, *basevmid, *isbase, *format;
+} pvs_volname;
+
+void pvs_volname_clear(pvs_volname *v);
+
+/* A property a plugin accepts in its storage.cfg sections. */
+typedef struct pvs_plugin_option {
+    const char *name;     /* must be a known property (see config.c) */
+    int required;
+} pvs_plugin_option;
+
+typedef struct pvs_plugin pvs_plugin;
+
+/* A storage plugin: a const table of functions.  Unset (NULL) methods take
+ * the base-plugin default.  scfg and hints are borrowed. */
+struct pvs_plugin {
+    const char *type;
+    int api;                                    /* storage API version */
+    const pvs_plugin_option *options;           /* NULL-name terminated */
+    const char *const *content_valid;           /* NULL-terminated */
+    const char *const *content_default;         /* NULL-terminated */
+    int shared;                                 /* storages are always shared */
+
+    int (*parse_volname)(const pvs_plugin *self, const char *volname,
+                         pvs_volname *out, pvs_error *err);
+    int (*path)(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg,
+                const char *volname, const char *storeid, const char *snapname,
+                char **path, pvs_error *err);
+    int (*activate_storage)(pvs_ctx *ctx, const pvs_plugin *self,
+                            const char *storeid, const json_t *scfg, pvs_error *err);
+    int (*activate_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                           const json_t *scfg, const char *volname,
+                           const char *snapname, const json_t *hints, pvs_error *err);
+    int (*deactivate_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                             const json_t *scfg, const char *volname,
+                             const char *snapname, pvs_error *err);
+    int (*map_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                      const json_t *scfg, const char *volname, const char *snapname,
+                      const json_t *hints, char **path, pvs_error *err);
+    int (*unmap_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                        const json_t *scfg, const char *volname,
+                        const char *snapname, pvs_error *err);
+};
+
+/* Register a plugin in ctx (the table is borrowed and must outlive ctx).
+ * Checks plugin->api against PVS_APIVER/PVS_APIAGE (PVS_EAPI, messages as
+ * SPEC §3) and warns when the plugin implements an older API. */
+int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err);
+
+/* The plugin for a storage type, or NULL and PVS_ENOENT. */
+const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err);
+
+/* Plugin methods with the base-plugin defaults applied.  Arguments are in
+ * Proxmox's order.  hints are verified by the storage-level calls, not here. */
+int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname,
+                             pvs_volname *out, pvs_error *err);
+int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg,
+                    const char *volname, const char *storeid, const char *snapname,
+                    char **path, pvs_error *err);
+int pvs_plugin_activate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                                const json_t *scfg, pvs_error *err);
+int pvs_plugin_activate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                               const json_t *scfg, const char *volname,
+                               const char *snapname, const json_t *hints, pvs_error *err);
+int pvs_plugin_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                                 const json_t *scfg, const char *volname,
+                                 const char *snapname, pvs_error *err);
+int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                          const json_t *scfg, const char *volname, const char *snapname,
+                          const json_t *hints, char **path, pvs_error *err);
+int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                            const json_t *scfg, const char *volname,
+                            const char *snapname, pvs_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Storage-level calls (PVE::Storage)                                  */
+/* ------------------------------------------------------------------ */
+
+/* volids: array of n volume IDs.  snapname and hints may be NULL. */
+int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids,
+                         size_t n, const char *snapname, const json_t *hints,
+                         pvs_error *err);
+int pvs_deactivate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids,
+                           size_t n, const char *snapname, pvs_error *err);
+/* On success *path is the mapped path (malloc()ed). */
+int pvs_map_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid,
+                   const char *snapname, const json_t *hints, char **path,
+                   pvs_error *err);
+int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid,
+                     const char *snapname, pvs_error *err);
+/* PVE::Storage::path: the path of a volume, without activating it. */
+int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid,
+             const char *snapname, char **path, pvs_error *err);
+/* Activate one storage (checks disable, runs the plugin's activate_storage). */
+int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid,
+                         pvs_error *err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PVESTORAGE_H */

@@ -1,0 +1,120 @@
+/* internal.h - shared helpers of the core; not installed. */
+#ifndef PVS_INTERNAL_H
+#define PVS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "pvestorage.h"
+
+#define PVS_MAX_PLUGINS 16
+
+#if defined(__GNUC__)
+#define PVS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define PVS_PRINTF(a, b)
+#endif
+
+struct pvs_ctx {
+    char *root;               /* "/" or a prefix without trailing slash */
+    char *rbd_command;
+    int ceph_timeout;         /* seconds */
+    int kernel_major, kernel_minor;
+    char ceph_timeout_str[16];
+    char kernel_version_str[32];
+
+    pvs_warn_fn warn_fn;
+    void *warn_data;
+
+    const pvs_plugin *plugins[PVS_MAX_PLUGINS];
+    size_t nplugins;
+
+    /* Guards caches that later plugins keep here (cluster connections). */
+    pthread_mutex_t lock;
+    void *rbd_state;
+};
+
+/* ---- error.c ---- */
+/* Set err (if not NULL) to code with a printf-formatted message; returns code. */
+int pvs_fail(pvs_error *err, int code, const char *fmt, ...) PVS_PRINTF(3, 4);
+int pvs_vfail(pvs_error *err, int code, const char *fmt, va_list ap);
+/* Out of memory; returns PVS_ENOMEM. */
+int pvs_oom(pvs_error *err);
+/* Move src into dst (dst cleared first); src is left empty. */
+void pvs_error_move(pvs_error *dst, pvs_error *src);
+
+/* ---- strbuf (error.c) ---- */
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+    int failed;               /* an allocation failed; contents are incomplete */
+} strbuf;
+
+void sb_init(strbuf *sb);
+void sb_free(strbuf *sb);
+void sb_addn(strbuf *sb, const char *s, size_t n);
+void sb_add(strbuf *sb, const char *s);
+void sb_addf(strbuf *sb, const char *fmt, ...) PVS_PRINTF(2, 3);
+/* Append s (n bytes) with NUL bytes written as the two characters \0:
+ * messages are C strings. */
+void sb_add_printable(strbuf *sb, const char *s, size_t n);
+/* Hand over the string (malloc()ed) or NULL if an allocation failed. */
+char *sb_take(strbuf *sb);
+
+char *pvs_strdup(const char *s);
+char *pvs_asprintf(const char *fmt, ...) PVS_PRINTF(1, 2);
+
+/* ---- ctx.c ---- */
+void pvs_warn(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
+/* ROOT + path for a host path ("/sys/..."); malloc()ed. */
+char *pvs_host_path(const pvs_ctx *ctx, const char *path);
+
+/* ---- run.c ---- */
+typedef struct pvs_run_result {
+    int exit_status;          /* -1 when killed by a signal or the timeout */
+    int timed_out;
+    char *out;                /* captured stdout, NUL-terminated */
+    char *err;                /* captured stderr, NUL-terminated */
+} pvs_run_result;
+
+/* Run argv[0] (a path) with argv, no shell, stdin from /dev/null, capturing
+ * stdout and stderr, killed after timeout_s seconds.  Returns 0 when the
+ * command ran (whatever its exit status) or an error if it could not be
+ * started.  res is filled in either case; free it with pvs_run_result_clear. */
+int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_error *err);
+void pvs_run_result_clear(pvs_run_result *res);
+/* "cmd arg arg" for messages (arguments quoted when they need it). */
+char *pvs_argv_string(const char *const *argv);
+
+/* Run fn(arg) in a forked child with a timeout: returns 1 if it returned
+ * true, 0 if false, -1 on timeout or failure (Proxmox's
+ * run_fork_with_timeout, for checks that may hang on dead mounts). */
+int pvs_fork_check(int (*fn)(const char *arg), const char *arg, int timeout_s);
+
+/* ---- hints.c ---- */
+/* 1 iff v is a foreign value created by pvs_foreign_value/pvs_cyclic_value. */
+const char *pvs_foreign_type(const json_t *v);
+int pvs_is_cyclic_value(const json_t *v);
+
+/* ---- plugins ---- */
+extern const pvs_plugin pvs_dir_plugin;
+
+/* Base-plugin helpers shared by file-based plugins (plugins/dir.c). */
+int pvs_dir_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,
+                            const char *snapname, char **path, pvs_volname *vn,
+                            pvs_error *err);
+
+/* ---- volid.c ---- */
+/* 1 iff s matches the storage ID rule of SPEC §4. */
+int pvs_storeid_valid(const char *s);
+
+/* ---- config.c ---- */
+/* content type -> default sub directory, or NULL for an unknown type */
+const char *pvs_vtype_subdir(const char *vtype);
+/* The string value of key in scfg, or NULL. */
+const char *pvs_scfg_str(const json_t *scfg, const char *key);
+/* The 0/1 value of a boolean key in scfg, or dflt when unset. */
+int pvs_scfg_bool(const json_t *scfg, const char *key, int dflt);
+
+#endif

@@ -1,0 +1,129 @@
+/* plugin.c - the plugin registry, the API version check (SPEC §3) and the
+ * base-plugin defaults every plugin inherits. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
+{
+    if (!plugin || !plugin->type || !*plugin->type)
+        return pvs_fail(err, PVS_EINVAL, "plugin has no type\n");
+    int api = plugin->api;
+    if (api > PVS_APIVER)
+        return pvs_fail(err, PVS_EAPI, "implements an API version newer than current (%d > %d)\n",
+                        api, PVS_APIVER);
+    if (api < PVS_APIVER - PVS_APIAGE)
+        return pvs_fail(err, PVS_EAPI, "API version too old, please update the plugin (%d < %d)\n",
+                        api, PVS_APIVER - PVS_APIAGE);
+
+    pthread_mutex_lock(&ctx->lock);
+    int rc = 0;
+    size_t i;
+    for (i = 0; i < ctx->nplugins; i++)
+        if (strcmp(ctx->plugins[i]->type, plugin->type) == 0)
+            break;
+    if (i == ctx->nplugins && ctx->nplugins == PVS_MAX_PLUGINS)
+        rc = pvs_fail(err, PVS_EINVAL, "too many storage plugins (at most %d)\n", PVS_MAX_PLUGINS);
+    else if (i < ctx->nplugins && ctx->plugins[i] != plugin)
+        rc = pvs_fail(err, PVS_EINVAL, "duplicate storage plugin type '%s'\n", plugin->type);
+    else if (i == ctx->nplugins)
+        ctx->plugins[ctx->nplugins++] = plugin;
+    pthread_mutex_unlock(&ctx->lock);
+    if (rc)
+        return rc;
+
+    if (api != PVS_APIVER)
+        pvs_warn(ctx, "Plugin \"%s\" is implementing an older storage API, an upgrade is recommended\n",
+                 plugin->type);
+    return 0;
+}
+
+const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err)
+{
+    for (size_t i = 0; type && i < ctx->nplugins; i++)
+        if (strcmp(ctx->plugins[i]->type, type) == 0)
+            return ctx->plugins[i];
+    pvs_fail(err, PVS_ENOENT, "unknown storage type '%s'\n", type ? type : "");
+    return NULL;
+}
+
+void pvs_volname_clear(pvs_volname *v)
+{
+    if (!v)
+        return;
+    free(v->vtype);
+    free(v->name);
+    free(v->vmid);
+    free(v->basename);
+    free(v->basevmid);
+    free(v->isbase);
+    free(v->format);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- methods with the base-plugin defaults ---- */
+
+int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volname *out,
+                             pvs_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!volname)
+        return pvs_fail(err, PVS_EINVAL, "volume name missing\n");
+    if (!p->parse_volname)
+        return pvs_fail(err, PVS_EINVAL, "storage type '%s' cannot parse volume names\n", p->type);
+    return p->parse_volname(p, volname, out, err);
+}
+
+int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *volname,
+                    const char *storeid, const char *snapname, char **path, pvs_error *err)
+{
+    *path = NULL;
+    if (p->path)
+        return p->path(ctx, p, scfg, volname, storeid, snapname, path, err);
+    return pvs_dir_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
+}
+
+int pvs_plugin_activate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                                const json_t *scfg, pvs_error *err)
+{
+    return p->activate_storage ? p->activate_storage(ctx, p, storeid, scfg, err) : 0;
+}
+
+int pvs_plugin_activate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                               const json_t *scfg, const char *volname, const char *snapname,
+                               const json_t *hints, pvs_error *err)
+{
+    if (p->activate_volume)
+        return p->activate_volume(ctx, p, storeid, scfg, volname, snapname, hints, err);
+    return 0;
+}
+
+int pvs_plugin_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                                 const json_t *scfg, const char *volname, const char *snapname,
+                                 pvs_error *err)
+{
+    if (p->deactivate_volume)
+        return p->deactivate_volume(ctx, p, storeid, scfg, volname, snapname, err);
+    return 0;
+}
+
+int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                          const json_t *scfg, const char *volname, const char *snapname,
+                          const json_t *hints, char **path, pvs_error *err)
+{
+    *path = NULL;
+    if (p->map_volume)
+        return p->map_volume(ctx, p, storeid, scfg, volname, snapname, hints, path, err);
+    /* base plugin: the path is all there is to map */
+    return pvs_plugin_path(ctx, p, scfg, volname, storeid, snapname, path, err);
+}
+
+int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
+                            const json_t *scfg, const char *volname, const char *snapname,
+                            pvs_error *err)
+{
+    if (p->unmap_volume)
+        return p->unmap_volume(ctx, p, storeid, scfg, volname, snapname, err);
+    return 0;
+}

@@ -1,0 +1,212 @@
+/* run.c - the only way the core starts processes: argv, no shell, output
+ * captured, a timeout.  Also the bounded-wait check for dead mounts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+extern char **environ;
+
+void pvs_run_result_clear(pvs_run_result *res)
+{
+    free(res->out);
+    free(res->err);
+    res->out = res->err = NULL;
+    res->exit_status = -1;
+    res->timed_out = 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int needs_quotes(const char *s)
+{
+    if (!*s)
+        return 1;
+    for (; *s; s++)
+        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%", *s))
+            return 1;
+    return 0;
+}
+
+char *pvs_argv_string(const char *const *argv)
+{
+    strbuf sb;
+    sb_init(&sb);
+    for (size_t i = 0; argv[i]; i++) {
+        if (i)
+            sb_add(&sb, " ");
+        if (!needs_quotes(argv[i])) {
+            sb_add(&sb, argv[i]);
+            continue;
+        }
+        sb_add(&sb, "'");
+        for (const char *p = argv[i]; *p; p++) {
+            if (*p == '\'')
+                sb_add(&sb, "'\\''");
+            else
+                sb_addn(&sb, p, 1);
+        }
+        sb_add(&sb, "'");
+    }
+    return sb_take(&sb);
+}
+
+static void close_pair(int p[2])
+{
+    if (p[0] >= 0)
+        close(p[0]);
+    if (p[1] >= 0)
+        close(p[1]);
+}
+
+int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_error *err)
+{
+    res->out = res->err = NULL;
+    res->exit_status = -1;
+    res->timed_out = 0;
+
+    int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
+    if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
+        int e = errno;
+        close_pair(po);
+        close_pair(pe);
+        return pvs_fail(err, PVS_EIO, "unable to run '%s' - pipe: %s\n", argv[0], strerror(e));
+    }
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawnattr_init(&attr);
+    /* the child gets default signal handling, whatever the host (Perl, Python) set */
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    pid_t pid;
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(po[1]);
+    close(pe[1]);
+    if (rc != 0) {
+        close(po[0]);
+        close(pe[0]);
+        return pvs_fail(err, rc == ENOENT ? PVS_ENOENT : PVS_ECOMMAND,
+                        "unable to run '%s': %s\n", argv[0], strerror(rc));
+    }
+
+    strbuf bufs[2];
+    sb_init(&bufs[0]);
+    sb_init(&bufs[1]);
+    struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+    int open_fds = 2;
+    long long deadline = now_ms() + (long long)timeout_s * 1000;
+    while (open_fds > 0) {
+        long long left = deadline - now_ms();
+        if (left <= 0) {
+            res->timed_out = 1;
+            break;
+        }
+        int n = poll(fds, 2, (int)(left > 1000000 ? 1000000 : left));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents)
+                continue;
+            char buf[4096];
+            ssize_t r = read(fds[i].fd, buf, sizeof buf);
+            if (r > 0) {
+                sb_addn(&bufs[i], buf, (size_t)r);
+            } else if (r == 0 || errno != EINTR) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+
+    int status = 0;
+    if (res->timed_out)
+        kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    res->exit_status = WIFEXITED(status) && !res->timed_out ? WEXITSTATUS(status) : -1;
+    res->out = sb_take(&bufs[0]);
+    res->err = sb_take(&bufs[1]);
+    if (!res->out || !res->err) {
+        pvs_run_result_clear(res);
+        return pvs_oom(err);
+    }
+    return 0;
+}
+
+int pvs_fork_check(int (*fn)(const char *arg), const char *arg, int timeout_s)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC))
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close_pair(p);
+        return -1;
+    }
+    if (pid == 0) {
+        /* only async-signal-safe work here: the parent may have threads */
+        char c = fn(arg) ? '1' : '0';
+        ssize_t w = write(p[1], &c, 1);
+        _exit(w == 1 ? 0 : 1);
+    }
+    close(p[1]);
+    struct pollfd fd = { p[0], POLLIN, 0 };
+    long long deadline = now_ms() + (long long)timeout_s * 1000;
+    int result = -1;
+    for (;;) {
+        long long left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        int n = poll(&fd, 1, (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n > 0) {
+            char c;
+            if (read(p[0], &c, 1) == 1)
+                result = c == '1';
+        }
+        break;
+    }
+    close(p[0]);
+    if (result < 0) {
+        /* a child stuck on a dead mount may not die at once; do not wait for it */
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, WNOHANG);
+    } else {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    return result;
+}

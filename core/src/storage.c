@@ -1,0 +1,196 @@
+/* storage.c - the storage-level calls of PVE::Storage (SPEC §6). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A volume resolved to its storage: everything a plugin call needs. */
+typedef struct resolved {
+    char *storeid;
+    char *volname;
+    const json_t *scfg;
+    const pvs_plugin *plugin;
+} resolved;
+
+static void resolved_clear(resolved *r)
+{
+    free(r->storeid);
+    free(r->volname);
+    memset(r, 0, sizeof *r);
+}
+
+static int resolve(const pvs_ctx *ctx, const json_t *cfg, const char *volid, resolved *r,
+                   pvs_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (pvs_parse_volume_id(volid, &r->storeid, &r->volname, err))
+        return err ? err->code : PVS_EINVAL;
+    r->scfg = pvs_storage_config(cfg, r->storeid, err);
+    if (r->scfg)
+        r->plugin = pvs_plugin_lookup(ctx, pvs_scfg_str(r->scfg, "type"), err);
+    if (!r->plugin) {
+        int code = err ? err->code : PVS_ENOENT;
+        resolved_clear(r);
+        return code;
+    }
+    return 0;
+}
+
+/* Resolve every volume first, so a bad ID anywhere changes nothing. */
+static int resolve_all(const pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                       resolved **out, pvs_error *err)
+{
+    resolved *rs = calloc(n, sizeof *rs);
+    if (!rs)
+        return pvs_oom(err);
+    for (size_t i = 0; i < n; i++) {
+        int rc = resolve(ctx, cfg, volids[i], &rs[i], err);
+        if (rc) {
+            for (size_t j = 0; j < i; j++)
+                resolved_clear(&rs[j]);
+            free(rs);
+            return rc;
+        }
+    }
+    *out = rs;
+    return 0;
+}
+
+static void free_all(resolved *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        resolved_clear(&rs[i]);
+    free(rs);
+}
+
+/* storage_check_node: the short host name must be among the storage's nodes */
+static int check_node(const char *storeid, const json_t *scfg, pvs_error *err)
+{
+    json_t *nodes = json_object_get(scfg, "nodes");
+    if (!json_is_object(nodes) || json_object_size(nodes) == 0)
+        return 0;
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    host[strcspn(host, ".")] = '\0';
+    if (json_object_get(nodes, host))
+        return 0;
+    return pvs_fail(err, PVS_ESTORAGE, "storage '%s' is not available on node '%s'\n", storeid, host);
+}
+
+static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t *scfg,
+                                const pvs_plugin *plugin, pvs_error *err)
+{
+    if (pvs_scfg_bool(scfg, "disable", 0))
+        return pvs_fail(err, PVS_ESTORAGE, "storage '%s' is disabled\n", storeid);
+    if (check_node(storeid, scfg, err))
+        return PVS_ESTORAGE;
+    return pvs_plugin_activate_storage(ctx, plugin, storeid, scfg, err);
+}
+
+int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
+{
+    const json_t *scfg = pvs_storage_config(cfg, storeid, err);
+    if (!scfg)
+        return PVS_ENOENT;
+    const pvs_plugin *plugin = pvs_plugin_lookup(ctx, pvs_scfg_str(scfg, "type"), err);
+    if (!plugin)
+        return PVS_ENOENT;
+    return activate_one_storage(ctx, storeid, scfg, plugin, err);
+}
+
+int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                         const char *snapname, const json_t *hints, pvs_error *err)
+{
+    if (n == 0)
+        return 0;   /* upstream does not even check the hints then */
+    int rc = pvs_verify_hints(hints, err);
+    if (rc)
+        return rc;
+    resolved *rs;
+    if ((rc = resolve_all(ctx, cfg, volids, n, &rs, err)))
+        return rc;
+
+    /* each storage once, in the order the volumes name them */
+    for (size_t i = 0; i < n && !rc; i++) {
+        int seen = 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(rs[j].storeid, rs[i].storeid) == 0;
+        if (!seen)
+            rc = activate_one_storage(ctx, rs[i].storeid, rs[i].scfg, rs[i].plugin, err);
+    }
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = pvs_plugin_activate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
+                                        rs[i].volname, snapname, hints, err);
+    free_all(rs, n);
+    return rc;
+}
+
+int pvs_deactivate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                           const char *snapname, pvs_error *err)
+{
+    if (n == 0)
+        return 0;
+    resolved *rs;
+    int rc = resolve_all(ctx, cfg, volids, n, &rs, err);
+    if (rc)
+        return rc;
+    strbuf failed;
+    sb_init(&failed);
+    for (size_t i = 0; i < n; i++) {
+        pvs_error e = PVS_ERROR_INIT;
+        if (pvs_plugin_deactivate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
+                                         rs[i].volname, snapname, &e)) {
+            pvs_warn(ctx, "%s", e.message ? e.message : "unknown error\n");
+            sb_add(&failed, " ");
+            sb_add(&failed, volids[i]);
+        }
+        pvs_error_clear(&e);
+    }
+    free_all(rs, n);
+    if (failed.len || failed.failed) {
+        rc = failed.failed ? pvs_oom(err)
+                           : pvs_fail(err, PVS_EPARTIAL, "volume deactivation failed:%s\n", failed.s);
+    }
+    sb_free(&failed);
+    return rc;
+}
+
+int pvs_map_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                   const json_t *hints, char **path, pvs_error *err)
+{
+    *path = NULL;
+    int rc = pvs_verify_hints(hints, err);
+    resolved r;
+    if (rc || (rc = resolve(ctx, cfg, volid, &r, err)))
+        return rc;
+    rc = pvs_plugin_map_volume(ctx, r.plugin, r.storeid, r.scfg, r.volname, snapname, hints, path,
+                               err);
+    resolved_clear(&r);
+    return rc;
+}
+
+int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                     pvs_error *err)
+{
+    resolved r;
+    int rc = resolve(ctx, cfg, volid, &r, err);
+    if (rc)
+        return rc;
+    rc = pvs_plugin_unmap_volume(ctx, r.plugin, r.storeid, r.scfg, r.volname, snapname, err);
+    resolved_clear(&r);
+    return rc;
+}
+
+int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
+             pvs_error *err)
+{
+    *path = NULL;
+    resolved r;
+    int rc = resolve(ctx, cfg, volid, &r, err);
+    if (rc)
+        return rc;
+    rc = pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
+    resolved_clear(&r);
+    return rc;
+}

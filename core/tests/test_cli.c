@@ -1,0 +1,208 @@
+/* test_cli.c - the pvestorage command as a user runs it: exit codes,
+ * stdout, the exact stderr messages, --json. */
+#include "helpers.h"
+#include "internal.h"
+
+static char *dir;
+static char cfgpath[600];
+
+typedef struct out {
+    int status;
+    char *out, *err;
+} out;
+
+static out run(const char *a0, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = getenv("PVS_CLI");
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0; a && n < 30; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    pvs_run_result r;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_run(argv, 30, &r, &err))
+        fail_msg("cannot run the command: %s", err.message);
+    out o = { r.exit_status, r.out, r.err };
+    return o;
+}
+
+static void out_free(out *o)
+{
+    free(o->out);
+    free(o->err);
+}
+
+static void expect(out o, int status, const char *stdout_text, const char *stderr_text)
+{
+    if (o.status != status)
+        fail_msg("exit %d (expected %d)\nstdout: %s\nstderr: %s", o.status, status, o.out, o.err);
+    if (stdout_text)
+        assert_string_equal(o.out, stdout_text);
+    if (stderr_text)
+        assert_string_equal(o.err, stderr_text);
+    out_free(&o);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!getenv("PVS_CLI"))
+        fail_msg("PVS_CLI is not set (run through ctest)");
+    dir = make_tempdir();
+    snprintf(cfgpath, sizeof cfgpath, "%s/storage.cfg", dir);
+    char text[2048];
+    snprintf(text, sizeof text, "dir: local\n\tpath %s/store\n\tcontent images,iso\n", dir);
+    write_file(cfgpath, text);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    remove_tree(dir);
+    free(dir);
+    return 0;
+}
+
+static void test_usage(void **state)
+{
+    (void)state;
+    out o = run("--help", NULL);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "usage: pvestorage"));
+    out_free(&o);
+    o = run("activate", "--help", NULL);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "usage: pvestorage [GLOBAL OPTIONS] activate VOLID..."));
+    assert_non_null(strstr(o.out, "--hint NAME=VALUE"));
+    out_free(&o);
+    expect(run(NULL), 2, "", "pvestorage: no command given\nTry 'pvestorage --help'.\n");
+    expect(run("frob", NULL), 2, "", "pvestorage: unknown command 'frob'\nTry 'pvestorage --help'.\n");
+    expect(run("--bogus", "path", "x:y", NULL), 2, "",
+           "pvestorage: unknown or incomplete option '--bogus'\nTry 'pvestorage --help'.\n");
+    expect(run("--root", "relative", "hints", NULL), 2, "",
+           "pvestorage: invalid value for setting 'root': 'relative' is not an absolute path\n");
+    o = run("--config", cfgpath, "map", NULL);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.err, "pvestorage map: expected VOLID"));
+    out_free(&o);
+    expect(run("--config", cfgpath, "unmap", "--hint", "guest-is-windows=1", "local:iso/a.iso", NULL), 2, "",
+           "pvestorage: 'unmap' takes no hints\nTry 'pvestorage --help'.\n");
+}
+
+static void test_path_and_map(void **state)
+{
+    (void)state;
+    char want[1024], json[2048];
+    snprintf(want, sizeof want, "%s/store/template/iso/x.iso\n", dir);
+    expect(run("--config", cfgpath, "path", "local:iso/x.iso", NULL), 0, want, "");
+    expect(run("--config", cfgpath, "map", "local:iso/x.iso", "--hint", "guest-is-windows=1", NULL), 0, want, "");
+    snprintf(json, sizeof json, "{\"volid\":\"local:iso/x.iso\",\"path\":\"%s/store/template/iso/x.iso\"}\n", dir);
+    expect(run("--config", cfgpath, "--json", "map", "local:iso/x.iso", NULL), 0, json, "");
+    expect(run("--config", cfgpath, "path", "nope:iso/x.iso", NULL), 1, "", "storage 'nope' does not exist\n");
+    expect(run("--config", cfgpath, "path", "local:iso/../../x.iso", NULL), 1, "",
+           "invalid volume name 'iso/../../x.iso' - '..' path components are not allowed\n");
+    expect(run("--config", cfgpath, "path", "local:100/vm-100-disk-0.raw", "--snapshot", "s1", NULL), 1, "",
+           "can't snapshot this image format\n");
+}
+
+static void test_activate(void **state)
+{
+    (void)state;
+    const char *vol = "local:100/vm-100-disk-0.raw";
+    expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=1",
+               "--hint", "plugin-may-deactivate-volume=1", NULL),
+           1, "", "volume 'local:100/vm-100-disk-0.raw' does not exist\n");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/store/images/100", dir);
+    mkdirs(p);
+    strcat(p, "/vm-100-disk-0.raw");
+    write_file(p, "");
+    expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=1", NULL), 0, "", "");
+    expect(run("--config", cfgpath, "--json", "activate", vol, "--hints",
+               "{\"guest-is-windows\": true, \"plugin-may-deactivate-volume\": true}", NULL),
+           0, "{\"activated\":[\"local:100/vm-100-disk-0.raw\"]}\n", "");
+    expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=yes", NULL), 1, "",
+           "internal error - hints are not valid: 400 Parameter verification failed.\n"
+           "guest-is-windows: type check ('boolean') failed - got 'yes'\n");
+    expect(run("--config", cfgpath, "--json", "deactivate", vol, NULL), 0,
+           "{\"deactivated\":[\"local:100/vm-100-disk-0.raw\"]}\n", "");
+    expect(run("--config", cfgpath, "deactivate", vol, "local:junk", NULL), 1, "",
+           "unable to parse directory volume name 'junk'\n"
+           "volume deactivation failed: local:junk\n");
+    expect(run("--config", cfgpath, "--json", "unmap", vol, NULL), 0,
+           "{\"volid\":\"local:100/vm-100-disk-0.raw\",\"unmapped\":true}\n", "");
+}
+
+static void test_hints(void **state)
+{
+    (void)state;
+    expect(run("verify-hints", "--hints", "{\"guest-is-windows\": \"yes\", \"x\": 1}", NULL), 1, "",
+           "internal error - hints are not valid: 400 Parameter verification failed.\n"
+           "guest-is-windows: type check ('boolean') failed - got 'yes'\n"
+           "x: property is not defined in schema and the schema does not allow additional properties\n");
+    expect(run("verify-hints", "--hints", "{bad", NULL), 2, "",
+           "pvestorage: invalid --hints JSON: string or '}' expected near 'bad' (line 1, column 4)\n"
+           "Try 'pvestorage --help'.\n");
+    expect(run("verify-hints", "--hints", "[1]", NULL), 1, "",
+           "internal error - hints are not valid: 400 Parameter verification failed.\n"
+           "_root: type check ('object') failed\n");
+    expect(run("--json", "verify-hints", "--hint", "guest-is-windows=true", "--hint",
+               "plugin-may-deactivate-volume=0", NULL),
+           0, "{\"valid\":true,\"hints\":{\"guest-is-windows\":true,\"plugin-may-deactivate-volume\":0}}\n", "");
+    expect(run("verify-hints", "--hint", "guest-is-windows=1", NULL), 0, "hints are valid\n", "");
+    expect(run("verify-hints", "--hint", "guest-is-windows", NULL), 2, "",
+           "pvestorage: --hint expects NAME=VALUE, got 'guest-is-windows'\nTry 'pvestorage --help'.\n");
+    expect(run("verify-hints", "--hint", "a=1", "--hint", "a=0", NULL), 2, "",
+           "pvestorage: hint 'a' given twice\nTry 'pvestorage --help'.\n");
+    out o = run("hints", NULL);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "guest-is-windows"));
+    assert_non_null(strstr(o.out, "true if the volume belongs to a Windows VM guest"));
+    out_free(&o);
+    o = run("hints", "--json-schema", NULL);
+    assert_int_equal(o.status, 0);
+    json_t *schema = json_loads(o.out, 0, NULL);
+    assert_non_null(schema);
+    assert_string_equal(json_string_value(json_object_get(schema, "$schema")),
+                        "https://json-schema.org/draft/2020-12/schema");
+    json_decref(schema);
+    out_free(&o);
+}
+
+static void test_config_warnings(void **state)
+{
+    (void)state;
+    char p[700], text[1024], want[1024];
+    snprintf(p, sizeof p, "%s/warn.cfg", dir);
+    snprintf(text, sizeof text, "dir: local\n\tpath %s/store\n\tbogus 1\n", dir);
+    write_file(p, text);
+    snprintf(want, sizeof want,
+             "file %s line 3 (section 'local') - unable to parse value of 'bogus': unexpected property 'bogus'\n", p);
+    out o = run("--config", p, "path", "local:iso/a.iso", NULL);
+    assert_int_equal(o.status, 0);
+    assert_string_equal(o.err, want);
+    out_free(&o);
+    snprintf(p, sizeof p, "%s/missing.cfg", dir);
+    snprintf(want, sizeof want, "unable to read '%s' - No such file or directory\n", p);
+    expect(run("--config", p, "path", "local:iso/a.iso", NULL), 1, "", want);
+    /* --root decides the default configuration path */
+    snprintf(want, sizeof want, "unable to read '%s/etc/pve/storage.cfg' - No such file or directory\n", dir);
+    expect(run("--root", dir, "path", "local:iso/a.iso", NULL), 1, "", want);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_path_and_map),
+        cmocka_unit_test(test_activate),
+        cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_config_warnings),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

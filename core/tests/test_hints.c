@@ -1,0 +1,251 @@
+/* test_hints.c - the hint table, is_hint_supported, every acceptance rule
+ * and message of verify_hints (SPEC §2), and the exports. */
+#include "helpers.h"
+
+#define HDR "internal error - hints are not valid: 400 Parameter verification failed.\n"
+#define BOOLFAIL(k, v) HDR k ": type check ('boolean') failed - got " v "\n"
+#define UNKNOWN "property is not defined in schema and the schema does not allow additional properties"
+
+typedef struct vector {
+    const char *json;      /* the hints as JSON */
+    const char *message;   /* NULL: valid */
+} vector;
+
+static const vector vectors[] = {
+    /* accepted */
+    { "{}", NULL },
+    { "{\"guest-is-windows\": true}", NULL },
+    { "{\"guest-is-windows\": false}", NULL },
+    { "{\"guest-is-windows\": 1}", NULL },
+    { "{\"guest-is-windows\": 0}", NULL },
+    { "{\"guest-is-windows\": \"1\"}", NULL },
+    { "{\"guest-is-windows\": \"0\"}", NULL },
+    { "{\"guest-is-windows\": 1.0}", NULL },
+    { "{\"guest-is-windows\": 0.0}", NULL },
+    { "{\"guest-is-windows\": 1e0}", NULL },
+    { "{\"guest-is-windows\": 1.0000000000000002}", NULL },   /* prints as "1" in Perl too */
+    { "{\"guest-is-windows\": null}", NULL },
+    { "{\"plugin-may-deactivate-volume\": 1, \"guest-is-windows\": 0}", NULL },
+    { "{\"plugin-may-deactivate-volume\": true, \"guest-is-windows\": true}", NULL },
+    /* rejected scalars */
+    { "{\"guest-is-windows\": 2}", BOOLFAIL("guest-is-windows", "'2'") },
+    { "{\"guest-is-windows\": -1}", BOOLFAIL("guest-is-windows", "'-1'") },
+    { "{\"guest-is-windows\": 0.5}", BOOLFAIL("guest-is-windows", "'0.5'") },
+    { "{\"guest-is-windows\": 1.5e300}", BOOLFAIL("guest-is-windows", "'1.5e+300'") },
+    { "{\"guest-is-windows\": 0.1}", BOOLFAIL("guest-is-windows", "'0.1'") },
+    { "{\"guest-is-windows\": \"\"}", BOOLFAIL("guest-is-windows", "''") },
+    { "{\"guest-is-windows\": \"true\"}", BOOLFAIL("guest-is-windows", "'true'") },
+    { "{\"guest-is-windows\": \"false\"}", BOOLFAIL("guest-is-windows", "'false'") },
+    { "{\"guest-is-windows\": \"yes\"}", BOOLFAIL("guest-is-windows", "'yes'") },
+    { "{\"guest-is-windows\": \"on\"}", BOOLFAIL("guest-is-windows", "'on'") },
+    { "{\"guest-is-windows\": \"01\"}", BOOLFAIL("guest-is-windows", "'01'") },
+    { "{\"guest-is-windows\": \" 1\"}", BOOLFAIL("guest-is-windows", "' 1'") },
+    { "{\"guest-is-windows\": \"1 \"}", BOOLFAIL("guest-is-windows", "'1 '") },
+    { "{\"guest-is-windows\": \"1\\n\"}", BOOLFAIL("guest-is-windows", "'1\n'") },
+    { "{\"guest-is-windows\": \"1.0\"}", BOOLFAIL("guest-is-windows", "'1.0'") },
+    { "{\"guest-is-windows\": \"+1\"}", BOOLFAIL("guest-is-windows", "'+1'") },
+    { "{\"guest-is-windows\": \"1\\u0000\"}", BOOLFAIL("guest-is-windows", "'1\\0'") },
+    { "{\"guest-is-windows\": \"Fenster \\u00fc\\u2713\"}",
+      BOOLFAIL("guest-is-windows", "'Fenster \xc3\xbc\xe2\x9c\x93'") },
+    /* references where a boolean belongs */
+    { "{\"guest-is-windows\": {}}", BOOLFAIL("guest-is-windows", "HASH") },
+    { "{\"guest-is-windows\": {\"a\": 1}}", BOOLFAIL("guest-is-windows", "HASH") },
+    { "{\"guest-is-windows\": []}", BOOLFAIL("guest-is-windows", "ARRAY") },
+    /* unknown keys, even with a null value; case-sensitive */
+    { "{\"foo\": 1}", HDR "foo: " UNKNOWN "\n" },
+    { "{\"foo\": null}", HDR "foo: " UNKNOWN "\n" },
+    { "{\"Guest-Is-Windows\": 1}", HDR "Guest-Is-Windows: " UNKNOWN "\n" },
+    { "{\"guest-is-windows \": 1}", HDR "guest-is-windows : " UNKNOWN "\n" },
+    /* Proxmox's path quirk: "" and "0" land on _root, "00" keeps its name */
+    { "{\"\": 1}", HDR "_root: " UNKNOWN "\n" },
+    { "{\"0\": 1}", HDR "_root: " UNKNOWN "\n" },
+    { "{\"00\": 1}", HDR "00: " UNKNOWN "\n" },
+    { "{\"\": 1, \"0\": 1}", HDR "_root: " UNKNOWN "\\n" UNKNOWN "\n" },
+    /* several errors, sorted by key */
+    { "{\"zzz\": 1, \"guest-is-windows\": \"yes\", \"aaa\": 2, \"plugin-may-deactivate-volume\": 5}",
+      HDR "aaa: " UNKNOWN "\n"
+          "guest-is-windows: type check ('boolean') failed - got 'yes'\n"
+          "plugin-may-deactivate-volume: type check ('boolean') failed - got '5'\n"
+          "zzz: " UNKNOWN "\n" },
+    { "{\"0\": 1, \"guest-is-windows\": 3}",
+      HDR "_root: " UNKNOWN "\n" "guest-is-windows: type check ('boolean') failed - got '3'\n" },
+    /* not an object */
+    { "[]", HDR "_root: type check ('object') failed\n" },
+    { "[{\"guest-is-windows\": 1}]", HDR "_root: type check ('object') failed\n" },
+    { "\"guest-is-windows\"", HDR "_root: type check ('object') failed\n" },
+    { "1", HDR "_root: type check ('object') failed\n" },
+    { "true", HDR "_root: type check ('object') failed\n" },
+};
+
+static void check_vector(const vector *v)
+{
+    json_error_t jerr;
+    json_t *hints = json_loads(v->json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!hints)
+        fail_msg("bad test vector %s: %s", v->json, jerr.text);
+    char *before = json_dumps(hints, JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    pvs_error err = PVS_ERROR_INIT;
+    int rc = pvs_verify_hints(hints, &err);
+    if (!v->message) {
+        if (rc != 0)
+            fail_msg("%s: expected valid, got %s", v->json, err.message);
+        assert_null(err.message);
+    } else {
+        if (rc != PVS_EHINTS)
+            fail_msg("%s: expected an error, got %d", v->json, rc);
+        assert_int_equal(err.code, PVS_EHINTS);
+        if (strcmp(err.message, v->message) != 0)
+            fail_msg("%s:\nexpected: [%s]\ngot:      [%s]", v->json, v->message, err.message);
+        /* noerr: the same judgement without a message */
+        assert_int_equal(pvs_verify_hints(hints, NULL), PVS_EHINTS);
+    }
+    /* the caller's hints are never modified */
+    char *after = json_dumps(hints, JSON_ENCODE_ANY | JSON_SORT_KEYS);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+    pvs_error_clear(&err);
+    json_decref(hints);
+}
+
+static void test_vectors(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++)
+        check_vector(&vectors[i]);
+}
+
+/* -0.0 prints as "-0" with %.15g (Perl prints a negative zero NV as "-0"
+ * too), which is not the string "0": rejected, as Proxmox would. */
+static void test_negative_zero(void **state)
+{
+    (void)state;
+    vector v = { "{\"guest-is-windows\": -0.0}", BOOLFAIL("guest-is-windows", "'-0'") };
+    check_vector(&v);
+}
+
+static void test_absent(void **state)
+{
+    (void)state;
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_verify_hints(NULL, &err), 0);
+    json_t *null = json_null();
+    assert_int_equal(pvs_verify_hints(null, &err), 0);
+    assert_null(err.message);
+}
+
+static void test_foreign_and_cycle(void **state)
+{
+    (void)state;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *h = json_object();
+    json_object_set_new(h, "guest-is-windows", pvs_foreign_value("CODE"));
+    assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
+    assert_string_equal(err.message, BOOLFAIL("guest-is-windows", "CODE"));
+    json_object_set_new(h, "guest-is-windows", pvs_foreign_value("Foo::Bar"));
+    assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
+    assert_string_equal(err.message, BOOLFAIL("guest-is-windows", "Foo::Bar"));
+    json_decref(h);
+
+    /* a blessed object as the hints themselves */
+    json_t *obj = pvs_foreign_value("Foo");
+    assert_int_equal(pvs_verify_hints(obj, &err), PVS_EHINTS);
+    assert_string_equal(err.message, HDR "_root: type check ('object') failed\n");
+    json_decref(obj);
+
+    json_t *cyc = pvs_cyclic_value();
+    assert_int_equal(pvs_verify_hints(cyc, &err), PVS_EHINTS);
+    assert_string_equal(err.message, HDR "_root: data structure contains recursive cycles\n");
+    json_decref(cyc);
+
+    /* real data with a key like the marker's is still data */
+    json_t *look = json_pack("{s:s}", "pvs-foreign", "CODE");
+    json_t *h2 = json_pack("{s:O}", "guest-is-windows", look);
+    assert_int_equal(pvs_verify_hints(h2, &err), PVS_EHINTS);
+    assert_string_equal(err.message, BOOLFAIL("guest-is-windows", "HASH"));
+    json_decref(look);
+    json_decref(h2);
+    pvs_error_clear(&err);
+}
+
+static void test_nul_in_key(void **state)
+{
+    (void)state;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *h = json_object();
+    json_object_setn_new(h, "a\0b", 3, json_true());
+    assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
+    assert_string_equal(err.message, HDR "a\\0b: " UNKNOWN "\n");
+    json_decref(h);
+    pvs_error_clear(&err);
+}
+
+static void test_is_hint_supported(void **state)
+{
+    (void)state;
+    assert_true(pvs_is_hint_supported("guest-is-windows"));
+    assert_true(pvs_is_hint_supported("plugin-may-deactivate-volume"));
+    assert_false(pvs_is_hint_supported("Guest-Is-Windows"));
+    assert_false(pvs_is_hint_supported("guest-is-windows "));
+    assert_false(pvs_is_hint_supported("guest-is-win"));
+    assert_false(pvs_is_hint_supported(""));
+    assert_false(pvs_is_hint_supported(NULL));
+}
+
+static void test_hint_bool(void **state)
+{
+    (void)state;
+    json_t *h = json_loads("{\"guest-is-windows\": \"1\", \"plugin-may-deactivate-volume\": 0.0}", 0, NULL);
+    assert_int_equal(pvs_hint_bool(h, "guest-is-windows"), 1);
+    assert_int_equal(pvs_hint_bool(h, "plugin-may-deactivate-volume"), 0);
+    json_decref(h);
+    h = json_loads("{\"guest-is-windows\": null}", 0, NULL);
+    assert_int_equal(pvs_hint_bool(h, "guest-is-windows"), -1);
+    assert_int_equal(pvs_hint_bool(h, "plugin-may-deactivate-volume"), -1);
+    assert_int_equal(pvs_hint_bool(NULL, "guest-is-windows"), -1);
+    json_decref(h);
+}
+
+static void test_exports(void **state)
+{
+    (void)state;
+    json_t *props = pvs_hints_properties();
+    json_t *want = json_loads(
+        "{\"guest-is-windows\": {\"type\": \"boolean\", \"optional\": 1, \"description\": "
+        "\"true if the volume belongs to a Windows VM guest\"},"
+        " \"plugin-may-deactivate-volume\": {\"type\": \"boolean\", \"optional\": 1, \"description\": "
+        "\"true if the plugin may deactivate the volume in order to apply a hint\"}}", 0, NULL);
+    assert_true(json_equal(props, want));
+    json_t *fmt = pvs_hints_format();
+    assert_string_equal(json_string_value(json_object_get(fmt, "type")), "object");
+    assert_int_equal(json_integer_value(json_object_get(fmt, "additionalProperties")), 0);
+    assert_true(json_equal(json_object_get(fmt, "properties"), want));
+    json_t *schema = pvs_hints_json_schema();
+    assert_string_equal(json_string_value(json_object_get(schema, "$schema")),
+                        "https://json-schema.org/draft/2020-12/schema");
+    assert_true(json_is_false(json_object_get(schema, "additionalProperties")));
+    assert_int_equal(json_object_size(json_object_get(schema, "properties")), 2);
+    size_t n;
+    const pvs_hint_def *defs = pvs_hint_defs(&n);
+    assert_int_equal(n, 2);
+    assert_string_equal(defs[0].name, "guest-is-windows");
+    json_decref(props);
+    json_decref(want);
+    json_decref(fmt);
+    json_decref(schema);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vectors),
+        cmocka_unit_test(test_negative_zero),
+        cmocka_unit_test(test_absent),
+        cmocka_unit_test(test_foreign_and_cycle),
+        cmocka_unit_test(test_nul_in_key),
+        cmocka_unit_test(test_is_hint_supported),
+        cmocka_unit_test(test_hint_bool),
+        cmocka_unit_test(test_exports),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

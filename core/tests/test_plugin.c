@@ -1,0 +1,115 @@
+/* test_plugin.c - plugin registration and the API version check (SPEC §3). */
+#include "helpers.h"
+
+static pvs_plugin make_plugin(const char *type, int api)
+{
+    pvs_plugin p = { 0 };
+    p.type = type;
+    p.api = api;
+    return p;
+}
+
+static void test_constants(void **state)
+{
+    (void)state;
+    assert_int_equal(PVS_APIVER, 13);
+    assert_int_equal(PVS_APIAGE, 4);
+}
+
+static void test_versions(void **state)
+{
+    (void)state;
+    warnings w;
+    pvs_ctx *ctx = test_ctx(&w);
+    pvs_error err = PVS_ERROR_INIT;
+
+    pvs_plugin newer = make_plugin("newer", 14);
+    assert_int_equal(pvs_register_plugin(ctx, &newer, &err), PVS_EAPI);
+    assert_string_equal(err.message, "implements an API version newer than current (14 > 13)\n");
+    pvs_plugin old = make_plugin("old", 8);
+    assert_int_equal(pvs_register_plugin(ctx, &old, &err), PVS_EAPI);
+    assert_string_equal(err.message, "API version too old, please update the plugin (8 < 9)\n");
+    assert_null(pvs_plugin_lookup(ctx, "newer", NULL));
+    assert_null(pvs_plugin_lookup(ctx, "old", NULL));
+    assert_string_equal(w.buf, "");
+
+    /* 9..12 load with a warning, 13 silently */
+    static pvs_plugin ok[5];
+    static const char *const names[] = { "v9", "v10", "v11", "v12", "v13" };
+    for (int i = 0; i < 5; i++) {
+        ok[i] = make_plugin(names[i], 9 + i);
+        assert_int_equal(pvs_register_plugin(ctx, &ok[i], &err), 0);
+        assert_ptr_equal(pvs_plugin_lookup(ctx, names[i], NULL), &ok[i]);
+    }
+    assert_string_equal(w.buf,
+        "Plugin \"v9\" is implementing an older storage API, an upgrade is recommended\n"
+        "Plugin \"v10\" is implementing an older storage API, an upgrade is recommended\n"
+        "Plugin \"v11\" is implementing an older storage API, an upgrade is recommended\n"
+        "Plugin \"v12\" is implementing an older storage API, an upgrade is recommended\n");
+
+    /* one type, one plugin */
+    pvs_plugin dup = make_plugin("v13", 13);
+    assert_int_equal(pvs_register_plugin(ctx, &dup, &err), PVS_EINVAL);
+    assert_string_equal(err.message, "duplicate storage plugin type 'v13'\n");
+    assert_null(pvs_plugin_lookup(ctx, "nfs", &err));
+    assert_string_equal(err.message, "unknown storage type 'nfs'\n");
+    pvs_error_clear(&err);
+    pvs_ctx_free(ctx);
+}
+
+static void test_settings(void **state)
+{
+    (void)state;
+    pvs_ctx *ctx = test_ctx(NULL);
+    pvs_error err = PVS_ERROR_INIT;
+    assert_string_equal(pvs_ctx_get(ctx, "root"), "/");
+    assert_string_equal(pvs_ctx_get(ctx, "rbd_command"), "/usr/bin/rbd");
+    assert_string_equal(pvs_ctx_get(ctx, "ceph_timeout"), "60");
+    assert_int_equal(pvs_ctx_set(ctx, "root", "/tmp/x//", &err), 0);
+    assert_string_equal(pvs_ctx_get(ctx, "root"), "/tmp/x");
+    assert_int_equal(pvs_ctx_set(ctx, "kernel_version", "5.15", &err), 0);
+    assert_string_equal(pvs_ctx_get(ctx, "kernel_version"), "5.15");
+    assert_int_equal(pvs_ctx_set(ctx, "kernel_version", "5.15.0-1", &err), PVS_EINVAL);
+    assert_string_equal(err.message, "invalid value for setting 'kernel_version': '5.15.0-1' (MAJOR.MINOR)\n");
+    assert_string_equal(pvs_ctx_get(ctx, "kernel_version"), "5.15");
+    assert_int_equal(pvs_ctx_set(ctx, "ceph_timeout", "0", &err), PVS_EINVAL);
+    assert_string_equal(err.message, "invalid value for setting 'ceph_timeout': '0' (seconds, 1..3600)\n");
+    assert_int_equal(pvs_ctx_set(ctx, "root", "relative", &err), PVS_EINVAL);
+    assert_int_equal(pvs_ctx_set(ctx, "rbd_command", "rbd", &err), PVS_EINVAL);
+    assert_int_equal(pvs_ctx_set(ctx, "colour", "blue", &err), PVS_EINVAL);
+    assert_string_equal(err.message, "unknown setting 'colour' (known: root, rbd_command, ceph_timeout, kernel_version)\n");
+    assert_null(pvs_ctx_get(ctx, "colour"));
+    pvs_error_clear(&err);
+    pvs_ctx_free(ctx);
+
+    /* the environment, read when a context is created */
+    setenv("PVESTORAGE_ROOT", "/srv/fake", 1);
+    setenv("PVESTORAGE_CEPH_TIMEOUT", "7", 1);
+    setenv("PVESTORAGE_KERNEL_VERSION", "4.19", 1);
+    setenv("PVESTORAGE_RBD_COMMAND", "/opt/rbd", 1);
+    ctx = test_ctx(NULL);
+    assert_string_equal(pvs_ctx_get(ctx, "root"), "/srv/fake");
+    assert_string_equal(pvs_ctx_get(ctx, "ceph_timeout"), "7");
+    assert_string_equal(pvs_ctx_get(ctx, "kernel_version"), "4.19");
+    assert_string_equal(pvs_ctx_get(ctx, "rbd_command"), "/opt/rbd");
+    pvs_ctx_free(ctx);
+    setenv("PVESTORAGE_CEPH_TIMEOUT", "soon", 1);
+    assert_null(pvs_ctx_new(&err));
+    assert_string_equal(err.message, "environment PVESTORAGE_CEPH_TIMEOUT: invalid value for setting "
+                                     "'ceph_timeout': 'soon' (seconds, 1..3600)\n");
+    pvs_error_clear(&err);
+    unsetenv("PVESTORAGE_ROOT");
+    unsetenv("PVESTORAGE_CEPH_TIMEOUT");
+    unsetenv("PVESTORAGE_KERNEL_VERSION");
+    unsetenv("PVESTORAGE_RBD_COMMAND");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_constants),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_settings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

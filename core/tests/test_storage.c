@@ -1,0 +1,251 @@
+/* test_storage.c - storage-level calls on a temp tree (SPEC §6). */
+#include "helpers.h"
+#include "internal.h"
+
+typedef struct fixture {
+    char *dir;
+    pvs_ctx *ctx;
+    warnings w;
+    json_t *cfg;
+} fixture;
+
+static json_t *parse(fixture *f, const char *fmt, ...)
+{
+    char text[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    json_t *cfg = pvs_config_parse(f->ctx, "storage.cfg", text, strlen(text), NULL);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = make_tempdir();
+    f->ctx = test_ctx(&f->w);
+    f->cfg = parse(f,
+        "dir: local\n\tpath %s/local\n\tcontent images,iso,rootdir\n\n"
+        "dir: off\n\tpath %s/off\n\tdisable 1\n\n"
+        "dir: nosub\n\tpath %s/nosub\n\tcreate-subdirs 0\n\n"
+        "dir: nobase\n\tpath %s/nobase\n\tcreate-base-path 0\n\n"
+        "dir: oldmkdir\n\tpath %s/oldmkdir\n\tmkdir 0\n\n"
+        "dir: mnt\n\tpath %s/mnt\n\tis_mountpoint 1\n\n"
+        "dir: mnt2\n\tpath %s/mnt2\n\tis_mountpoint %s/elsewhere\n\n"
+        "dir: root-mnt\n\tpath /\n\tis_mountpoint yes\n\tcontent none\n",
+        f->dir, f->dir, f->dir, f->dir, f->dir, f->dir, f->dir, f->dir);
+    assert_string_equal(f->w.buf, "");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    json_decref(f->cfg);
+    pvs_ctx_free(f->ctx);
+    remove_tree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *at(fixture *f, const char *rel)
+{
+    static char buf[8][1024];
+    static int i;
+    i = (i + 1) % 8;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", f->dir, rel);
+    return buf[i];
+}
+
+static void expect_error(int rc, pvs_error *err, int code, const char *msg)
+{
+    assert_int_equal(rc, code);
+    assert_string_equal(err->message, msg);
+    pvs_error_clear(err);
+}
+
+static void test_activate_existing_and_missing(void **state)
+{
+    fixture *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    const char *vol[] = { "local:100/vm-100-disk-0.raw" };
+    json_t *hints = json_pack("{s:b, s:b}", "guest-is-windows", 1, "plugin-may-deactivate-volume", 1);
+
+    /* missing: the storage is activated (base path and subdirs made), the volume fails */
+    expect_error(pvs_activate_volumes(f->ctx, f->cfg, vol, 1, NULL, hints, &err), &err, PVS_ENOENT,
+                 "volume 'local:100/vm-100-disk-0.raw' does not exist\n");
+    assert_true(is_directory(at(f, "local/images")));
+    assert_true(is_directory(at(f, "local/template/iso")));
+    assert_true(is_directory(at(f, "local/private")));
+    assert_true(is_directory(at(f, "local/dump")));   /* rootdir brings backup's dir */
+    assert_false(is_directory(at(f, "local/snippets")));
+
+    mkdirs(at(f, "local/images/100"));
+    write_file(at(f, "local/images/100/vm-100-disk-0.raw"), "");
+    assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, vol, 1, NULL, hints, &err), 0);
+    assert_null(err.message);
+
+    char *path = NULL;
+    assert_int_equal(pvs_map_volume(f->ctx, f->cfg, vol[0], NULL, hints, &path, &err), 0);
+    assert_string_equal(path, at(f, "local/images/100/vm-100-disk-0.raw"));
+    free(path);
+    assert_int_equal(pvs_path(f->ctx, f->cfg, vol[0], NULL, &path, &err), 0);
+    assert_string_equal(path, at(f, "local/images/100/vm-100-disk-0.raw"));
+    free(path);
+    assert_int_equal(pvs_unmap_volume(f->ctx, f->cfg, vol[0], NULL, &err), 0);
+    assert_string_equal(f->w.buf, "");
+    json_decref(hints);
+}
+
+static void test_invalid_hints_activate_nothing(void **state)
+{
+    fixture *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    const char *vol[] = { "local:100/vm-100-disk-0.raw" };
+    json_t *bad = json_pack("{s:s}", "guest-is-windows", "yes");
+    expect_error(pvs_activate_volumes(f->ctx, f->cfg, vol, 1, NULL, bad, &err), &err, PVS_EHINTS,
+                 "internal error - hints are not valid: 400 Parameter verification failed.\n"
+                 "guest-is-windows: type check ('boolean') failed - got 'yes'\n");
+    assert_false(is_directory(at(f, "local")));
+    char *path = (char *)1;
+    expect_error(pvs_map_volume(f->ctx, f->cfg, vol[0], NULL, bad, &path, &err), &err, PVS_EHINTS,
+                 "internal error - hints are not valid: 400 Parameter verification failed.\n"
+                 "guest-is-windows: type check ('boolean') failed - got 'yes'\n");
+    assert_null(path);
+    /* an empty list does nothing, not even check the hints (as upstream) */
+    assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, NULL, 0, NULL, bad, &err), 0);
+    json_decref(bad);
+}
+
+static void test_bad_ids_activate_nothing(void **state)
+{
+    fixture *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    const char *vols[] = { "local:100/vm-100-disk-0.raw", "nope:iso/x.iso" };
+    expect_error(pvs_activate_volumes(f->ctx, f->cfg, vols, 2, NULL, NULL, &err), &err, PVS_ENOENT,
+                 "storage 'nope' does not exist\n");
+    assert_false(is_directory(at(f, "local")));
+    const char *vols2[] = { "local:100/vm-100-disk-0.raw", "garbage" };
+    expect_error(pvs_activate_volumes(f->ctx, f->cfg, vols2, 2, NULL, NULL, &err), &err, PVS_EINVAL,
+                 "unable to parse volume ID 'garbage'\n");
+    assert_false(is_directory(at(f, "local")));
+}
+
+static void test_storage_activation_rules(void **state)
+{
+    fixture *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    char msg[2048];
+
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "off", &err), &err, PVS_ESTORAGE,
+                 "storage 'off' is disabled\n");
+    assert_false(is_directory(at(f, "off")));
+
+    /* create-subdirs 0: base path made, no subdirs */
+    assert_int_equal(pvs_activate_storage(f->ctx, f->cfg, "nosub", &err), 0);
+    assert_true(is_directory(at(f, "nosub")));
+    assert_false(is_directory(at(f, "nosub/images")));
+
+    /* create-base-path 0 (and the old mkdir 0): a missing path is an error */
+    snprintf(msg, sizeof msg, "unable to activate storage 'nobase' - directory '%s' does not exist or is unreachable\n",
+             at(f, "nobase"));
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "nobase", &err), &err, PVS_ESTORAGE, msg);
+    snprintf(msg, sizeof msg, "unable to activate storage 'oldmkdir' - directory '%s' does not exist or is unreachable\n",
+             at(f, "oldmkdir"));
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "oldmkdir", &err), &err, PVS_ESTORAGE, msg);
+    mkdirs(at(f, "nobase"));
+    assert_int_equal(pvs_activate_storage(f->ctx, f->cfg, "nobase", &err), 0);
+    assert_true(is_directory(at(f, "nobase/images")));
+
+    /* a file where the directory belongs */
+    write_file(at(f, "oldmkdir"), "not a directory");
+    snprintf(msg, sizeof msg, "unable to activate storage 'oldmkdir' - directory '%s' does not exist or is unreachable\n",
+             at(f, "oldmkdir"));
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "oldmkdir", &err), &err, PVS_ESTORAGE, msg);
+
+    /* mount points: a temp dir is not one, / is */
+    mkdirs(at(f, "mnt"));
+    snprintf(msg, sizeof msg, "unable to activate storage 'mnt' - directory is expected to be a mount point but is not mounted: '%s'\n",
+             at(f, "mnt"));
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "mnt", &err), &err, PVS_ESTORAGE, msg);
+    snprintf(msg, sizeof msg, "unable to activate storage 'mnt2' - directory is expected to be a mount point but is not mounted: '%s'\n",
+             at(f, "elsewhere"));
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "mnt2", &err), &err, PVS_ESTORAGE, msg);
+    assert_false(is_directory(at(f, "mnt2")));
+    assert_int_equal(pvs_activate_storage(f->ctx, f->cfg, "root-mnt", &err), 0);
+    expect_error(pvs_activate_storage(f->ctx, f->cfg, "gone", &err), &err, PVS_ENOENT,
+                 "storage 'gone' does not exist\n");
+}
+
+/* ---- deactivation goes on past failures: a plugin that fails on "bad-" ---- */
+
+typedef struct calls {
+    char log[1024];
+} calls;
+
+static calls deact_calls;
+
+static int flaky_deactivate(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                            const json_t *scfg, const char *volname, const char *snapname,
+                            pvs_error *err)
+{
+    (void)ctx, (void)self, (void)scfg, (void)snapname;
+    strcat(deact_calls.log, volname);
+    strcat(deact_calls.log, ";");
+    if (strncmp(volname, "bad-", 4) == 0)
+        return pvs_fail(err, PVS_EIO, "can't deactivate %s:%s - device busy\n", storeid, volname);
+    return 0;
+}
+
+static const pvs_plugin_option flaky_options[] = { { "nodes", 0 }, { NULL, 0 } };
+static const char *const flaky_content[] = { "images", NULL };
+static const pvs_plugin flaky = {
+    .type = "flaky", .api = PVS_APIVER, .options = flaky_options,
+    .content_valid = flaky_content, .content_default = flaky_content,
+    .deactivate_volume = flaky_deactivate,
+};
+
+static void test_deactivate_continues(void **state)
+{
+    fixture *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_register_plugin(f->ctx, &flaky, &err), 0);
+    json_t *cfg = parse(f, "flaky: fl\n\tnodes pve1\n\ndir: local\n\tpath %s/local\n", f->dir);
+    assert_string_equal(f->w.buf, "");
+    const char *vols[] = { "fl:bad-1", "fl:good-1", "local:100/vm-100-disk-0.raw", "fl:bad-2",
+                           "local:iso/x.iso", "local:not-a-volume" };
+    deact_calls.log[0] = '\0';
+    expect_error(pvs_deactivate_volumes(f->ctx, cfg, vols, 6, NULL, &err), &err, PVS_EPARTIAL,
+                 "volume deactivation failed: fl:bad-1 fl:bad-2 local:not-a-volume\n");
+    assert_string_equal(deact_calls.log, "bad-1;good-1;bad-2;");
+    assert_string_equal(f->w.buf,
+        "can't deactivate fl:bad-1 - device busy\n"
+        "can't deactivate fl:bad-2 - device busy\n"
+        "unable to parse directory volume name 'not-a-volume'\n");
+
+    /* a bad ID anywhere deactivates nothing */
+    deact_calls.log[0] = '\0';
+    const char *bad[] = { "fl:good-1", "nope:x" };
+    expect_error(pvs_deactivate_volumes(f->ctx, cfg, bad, 2, NULL, &err), &err, PVS_ENOENT,
+                 "storage 'nope' does not exist\n");
+    assert_string_equal(deact_calls.log, "");
+    const char *all_good[] = { "fl:good-1", "local:100/vm-100-disk-0.raw" };
+    assert_int_equal(pvs_deactivate_volumes(f->ctx, cfg, all_good, 2, NULL, &err), 0);
+    json_decref(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_activate_existing_and_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_hints_activate_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ids_activate_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_storage_activation_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deactivate_continues, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install what pvestorage needs to build and test, from Debian's packages.
+# Idempotent: installs only what is missing; safe without a terminal (CI).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libjansson-dev libcmocka-dev
+  librbd-dev librados-dev
+  python3-dev python3-pytest python3-jsonschema
+  valgrind
+  ceph-mon ceph-osd ceph-common
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# README command 2: install what is missing, build with -Werror, run every
+# suite: C (ctest, then again under ASan+UBSan), Perl (prove), Python (pytest).
+# Ends with one summary line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOG=$(mktemp -d /tmp/pvestorage-test.XXXXXX)
+
+bash scripts/install-deps.sh || exit 1
+PVS_WERROR=1 bash scripts/build.sh || { echo "build failed"; exit 1; }
+
+passed=0 failed=0 suites_failed=()
+count() {  # count NAME PASSED FAILED RC
+  passed=$((passed + $2)); failed=$((failed + $3))
+  if [ "$4" -ne 0 ] || [ "$3" -ne 0 ]; then suites_failed+=("$1"); fi
+  if [ "$4" -ne 0 ] && [ "$3" -eq 0 ]; then failed=$((failed + 1)); fi
+  echo "== $1: $2 passed, $3 failed (exit $4)"
+}
+
+ctest_counts() {  # parses "N% tests passed, F tests failed out of T"
+  local line; line=$(grep -E "tests failed out of" "$1" | tail -1)
+  local f t; f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/')
+  t=$(echo "$line" | sed -E 's/.* failed out of ([0-9]+).*/\1/')
+  echo "$(( ${t:-0} - ${f:-0} )) ${f:-0}"
+}
+
+echo "== C tests (ctest)"
+(cd build && ctest --no-tests=error --output-on-failure) 2>&1 | tee "$LOG/ctest.log"
+rc=${PIPESTATUS[0]}
+count "C tests" $(ctest_counts "$LOG/ctest.log") "$rc"
+
+echo "== C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPVS_SANITIZE=ON -DPVS_WERROR=ON \
+  -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null &&
+  cmake --build build-asan -j"$(nproc)" >/dev/null &&
+  (cd build-asan && ctest --no-tests=error --output-on-failure) 2>&1 | tee "$LOG/asan.log"
+rc=${PIPESTATUS[0]}
+count "C tests (ASan+UBSan)" $(ctest_counts "$LOG/asan.log") "$rc"
+
+if [ -d t ] && ls t/*.t >/dev/null 2>&1; then
+  echo "== Perl tests (prove)"
+  PERL_DL_NONLAZY=1 prove -b -v t/ 2>&1 | tee "$LOG/prove.log" | grep -vE "^ok " 
+  rc=${PIPESTATUS[0]}
+  tests=$(grep -E "^Files=.*Tests=" "$LOG/prove.log" | sed -E 's/.*Tests=([0-9]+).*/\1/')
+  nfail=$(grep -cE "^not ok " "$LOG/prove.log")
+  count "Perl tests" $(( ${tests:-0} - nfail )) "$nfail" "$rc"
+fi
+
+if [ -d python-tests ]; then
+  echo "== Python tests (pytest)"
+  PYTHONPATH="$ROOT/build/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider python-tests 2>&1 | tee "$LOG/pytest.log"
+  rc=${PIPESTATUS[0]}
+  [ "$rc" -eq 5 ] && { echo "pytest collected no tests"; rc=1; }
+  line=$(grep -E "^[0-9]+ (passed|failed)|[0-9]+ passed" "$LOG/pytest.log" | tail -1)
+  p=$(echo "$line" | grep -oE "[0-9]+ passed" | grep -oE "[0-9]+")
+  f=$(echo "$line" | grep -oE "[0-9]+ failed" | grep -oE "[0-9]+")
+  e=$(echo "$line" | grep -oE "[0-9]+ errors?" | grep -oE "[0-9]+")
+  count "Python tests" "${p:-0}" $(( ${f:-0} + ${e:-0} )) "$rc"
+fi
+
+rm -rf "$LOG"
+if [ ${#suites_failed[@]} -gt 0 ]; then
+  echo "failing suites: ${suites_failed[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
