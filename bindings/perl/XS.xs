@@ -1,0 +1,789 @@
+/* XS.xs - PVE::Storage::XS: Perl values <-> json_t, die/warn.  Nothing else:
+ * every rule lives in the core. */
+#define PERL_NO_GET_CONTEXT
+#include "EXTERN.h"
+#include "perl.h"
+#include "XSUB.h"
+
+/* built with -fvisibility=hidden (the core stays private): export the boot function */
+#undef XS_EXTERNAL
+#define XS_EXTERNAL(name) EXTERN_C __attribute__((visibility("default"))) XSPROTO(name)
+
+#include <string.h>
+
+#include "pvestorage.h"
+
+#define MAX_DEPTH 512
+
+#define MY_CXT_KEY "PVE::Storage::XS::_guts" XS_VERSION
+typedef struct {
+    pvs_ctx *ctx;
+    AV *warnings;       /* collected during a core call, emitted after it */
+} my_cxt_t;
+START_MY_CXT
+
+/* ---- per-call resources, released however the call ends (die included) ---- */
+
+typedef struct frame {
+    json_t *v[4];
+    char *str;
+    pvs_error err;
+} frame;
+
+static void frame_cleanup(pTHX_ void *p)
+{
+    frame *f = p;
+    for (int i = 0; i < 4; i++) {
+        json_decref(f->v[i]);
+        f->v[i] = NULL;
+    }
+    free(f->str);
+    f->str = NULL;
+    pvs_error_clear(&f->err);
+}
+
+/* Call between ENTER and LEAVE. */
+static frame *frame_new(pTHX)
+{
+    frame *f;
+    Newxz(f, 1, frame);
+    f->err.exit_status = -1;
+    SAVEFREEPV(f);
+    SAVEDESTRUCTOR_X(frame_cleanup, f);
+    return f;
+}
+
+static void collect_warning(void *data, const char *message)
+{
+    dTHX;
+    my_cxt_t *cxt = data;
+    av_push(cxt->warnings, newSVpv(message, 0));
+}
+
+static SV *text_sv(pTHX_ const char *s, STRLEN n)
+{
+    SV *sv = newSVpvn(s, n);
+    if (!is_ascii_string((const U8 *)s, n) && is_utf8_string((const U8 *)s, n))
+        SvUTF8_on(sv);
+    return sv;
+}
+
+/* Emit what the core warned, through Perl's warn (so $SIG{__WARN__} sees it). */
+static void flush_warnings(pTHX_ my_cxt_t *cxt)
+{
+    if (av_count(cxt->warnings) == 0)
+        return;
+    AV *pending = cxt->warnings;
+    cxt->warnings = newAV();
+    sv_2mortal((SV *)pending);   /* freed even if a handler dies */
+    SSize_t n = av_count(pending);
+    for (SSize_t i = 0; i < n; i++) {
+        SV **m = av_fetch(pending, i, 0);
+        if (m) {
+            STRLEN len;
+            const char *s = SvPV(*m, len);
+            warn_sv(sv_2mortal(text_sv(aTHX_ s, len)));
+        }
+    }
+}
+
+/* warnings first, then the core's message, exactly (it ends in "\n") */
+static void die_with(pTHX_ my_cxt_t *cxt, pvs_error *err)
+{
+    SV *msg = sv_2mortal(text_sv(aTHX_ err->message ? err->message : "unknown error\n",
+                                 err->message ? strlen(err->message) : 14));
+    pvs_error_clear(err);
+    flush_warnings(aTHX_ cxt);
+    croak_sv(msg);
+}
+
+static void die_text(pTHX_ my_cxt_t *cxt, const char *text)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    err.message = strdup(text);
+    die_with(aTHX_ cxt, &err);
+}
+
+/* ---- Perl -> json ---- */
+
+static const char *const bool_classes[] = {
+    "JSON::PP::Boolean", "Types::Serialiser::Boolean", "JSON::XS::Boolean",
+    "Cpanel::JSON::XS::Boolean", "boolean", "Mojo::JSON::_Bool", "JSON::Tiny::_Bool", NULL,
+};
+
+static int is_bool_object(pTHX_ SV *sv)
+{
+    if (!sv_isobject(sv))
+        return 0;
+    for (int i = 0; bool_classes[i]; i++)
+        if (sv_derived_from(sv, bool_classes[i]))
+            return 1;
+    return 0;
+}
+
+typedef struct conv {
+    SV *stack[MAX_DEPTH];   /* referents of the refs we are inside of */
+    int depth;
+    int cyclic;             /* a reference cycle was found */
+    int too_deep;
+} conv;
+
+static int on_stack(conv *c, SV *rv)
+{
+    for (int i = 0; i < c->depth; i++)
+        if (c->stack[i] == rv)
+            return 1;
+    return 0;
+}
+
+static json_t *to_json(pTHX_ SV *sv, conv *c);
+
+static json_t *scalar_to_json(pTHX_ SV *sv)
+{
+    if (!SvOK(sv))
+        return json_null();
+    /* a string, or a dualvar, is judged by its string form */
+    if (SvPOKp(sv) || !(SvIOKp(sv) || SvNOKp(sv))) {
+        STRLEN len;
+        const char *s;
+        if (SvUTF8(sv)) {
+            s = SvPV_nomg(sv, len);
+            return json_stringn(s, len);
+        }
+        /* bytes: Latin-1 upgraded on a copy (the caller's value stays as it is) */
+        s = SvPV_nomg(sv, len);
+        if (is_ascii_string((const U8 *)s, len))
+            return json_stringn(s, len);
+        STRLEN ulen = len;
+        U8 *u = bytes_to_utf8((const U8 *)s, &ulen);
+        json_t *j = json_stringn((const char *)u, ulen);
+        Safefree(u);
+        return j;
+    }
+    if (SvIOKp(sv) && !SvNOKp(sv)) {
+        if (SvIsUV(sv) && SvUVX(sv) > (UV)IV_MAX)
+            return json_real((double)SvUVX(sv));
+        return json_integer((json_int_t)SvIVX(sv));
+    }
+    NV nv = SvNVX(sv);
+    if (Perl_isnan(nv) || Perl_isinf(nv)) {
+        /* JSON has no such number: take Perl's spelling */
+        STRLEN len;
+        SV *copy = sv_2mortal(newSVnv(nv));
+        const char *s = SvPV(copy, len);
+        return json_stringn(s, len);
+    }
+    return json_real(nv);
+}
+
+static json_t *hash_to_json(pTHX_ HV *hv, conv *c)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    hv_iterinit(hv);
+    HE *he;
+    while ((he = hv_iternext(hv))) {
+        SV *ksv = hv_iterkeysv(he);
+        STRLEN klen;
+        const char *k = SvPV(ksv, klen);
+        char *kfree = NULL;
+        if (!SvUTF8(ksv) && !is_ascii_string((const U8 *)k, klen)) {
+            STRLEN ulen = klen;
+            k = kfree = (char *)bytes_to_utf8((const U8 *)k, &ulen);
+            klen = ulen;
+        }
+        SV *val = hv_iterval(hv, he);
+        json_t *jv = to_json(aTHX_ val, c);
+        int bad = !jv || json_object_setn_new(o, k, klen, jv);
+        Safefree(kfree);
+        if (bad) {
+            json_decref(o);
+            return NULL;
+        }
+        if (c->cyclic || c->too_deep)
+            break;
+    }
+    return o;
+}
+
+static json_t *array_to_json(pTHX_ AV *av, conv *c)
+{
+    json_t *a = json_array();
+    SSize_t top = av_top_index(av);
+    for (SSize_t i = 0; a && i <= top && !c->cyclic && !c->too_deep; i++) {
+        SV **e = av_fetch(av, i, 0);
+        json_t *jv = e ? to_json(aTHX_ *e, c) : json_null();
+        if (!jv || json_array_append_new(a, jv)) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Any cycle through references below sv (blessed ones included). */
+static void find_cycle(pTHX_ SV *sv, conv *c)
+{
+    SvGETMAGIC(sv);
+    if (!SvROK(sv) || c->cyclic || c->too_deep)
+        return;
+    SV *rv = SvRV(sv);
+    if (on_stack(c, rv)) {
+        c->cyclic = 1;
+        return;
+    }
+    if (c->depth >= MAX_DEPTH) {
+        c->too_deep = 1;
+        return;
+    }
+    c->stack[c->depth++] = rv;
+    if (SvTYPE(rv) == SVt_PVHV && !SvRMAGICAL(rv)) {
+        HV *hv = (HV *)rv;
+        hv_iterinit(hv);
+        HE *he;
+        while (!c->cyclic && (he = hv_iternext(hv)))
+            find_cycle(aTHX_ hv_iterval(hv, he), c);
+    } else if (SvTYPE(rv) == SVt_PVAV && !SvRMAGICAL(rv)) {
+        AV *av = (AV *)rv;
+        for (SSize_t i = 0; i <= av_top_index(av) && !c->cyclic; i++) {
+            SV **e = av_fetch(av, i, 0);
+            if (e)
+                find_cycle(aTHX_ *e, c);
+        }
+    } else if (SvTYPE(rv) < SVt_PVAV) {
+        find_cycle(aTHX_ rv, c);
+    }
+    c->depth--;
+}
+
+static json_t *to_json(pTHX_ SV *sv, conv *c)
+{
+    SvGETMAGIC(sv);
+    if (!SvROK(sv))
+        return scalar_to_json(aTHX_ sv);
+    if (is_bool_object(aTHX_ sv))
+        return json_boolean(SvTRUE(sv));
+    SV *rv = SvRV(sv);
+    if (sv_isobject(sv))
+        return pvs_foreign_value(sv_reftype(rv, TRUE));
+    if (SvTYPE(rv) != SVt_PVHV && SvTYPE(rv) != SVt_PVAV)
+        return pvs_foreign_value(sv_reftype(rv, FALSE));
+    if (on_stack(c, rv)) {
+        c->cyclic = 1;
+        return json_null();
+    }
+    if (c->depth >= MAX_DEPTH) {
+        c->too_deep = 1;
+        return json_null();
+    }
+    c->stack[c->depth++] = rv;
+    json_t *j = SvTYPE(rv) == SVt_PVHV ? hash_to_json(aTHX_ (HV *)rv, c)
+                                       : array_to_json(aTHX_ (AV *)rv, c);
+    c->depth--;
+    return j;
+}
+
+/* Hints: absent for undef; the cycle marker for a cyclic structure (checked
+ * first, as Proxmox does); foreign markers for refs JSON cannot hold. */
+static json_t *hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv)
+{
+    SvGETMAGIC(sv);
+    if (!SvOK(sv))
+        return NULL;
+    conv *c;
+    Newxz(c, 1, conv);
+    SAVEFREEPV(c);
+    find_cycle(aTHX_ sv, c);
+    json_t *j = NULL;
+    if (c->cyclic)
+        j = pvs_cyclic_value();
+    else if (c->too_deep)
+        die_text(aTHX_ cxt, "hints are nested too deeply\n");
+    else
+        j = to_json(aTHX_ sv, c);
+    if (!j)
+        die_text(aTHX_ cxt, "out of memory\n");
+    return j;
+}
+
+/* A configuration or storage section: must be a hash, no cycles. */
+static json_t *data_to_json(pTHX_ my_cxt_t *cxt, SV *sv, const char *what)
+{
+    SvGETMAGIC(sv);
+    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s is not a hash reference\n", what);
+        die_text(aTHX_ cxt, msg);
+    }
+    conv *c;
+    Newxz(c, 1, conv);
+    SAVEFREEPV(c);
+    json_t *j = to_json(aTHX_ sv, c);
+    if (c->cyclic || c->too_deep) {
+        json_decref(j);
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s %s\n", what,
+                 c->cyclic ? "contains recursive cycles" : "is nested too deeply");
+        die_text(aTHX_ cxt, msg);
+    }
+    if (!j)
+        die_text(aTHX_ cxt, "out of memory\n");
+    return j;
+}
+
+/* ---- json -> Perl ---- */
+
+static SV *to_perl(pTHX_ const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        HV *hv = newHV();
+        const char *k;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach((json_t *)j, k, klen, v) {
+            I32 len = (I32)klen;
+            if (!is_ascii_string((const U8 *)k, klen))
+                len = -len;   /* negative length: a UTF-8 key */
+            hv_store(hv, k, len, to_perl(aTHX_ v), 0);
+        }
+        return newRV_noinc((SV *)hv);
+    }
+    case JSON_ARRAY: {
+        AV *av = newAV();
+        size_t i;
+        json_t *v;
+        json_array_foreach((json_t *)j, i, v)
+            av_push(av, to_perl(aTHX_ v));
+        return newRV_noinc((SV *)av);
+    }
+    case JSON_STRING:
+        return text_sv(aTHX_ json_string_value(j), json_string_length(j));
+    case JSON_INTEGER:
+        return newSViv((IV)json_integer_value(j));
+    case JSON_REAL:
+        return newSVnv(json_real_value(j));
+    case JSON_TRUE:
+        return newSViv(1);
+    case JSON_FALSE:
+        return newSViv(0);
+    default:
+        return newSV(0);
+    }
+}
+
+/* ---- strings from Perl ---- */
+
+/* A string argument (UTF-8 bytes, NUL-checked); NULL for undef when optional. */
+static const char *str_arg(pTHX_ my_cxt_t *cxt, SV *sv, const char *what, int optional)
+{
+    SvGETMAGIC(sv);
+    if (!SvOK(sv)) {
+        if (optional)
+            return NULL;
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s missing\n", what);
+        die_text(aTHX_ cxt, msg);
+    }
+    STRLEN len;
+    SV *copy = sv_2mortal(newSVsv_nomg(sv));
+    const char *s = SvPVutf8(copy, len);
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_check_nul(what, s, len, &err))
+        die_with(aTHX_ cxt, &err);
+    return s;
+}
+
+/* A list of volume IDs from an array reference. */
+static const char **volids_arg(pTHX_ my_cxt_t *cxt, SV *sv, size_t *n)
+{
+    SvGETMAGIC(sv);
+    *n = 0;
+    if (!SvOK(sv))
+        return NULL;
+    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVAV)
+        die_text(aTHX_ cxt, "volume list is not an array reference\n");
+    AV *av = (AV *)SvRV(sv);
+    SSize_t count = av_top_index(av) + 1;
+    const char **v;
+    Newxz(v, count + 1, const char *);
+    SAVEFREEPV(v);
+    for (SSize_t i = 0; i < count; i++) {
+        SV **e = av_fetch(av, i, 0);
+        v[i] = str_arg(aTHX_ cxt, e ? *e : &PL_sv_undef, "volume ID", 0);
+    }
+    *n = (size_t)count;
+    return v;
+}
+
+static const pvs_plugin *plugin_arg(pTHX_ my_cxt_t *cxt, const char *type)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    const pvs_plugin *p = pvs_plugin_lookup(cxt->ctx, type, &err);
+    if (!p)
+        die_with(aTHX_ cxt, &err);
+    return p;
+}
+
+static void init_cxt(pTHX_ my_cxt_t *cxt)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    cxt->warnings = newAV();
+    cxt->ctx = pvs_ctx_new(&err);
+    if (!cxt->ctx)
+        croak("PVE::Storage::XS: %s", err.message ? err.message : "cannot create a context\n");
+    pvs_ctx_set_warn(cxt->ctx, collect_warning, cxt);
+}
+
+MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
+
+PROTOTYPES: DISABLE
+
+BOOT:
+{
+    MY_CXT_INIT;
+    init_cxt(aTHX_ &MY_CXT);
+}
+
+void
+CLONE(...)
+  CODE:
+    MY_CXT_CLONE;
+    init_cxt(aTHX_ &MY_CXT);
+
+IV
+_APIVER()
+  CODE:
+    RETVAL = PVS_APIVER;
+  OUTPUT:
+    RETVAL
+
+IV
+_APIAGE()
+  CODE:
+    RETVAL = PVS_APIAGE;
+  OUTPUT:
+    RETVAL
+
+SV *
+_hints_properties()
+  CODE:
+    json_t *j = pvs_hints_properties();
+    RETVAL = to_perl(aTHX_ j);
+    json_decref(j);
+  OUTPUT:
+    RETVAL
+
+SV *
+_hints_format()
+  CODE:
+    json_t *j = pvs_hints_format();
+    RETVAL = to_perl(aTHX_ j);
+    json_decref(j);
+  OUTPUT:
+    RETVAL
+
+SV *
+hints_json_schema()
+  CODE:
+    json_t *j = pvs_hints_json_schema();
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+    RETVAL = text_sv(aTHX_ s, strlen(s));
+    free(s);
+    json_decref(j);
+  OUTPUT:
+    RETVAL
+
+SV *
+is_hint_supported(name)
+    SV *name
+  CODE:
+    SvGETMAGIC(name);
+    STRLEN len = 0;
+    const char *s = SvOK(name) ? SvPV_nomg(name, len) : NULL;
+    RETVAL = s && strlen(s) == len && pvs_is_hint_supported(s) ? &PL_sv_yes : &PL_sv_no;
+  OUTPUT:
+    RETVAL
+
+SV *
+verify_hints(hints, noerr = &PL_sv_undef)
+    SV *hints
+    SV *noerr
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    f->v[0] = hints_to_json(aTHX_ &MY_CXT, hints);
+    if (!f->v[0]) {
+        RETVAL = &PL_sv_undef;
+    } else if (pvs_verify_hints(f->v[0], SvTRUE(noerr) ? NULL : &f->err) == 0) {
+        RETVAL = SvREFCNT_inc(hints);   /* the very same reference */
+    } else if (SvTRUE(noerr)) {
+        RETVAL = &PL_sv_undef;
+    } else {
+        die_with(aTHX_ &MY_CXT, &f->err);
+    }
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+void
+parse_volume_id(volid, noerr = &PL_sv_undef)
+    SV *volid
+    SV *noerr
+  PPCODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    char *storeid = NULL, *volname = NULL;
+    SvGETMAGIC(volid);
+    STRLEN len = 0;
+    const char *s = SvOK(volid) ? SvPVutf8(sv_2mortal(newSVsv_nomg(volid)), len) : "";
+    int rc = pvs_check_nul("volume ID", s, len, &f->err);
+    if (!rc)
+        rc = pvs_parse_volume_id(s, &storeid, &volname, &f->err);
+    if (rc) {
+        if (!SvTRUE(noerr))
+            die_with(aTHX_ &MY_CXT, &f->err);
+        LEAVE;
+        if (GIMME_V == G_LIST)
+            XSRETURN_EMPTY;
+        XSRETURN_UNDEF;
+    }
+    SV *sid = sv_2mortal(text_sv(aTHX_ storeid, strlen(storeid)));
+    SV *vn = sv_2mortal(text_sv(aTHX_ volname, strlen(volname)));
+    free(storeid);
+    free(volname);
+    LEAVE;
+    XPUSHs(sid);
+    if (GIMME_V == G_LIST)
+        XPUSHs(vn);
+
+SV *
+read_config(path)
+    SV *path
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const char *p = str_arg(aTHX_ &MY_CXT, path, "configuration path", 0);
+    f->v[0] = pvs_config_read(MY_CXT.ctx, p, &f->err);
+    if (!f->v[0])
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = to_perl(aTHX_ f->v[0]);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+SV *
+parse_config(text, filename = &PL_sv_undef)
+    SV *text
+    SV *filename
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    STRLEN len;
+    const char *t = SvPVutf8(sv_2mortal(newSVsv(text)), len);
+    const char *fn = str_arg(aTHX_ &MY_CXT, filename, "file name", 1);
+    f->v[0] = pvs_config_parse(MY_CXT.ctx, fn ? fn : "-", t, len, &f->err);
+    if (!f->v[0])
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = to_perl(aTHX_ f->v[0]);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+void
+configure(...)
+  CODE:
+    dMY_CXT;
+    ENTER;
+    if (items % 2)
+        die_text(aTHX_ &MY_CXT, "configure: settings come as NAME => VALUE pairs\n");
+    /* all or nothing: remember the old values, restore them on a bad one */
+    const char *const *names = pvs_ctx_setting_names();
+    HV *old = (HV *)sv_2mortal((SV *)newHV());
+    for (size_t i = 0; names[i]; i++)
+        hv_store(old, names[i], strlen(names[i]), newSVpv(pvs_ctx_get(MY_CXT.ctx, names[i]), 0), 0);
+    for (I32 i = 0; i < items; i += 2) {
+        const char *name = str_arg(aTHX_ &MY_CXT, ST(i), "setting name", 0);
+        const char *value = str_arg(aTHX_ &MY_CXT, ST(i + 1), "setting value", 0);
+        pvs_error err = PVS_ERROR_INIT;
+        if (pvs_ctx_set(MY_CXT.ctx, name, value, &err)) {
+            for (size_t k = 0; names[k]; k++) {
+                SV **v = hv_fetch(old, names[k], strlen(names[k]), 0);
+                pvs_ctx_set(MY_CXT.ctx, names[k], SvPV_nolen(*v), NULL);
+            }
+            die_with(aTHX_ &MY_CXT, &err);
+        }
+    }
+    LEAVE;
+
+SV *
+settings()
+  CODE:
+    dMY_CXT;
+    HV *hv = newHV();
+    const char *const *names = pvs_ctx_setting_names();
+    for (size_t i = 0; names[i]; i++)
+        hv_store(hv, names[i], strlen(names[i]), newSVpv(pvs_ctx_get(MY_CXT.ctx, names[i]), 0), 0);
+    RETVAL = newRV_noinc((SV *)hv);
+  OUTPUT:
+    RETVAL
+
+void
+activate_volumes(cfg, vollist, snapname = &PL_sv_undef, hints = &PL_sv_undef)
+    SV *cfg
+    SV *vollist
+    SV *snapname
+    SV *hints
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    size_t n;
+    const char **vols = volids_arg(aTHX_ &MY_CXT, vollist, &n);
+    if (n > 0) {   /* an empty list does nothing, as upstream */
+        const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+        f->v[0] = data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration");
+        f->v[1] = hints_to_json(aTHX_ &MY_CXT, hints);
+        if (pvs_activate_volumes(MY_CXT.ctx, f->v[0], vols, n, snap, f->v[1], &f->err))
+            die_with(aTHX_ &MY_CXT, &f->err);
+    }
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+
+void
+deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
+    SV *cfg
+    SV *vollist
+    SV *snapname
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    size_t n;
+    const char **vols = volids_arg(aTHX_ &MY_CXT, vollist, &n);
+    if (n > 0) {
+        const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+        f->v[0] = data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration");
+        if (pvs_deactivate_volumes(MY_CXT.ctx, f->v[0], vols, n, snap, &f->err))
+            die_with(aTHX_ &MY_CXT, &f->err);
+    }
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+
+SV *
+_volume_call(op, cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef)
+    int op
+    SV *cfg
+    SV *volid
+    SV *snapname
+    SV *hints
+  CODE:
+    /* op 0: map_volume, 1: unmap_volume, 2: path, 3: activate_storage */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const char *id = str_arg(aTHX_ &MY_CXT, volid, op == 3 ? "storage ID" : "volume ID", 0);
+    const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+    f->v[0] = data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration");
+    int rc;
+    switch (op) {
+    case 0:
+        f->v[1] = hints_to_json(aTHX_ &MY_CXT, hints);
+        rc = pvs_map_volume(MY_CXT.ctx, f->v[0], id, snap, f->v[1], &f->str, &f->err);
+        break;
+    case 1:
+        rc = pvs_unmap_volume(MY_CXT.ctx, f->v[0], id, snap, &f->err);
+        break;
+    case 2:
+        rc = pvs_path(MY_CXT.ctx, f->v[0], id, snap, &f->str, &f->err);
+        break;
+    default:
+        rc = pvs_activate_storage(MY_CXT.ctx, f->v[0], id, &f->err);
+        break;
+    }
+    if (rc)
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSViv(1);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+void
+_plugin_parse_volname(type, volname)
+    const char *type
+    SV *volname
+  PPCODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const pvs_plugin *p = plugin_arg(aTHX_ &MY_CXT, type);
+    const char *vn = str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
+    pvs_volname v;
+    if (pvs_plugin_parse_volname(p, vn, &v, &f->err))
+        die_with(aTHX_ &MY_CXT, &f->err);
+    const char *fields[7] = { v.vtype, v.name, v.vmid, v.basename, v.basevmid, v.isbase, v.format };
+    SV *out[7];
+    for (int i = 0; i < 7; i++)
+        out[i] = fields[i] ? sv_2mortal(text_sv(aTHX_ fields[i], strlen(fields[i]))) : &PL_sv_undef;
+    pvs_volname_clear(&v);
+    LEAVE;
+    EXTEND(SP, 7);
+    for (int i = 0; i < 7; i++)
+        PUSHs(out[i]);
+
+SV *
+_plugin_call(type, op, storeid, scfg, volname, snapname = &PL_sv_undef, hints = &PL_sv_undef)
+    const char *type
+    int op
+    SV *storeid
+    SV *scfg
+    SV *volname
+    SV *snapname
+    SV *hints
+  CODE:
+    /* op 0: path, 1: activate_volume, 2: deactivate_volume, 3: map_volume,
+     * 4: unmap_volume, 5: activate_storage (volname ignored) */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const pvs_plugin *p = plugin_arg(aTHX_ &MY_CXT, type);
+    const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", op != 5 && op != 0);
+    const char *vn = op == 5 ? NULL : str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
+    const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+    f->v[0] = data_to_json(aTHX_ &MY_CXT, scfg, "storage section");
+    if (op == 1 || op == 3)
+        f->v[1] = hints_to_json(aTHX_ &MY_CXT, hints);
+    pvs_ctx *ctx = MY_CXT.ctx;
+    int rc;
+    switch (op) {
+    case 0: rc = pvs_plugin_path(ctx, p, f->v[0], vn, sid, snap, &f->str, &f->err); break;
+    case 1: rc = pvs_plugin_activate_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->err); break;
+    case 2: rc = pvs_plugin_deactivate_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
+    case 3: rc = pvs_plugin_map_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->str, &f->err); break;
+    case 4: rc = pvs_plugin_unmap_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
+    default: rc = pvs_plugin_activate_storage(ctx, p, sid, f->v[0], &f->err); break;
+    }
+    if (rc)
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSViv(1);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+IV
+_plugin_api(type)
+    const char *type
+  CODE:
+    dMY_CXT;
+    RETVAL = plugin_arg(aTHX_ &MY_CXT, type)->api;
+  OUTPUT:
+    RETVAL

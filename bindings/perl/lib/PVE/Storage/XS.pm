@@ -1,0 +1,273 @@
+package PVE::Storage::XS;
+
+use strict;
+use warnings;
+
+our $VERSION;
+BEGIN {
+    $VERSION = '0.1.0';
+    require XSLoader;
+    XSLoader::load('PVE::Storage::XS', $VERSION);
+}
+
+use Exporter 'import';
+our @EXPORT_OK = qw(
+    APIVER APIAGE $hints_properties $hints_format hints_json_schema
+    is_hint_supported verify_hints parse_volume_id read_config parse_config
+    activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
+    configure settings
+);
+
+use constant APIVER => _APIVER();
+use constant APIAGE => _APIAGE();
+
+# Shaped like PVE::Storage's: $hints_format->{properties} is $hints_properties.
+our $hints_properties = _hints_properties();
+our $hints_format = _hints_format();
+$hints_format->{properties} = $hints_properties;
+
+sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
+sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
+sub path { my ($cfg, $volid, $snapname) = @_; return _volume_call(2, $cfg, $volid, $snapname) }
+sub activate_storage { my ($cfg, $storeid) = @_; return _volume_call(3, $cfg, $storeid) }
+
+package PVE::Storage::XS::Plugin;
+
+use strict;
+use warnings;
+
+# The storage type implemented in C; subclasses may override type() freely.
+sub _xs_type { my ($class) = @_; die "$class implements no storage type\n" }
+sub type { my ($class) = @_; return $class->_xs_type() }
+sub api { my ($class) = @_; return PVE::Storage::XS::_plugin_api($class->_xs_type()) }
+
+sub parse_volname {
+    my ($class, $volname) = @_;
+    return PVE::Storage::XS::_plugin_parse_volname($class->_xs_type(), $volname);
+}
+
+sub path {
+    my ($class, $scfg, $volname, $storeid, $snapname) = @_;
+    my $path = PVE::Storage::XS::_plugin_call($class->_xs_type(), 0, $storeid, $scfg, $volname, $snapname);
+    return $path if !wantarray;
+    my ($vtype, undef, $vmid) = $class->parse_volname($volname);
+    return ($path, $vmid, $vtype);
+}
+
+sub filesystem_path {
+    my ($class, $scfg, $volname, $snapname) = @_;
+    return $class->path($scfg, $volname, undef, $snapname);
+}
+
+sub activate_storage {
+    my ($class, $storeid, $scfg, $cache) = @_;
+    PVE::Storage::XS::_plugin_call($class->_xs_type(), 5, $storeid, $scfg, undef);
+    return;
+}
+
+sub activate_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
+    PVE::Storage::XS::_plugin_call($class->_xs_type(), 1, $storeid, $scfg, $volname, $snapname, $hints);
+    return;
+}
+
+sub deactivate_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
+    PVE::Storage::XS::_plugin_call($class->_xs_type(), 2, $storeid, $scfg, $volname, $snapname);
+    return;
+}
+
+sub map_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname, $hints) = @_;
+    return PVE::Storage::XS::_plugin_call($class->_xs_type(), 3, $storeid, $scfg, $volname, $snapname, $hints);
+}
+
+sub unmap_volume {
+    my ($class, $storeid, $scfg, $volname, $snapname) = @_;
+    PVE::Storage::XS::_plugin_call($class->_xs_type(), 4, $storeid, $scfg, $volname, $snapname);
+    return 1;
+}
+
+package PVE::Storage::XS::Plugin::Dir;
+
+use strict;
+use warnings;
+use parent -norequire, 'PVE::Storage::XS::Plugin';
+
+sub _xs_type { return 'dir' }
+
+1;
+
+__END__
+
+=head1 NAME
+
+PVE::Storage::XS - Proxmox VE storage activation and mapping with hints, in C
+
+=head1 SYNOPSIS
+
+    use PVE::Storage::XS qw(verify_hints is_hint_supported activate_volumes map_volume);
+
+    my $cfg = PVE::Storage::XS::read_config('/etc/pve/storage.cfg');
+    my $hints = { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 };
+
+    verify_hints($hints);                          # dies with Proxmox's message
+    activate_volumes($cfg, ['local:100/vm-100-disk-0.raw'], undef, $hints);
+    my $path = map_volume($cfg, 'local:100/vm-100-disk-0.raw', undef, $hints);
+
+    # a plugin method, called the way PVE::Storage calls plugins
+    my $plugin = 'PVE::Storage::XS::Plugin::Dir';
+    $plugin->activate_volume($storeid, $scfg, $volname, $snapname, $cache, $hints);
+
+=head1 DESCRIPTION
+
+The Proxmox VE storage layer (C<PVE::Storage>, storage API version 13) with its
+rules implemented once, in the C library C<libpvestorage>. This module converts
+Perl values to the core's values and back and turns the core's errors into
+C<die> and its warnings into C<warn>; nothing else. The names and argument
+orders are those of C<PVE::Storage> and C<PVE::Storage::Plugin>, so Perl code
+can switch one call at a time and see the same behaviour and messages.
+
+Errors die with the exact message of Proxmox VE, ending in C<"\n"> (so Perl
+adds no C<at ... line ...>). Warnings go through Perl's C<warn>, so
+C<$SIG{__WARN__}> and C<local $SIG{__WARN__}> see them. The hashes, arrays and
+values you pass are never modified.
+
+=head1 CONSTANTS AND VARIABLES
+
+=over 4
+
+=item APIVER, APIAGE
+
+The storage plugin API version (13) and age (4): plugins implementing API
+versions C<APIVER - APIAGE> to C<APIVER> are accepted.
+
+=item $hints_properties
+
+C<< { 'guest-is-windows' => { type => 'boolean', optional => 1, description => ... }, ... } >>,
+as C<$PVE::Storage::hints_properties>.
+
+=item $hints_format
+
+C<< { type => 'object', additionalProperties => 0, properties => $hints_properties } >>.
+
+=item hints_json_schema()
+
+The hint format as a JSON Schema (draft 2020-12) document, as JSON text.
+
+=back
+
+=head1 FUNCTIONS
+
+=over 4
+
+=item is_hint_supported($name)
+
+True iff C<$name> is a defined hint (exact, case-sensitive). Upper layers ask
+before they send a hint, so newer hints need no API bump.
+
+=item verify_hints($hints, $noerr)
+
+Returns C<undef> for C<undef> hints, C<$hints> itself (the very same
+reference) when valid. Invalid hints die with
+
+    internal error - hints are not valid: 400 Parameter verification failed.
+    guest-is-windows: type check ('boolean') failed - got 'yes'
+
+(one line per offending key, sorted by key), or return C<undef> with
+C<$noerr>. Booleans are judged as Proxmox's JSON schema does: C<JSON::PP>
+booleans (and the boolean objects of other JSON modules), C<0>, C<1>, C<"0">,
+C<"1">, and numbers that print as C<0> or C<1>. A structure with a reference
+cycle is rejected with C<_root: data structure contains recursive cycles>.
+
+=item parse_volume_id($volid, $noerr)
+
+C<($storeid, $volname)> in list context, C<$storeid> in scalar context; dies
+with C<unable to parse volume ID '$volid'> unless C<$noerr>.
+
+=item read_config($path), parse_config($text, $filename)
+
+A C<storage.cfg>, parsed into the shape of C<PVE::Storage::config()>:
+C<< { ids => { STOREID => { type => ..., ... } }, order => { STOREID => N } } >>;
+C<content> and C<nodes> become sets, booleans 0/1. Bad lines are warned and
+skipped, as Proxmox does; an unreadable file dies.
+
+=item activate_volumes($cfg, $vollist, $snapname, $hints)
+
+Verifies the hints (an invalid hint activates nothing), activates each storage
+involved once, then each volume through its plugin with the hints. An empty
+list does nothing.
+
+=item deactivate_volumes($cfg, $vollist, $snapname)
+
+Goes on past a failing volume, warns each error, then dies with
+C<volume deactivation failed: VOLID ...>.
+
+=item map_volume($cfg, $volid, $snapname, $hints)
+
+Verifies the hints and maps the volume; returns its path.
+
+=item unmap_volume($cfg, $volid, $snapname), path($cfg, $volid, $snapname), activate_storage($cfg, $storeid)
+
+As in C<PVE::Storage> (C<path> returns the path).
+
+=item configure(%settings), settings()
+
+Set the host settings of this interpreter's context: C<root> (prefix of the
+host paths read or written: F</sys>, F</dev>, F</etc/pve>), C<rbd_command>,
+C<ceph_timeout>, C<kernel_version>. The environment (C<PVESTORAGE_ROOT>, ...)
+gives the initial values. An unknown setting or a bad value dies and changes
+nothing. C<settings()> returns the current values.
+
+=back
+
+=head1 PLUGIN CLASSES
+
+C<PVE::Storage::XS::Plugin::Dir> (and each later plugin) has the class methods
+of a Proxmox storage plugin: C<type>, C<api>, C<parse_volname($volname)>,
+C<path($scfg, $volname, $storeid, $snapname)>,
+C<filesystem_path($scfg, $volname, $snapname)>,
+C<activate_storage($storeid, $scfg, $cache)>,
+C<activate_volume($storeid, $scfg, $volname, $snapname, $cache, $hints)>,
+C<deactivate_volume($storeid, $scfg, $volname, $snapname, $cache)>,
+C<map_volume($storeid, $scfg, $volname, $snapname, $hints)> (returns the path),
+C<unmap_volume($storeid, $scfg, $volname, $snapname)>. C<$cache> is accepted
+and ignored: the core keeps its own.
+
+=head1 ADOPTION: A PERL PLUGIN DELEGATING ONE METHOD
+
+A Perl storage plugin keeps all its methods and hands over just the ones it
+wants to the C core:
+
+    package My::Storage::DirPlugin;
+    use parent -norequire, 'PVE::Storage::Plugin';
+    use PVE::Storage::XS;
+
+    sub api { return 13 }
+    sub type { return 'dir' }
+
+    # everything else stays Perl; these two go to C
+    sub activate_volume {
+        my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
+        return PVE::Storage::XS::Plugin::Dir->activate_volume(
+            $storeid, $scfg, $volname, $snapname, $cache, $hints);
+    }
+
+    sub map_volume {
+        my ($class, $storeid, $scfg, $volname, $snapname, $hints) = @_;
+        return PVE::Storage::XS::Plugin::Dir->map_volume(
+            $storeid, $scfg, $volname, $snapname, $hints);
+    }
+
+An upper layer switches a single call the same way:
+C<PVE::Storage::activate_volumes(...)> becomes
+C<PVE::Storage::XS::activate_volumes(...)> with the same arguments.
+
+Subclassing a C<PVE::Storage::XS::Plugin::*> class works too: the C type stays
+the parent's even when the subclass overrides C<type>.
+
+=head1 SEE ALSO
+
+L<pvestorage(1)>, the C header F<pvestorage.h>, the Python module C<pvestorage>.
+
+=cut
