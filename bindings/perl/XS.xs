@@ -426,6 +426,16 @@ static const pvs_plugin *plugin_arg(pTHX_ my_cxt_t *cxt, const char *type)
     return p;
 }
 
+/* at interpreter destruction (each thread's interpreter has its own) */
+static void free_cxt(pTHX_ void *p)
+{
+    my_cxt_t *cxt = p;
+    pvs_ctx_free(cxt->ctx);
+    cxt->ctx = NULL;
+    SvREFCNT_dec((SV *)cxt->warnings);
+    cxt->warnings = NULL;
+}
+
 static void init_cxt(pTHX_ my_cxt_t *cxt)
 {
     pvs_error err = PVS_ERROR_INIT;
@@ -434,6 +444,7 @@ static void init_cxt(pTHX_ my_cxt_t *cxt)
     if (!cxt->ctx)
         croak("PVE::Storage::XS: %s", err.message ? err.message : "cannot create a context\n");
     pvs_ctx_set_warn(cxt->ctx, collect_warning, cxt);
+    call_atexit(free_cxt, cxt);
 }
 
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
@@ -506,27 +517,28 @@ is_hint_supported(name)
   OUTPUT:
     RETVAL
 
-SV *
+void
 verify_hints(hints, noerr = &PL_sv_undef)
     SV *hints
     SV *noerr
-  CODE:
+  PPCODE:
+    /* the very same reference when valid; "return" (undef / empty list) when
+     * absent, or invalid with noerr */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
+    int valid = 0;
     f->v[0] = hints_to_json(aTHX_ &MY_CXT, hints);
-    if (!f->v[0]) {
-        RETVAL = &PL_sv_undef;
-    } else if (pvs_verify_hints(f->v[0], SvTRUE(noerr) ? NULL : &f->err) == 0) {
-        RETVAL = SvREFCNT_inc(hints);   /* the very same reference */
-    } else if (SvTRUE(noerr)) {
-        RETVAL = &PL_sv_undef;
-    } else {
-        die_with(aTHX_ &MY_CXT, &f->err);
+    if (f->v[0]) {
+        valid = pvs_verify_hints(f->v[0], SvTRUE(noerr) ? NULL : &f->err) == 0;
+        if (!valid && !SvTRUE(noerr))
+            die_with(aTHX_ &MY_CXT, &f->err);
     }
     LEAVE;
-  OUTPUT:
-    RETVAL
+    if (valid)
+        XPUSHs(hints);
+    else if (GIMME_V != G_LIST)
+        XPUSHs(&PL_sv_undef);
 
 void
 parse_volume_id(volid, noerr = &PL_sv_undef)
@@ -755,7 +767,7 @@ _plugin_call(type, op, storeid, scfg, volname, snapname = &PL_sv_undef, hints = 
     ENTER;
     frame *f = frame_new(aTHX);
     const pvs_plugin *p = plugin_arg(aTHX_ &MY_CXT, type);
-    const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", op != 5 && op != 0);
+    const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", op == 0);
     const char *vn = op == 5 ? NULL : str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
     const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
     f->v[0] = data_to_json(aTHX_ &MY_CXT, scfg, "storage section");
