@@ -1,0 +1,1141 @@
+/* pvestorage.c - the CPython extension: Python values <-> json_t, errors to
+ * exceptions, warnings to warnings.warn.  Every rule lives in the core.
+ *
+ * Multi-phase initialisation; all state (exception types, the context, the
+ * settings lock) lives in the module state. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pthread.h>
+#include <string.h>
+
+#include "pvestorage.h"
+
+#define MAX_DEPTH 512
+
+typedef struct {
+    PyObject *Error, *HintError, *InvalidError, *NotFoundError, *CommandError, *StorageError,
+        *PluginAPIError, *TimeoutError, *ClusterError, *DeactivationError, *StorageWarning;
+    PyTypeObject *PluginType;
+    pvs_ctx *ctx;
+    /* settings change under the write lock; calls that release the GIL hold
+     * the read lock so a concurrent configure() cannot pull a root from under them */
+    pthread_rwlock_t settings_lock;
+    int lock_ready;
+} modstate;
+
+typedef struct {
+    PyObject_HEAD
+    const pvs_plugin *plugin;
+    PyObject *module;   /* keeps the state (and its context) alive */
+} PluginObject;
+
+static modstate *get_state(PyObject *module)
+{
+    return (modstate *)PyModule_GetState(module);
+}
+
+/* ---- errors and warnings ---- */
+
+/* The core's message without its final newline (Python's str(exc) style). */
+static PyObject *message_str(const char *msg)
+{
+    if (!msg)
+        msg = "unknown error\n";
+    size_t n = strlen(msg);
+    if (n && msg[n - 1] == '\n')
+        n--;
+    return PyUnicode_DecodeUTF8(msg, (Py_ssize_t)n, "surrogateescape");
+}
+
+/* Raise the exception for err (cleared afterwards); returns NULL. */
+static PyObject *raise_error(modstate *st, pvs_error *err)
+{
+    if (PyErr_Occurred()) {   /* a warning filter raised first: that wins */
+        pvs_error_clear(err);
+        return NULL;
+    }
+    if (err->code == PVS_ENOMEM) {
+        pvs_error_clear(err);
+        return PyErr_NoMemory();
+    }
+    PyObject *type;
+    switch (err->code) {
+    case PVS_EHINTS: type = st->HintError; break;
+    case PVS_EINVAL: type = st->InvalidError; break;
+    case PVS_ENOENT: type = st->NotFoundError; break;
+    case PVS_ECOMMAND: type = st->CommandError; break;
+    case PVS_ESTORAGE: type = st->StorageError; break;
+    case PVS_EAPI: type = st->PluginAPIError; break;
+    case PVS_ETIMEDOUT: type = st->TimeoutError; break;
+    case PVS_ECLUSTER: type = st->ClusterError; break;
+    case PVS_EPARTIAL: type = st->DeactivationError; break;
+    default: type = st->Error; break;
+    }
+    PyObject *msg = message_str(err->message);
+    PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
+    Py_XDECREF(msg);
+    if (exc) {
+        PyObject *code = PyUnicode_FromString(pvs_strerror(err->code));
+        PyObject *status = err->code == PVS_ECOMMAND && err->exit_status >= 0
+                               ? PyLong_FromLong(err->exit_status) : Py_NewRef(Py_None);
+        PyObject *stderr_text = err->stderr_text
+                                    ? PyUnicode_DecodeUTF8(err->stderr_text, (Py_ssize_t)strlen(err->stderr_text), "replace")
+                                    : Py_NewRef(Py_None);
+        if (code && status && stderr_text && PyObject_SetAttrString(exc, "code", code) == 0
+            && PyObject_SetAttrString(exc, "exit_status", status) == 0
+            && PyObject_SetAttrString(exc, "stderr", stderr_text) == 0)
+            PyErr_SetObject(type, exc);
+        Py_XDECREF(code);
+        Py_XDECREF(status);
+        Py_XDECREF(stderr_text);
+        Py_DECREF(exc);
+    }
+    pvs_error_clear(err);
+    return NULL;
+}
+
+/* The core's warning sink: may run with the GIL released. */
+static void warn_sink(void *data, const char *message)
+{
+    modstate *st = data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (!PyErr_Occurred()) {   /* after a filter turned one into an error, stay quiet */
+        size_t n = strlen(message);
+        if (n && message[n - 1] == '\n')
+            n--;
+        PyObject *msg = PyUnicode_DecodeUTF8(message, (Py_ssize_t)n, "surrogateescape");
+        if (msg) {
+            PyErr_WarnEx(st->StorageWarning, PyUnicode_AsUTF8(msg), 1);
+            Py_DECREF(msg);
+        }
+    }
+    PyGILState_Release(g);
+}
+
+/* ---- Python -> json ---- */
+
+typedef struct conv {
+    PyObject *stack[MAX_DEPTH];
+    int depth;
+    int cyclic;
+    int too_deep;
+} conv;
+
+static json_t *to_json(PyObject *o, conv *c);
+
+static const char *type_name(PyObject *o)
+{
+    return Py_TYPE(o)->tp_name;
+}
+
+static json_t *str_to_json(PyObject *o)
+{
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (!s) {
+        /* lone surrogates: keep the bytes they stand for */
+        PyErr_Clear();
+        PyObject *b = PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass");
+        if (!b)
+            return NULL;
+        json_t *j = json_stringn_nocheck(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
+        Py_DECREF(b);
+        return j;
+    }
+    return json_stringn(s, (size_t)n);
+}
+
+static json_t *float_to_json(double d)
+{
+    if (Py_IS_NAN(d))
+        return json_string("NaN");
+    if (Py_IS_INFINITY(d))
+        return json_string(d < 0 ? "-Inf" : "Inf");
+    return json_real(d);
+}
+
+static int enter(conv *c, PyObject *o)
+{
+    for (int i = 0; i < c->depth; i++)
+        if (c->stack[i] == o) {
+            c->cyclic = 1;
+            return -1;
+        }
+    if (c->depth >= MAX_DEPTH) {
+        c->too_deep = 1;
+        return -1;
+    }
+    c->stack[c->depth++] = o;
+    return 0;
+}
+
+static json_t *dict_to_json(PyObject *o, conv *c)
+{
+    if (enter(c, o))
+        return json_null();
+    json_t *obj = json_object();
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (obj && PyDict_Next(o, &pos, &key, &value)) {
+        Py_INCREF(key);
+        Py_INCREF(value);
+        json_t *jv = NULL;
+        int rc = -1;
+        if (!PyUnicode_Check(key)) {
+            /* JSON keys are strings: a non-string key is reported by its repr */
+            PyObject *r = PyObject_Repr(key);
+            Py_ssize_t n;
+            const char *s = r ? PyUnicode_AsUTF8AndSize(r, &n) : NULL;
+            jv = s ? to_json(value, c) : NULL;
+            rc = jv ? json_object_setn_new(obj, s, (size_t)n, jv) : -1;
+            Py_XDECREF(r);
+        } else {
+            Py_ssize_t n;
+            const char *s = PyUnicode_AsUTF8AndSize(key, &n);
+            if (!s) {
+                PyErr_Clear();
+                PyObject *b = PyUnicode_AsEncodedString(key, "utf-8", "surrogatepass");
+                jv = b ? to_json(value, c) : NULL;
+                rc = jv ? json_object_setn_new_nocheck(obj, PyBytes_AS_STRING(b),
+                                                       (size_t)PyBytes_GET_SIZE(b), jv) : -1;
+                Py_XDECREF(b);
+            } else {
+                jv = to_json(value, c);
+                rc = jv ? json_object_setn_new(obj, s, (size_t)n, jv) : -1;
+            }
+        }
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (rc) {
+            json_decref(obj);
+            obj = NULL;
+        }
+        if (c->cyclic || c->too_deep)
+            break;
+    }
+    c->depth--;
+    return obj;
+}
+
+static json_t *seq_to_json(PyObject *o, conv *c)
+{
+    if (enter(c, o))
+        return json_null();
+    json_t *a = json_array();
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
+    for (Py_ssize_t i = 0; a && i < n && !c->cyclic && !c->too_deep; i++) {
+        json_t *jv = to_json(PySequence_Fast_GET_ITEM(o, i), c);
+        if (!jv || json_array_append_new(a, jv)) {
+            json_decref(a);
+            a = NULL;
+        }
+    }
+    c->depth--;
+    return a;
+}
+
+/* NULL only with a Python exception set. */
+static json_t *to_json(PyObject *o, conv *c)
+{
+    json_t *j;
+    if (o == Py_None)
+        j = json_null();
+    else if (PyBool_Check(o))
+        j = json_boolean(o == Py_True);
+    else if (PyLong_Check(o)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow) {
+            double d = PyLong_AsDouble(o);
+            if (d == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                d = overflow > 0 ? Py_HUGE_VAL : -Py_HUGE_VAL;
+            }
+            j = float_to_json(d);
+        } else {
+            if (v == -1 && PyErr_Occurred())
+                return NULL;
+            j = json_integer(v);
+        }
+    } else if (PyFloat_Check(o))
+        j = float_to_json(PyFloat_AS_DOUBLE(o));
+    else if (PyUnicode_Check(o))
+        j = str_to_json(o);
+    else if (PyDict_Check(o))
+        j = dict_to_json(o, c);
+    else if (PyList_Check(o) || PyTuple_Check(o))
+        j = seq_to_json(o, c);
+    else
+        j = pvs_foreign_value(type_name(o));   /* reported by its type name */
+    if (!j && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return j;
+}
+
+/* Hints: NULL with *absent for None. */
+static int hints_to_json(modstate *st, PyObject *o, json_t **out)
+{
+    (void)st;
+    *out = NULL;
+    if (!o || o == Py_None)
+        return 0;
+    conv *c = PyMem_Calloc(1, sizeof *c);
+    if (!c) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    json_t *j = to_json(o, c);
+    if (j && c->cyclic) {
+        json_decref(j);
+        j = pvs_cyclic_value();
+    } else if (j && c->too_deep) {
+        json_decref(j);
+        j = NULL;
+        PyErr_SetString(st->HintError, "hints are nested too deeply");
+    }
+    PyMem_Free(c);
+    if (!j)
+        return -1;
+    *out = j;
+    return 0;
+}
+
+/* A configuration or a storage section: a dict without cycles. */
+static json_t *data_to_json(modstate *st, PyObject *o, const char *what)
+{
+    if (!PyDict_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a dict, not %.100s", what, type_name(o));
+        return NULL;
+    }
+    conv *c = PyMem_Calloc(1, sizeof *c);
+    if (!c)
+        return (json_t *)PyErr_NoMemory();
+    json_t *j = to_json(o, c);
+    if (j && (c->cyclic || c->too_deep)) {
+        json_decref(j);
+        j = NULL;
+        PyErr_Format(st->InvalidError, "%s %s", what,
+                     c->cyclic ? "contains recursive cycles" : "is nested too deeply");
+    }
+    PyMem_Free(c);
+    return j;
+}
+
+/* ---- json -> Python ---- */
+
+static PyObject *to_python(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        PyObject *d = PyDict_New();
+        const char *k;
+        size_t klen;
+        json_t *v;
+        json_object_keylen_foreach((json_t *)j, k, klen, v) {
+            PyObject *key = d ? PyUnicode_DecodeUTF8(k, (Py_ssize_t)klen, "surrogateescape") : NULL;
+            PyObject *val = key ? to_python(v) : NULL;
+            if (!val || PyDict_SetItem(d, key, val)) {
+                Py_XDECREF(key);
+                Py_XDECREF(val);
+                Py_XDECREF(d);
+                return NULL;
+            }
+            Py_DECREF(key);
+            Py_DECREF(val);
+        }
+        return d;
+    }
+    case JSON_ARRAY: {
+        PyObject *l = PyList_New((Py_ssize_t)json_array_size(j));
+        for (size_t i = 0; l && i < json_array_size(j); i++) {
+            PyObject *v = to_python(json_array_get(j, i));
+            if (!v) {
+                Py_DECREF(l);
+                return NULL;
+            }
+            PyList_SET_ITEM(l, (Py_ssize_t)i, v);
+        }
+        return l;
+    }
+    case JSON_STRING:
+        return PyUnicode_DecodeUTF8(json_string_value(j), (Py_ssize_t)json_string_length(j),
+                                    "surrogateescape");
+    case JSON_INTEGER:
+        return PyLong_FromLongLong(json_integer_value(j));
+    case JSON_REAL:
+        return PyFloat_FromDouble(json_real_value(j));
+    case JSON_TRUE:
+        Py_RETURN_TRUE;
+    case JSON_FALSE:
+        Py_RETURN_FALSE;
+    default:
+        Py_RETURN_NONE;
+    }
+}
+
+static PyObject *to_python_steal(json_t *j)
+{
+    if (!j)
+        return PyErr_NoMemory();
+    PyObject *o = to_python(j);
+    json_decref(j);
+    return o;
+}
+
+/* ---- string arguments ---- */
+
+/* UTF-8 of a str argument, NUL-checked; NULL for None when optional.
+ * Returns -1 with an exception set on bad input. */
+static int str_arg(modstate *st, PyObject *o, const char *what, int optional, const char **out)
+{
+    *out = NULL;
+    if (!o || o == Py_None) {
+        if (optional)
+            return 0;
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not None", what);
+        return -1;
+    }
+    if (!PyUnicode_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a str, not %.100s", what, type_name(o));
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+    if (!s)
+        return -1;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_check_nul(what, s, (size_t)n, &err)) {
+        raise_error(st, &err);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* A list of volume IDs (strs) as a C array; *keep owns the strings. */
+static const char **volids_arg(modstate *st, PyObject *o, size_t *n, PyObject **keep)
+{
+    *n = 0;
+    *keep = PySequence_Fast(o, "volids must be a list of volume IDs");
+    if (!*keep)
+        return NULL;
+    if (PyUnicode_Check(o)) {
+        Py_CLEAR(*keep);
+        PyErr_SetString(PyExc_TypeError, "volids must be a list of volume IDs, not a str");
+        return NULL;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(*keep);
+    const char **v = PyMem_Calloc((size_t)count + 1, sizeof *v);
+    if (!v) {
+        Py_CLEAR(*keep);
+        return (const char **)PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < count; i++)
+        if (str_arg(st, PySequence_Fast_GET_ITEM(*keep, i), "volume ID", 0, &v[i])) {
+            PyMem_Free(v);
+            Py_CLEAR(*keep);
+            return NULL;
+        }
+    *n = (size_t)count;
+    return v;
+}
+
+/* ---- blocking sections ---- */
+
+#define BLOCKING_BEGIN(st)                              \
+    Py_BEGIN_ALLOW_THREADS                              \
+    pthread_rwlock_rdlock(&(st)->settings_lock);
+#define BLOCKING_END(st)                                \
+    pthread_rwlock_unlock(&(st)->settings_lock);        \
+    Py_END_ALLOW_THREADS
+
+/* Finish a call: a pending exception (a warning turned error) wins. */
+static PyObject *finish(modstate *st, int rc, pvs_error *err, PyObject *result)
+{
+    if (rc) {
+        Py_XDECREF(result);
+        return raise_error(st, err);
+    }
+    if (PyErr_Occurred()) {
+        Py_XDECREF(result);
+        return NULL;
+    }
+    return result;
+}
+
+/* ---- module functions ---- */
+
+static PyObject *py_is_hint_supported(PyObject *module, PyObject *name)
+{
+    (void)module;
+    if (!PyUnicode_Check(name))
+        Py_RETURN_FALSE;
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(name, &n);
+    if (!s) {
+        PyErr_Clear();
+        Py_RETURN_FALSE;
+    }
+    return PyBool_FromLong((size_t)n == strlen(s) && pvs_is_hint_supported(s));
+}
+
+static PyObject *py_verify_hints(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "hints", "noerr", NULL };
+    PyObject *hints;
+    int noerr = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:verify_hints", kwlist, &hints, &noerr))
+        return NULL;
+    modstate *st = get_state(module);
+    json_t *j;
+    if (hints_to_json(st, hints, &j))
+        return NULL;
+    if (!j)
+        Py_RETURN_NONE;
+    pvs_error err = PVS_ERROR_INIT;
+    int rc = pvs_verify_hints(j, noerr ? NULL : &err);
+    json_decref(j);
+    if (rc == 0)
+        return Py_NewRef(hints);   /* the very same object */
+    if (noerr)
+        Py_RETURN_NONE;
+    return raise_error(st, &err);
+}
+
+static PyObject *py_parse_volume_id(PyObject *module, PyObject *volid)
+{
+    modstate *st = get_state(module);
+    const char *s;
+    if (str_arg(st, volid, "volume ID", 0, &s))
+        return NULL;
+    char *storeid, *volname;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_parse_volume_id(s, &storeid, &volname, &err))
+        return raise_error(st, &err);
+    PyObject *r = Py_BuildValue("(s s)", storeid, volname);
+    free(storeid);
+    free(volname);
+    return r;
+}
+
+static PyObject *py_read_config(PyObject *module, PyObject *path)
+{
+    modstate *st = get_state(module);
+    PyObject *fs = NULL;
+    if (!PyUnicode_FSConverter(path, &fs))
+        return NULL;
+    const char *p = PyBytes_AS_STRING(fs);
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg;
+    if (strlen(p) != (size_t)PyBytes_GET_SIZE(fs)) {
+        Py_DECREF(fs);
+        PyErr_SetString(PyExc_ValueError, "configuration path contains a NUL byte");
+        return NULL;
+    }
+    BLOCKING_BEGIN(st)
+    cfg = pvs_config_read(st->ctx, p, &err);
+    BLOCKING_END(st)
+    Py_DECREF(fs);
+    if (!cfg)
+        return raise_error(st, &err);
+    return finish(st, 0, &err, to_python_steal(cfg));
+}
+
+static PyObject *py_parse_config(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "text", "filename", NULL };
+    const char *text, *filename = "-";
+    Py_ssize_t len;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#|s:parse_config", kwlist, &text, &len, &filename))
+        return NULL;
+    modstate *st = get_state(module);
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = pvs_config_parse(st->ctx, filename, text, (size_t)len, &err);
+    if (!cfg)
+        return raise_error(st, &err);
+    return finish(st, 0, &err, to_python_steal(cfg));
+}
+
+static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, int activate)
+{
+    static char *kwlist_a[] = { "cfg", "volids", "snapname", "hints", NULL };
+    static char *kwlist_d[] = { "cfg", "volids", "snapname", NULL };
+    PyObject *cfgo, *volo, *snapo = Py_None, *hintso = Py_None;
+    if (activate ? !PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:activate_volumes", kwlist_a,
+                                                &cfgo, &volo, &snapo, &hintso)
+                 : !PyArg_ParseTupleAndKeywords(args, kw, "OO|O:deactivate_volumes", kwlist_d,
+                                                &cfgo, &volo, &snapo))
+        return NULL;
+    modstate *st = get_state(module);
+    size_t n;
+    PyObject *keep;
+    const char **vols = volids_arg(st, volo, &n, &keep);
+    if (!vols)
+        return NULL;
+    PyObject *result = NULL;
+    json_t *cfg = NULL, *hints = NULL;
+    const char *snap;
+    if (n == 0) {   /* nothing to do, not even the hints check (as upstream) */
+        result = Py_NewRef(Py_None);
+        goto out;
+    }
+    if (str_arg(st, snapo, "snapshot name", 1, &snap) || !(cfg = data_to_json(st, cfgo, "cfg"))
+        || (activate && hints_to_json(st, hintso, &hints)))
+        goto out;
+    pvs_error err = PVS_ERROR_INIT;
+    int rc;
+    BLOCKING_BEGIN(st)
+    rc = activate ? pvs_activate_volumes(st->ctx, cfg, vols, n, snap, hints, &err)
+                  : pvs_deactivate_volumes(st->ctx, cfg, vols, n, snap, &err);
+    BLOCKING_END(st)
+    result = finish(st, rc, &err, Py_NewRef(Py_None));
+out:
+    json_decref(cfg);
+    json_decref(hints);
+    PyMem_Free(vols);
+    Py_XDECREF(keep);
+    return result;
+}
+
+static PyObject *py_activate_volumes(PyObject *m, PyObject *a, PyObject *k)
+{
+    return volumes_call(m, a, k, 1);
+}
+
+static PyObject *py_deactivate_volumes(PyObject *m, PyObject *a, PyObject *k)
+{
+    return volumes_call(m, a, k, 0);
+}
+
+enum { OP_MAP, OP_UNMAP, OP_PATH, OP_ACTIVATE_STORAGE };
+
+static PyObject *volume_call(PyObject *module, PyObject *args, PyObject *kw, int op)
+{
+    static char *kw_map[] = { "cfg", "volid", "snapname", "hints", NULL };
+    static char *kw_vol[] = { "cfg", "volid", "snapname", NULL };
+    static char *kw_sto[] = { "cfg", "storeid", NULL };
+    PyObject *cfgo, *ido, *snapo = Py_None, *hintso = Py_None;
+    int ok;
+    switch (op) {
+    case OP_MAP:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:map_volume", kw_map, &cfgo, &ido, &snapo, &hintso);
+        break;
+    case OP_UNMAP:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:unmap_volume", kw_vol, &cfgo, &ido, &snapo);
+        break;
+    case OP_PATH:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:path", kw_vol, &cfgo, &ido, &snapo);
+        break;
+    default:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO:activate_storage", kw_sto, &cfgo, &ido);
+        break;
+    }
+    if (!ok)
+        return NULL;
+    modstate *st = get_state(module);
+    const char *id, *snap;
+    json_t *cfg = NULL, *hints = NULL;
+    PyObject *result = NULL;
+    if (str_arg(st, ido, op == OP_ACTIVATE_STORAGE ? "storage ID" : "volume ID", 0, &id)
+        || str_arg(st, snapo, "snapshot name", 1, &snap) || !(cfg = data_to_json(st, cfgo, "cfg"))
+        || (op == OP_MAP && hints_to_json(st, hintso, &hints)))
+        goto out;
+    pvs_error err = PVS_ERROR_INIT;
+    char *path = NULL;
+    int rc;
+    BLOCKING_BEGIN(st)
+    switch (op) {
+    case OP_MAP: rc = pvs_map_volume(st->ctx, cfg, id, snap, hints, &path, &err); break;
+    case OP_UNMAP: rc = pvs_unmap_volume(st->ctx, cfg, id, snap, &err); break;
+    case OP_PATH: rc = pvs_path(st->ctx, cfg, id, snap, &path, &err); break;
+    default: rc = pvs_activate_storage(st->ctx, cfg, id, &err); break;
+    }
+    BLOCKING_END(st)
+    result = finish(st, rc, &err, path ? PyUnicode_DecodeFSDefault(path) : Py_NewRef(Py_None));
+    free(path);
+out:
+    json_decref(cfg);
+    json_decref(hints);
+    return result;
+}
+
+static PyObject *py_map_volume(PyObject *m, PyObject *a, PyObject *k) { return volume_call(m, a, k, OP_MAP); }
+static PyObject *py_unmap_volume(PyObject *m, PyObject *a, PyObject *k) { return volume_call(m, a, k, OP_UNMAP); }
+static PyObject *py_path(PyObject *m, PyObject *a, PyObject *k) { return volume_call(m, a, k, OP_PATH); }
+static PyObject *py_activate_storage(PyObject *m, PyObject *a, PyObject *k)
+{
+    return volume_call(m, a, k, OP_ACTIVATE_STORAGE);
+}
+
+static PyObject *settings_dict(modstate *st)
+{
+    PyObject *d = PyDict_New();
+    const char *const *names = pvs_ctx_setting_names();
+    for (size_t i = 0; d && names[i]; i++) {
+        PyObject *v = PyUnicode_FromString(pvs_ctx_get(st->ctx, names[i]));
+        if (!v || PyDict_SetItemString(d, names[i], v)) {
+            Py_XDECREF(v);
+            Py_CLEAR(d);
+            break;
+        }
+        Py_DECREF(v);
+    }
+    return d;
+}
+
+static PyObject *py_settings(PyObject *module, PyObject *unused)
+{
+    (void)unused;
+    return settings_dict(get_state(module));
+}
+
+static PyObject *py_configure(PyObject *module, PyObject *args, PyObject *kw)
+{
+    modstate *st = get_state(module);
+    if (PyTuple_GET_SIZE(args)) {
+        PyErr_SetString(PyExc_TypeError, "configure() takes keyword arguments only");
+        return NULL;
+    }
+    if (!kw || !PyDict_GET_SIZE(kw))
+        Py_RETURN_NONE;
+    /* convert everything first, then apply all or nothing */
+    PyObject *old = settings_dict(st);
+    if (!old)
+        return NULL;
+    PyObject *key, *value, *s = NULL;
+    Py_ssize_t pos = 0;
+    pvs_error err = PVS_ERROR_INIT;
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_rwlock_wrlock(&st->settings_lock);
+    Py_END_ALLOW_THREADS
+    while (!rc && PyDict_Next(kw, &pos, &key, &value)) {
+        const char *name = PyUnicode_AsUTF8(key);
+        s = PyLong_Check(value) || PyFloat_Check(value) ? PyObject_Str(value) : Py_NewRef(value);
+        const char *v = NULL;
+        if (!name || !s || str_arg(st, s, "setting value", 0, &v))
+            rc = -1;
+        else if (pvs_ctx_set(st->ctx, name, v, &err))
+            rc = -2;
+        Py_CLEAR(s);
+    }
+    if (rc) {
+        pos = 0;
+        while (PyDict_Next(old, &pos, &key, &value))
+            pvs_ctx_set(st->ctx, PyUnicode_AsUTF8(key), PyUnicode_AsUTF8(value), NULL);
+    }
+    pthread_rwlock_unlock(&st->settings_lock);
+    Py_DECREF(old);
+    if (rc == -2)
+        return raise_error(st, &err);
+    if (rc)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *py_hints_json_schema(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    return to_python_steal(pvs_hints_json_schema());
+}
+
+/* ---- plugin objects ---- */
+
+static PyObject *py_plugin(PyObject *module, PyObject *type)
+{
+    modstate *st = get_state(module);
+    const char *t;
+    if (str_arg(st, type, "storage type", 0, &t))
+        return NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    const pvs_plugin *p = pvs_plugin_lookup(st->ctx, t, &err);
+    if (!p)
+        return raise_error(st, &err);
+    PluginObject *self = PyObject_GC_New(PluginObject, st->PluginType);
+    if (!self)
+        return NULL;
+    self->plugin = p;
+    self->module = Py_NewRef(module);
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+static int plugin_traverse(PluginObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->module);
+    return 0;
+}
+
+static int plugin_clear(PluginObject *self)
+{
+    Py_CLEAR(self->module);
+    return 0;
+}
+
+static void plugin_dealloc(PluginObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    plugin_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *plugin_repr(PluginObject *self)
+{
+    return PyUnicode_FromFormat("<pvestorage plugin '%s' (API %d)>", self->plugin->type, self->plugin->api);
+}
+
+static PyObject *plugin_get_type(PluginObject *self, void *c)
+{
+    (void)c;
+    return PyUnicode_FromString(self->plugin->type);
+}
+
+static PyObject *plugin_get_api(PluginObject *self, void *c)
+{
+    (void)c;
+    return PyLong_FromLong(self->plugin->api);
+}
+
+static PyObject *plugin_parse_volname(PluginObject *self, PyObject *volname)
+{
+    modstate *st = get_state(self->module);
+    const char *vn;
+    if (str_arg(st, volname, "volume name", 0, &vn))
+        return NULL;
+    pvs_volname v;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_plugin_parse_volname(self->plugin, vn, &v, &err))
+        return raise_error(st, &err);
+    PyObject *r = Py_BuildValue("(zzzzzzz)", v.vtype, v.name, v.vmid, v.basename, v.basevmid,
+                                v.isbase, v.format);
+    pvs_volname_clear(&v);
+    return r;
+}
+
+enum { P_PATH, P_ACTIVATE_VOLUME, P_DEACTIVATE_VOLUME, P_MAP, P_UNMAP, P_ACTIVATE_STORAGE };
+
+static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, int op)
+{
+    static char *kw_path[] = { "scfg", "volname", "storeid", "snapname", NULL };
+    static char *kw_act[] = { "storeid", "scfg", "volname", "snapname", "cache", "hints", NULL };
+    static char *kw_deact[] = { "storeid", "scfg", "volname", "snapname", "cache", NULL };
+    static char *kw_map[] = { "storeid", "scfg", "volname", "snapname", "hints", NULL };
+    static char *kw_unmap[] = { "storeid", "scfg", "volname", "snapname", NULL };
+    static char *kw_sto[] = { "storeid", "scfg", "cache", NULL };
+    PyObject *sido = Py_None, *scfgo, *vno = Py_None, *snapo = Py_None, *cache = Py_None,
+             *hintso = Py_None;
+    int ok;
+    switch (op) {
+    case P_PATH:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:path", kw_path, &scfgo, &vno, &sido, &snapo);
+        break;
+    case P_ACTIVATE_VOLUME:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOO:activate_volume", kw_act, &sido, &scfgo,
+                                         &vno, &snapo, &cache, &hintso);
+        break;
+    case P_DEACTIVATE_VOLUME:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:deactivate_volume", kw_deact, &sido,
+                                         &scfgo, &vno, &snapo, &cache);
+        break;
+    case P_MAP:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:map_volume", kw_map, &sido, &scfgo, &vno,
+                                         &snapo, &hintso);
+        break;
+    case P_UNMAP:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:unmap_volume", kw_unmap, &sido, &scfgo,
+                                         &vno, &snapo);
+        break;
+    default:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:activate_storage", kw_sto, &sido, &scfgo,
+                                         &cache);
+        break;
+    }
+    if (!ok)
+        return NULL;
+    (void)cache;   /* accepted for Proxmox's signature; the core keeps its own */
+    modstate *st = get_state(self->module);
+    const char *sid, *vn = NULL, *snap;
+    json_t *scfg = NULL, *hints = NULL;
+    PyObject *result = NULL;
+    if (str_arg(st, sido, "storage ID", op == P_PATH, &sid)
+        || (op != P_ACTIVATE_STORAGE && str_arg(st, vno, "volume name", 0, &vn))
+        || str_arg(st, snapo, "snapshot name", 1, &snap)
+        || !(scfg = data_to_json(st, scfgo, "scfg"))
+        || ((op == P_ACTIVATE_VOLUME || op == P_MAP) && hints_to_json(st, hintso, &hints)))
+        goto out;
+    pvs_error err = PVS_ERROR_INIT;
+    char *path = NULL;
+    int rc;
+    const pvs_plugin *p = self->plugin;
+    BLOCKING_BEGIN(st)
+    switch (op) {
+    case P_PATH: rc = pvs_plugin_path(st->ctx, p, scfg, vn, sid, snap, &path, &err); break;
+    case P_ACTIVATE_VOLUME: rc = pvs_plugin_activate_volume(st->ctx, p, sid, scfg, vn, snap, hints, &err); break;
+    case P_DEACTIVATE_VOLUME: rc = pvs_plugin_deactivate_volume(st->ctx, p, sid, scfg, vn, snap, &err); break;
+    case P_MAP: rc = pvs_plugin_map_volume(st->ctx, p, sid, scfg, vn, snap, hints, &path, &err); break;
+    case P_UNMAP: rc = pvs_plugin_unmap_volume(st->ctx, p, sid, scfg, vn, snap, &err); break;
+    default: rc = pvs_plugin_activate_storage(st->ctx, p, sid, scfg, &err); break;
+    }
+    BLOCKING_END(st)
+    result = finish(st, rc, &err, path ? PyUnicode_DecodeFSDefault(path) : Py_NewRef(Py_None));
+    free(path);
+out:
+    json_decref(scfg);
+    json_decref(hints);
+    return result;
+}
+
+#define PLUGIN_METHOD(fn, op) \
+    static PyObject *fn(PluginObject *s, PyObject *a, PyObject *k) { return plugin_call(s, a, k, op); }
+PLUGIN_METHOD(plugin_path, P_PATH)
+PLUGIN_METHOD(plugin_activate_volume, P_ACTIVATE_VOLUME)
+PLUGIN_METHOD(plugin_deactivate_volume, P_DEACTIVATE_VOLUME)
+PLUGIN_METHOD(plugin_map_volume, P_MAP)
+PLUGIN_METHOD(plugin_unmap_volume, P_UNMAP)
+PLUGIN_METHOD(plugin_activate_storage, P_ACTIVATE_STORAGE)
+
+static PyMethodDef plugin_methods[] = {
+    { "parse_volname", (PyCFunction)plugin_parse_volname, METH_O,
+      "parse_volname($self, volname, /)\n--\n\n"
+      "(vtype, name, vmid, basename, basevmid, isbase, format); absent fields are None." },
+    { "path", (PyCFunction)(void (*)(void))plugin_path, METH_VARARGS | METH_KEYWORDS,
+      "path($self, scfg, volname, storeid=None, snapname=None)\n--\n\nThe path of a volume." },
+    { "activate_storage", (PyCFunction)(void (*)(void))plugin_activate_storage, METH_VARARGS | METH_KEYWORDS,
+      "activate_storage($self, storeid, scfg, cache=None)\n--\n\nActivate a storage." },
+    { "activate_volume", (PyCFunction)(void (*)(void))plugin_activate_volume, METH_VARARGS | METH_KEYWORDS,
+      "activate_volume($self, storeid, scfg, volname, snapname=None, cache=None, hints=None)\n--\n\n"
+      "Activate a volume; hints are passed to the plugin as given." },
+    { "deactivate_volume", (PyCFunction)(void (*)(void))plugin_deactivate_volume, METH_VARARGS | METH_KEYWORDS,
+      "deactivate_volume($self, storeid, scfg, volname, snapname=None, cache=None)\n--\n\nDeactivate a volume." },
+    { "map_volume", (PyCFunction)(void (*)(void))plugin_map_volume, METH_VARARGS | METH_KEYWORDS,
+      "map_volume($self, storeid, scfg, volname, snapname=None, hints=None)\n--\n\n"
+      "Map a volume; returns its path." },
+    { "unmap_volume", (PyCFunction)(void (*)(void))plugin_unmap_volume, METH_VARARGS | METH_KEYWORDS,
+      "unmap_volume($self, storeid, scfg, volname, snapname=None)\n--\n\nUnmap a volume." },
+    { NULL, NULL, 0, NULL },
+};
+
+static PyGetSetDef plugin_getset[] = {
+    { "type", (getter)plugin_get_type, NULL, "the storage type", NULL },
+    { "api", (getter)plugin_get_api, NULL, "the storage API version the plugin implements", NULL },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
+static PyType_Slot plugin_slots[] = {
+    { Py_tp_doc, "A storage plugin, as returned by pvestorage.plugin(type)." },
+    { Py_tp_dealloc, plugin_dealloc },
+    { Py_tp_traverse, plugin_traverse },
+    { Py_tp_clear, plugin_clear },
+    { Py_tp_repr, plugin_repr },
+    { Py_tp_methods, plugin_methods },
+    { Py_tp_getset, plugin_getset },
+    { 0, NULL },
+};
+
+static PyType_Spec plugin_spec = {
+    .name = "pvestorage.Plugin",
+    .basicsize = sizeof(PluginObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = plugin_slots,
+};
+
+/* ---- module ---- */
+
+static PyMethodDef module_methods[] = {
+    { "is_hint_supported", py_is_hint_supported, METH_O,
+      "is_hint_supported(name, /)\n--\n\nTrue iff name is a defined hint (exact, case-sensitive)." },
+    { "verify_hints", (PyCFunction)(void (*)(void))py_verify_hints, METH_VARARGS | METH_KEYWORDS,
+      "verify_hints(hints, noerr=False)\n--\n\n"
+      "Return hints itself when valid, None for None.  Invalid hints raise HintError\n"
+      "with Proxmox's message, or return None with noerr." },
+    { "parse_volume_id", py_parse_volume_id, METH_O,
+      "parse_volume_id(volid, /)\n--\n\n(storeid, volname) of 'STOREID:VOLNAME'." },
+    { "read_config", py_read_config, METH_O,
+      "read_config(path, /)\n--\n\nParse a storage.cfg into {'ids': ..., 'order': ...};\n"
+      "bad lines are warned (StorageWarning) and skipped." },
+    { "parse_config", (PyCFunction)(void (*)(void))py_parse_config, METH_VARARGS | METH_KEYWORDS,
+      "parse_config(text, filename='-')\n--\n\nParse storage.cfg text." },
+    { "activate_volumes", (PyCFunction)(void (*)(void))py_activate_volumes, METH_VARARGS | METH_KEYWORDS,
+      "activate_volumes(cfg, volids, snapname=None, hints=None)\n--\n\n"
+      "Verify hints, activate each storage once, then each volume with the hints." },
+    { "deactivate_volumes", (PyCFunction)(void (*)(void))py_deactivate_volumes, METH_VARARGS | METH_KEYWORDS,
+      "deactivate_volumes(cfg, volids, snapname=None)\n--\n\n"
+      "Deactivate volumes, going on past failures (each warned), then raise DeactivationError." },
+    { "map_volume", (PyCFunction)(void (*)(void))py_map_volume, METH_VARARGS | METH_KEYWORDS,
+      "map_volume(cfg, volid, snapname=None, hints=None)\n--\n\nMap a volume; returns its path." },
+    { "unmap_volume", (PyCFunction)(void (*)(void))py_unmap_volume, METH_VARARGS | METH_KEYWORDS,
+      "unmap_volume(cfg, volid, snapname=None)\n--\n\nUnmap a volume." },
+    { "path", (PyCFunction)(void (*)(void))py_path, METH_VARARGS | METH_KEYWORDS,
+      "path(cfg, volid, snapname=None)\n--\n\nThe path of a volume." },
+    { "activate_storage", (PyCFunction)(void (*)(void))py_activate_storage, METH_VARARGS | METH_KEYWORDS,
+      "activate_storage(cfg, storeid)\n--\n\nActivate one storage." },
+    { "configure", (PyCFunction)(void (*)(void))py_configure, METH_VARARGS | METH_KEYWORDS,
+      "configure(**settings)\n--\n\n"
+      "Set host settings: root, rbd_command, ceph_timeout, kernel_version.\n"
+      "An unknown setting or a bad value raises and changes nothing." },
+    { "settings", py_settings, METH_NOARGS, "settings()\n--\n\nThe current host settings." },
+    { "hints_json_schema", py_hints_json_schema, METH_NOARGS,
+      "hints_json_schema()\n--\n\nThe hint format as a JSON Schema (draft 2020-12) document." },
+    { "plugin", py_plugin, METH_O,
+      "plugin(type, /)\n--\n\nThe storage plugin for a type, like Proxmox's Plugin->lookup;\n"
+      "unknown types raise NotFoundError (a LookupError)." },
+    { NULL, NULL, 0, NULL },
+};
+
+static PyObject *new_exc(PyObject *module, const char *name, PyObject *bases, const char *doc)
+{
+    char full[128];
+    snprintf(full, sizeof full, "pvestorage.%s", name);
+    PyObject *e = PyErr_NewExceptionWithDoc(full, doc, bases, NULL);
+    if (e && PyModule_AddObjectRef(module, name, e) < 0)
+        Py_CLEAR(e);
+    return e;
+}
+
+static PyObject *sub_exc(PyObject *module, modstate *st, const char *name, PyObject *extra, const char *doc)
+{
+    PyObject *bases = extra ? PyTuple_Pack(2, st->Error, extra) : PyTuple_Pack(1, st->Error);
+    if (!bases)
+        return NULL;
+    PyObject *e = new_exc(module, name, bases, doc);
+    Py_DECREF(bases);
+    return e;
+}
+
+static int module_exec(PyObject *module)
+{
+    modstate *st = get_state(module);
+    if (pthread_rwlock_init(&st->settings_lock, NULL)) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot create the settings lock");
+        return -1;
+    }
+    st->lock_ready = 1;
+
+    if (!(st->Error = new_exc(module, "Error", NULL,
+                              "Base of pvestorage's errors; .code is the core's code (e.g. 'EHINTS').")))
+        return -1;
+    if (!(st->HintError = sub_exc(module, st, "HintError", PyExc_ValueError, "Hints failed verification."))
+        || !(st->InvalidError = sub_exc(module, st, "InvalidError", PyExc_ValueError,
+                                        "Bad input: an unparsable volume ID or name, a bad setting."))
+        || !(st->NotFoundError = sub_exc(module, st, "NotFoundError", PyExc_LookupError,
+                                         "A storage, volume, file or plugin does not exist."))
+        || !(st->CommandError = sub_exc(module, st, "CommandError", NULL,
+                                        "An external command failed; .exit_status and .stderr tell how."))
+        || !(st->StorageError = sub_exc(module, st, "StorageError", NULL,
+                                        "A storage cannot be activated or is disabled."))
+        || !(st->PluginAPIError = sub_exc(module, st, "PluginAPIError", NULL,
+                                          "A plugin's API version is not acceptable."))
+        || !(st->TimeoutError = sub_exc(module, st, "TimeoutError", PyExc_TimeoutError,
+                                        "An operation did not finish in time."))
+        || !(st->ClusterError = sub_exc(module, st, "ClusterError", NULL, "A Ceph cluster operation failed."))
+        || !(st->DeactivationError = sub_exc(module, st, "DeactivationError", NULL,
+                                             "Some volumes of a list could not be deactivated.")))
+        return -1;
+    st->StorageWarning = PyErr_NewExceptionWithDoc("pvestorage.StorageWarning",
+                                                   "Warnings of the storage layer.", PyExc_UserWarning, NULL);
+    if (!st->StorageWarning || PyModule_AddObjectRef(module, "StorageWarning", st->StorageWarning) < 0)
+        return -1;
+    st->PluginType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &plugin_spec, NULL);
+    if (!st->PluginType || PyModule_AddType(module, st->PluginType) < 0)
+        return -1;
+
+    pvs_error err = PVS_ERROR_INIT;
+    st->ctx = pvs_ctx_new(&err);
+    if (!st->ctx) {
+        raise_error(st, &err);
+        return -1;
+    }
+    pvs_ctx_set_warn(st->ctx, warn_sink, st);
+
+    /* shaped like Proxmox's: HINTS_FORMAT['properties'] is HINTS_PROPERTIES */
+    PyObject *props = to_python_steal(pvs_hints_properties());
+    PyObject *format = props ? Py_BuildValue("{s:s, s:i, s:O}", "type", "object",
+                                             "additionalProperties", 0, "properties", props) : NULL;
+    int bad = !format || PyModule_AddObjectRef(module, "HINTS_PROPERTIES", props) < 0
+              || PyModule_AddObjectRef(module, "HINTS_FORMAT", format) < 0;
+    Py_XDECREF(props);
+    Py_XDECREF(format);
+    if (bad)
+        return -1;
+    if (PyModule_AddIntConstant(module, "APIVER", PVS_APIVER) < 0
+        || PyModule_AddIntConstant(module, "APIAGE", PVS_APIAGE) < 0
+        || PyModule_AddStringConstant(module, "__version__", PVS_VERSION) < 0)
+        return -1;
+    return 0;
+}
+
+static int module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    modstate *st = get_state(module);
+    Py_VISIT(st->Error);
+    Py_VISIT(st->HintError);
+    Py_VISIT(st->InvalidError);
+    Py_VISIT(st->NotFoundError);
+    Py_VISIT(st->CommandError);
+    Py_VISIT(st->StorageError);
+    Py_VISIT(st->PluginAPIError);
+    Py_VISIT(st->TimeoutError);
+    Py_VISIT(st->ClusterError);
+    Py_VISIT(st->DeactivationError);
+    Py_VISIT(st->StorageWarning);
+    Py_VISIT(st->PluginType);
+    return 0;
+}
+
+static int module_clear(PyObject *module)
+{
+    modstate *st = get_state(module);
+    Py_CLEAR(st->Error);
+    Py_CLEAR(st->HintError);
+    Py_CLEAR(st->InvalidError);
+    Py_CLEAR(st->NotFoundError);
+    Py_CLEAR(st->CommandError);
+    Py_CLEAR(st->StorageError);
+    Py_CLEAR(st->PluginAPIError);
+    Py_CLEAR(st->TimeoutError);
+    Py_CLEAR(st->ClusterError);
+    Py_CLEAR(st->DeactivationError);
+    Py_CLEAR(st->StorageWarning);
+    Py_CLEAR(st->PluginType);
+    return 0;
+}
+
+static void module_free(void *module)
+{
+    modstate *st = get_state((PyObject *)module);
+    module_clear((PyObject *)module);
+    pvs_ctx_free(st->ctx);
+    st->ctx = NULL;
+    if (st->lock_ready)
+        pthread_rwlock_destroy(&st->settings_lock);
+    st->lock_ready = 0;
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    { Py_mod_exec, module_exec },
+    { 0, NULL },
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pvestorage",
+    .m_doc = "Proxmox VE storage activation and mapping with hints (storage API 13), in C.\n\n"
+             "The same operations as Perl's PVE::Storage, with native dicts: verify_hints,\n"
+             "activate_volumes, map_volume, ... and plugin(type) for the plugins' methods.\n"
+             "Errors raise pvestorage.Error subclasses; warnings use StorageWarning.",
+    .m_size = sizeof(modstate),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit_pvestorage(void)
+{
+    return PyModuleDef_Init(&module_def);
+}
