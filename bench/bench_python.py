@@ -1,0 +1,42 @@
+#!/usr/bin/python3
+"""verify_hints calls/s through the extension against jsonschema validating
+the exported schema with a precompiled validator.
+Run: bash scripts/build.sh && PYTHONPATH=build/bindings/python /usr/bin/python3 bench/bench_python.py"""
+import sys
+import timeit
+
+import importlib.metadata
+
+import jsonschema
+
+import pvestorage
+
+VALID = {"guest-is-windows": True, "plugin-may-deactivate-volume": True}
+INVALID = {"guest-is-windows": "yes", "no-such-hint": 1}
+
+validator = jsonschema.Draft202012Validator(pvestorage.hints_json_schema())
+
+
+def ext_invalid():
+    try:
+        pvestorage.verify_hints(INVALID)
+    except pvestorage.HintError:
+        pass
+
+
+def rate(stmt, n):
+    best = min(timeit.repeat(stmt, number=n, repeat=5))
+    return n / best
+
+
+n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+rows = [
+    ("valid 2 keys", rate(lambda: pvestorage.verify_hints(VALID), n),
+     rate(lambda: validator.is_valid(VALID), n // 20)),
+    ("invalid (raise/catch vs is_valid)", rate(ext_invalid, n // 2),
+     rate(lambda: validator.is_valid(INVALID), n // 20)),
+]
+print(f"jsonschema {importlib.metadata.version('jsonschema')}, Python {sys.version.split()[0]}")
+for name, ext, js in rows:
+    print(f"verify_hints {name:36s} extension {ext:12,.0f}/s   jsonschema {js:10,.0f}/s   x{ext / js:.0f}")
+print(f"is_hint_supported: {rate(lambda: pvestorage.is_hint_supported('guest-is-windows'), n):,.0f}/s")
