@@ -219,6 +219,13 @@ struct pvs_plugin {
     int (*unmap_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                         const json_t *scfg, const char *volname,
                         const char *snapname, pvs_error *err);
+    /* Optional: activate several volumes of one storage at once, when a
+     * plugin can save round trips that way (rbd opens all images together).
+     * Same semantics as activate_volume on each, in order.  Without it,
+     * pvs_activate_volumes calls activate_volume per volume. */
+    int (*activate_volumes)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                            const json_t *scfg, const char *const *volnames, size_t n,
+                            const char *snapname, const json_t *hints, pvs_error *err);
 };
 
 /* Register a plugin in ctx (the table is borrowed and must outlive ctx).

@@ -8,8 +8,6 @@
 
 #include "internal.h"
 
-void pvs_rbd_state_free(void *state);  /* plugins/rbd.c, when built */
-
 static const char *const setting_names[] = {
     "root", "rbd_command", "ceph_timeout", "kernel_version", NULL,
 };
@@ -164,7 +162,7 @@ pvs_ctx *pvs_ctx_new(pvs_error *err)
             goto fail;
         }
     }
-    if (pvs_register_plugin(ctx, &pvs_dir_plugin, err))
+    if (pvs_register_plugin(ctx, &pvs_dir_plugin, err) || pvs_register_plugin(ctx, &pvs_rbd_plugin, err))
         goto fail;
     return ctx;
 
@@ -177,9 +175,7 @@ void pvs_ctx_free(pvs_ctx *ctx)
 {
     if (!ctx)
         return;
-#ifdef PVS_WITH_RBD
     pvs_rbd_state_free(ctx->rbd_state);
-#endif
     pthread_mutex_destroy(&ctx->lock);
     free(ctx->root);
     free(ctx->rbd_command);

@@ -99,6 +99,8 @@ int pvs_is_cyclic_value(const json_t *v);
 
 /* ---- plugins ---- */
 extern const pvs_plugin pvs_dir_plugin;
+extern const pvs_plugin pvs_rbd_plugin;
+void pvs_rbd_state_free(void *state);
 
 /* Base-plugin helpers shared by file-based plugins (plugins/dir.c). */
 int pvs_dir_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,

@@ -119,9 +119,31 @@ int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *vol
         if (!seen)
             rc = activate_one_storage(ctx, rs[i].storeid, rs[i].scfg, rs[i].plugin, err);
     }
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = pvs_plugin_activate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
-                                        rs[i].volname, snapname, hints, err);
+    /* in order; a plugin that batches gets all its storage's volumes at the
+     * first of them */
+    const char **batch = calloc(n, sizeof *batch);
+    char *done = calloc(n, 1);
+    if (!rc && (!batch || !done))
+        rc = pvs_oom(err);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (done[i])
+            continue;
+        if (!rs[i].plugin->activate_volumes) {
+            rc = pvs_plugin_activate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
+                                            rs[i].volname, snapname, hints, err);
+            continue;
+        }
+        size_t m = 0;
+        for (size_t j = i; j < n; j++)
+            if (strcmp(rs[j].storeid, rs[i].storeid) == 0) {
+                batch[m++] = rs[j].volname;
+                done[j] = 1;
+            }
+        rc = rs[i].plugin->activate_volumes(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg, batch, m,
+                                            snapname, hints, err);
+    }
+    free(batch);
+    free(done);
     free_all(rs, n);
     return rc;
 }

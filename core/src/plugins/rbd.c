@@ -1,0 +1,534 @@
+/* rbd.c - the rbd plugin (SPEC §5 rbd): krbd mapping with rxbounce for
+ * Windows guests, remapping only when the hints say it is safe. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rbd.h"
+
+/* ---- volume names: ^((base-(\d+)-\S+)/)?((base)?(vm)?-(\d+)-\S+)$ ---- */
+
+static int no_space(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r' || s[i] == '\f' || s[i] == '\v')
+            return 0;
+    return 1;
+}
+
+static size_t digits(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    return i;
+}
+
+/* (base)?(vm)?-(\d+)-\S+ : returns 1 and the vmid span and base flag.
+ * Image names never hold a '/': that keeps device paths inside the storage. */
+static int image_name(const char *s, size_t n, const char **vmid, size_t *vmid_len, int *base)
+{
+    if (!no_space(s, n) || memchr(s, '/', n))
+        return 0;
+    size_t i = 0;
+    *base = 0;
+    if (n >= 4 && strncmp(s, "base", 4) == 0) {
+        *base = 1;
+        i = 4;
+    }
+    if (n - i >= 2 && strncmp(s + i, "vm", 2) == 0)
+        i += 2;
+    if (i >= n || s[i] != '-')
+        return 0;
+    size_t d = digits(s + i + 1, n - i - 1);
+    if (!d || i + 1 + d >= n || s[i + 1 + d] != '-' || i + 2 + d >= n)
+        return 0;
+    *vmid = s + i + 1;
+    *vmid_len = d;
+    return 1;
+}
+
+static int rbd_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *out,
+                             pvs_error *err)
+{
+    (void)self;
+    size_t len = strlen(volname);
+    const char *slash = strchr(volname, '/');
+    const char *name = volname, *vmid, *bvmid = NULL;
+    size_t vmid_len, bvmid_len = 0;
+    int base, bbase;
+    if (slash) {
+        /* BASE/NAME: base-VMID-... / NAME */
+        size_t pl = (size_t)(slash - volname);
+        if (!(pl > 5 && strncmp(volname, "base-", 5) == 0
+              && image_name(volname, pl, &bvmid, &bvmid_len, &bbase) && bbase))
+            goto bad;
+        name = slash + 1;
+    }
+    if (!image_name(name, strlen(name), &vmid, &vmid_len, &base))
+        goto bad;
+    out->vtype = strdup("images");
+    out->name = strdup(name);
+    out->vmid = strndup(vmid, vmid_len);
+    out->basename = slash ? strndup(volname, (size_t)(slash - volname)) : NULL;
+    out->basevmid = slash ? strndup(bvmid, bvmid_len) : NULL;
+    out->isbase = base ? strdup("base") : NULL;
+    out->format = strdup("raw");
+    if (!out->vtype || !out->name || !out->vmid || !out->format || (slash && (!out->basename || !out->basevmid))
+        || (base && !out->isbase)) {
+        pvs_volname_clear(out);
+        return pvs_oom(err);
+    }
+    return 0;
+bad:
+    (void)len;
+    return pvs_fail(err, PVS_EINVAL, "unable to parse rbd volume name '%s'\n", volname);
+}
+
+/* ---- connection options (Proxmox's ceph_connect_option) ---- */
+
+void rbd_opts_clear(rbd_opts *o)
+{
+    free(o->pool);
+    free(o->namespace_);
+    free(o->conf);
+    free(o->mon_host);
+    free(o->keyring);
+    free(o->user);
+    memset(o, 0, sizeof *o);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0;
+}
+
+/* the monitor list, Proxmox's split_list joined by sep */
+static char *hostlist(const char *list, char sep)
+{
+    strbuf sb;
+    sb_init(&sb);
+    for (const char *p = list; *p;) {
+        p += strspn(p, ",; \t");
+        size_t n = strcspn(p, ",; \t");
+        if (!n)
+            break;
+        if (sb.len)
+            sb_addn(&sb, &sep, 1);
+        sb_addn(&sb, p, n);
+        p += n;
+    }
+    return sb_take(&sb);
+}
+
+int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts *o, pvs_error *err)
+{
+    memset(o, 0, sizeof *o);
+    const char *pool = pvs_scfg_str(scfg, "pool"), *ns = pvs_scfg_str(scfg, "namespace");
+    const char *monhost = pvs_scfg_str(scfg, "monhost"), *user = pvs_scfg_str(scfg, "username");
+    const char *keyring = pvs_scfg_str(scfg, "keyring");
+    char *custom = pvs_asprintf("/etc/pve/priv/ceph/%s.conf", storeid);
+    char *custom_full = custom ? pvs_host_path(ctx, custom) : NULL;
+    free(custom);
+
+    o->pool = strdup(pool && *pool ? pool : "rbd");
+    o->namespace_ = ns && *ns ? strdup(ns) : NULL;
+    o->user = strdup(user && *user ? user : "admin");
+    if (!monhost) {
+        /* a cluster managed by this Proxmox VE cluster */
+        o->conf = pvs_host_path(ctx, "/etc/pve/ceph.conf");
+        if (exists(custom_full))
+            pvs_warn(ctx, "ignoring custom ceph config for storage '%s', 'monhost' is not set "
+                          "(assuming pveceph managed cluster)!\n", storeid);
+    } else {
+        o->mon_host = hostlist(monhost, ',');
+        if (exists(custom_full)) {
+            o->conf = custom_full;
+            custom_full = NULL;
+        }
+    }
+    free(custom_full);
+    if (keyring && *keyring) {
+        o->keyring = strdup(keyring);   /* a path from the configuration: taken as written */
+    } else {
+        char *k = pvs_asprintf("/etc/pve/priv/ceph/%s.keyring", storeid);
+        o->keyring = k ? pvs_host_path(ctx, k) : NULL;
+        free(k);
+        if (o->keyring && !exists(o->keyring)) {
+            free(o->keyring);
+            o->keyring = NULL;
+        }
+    }
+    o->auth = o->keyring ? "cephx" : "none";
+    if (!o->pool || !o->user || (ns && *ns && !o->namespace_) || (!monhost && !o->conf)
+        || (monhost && !o->mon_host)) {
+        rbd_opts_clear(o);
+        return pvs_oom(err);
+    }
+    return 0;
+}
+
+/* ---- the rbd command ---- */
+
+#define MAX_ARGS 32
+
+/* rbd [-p POOL] [--namespace NS] [-c CONF] [-m MONS] [--auth_supported A]
+ *     [-n client.USER] [--keyring K] OP ARGS... */
+static void rbd_argv(pvs_ctx *ctx, const rbd_opts *o, const char *op, const char **args,
+                     const char **argv, char *userbuf, size_t userbuf_size)
+{
+    int n = 0;
+    argv[n++] = ctx->rbd_command;
+    argv[n++] = "-p";
+    argv[n++] = o->pool;
+    if (o->namespace_ && strcmp(op, "unmap") != 0) {   /* unmap fails with --namespace */
+        argv[n++] = "--namespace";
+        argv[n++] = o->namespace_;
+    }
+    if (o->conf) {
+        argv[n++] = "-c";
+        argv[n++] = o->conf;
+    }
+    if (o->mon_host) {
+        argv[n++] = "-m";
+        argv[n++] = o->mon_host;
+    }
+    argv[n++] = "--auth_supported";
+    argv[n++] = o->auth;
+    snprintf(userbuf, userbuf_size, "client.%s", o->user);
+    argv[n++] = "-n";
+    argv[n++] = userbuf;
+    if (o->keyring) {
+        argv[n++] = "--keyring";
+        argv[n++] = o->keyring;
+    }
+    argv[n++] = op;
+    for (int i = 0; args[i] && n < MAX_ARGS - 1; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+}
+
+/* The last thing the command said on stderr (librbd's log prefix dropped),
+ * as Proxmox's run_rbd_command reports it. */
+static char *last_error_line(const char *text)
+{
+    const char *last = NULL;
+    size_t last_len = 0;
+    for (const char *p = text; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        size_t k = n;
+        while (k && (p[k - 1] == ' ' || p[k - 1] == '\r'))
+            k--;
+        if (k) {
+            last = p;
+            last_len = k;
+        }
+        p += n;
+        if (*p)
+            p++;
+    }
+    if (!last)
+        return NULL;
+    const char *lib = NULL;
+    for (const char *q = last; q + 8 <= last + last_len; q++)
+        if (strncmp(q, " librbd: ", 9) == 0) {
+            lib = q + 9;
+            break;
+        }
+    /* "2014-02-06 11:51:59.839135 7f09f94d0760 -1 librbd: MESSAGE" */
+    if (lib && last_len > 10 && last[4] == '-' && last[7] == '-')
+        return strndup(lib, last_len - (size_t)(lib - last));
+    return strndup(last, last_len);
+}
+
+static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pvs_error *err)
+{
+    pvs_run_result r;
+    int rc = pvs_run(argv, ctx->ceph_timeout, &r, err);
+    if (rc) {
+        /* could not even start it: say what we tried to do */
+        char *why = err && err->message ? strdup(err->message) : NULL;
+        pvs_fail(err, rc, "%s: %s", errmsg, why ? why : "cannot run the rbd command\n");
+        free(why);
+        pvs_run_result_clear(&r);
+        return rc;
+    }
+    if (r.exit_status == 0) {
+        pvs_run_result_clear(&r);
+        return 0;
+    }
+    char *line = last_error_line(r.err);
+    char *cmd = pvs_argv_string(argv);
+    if (r.timed_out)
+        rc = pvs_fail(err, PVS_ETIMEDOUT, "%s: command '%s' failed: got timeout\n", errmsg, cmd ? cmd : argv[0]);
+    else if (line)
+        rc = pvs_fail(err, PVS_ECOMMAND, "%s: %s\n", errmsg, line);
+    else
+        rc = pvs_fail(err, PVS_ECOMMAND, "%s: command '%s' failed: exit code %d\n", errmsg,
+                      cmd ? cmd : argv[0], r.exit_status);
+    if (err) {
+        err->exit_status = r.exit_status;
+        err->stderr_text = r.err;
+        r.err = NULL;
+    }
+    free(line);
+    free(cmd);
+    pvs_run_result_clear(&r);
+    return rc;
+}
+
+static int unmap_device(pvs_ctx *ctx, const rbd_opts *o, const char *dev, pvs_error *err)
+{
+    const char *argv[MAX_ARGS];
+    const char *args[] = { dev, NULL };
+    char user[256];
+    rbd_argv(ctx, o, "unmap", args, argv, user, sizeof user);
+    char *errmsg = pvs_asprintf("can't unmap rbd device %s", dev);
+    int rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
+    free(errmsg);
+    return rc;
+}
+
+/* ---- plugin methods ---- */
+
+/* What every krbd method needs: the volume, its options and its device. */
+typedef struct rbd_vol {
+    pvs_volname v;
+    rbd_opts o;
+    char *name;        /* IMAGE[@SNAP] */
+    char *dev;         /* host path of the kernel device */
+} rbd_vol;
+
+static void rbd_vol_clear(rbd_vol *rv)
+{
+    pvs_volname_clear(&rv->v);
+    rbd_opts_clear(&rv->o);
+    free(rv->name);
+    free(rv->dev);
+    memset(rv, 0, sizeof *rv);
+}
+
+static int rbd_vol_get(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                       const char *volname, const char *snapname, int want_dev, rbd_vol *rv,
+                       pvs_error *err)
+{
+    memset(rv, 0, sizeof *rv);
+    int rc = pvs_plugin_parse_volname(self, volname, &rv->v, err);
+    if (!rc)
+        rc = rbd_opts_get(ctx, storeid ? storeid : "", scfg, &rv->o, err);
+    if (!rc) {
+        rv->name = snapname ? pvs_asprintf("%s@%s", rv->v.name, snapname) : strdup(rv->v.name);
+        if (!rv->name)
+            rc = pvs_oom(err);
+    }
+    if (!rc && want_dev) {
+        char fsid[37];
+        rc = rbd_cluster_fsid(ctx, storeid ? storeid : "", scfg, &rv->o, fsid, err);
+        if (!rc && !(rv->dev = rbd_dev_path(ctx, &rv->o, fsid, rv->name)))
+            rc = pvs_oom(err);
+    }
+    if (rc)
+        rbd_vol_clear(rv);
+    return rc;
+}
+
+/* QEMU's librbd path: rbd:POOL/[NS/]IMAGE[@SNAP]:conf=...:mon_host=...:id=...:keyring=... */
+static char *librbd_path(const rbd_vol *rv)
+{
+    const rbd_opts *o = &rv->o;
+    strbuf sb;
+    sb_init(&sb);
+    sb_addf(&sb, "rbd:%s/", o->pool);
+    if (o->namespace_)
+        sb_addf(&sb, "%s/", o->namespace_);
+    sb_add(&sb, rv->name);
+    if (o->conf)
+        sb_addf(&sb, ":conf=%s", o->conf);
+    if (o->mon_host) {
+        char *hosts = hostlist(o->mon_host, ';');
+        sb_add(&sb, ":mon_host=");
+        for (const char *p = hosts; p && *p; p++)
+            sb_add(&sb, *p == ':' ? "\\:" : (char[]){ *p, '\0' });
+        free(hosts);
+        sb_addf(&sb, ":auth_supported=%s", o->auth);
+    }
+    if (o->keyring)
+        sb_addf(&sb, ":id=%s:keyring=%s", o->user, o->keyring);
+    return sb_take(&sb);
+}
+
+static int rbd_path_m(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
+                      const char *storeid, const char *snapname, char **path, pvs_error *err)
+{
+    int krbd = pvs_scfg_bool(scfg, "krbd", 0);
+    rbd_vol rv;
+    int rc = rbd_vol_get(ctx, self, storeid, scfg, volname, snapname, krbd, &rv, err);
+    if (rc)
+        return rc;
+    if (krbd) {
+        *path = rv.dev;
+        rv.dev = NULL;
+    } else if (!(*path = librbd_path(&rv))) {
+        rc = pvs_oom(err);
+    }
+    rbd_vol_clear(&rv);
+    return rc;
+}
+
+/* Step 1 of SPEC §5 rbd map_volume: a Windows guest's volume mapped without
+ * rxbounce is unmapped when the hints say that is safe. */
+static void apply_rxbounce(pvs_ctx *ctx, const rbd_vol *rv, const char *volname, const json_t *hints)
+{
+    int id;
+    if (!rbd_device_mapped(ctx, rv->dev, &id))
+        return;
+    char devnode[32];
+    snprintf(devnode, sizeof devnode, "/dev/rbd%d", id);
+    char *opts = rbd_map_options(ctx, id);
+    if (!opts) {
+        pvs_warn(ctx, "cannot read map options of %s, not remapping volume %s\n",
+                 id >= 0 ? devnode : rv->dev, volname);
+        return;
+    }
+    int has = rbd_has_option(opts, "rxbounce");
+    explicit_bzero(opts, strlen(opts));
+    free(opts);
+    if (has)
+        return;
+    if (pvs_hint_bool(hints, "plugin-may-deactivate-volume") != 1) {
+        pvs_warn(ctx, "not unmapping volume %s to apply rxbounce since it is not safe\n", volname);
+        return;
+    }
+    pvs_error e = PVS_ERROR_INIT;
+    if (unmap_device(ctx, &rv->o, rv->dev, &e))
+        pvs_warn(ctx, "could not unmap to apply rxbounce - %s", e.message ? e.message : "unknown error\n");
+    pvs_error_clear(&e);
+}
+
+/* map_volume (SPEC §5 rbd) for n volumes of one storage: the rxbounce step
+ * and the mapped check per volume, the feature check of every unmapped image
+ * at once, then one map per unmapped volume, in order. */
+static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                    const char *const *volnames, size_t n, const char *snapname, const json_t *hints,
+                    char **paths, pvs_error *err)
+{
+    rbd_vol *rvs = calloc(n ? n : 1, sizeof *rvs);
+    const char **images = calloc(n ? n : 1, sizeof *images);
+    size_t *todo = calloc(n ? n : 1, sizeof *todo);
+    size_t got = 0, m = 0;
+    int rc = rvs && images && todo ? 0 : pvs_oom(err);
+    for (; !rc && got < n; got++)
+        rc = rbd_vol_get(ctx, self, storeid, scfg, volnames[got], snapname, 1, &rvs[got], err);
+    if (rc && got)
+        got--;   /* the one that failed holds nothing */
+    int windows = pvs_hint_bool(hints, "guest-is-windows") == 1;
+    for (size_t i = 0; !rc && i < n; i++) {
+        if (windows)
+            apply_rxbounce(ctx, &rvs[i], volnames[i], hints);
+        int id;
+        if (!rbd_device_mapped(ctx, rvs[i].dev, &id)) {
+            todo[m] = i;
+            images[m++] = rvs[i].v.name;
+        }
+    }
+    /* a missing image fails here, before any map */
+    if (!rc)
+        rc = rbd_sync_features(ctx, storeid, &rvs[0].o, images, m, snapname, err);
+    for (size_t k = 0; !rc && k < m; k++) {
+        rbd_vol *rv = &rvs[todo[k]];
+        const char *argv[MAX_ARGS];
+        const char *args[] = { rv->name, windows ? "--options" : NULL, "rxbounce", NULL };
+        char user[256];
+        rbd_argv(ctx, &rv->o, "map", args, argv, user, sizeof user);
+        char *errmsg = pvs_asprintf("can't map rbd volume %s", rv->name);
+        rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
+        free(errmsg);
+    }
+    for (size_t i = 0; i < got; i++) {
+        if (!rc && paths) {
+            paths[i] = rvs[i].dev;
+            rvs[i].dev = NULL;
+        }
+        rbd_vol_clear(&rvs[i]);
+    }
+    free(rvs);
+    free(images);
+    free(todo);
+    return rc;
+}
+
+static int rbd_map(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                   const char *volname, const char *snapname, const json_t *hints, char **path,
+                   pvs_error *err)
+{
+    return map_many(ctx, self, storeid, scfg, &volname, 1, snapname, hints, path, err);
+}
+
+static int rbd_unmap(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                     const char *volname, const char *snapname, pvs_error *err)
+{
+    rbd_vol rv;
+    int rc = rbd_vol_get(ctx, self, storeid, scfg, volname, snapname, 1, &rv, err);
+    if (rc)
+        return rc;
+    int id;
+    if (rbd_device_mapped(ctx, rv.dev, &id))
+        rc = unmap_device(ctx, &rv.o, rv.dev, err);
+    rbd_vol_clear(&rv);
+    return rc;
+}
+
+static int rbd_activate_volumes(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                                const json_t *scfg, const char *const *volnames, size_t n,
+                                const char *snapname, const json_t *hints, pvs_error *err)
+{
+    if (!pvs_scfg_bool(scfg, "krbd", 0))
+        return 0;   /* QEMU opens librbd volumes itself */
+    return map_many(ctx, self, storeid, scfg, volnames, n, snapname, hints, NULL, err);
+}
+
+static int rbd_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                               const json_t *scfg, const char *volname, const char *snapname,
+                               const json_t *hints, pvs_error *err)
+{
+    return rbd_activate_volumes(ctx, self, storeid, scfg, &volname, 1, snapname, hints, err);
+}
+
+static int rbd_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                                 const json_t *scfg, const char *volname, const char *snapname,
+                                 pvs_error *err)
+{
+    if (!pvs_scfg_bool(scfg, "krbd", 0))
+        return 0;
+    return rbd_unmap(ctx, self, storeid, scfg, volname, snapname, err);
+}
+
+static const pvs_plugin_option rbd_options[] = {
+    { "pool", 0 },   { "namespace", 0 }, { "monhost", 0 }, { "username", 0 },
+    { "krbd", 0 },   { "keyring", 0 },   { "data-pool", 0 }, { "content", 0 },
+    { "disable", 0 }, { "nodes", 0 },    { "fsid", 0 },     { "bwlimit", 0 },
+    { "shared", 0 }, { NULL, 0 },
+};
+
+static const char *const rbd_content_valid[] = { "images", "rootdir", NULL };
+static const char *const rbd_content_default[] = { "images", NULL };
+
+const pvs_plugin pvs_rbd_plugin = {
+    .type = "rbd",
+    .api = PVS_APIVER,
+    .options = rbd_options,
+    .content_valid = rbd_content_valid,
+    .content_default = rbd_content_default,
+    .shared = 1,
+    .parse_volname = rbd_parse_volname,
+    .path = rbd_path_m,
+    .activate_storage = NULL,   /* nothing to do */
+    .activate_volume = rbd_activate_volume,
+    .activate_volumes = rbd_activate_volumes,
+    .deactivate_volume = rbd_deactivate_volume,
+    .map_volume = rbd_map,
+    .unmap_volume = rbd_unmap,
+};
