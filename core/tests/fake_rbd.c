@@ -231,7 +231,7 @@ static int do_map(const opts *o)
         fprintf(stderr, "rbd: sysfs write failed\nrbd: map failed: (%d) %s\n", e, strerror(e));
         return e;
     }
-    char config[PATH_MAX * 2], user[256];
+    char config[PATH_MAX * 4], user[256];
     snprintf(user, sizeof user, "%s", strncmp(o->name, "client.", 7) == 0 ? o->name + 7 : o->name);
     snprintf(config, sizeof config, "%s name=%s,key=client.%s%s%s%s%s %s %s %s",
              o->mon ? o->mon : "127.0.0.1:6789", user, user, o->ns ? ",_pool_ns=" : "",

@@ -68,7 +68,9 @@ static int connect_cluster(pvs_ctx *ctx, const char *storeid, const rbd_opts *o,
         || (rc = rados_conf_set(c, "rados_osd_op_timeout", timeout)) < 0
         || (rc = rados_conf_set(c, "log_to_stderr", "false")) < 0
         || (rc = rados_conf_set(c, "err_to_stderr", "false")) < 0
-        || (rc = rados_conf_set(c, "log_file", "")) < 0) {
+        || (rc = rados_conf_set(c, "log_file", "")) < 0
+        /* no client cache: we only read metadata, and opening is cheaper without it */
+        || (rc = rados_conf_set(c, "rbd_cache", "false")) < 0) {
         rados_shutdown(c);
         return pvs_fail(err, PVS_ECLUSTER, "rbd error: bad connection settings for storage '%s': %s\n",
                         storeid, strerr(rc, eb, sizeof eb));
@@ -238,12 +240,28 @@ static void feature_list(uint64_t mask, const uint64_t *order, size_t n, strbuf 
     }
 }
 
-/* Features of one open image brought in line with the kernel. */
-static int sync_open_image(pvs_ctx *ctx, rbd_image_t img, const char *image, const char *snapname,
-                           pvs_error *err)
+/* The features the running kernel's krbd wants on and off. */
+static void kernel_features(const pvs_ctx *ctx, uint64_t *enable, uint64_t *disable)
+{
+    int ma = ctx->kernel_major, mi = ctx->kernel_minor;
+    *enable = *disable = 0;
+    if (ma > 5 || (ma == 5 && mi >= 3))
+        *enable |= RBD_FEATURE_FAST_DIFF | RBD_FEATURE_OBJECT_MAP;   /* deep-flatten cannot come back */
+    else
+        *disable |= RBD_FEATURE_FAST_DIFF | RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_DEEP_FLATTEN;
+    if (ma >= 5)
+        *enable |= RBD_FEATURE_EXCLUSIVE_LOCK;
+    else
+        *disable |= RBD_FEATURE_EXCLUSIVE_LOCK;
+}
+
+/* Check an image opened read-only: *change is set when its features differ
+ * from what the kernel wants. */
+static int check_open_image(pvs_ctx *ctx, rbd_image_t img, const char *image, const char *snapname,
+                            int *change, pvs_error *err)
 {
     char eb[128];
-    uint64_t features = 0;
+    uint64_t features = 0, enable, disable;
     bool snap_exists = true;
     int rc = rbd_get_features(img, &features);
     if (rc >= 0 && snapname)
@@ -255,43 +273,134 @@ static int sync_open_image(pvs_ctx *ctx, rbd_image_t img, const char *image, con
         return pvs_fail(err, PVS_ENOENT, "rbd error: rbd: error setting snapshot context: "
                                          "(2) No such file or directory (snapshot '%s' of image %s)\n",
                         snapname, image);
+    kernel_features(ctx, &enable, &disable);
+    *change = (disable & features) || (enable & ~features);
+    return 0;
+}
 
-    /* the kernel's krbd feature set (features only change on the image, not a snapshot) */
-    int ma = ctx->kernel_major, mi = ctx->kernel_minor;
-    uint64_t enable = 0, disable = 0;
-    if (ma > 5 || (ma == 5 && mi >= 3))
-        enable |= RBD_FEATURE_FAST_DIFF | RBD_FEATURE_OBJECT_MAP;   /* deep-flatten cannot come back */
-    else
-        disable |= RBD_FEATURE_FAST_DIFF | RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_DEEP_FLATTEN;
-    if (ma >= 5)
-        enable |= RBD_FEATURE_EXCLUSIVE_LOCK;
-    else
-        disable |= RBD_FEATURE_EXCLUSIVE_LOCK;
+/* Bring the features of an image in line with the kernel (opened for writing). */
+static int update_image(pvs_ctx *ctx, rados_ioctx_t io, const char *image, pvs_error *err)
+{
+    char eb[128];
+    rbd_image_t img;
+    int rc = rbd_open(io, image, &img, NULL);
+    if (rc < 0)
+        return pvs_fail(err, rc == -ENOENT ? PVS_ENOENT : PVS_ECLUSTER,
+                        "rbd error: rbd: error opening image %s: %s\n", image, strerr(rc, eb, sizeof eb));
+    uint64_t features = 0, enable, disable;
+    rbd_get_features(img, &features);
+    kernel_features(ctx, &enable, &disable);
     uint64_t to_disable = disable & features, to_enable = enable & ~features;
     static const uint64_t disable_order[] = { RBD_FEATURE_FAST_DIFF, RBD_FEATURE_OBJECT_MAP,
                                               RBD_FEATURE_DEEP_FLATTEN, RBD_FEATURE_EXCLUSIVE_LOCK };
     static const uint64_t enable_order[] = { RBD_FEATURE_EXCLUSIVE_LOCK, RBD_FEATURE_OBJECT_MAP,
                                              RBD_FEATURE_FAST_DIFF };
-    if (to_disable && (rc = rbd_update_features(img, to_disable, 0)) < 0) {
+    rc = 0;
+    int r;
+    if (to_disable && (r = rbd_update_features(img, to_disable, 0)) < 0) {
         strbuf sb;
         sb_init(&sb);
         feature_list(to_disable, disable_order, 4, &sb);
-        pvs_fail(err, PVS_ECLUSTER,
-                 "could not disable krbd-incompatible image features '%s' for rbd image: %s: %s\n",
-                 sb.s ? sb.s : "", image, strerr(rc, eb, sizeof eb));
+        rc = pvs_fail(err, PVS_ECLUSTER,
+                      "could not disable krbd-incompatible image features '%s' for rbd image: %s: %s\n",
+                      sb.s ? sb.s : "", image, strerr(r, eb, sizeof eb));
         sb_free(&sb);
-        return PVS_ECLUSTER;
     }
-    if (to_enable && (rc = rbd_update_features(img, to_enable, 1)) < 0) {
+    if (!rc && to_enable && (r = rbd_update_features(img, to_enable, 1)) < 0) {
         /* the kernel copes without them: warn, as Proxmox does */
         strbuf sb;
         sb_init(&sb);
         feature_list(to_enable, enable_order, 3, &sb);
         pvs_warn(ctx, "could not enable RBD image features '%s' for rbd image: %s: %s\n",
-                 sb.s ? sb.s : "", image, strerr(rc, eb, sizeof eb));
+                 sb.s ? sb.s : "", image, strerr(r, eb, sizeof eb));
         sb_free(&sb);
     }
-    return 0;
+    rbd_close(img);
+    return rc;
+}
+
+/* Image features read without opening the image: the rbd object class on
+ * rbd_id.NAME (get_id) and rbd_header.ID (get_features), for all images at
+ * once.  An image open costs a full librbd ImageCtx (about a millisecond of
+ * CPU each); these are two small reads.  status[i]: 0 and features[i] set,
+ * -ENOENT for a missing image, another error: ask librbd instead. */
+static void peek_features(rados_ioctx_t io, const char *const *images, size_t n, uint64_t *features,
+                          int *status)
+{
+    enum { IDLEN = 128 };
+    char (*ids)[IDLEN] = calloc(n, IDLEN);
+    char (*hdr)[16] = calloc(n, 16);
+    rados_completion_t *c = calloc(n, sizeof *c);
+    if (!ids || !hdr || !c) {
+        for (size_t i = 0; i < n; i++)
+            status[i] = -ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char oid[512];
+        snprintf(oid, sizeof oid, "rbd_id.%s", images[i]);
+        status[i] = rados_aio_create_completion2(NULL, NULL, &c[i]);
+        if (!status[i])
+            status[i] = rados_aio_exec(io, oid, c[i], "rbd", "get_id", NULL, 0, ids[i], IDLEN);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i])
+            continue;
+        if (!status[i]) {
+            rados_aio_wait_for_complete(c[i]);
+            status[i] = rados_aio_get_return_value(c[i]);
+        }
+        rados_aio_release(c[i]);
+        c[i] = NULL;
+        if (status[i] < 0)
+            continue;
+        /* the id: a u32 length (little endian) and the bytes */
+        uint32_t len = (uint32_t)(unsigned char)ids[i][0] | (uint32_t)(unsigned char)ids[i][1] << 8
+                       | (uint32_t)(unsigned char)ids[i][2] << 16 | (uint32_t)(unsigned char)ids[i][3] << 24;
+        if (status[i] < 4 || len == 0 || len + 4 > (uint32_t)status[i] || len + 4 >= IDLEN) {
+            status[i] = -EINVAL;
+            continue;
+        }
+        memmove(ids[i], ids[i] + 4, len);
+        ids[i][len] = '\0';
+        status[i] = 0;
+    }
+    /* get_features(snap_id = CEPH_NOSNAP, read_only = true) */
+    static const char in[9] = { (char)0xfe, (char)0xff, (char)0xff, (char)0xff, (char)0xff,
+                                (char)0xff, (char)0xff, (char)0xff, 1 };
+    for (size_t i = 0; i < n; i++) {
+        if (status[i] < 0)
+            continue;
+        char oid[IDLEN + 16];
+        snprintf(oid, sizeof oid, "rbd_header.%s", ids[i]);
+        status[i] = rados_aio_create_completion2(NULL, NULL, &c[i]);
+        if (!status[i])
+            status[i] = rados_aio_exec(io, oid, c[i], "rbd", "get_features", in, sizeof in, hdr[i], 16);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!c[i])
+            continue;
+        if (!status[i]) {
+            rados_aio_wait_for_complete(c[i]);
+            status[i] = rados_aio_get_return_value(c[i]);
+        }
+        rados_aio_release(c[i]);
+        if (status[i] < 0)
+            continue;
+        if (status[i] < 8) {
+            status[i] = -EINVAL;
+            continue;
+        }
+        uint64_t f = 0;
+        for (int b = 7; b >= 0; b--)
+            f = f << 8 | (unsigned char)hdr[i][b];
+        features[i] = f;
+        status[i] = 0;
+    }
+out:
+    free(ids);
+    free(hdr);
+    free(c);
 }
 
 int rbd_sync_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o,
@@ -311,21 +420,32 @@ int rbd_sync_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o,
     if (o->namespace_)
         rados_ioctx_set_namespace(io, o->namespace_);
 
-    /* open every image at once: one round trip for all, not one per image */
+    uint64_t *features = calloc(n, sizeof *features), enable, disable;
+    int *status = calloc(n, sizeof *status), *change = calloc(n, sizeof *change);
     rbd_image_t *imgs = calloc(n, sizeof *imgs);
     rbd_completion_t *comps = calloc(n, sizeof *comps);
     int *opened = calloc(n, sizeof *opened);
-    if (!imgs || !comps || !opened) {
-        free(imgs);
-        free(comps);
-        free(opened);
-        rados_ioctx_destroy(io);
-        return pvs_oom(err);
+    if (!features || !status || !change || !imgs || !comps || !opened) {
+        rc = pvs_oom(err);
+        goto out;
     }
+    kernel_features(ctx, &enable, &disable);
+    peek_features(io, images, n, features, status);
+
+    /* librbd itself for whatever the peek could not tell (and for snapshots,
+     * whose existence only an open image answers): opened all at once,
+     * read-only, so no watch is registered */
     for (size_t i = 0; i < n; i++) {
+        opened[i] = 1;   /* not opened */
+        if (status[i] == 0 && !snapname) {
+            change[i] = (disable & features[i]) || (enable & ~features[i]);
+            continue;
+        }
+        if (status[i] == -ENOENT)
+            continue;
         opened[i] = rbd_aio_create_completion(NULL, NULL, &comps[i]);
         if (opened[i] == 0)
-            opened[i] = rbd_aio_open(io, images[i], &imgs[i], NULL, comps[i]);
+            opened[i] = rbd_aio_open_read_only(io, images[i], &imgs[i], NULL, comps[i]);
         if (opened[i] < 0 && comps[i]) {
             rbd_aio_release(comps[i]);
             comps[i] = NULL;
@@ -340,27 +460,35 @@ int rbd_sync_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o,
         comps[i] = NULL;
     }
     /* the first problem in the caller's order is the one reported */
-    rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
-        if (opened[i] < 0)
-            rc = pvs_fail(err, opened[i] == -ENOENT ? PVS_ENOENT : PVS_ECLUSTER,
+        int missing = status[i] == -ENOENT ? -ENOENT : (opened[i] < 0 ? opened[i] : 0);
+        if (missing)
+            rc = pvs_fail(err, missing == -ENOENT ? PVS_ENOENT : PVS_ECLUSTER,
                           "rbd error: rbd: error opening image %s: %s\n", images[i],
-                          strerr(opened[i], eb, sizeof eb));
-        else
-            rc = sync_open_image(ctx, imgs[i], images[i], snapname, err);
+                          strerr(missing, eb, sizeof eb));
+        else if (opened[i] == 0)
+            rc = check_open_image(ctx, imgs[i], images[i], snapname, &change[i], err);
     }
     for (size_t i = 0; i < n; i++)
-        if (opened[i] >= 0 && rbd_aio_create_completion(NULL, NULL, &comps[i]) == 0
+        if (opened[i] == 0 && rbd_aio_create_completion(NULL, NULL, &comps[i]) == 0
             && rbd_aio_close(imgs[i], comps[i]) < 0) {
             rbd_aio_release(comps[i]);
             comps[i] = NULL;
             rbd_close(imgs[i]);
         }
     for (size_t i = 0; i < n; i++)
-        if (opened[i] >= 0 && comps[i]) {
+        if (opened[i] == 0 && comps[i]) {
             rbd_aio_wait_for_complete(comps[i]);
             rbd_aio_release(comps[i]);
         }
+    /* the few that need a change are opened for writing, one by one */
+    for (size_t i = 0; i < n && !rc; i++)
+        if (change[i])
+            rc = update_image(ctx, io, images[i], err);
+out:
+    free(features);
+    free(status);
+    free(change);
     free(imgs);
     free(comps);
     free(opened);

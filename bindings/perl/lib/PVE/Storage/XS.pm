@@ -96,6 +96,14 @@ use parent -norequire, 'PVE::Storage::XS::Plugin';
 
 sub _xs_type { return 'dir' }
 
+package PVE::Storage::XS::Plugin::RBD;
+
+use strict;
+use warnings;
+use parent -norequire, 'PVE::Storage::XS::Plugin';
+
+sub _xs_type { return 'rbd' }
+
 1;
 
 __END__
@@ -223,7 +231,7 @@ nothing. C<settings()> returns the current values.
 
 =head1 PLUGIN CLASSES
 
-C<PVE::Storage::XS::Plugin::Dir> (and each later plugin) has the class methods
+C<PVE::Storage::XS::Plugin::Dir> and C<PVE::Storage::XS::Plugin::RBD> have the class methods
 of a Proxmox storage plugin: C<type>, C<api>, C<parse_volname($volname)>,
 C<path($scfg, $volname, $storeid, $snapname)>,
 C<filesystem_path($scfg, $volname, $snapname)>,
@@ -233,6 +241,21 @@ C<deactivate_volume($storeid, $scfg, $volname, $snapname, $cache)>,
 C<map_volume($storeid, $scfg, $volname, $snapname, $hints)> (returns the path),
 C<unmap_volume($storeid, $scfg, $volname, $snapname)>. C<$cache> is accepted
 and ignored: the core keeps its own.
+
+=head2 RBD and hints
+
+With C<krbd 1>, C<< PVE::Storage::XS::Plugin::RBD->map_volume >> (and
+C<activate_volume>) maps the image through the C<rbd> command. With the hint
+C<guest-is-windows> true the image is mapped with C<--options rxbounce>; a
+volume already mapped without C<rxbounce> is unmapped first only when
+C<plugin-may-deactivate-volume> is true too, and otherwise warned about:
+
+    not unmapping volume vm-100-disk-0 to apply rxbounce since it is not safe
+
+Image features are brought in line with the running kernel through librbd
+before mapping (one cached cluster connection per storage). Without C<krbd>,
+C<path> returns QEMU's C<rbd:POOL/IMAGE:conf=...> string and activation does
+nothing.
 
 =head1 ADOPTION: A PERL PLUGIN DELEGATING ONE METHOD
 

@@ -1,0 +1,196 @@
+"""The rbd plugin through the extension against a real Ceph cluster (the
+kernel side emulated by fake-rbd): the hint decision table and the faults."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+import pvestorage
+
+ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FAKE = os.path.join(ROOT_DIR, "build", "core", "tests", "fake-rbd")
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="SKIP: needs root (mknod of the emulated /dev/rbdN block nodes)"),
+    pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)"),
+]
+
+
+@pytest.fixture(scope="module")
+def ceph():
+    """The shared cluster of scripts/test.sh, or one of our own."""
+    envfile = os.environ.get("PVS_TEST_CEPH_ENV")
+    own = None
+    if not envfile or not os.path.isfile(envfile):
+        own = tempfile.mkdtemp(prefix="pvs-py-ceph-")
+        os.rmdir(own)
+        envfile = subprocess.run(["bash", f"{ROOT_DIR}/scripts/ceph-fixture.sh", "start", own],
+                                 check=True, capture_output=True, text=True).stdout.strip()
+    env = {}
+    with open(envfile) as f:
+        for line in f:
+            k, _, v = line.strip().partition("=")
+            env[k] = v.strip("'")
+    yield env
+    if own:
+        subprocess.run(["bash", f"{ROOT_DIR}/scripts/ceph-fixture.sh", "stop", own], check=True)
+
+
+@pytest.fixture(scope="module")
+def node(ceph, tmp_path_factory):
+    """A fake node root with the cluster's ceph.conf and keyring, and an image."""
+    root = tmp_path_factory.mktemp("node")
+    (root / "etc/pve/priv/ceph").mkdir(parents=True)
+    shutil.copy(ceph["CEPH_TEST_CONF"], root / "etc/pve/ceph.conf")
+    shutil.copy(ceph["CEPH_TEST_KEYRING"], root / "etc/pve/priv/ceph/ceph.keyring")
+    image = f"vm-{800 + os.getpid() % 100}-disk-0"
+    rbd = ["rbd", "-c", f"{root}/etc/pve/ceph.conf", "--keyring", f"{root}/etc/pve/priv/ceph/ceph.keyring"]
+    subprocess.run(rbd + ["create", "--size", "8M", "--image-feature", "layering", f"rbd/{image}"], check=True)
+    old = pvestorage.settings()
+    pvestorage.configure(root=str(root), rbd_command=FAKE, kernel_version="6.1", ceph_timeout=10)
+    os.environ.update(FAKE_RBD_ROOT=str(root), FAKE_RBD_FSID=ceph["CEPH_TEST_FSID"], FAKE_RBD_LOG=f"{root}/rbd.log")
+    cfg = pvestorage.parse_config("rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n")
+    yield {"root": root, "image": image, "cfg": cfg, "fsid": ceph["CEPH_TEST_FSID"],
+           "dev": f"/dev/rbd-pve/{ceph['CEPH_TEST_FSID']}/rbd/{image}",
+           "conn": ["-p", "rbd", "-c", f"{root}/etc/pve/ceph.conf", "--auth_supported", "cephx",
+                    "-n", "client.admin", "--keyring", f"{root}/etc/pve/priv/ceph/ceph.keyring"]}
+    pvestorage.configure(**old)
+    subprocess.run(rbd + ["rm", "--no-progress", f"rbd/{image}"], check=False, capture_output=True)
+
+
+def take_log(n):
+    path = f"{n['root']}/rbd.log"
+    try:
+        with open(path) as f:
+            calls = [json.loads(line) for line in f]
+        os.unlink(path)
+    except FileNotFoundError:
+        calls = []
+    return calls
+
+
+def reset(n, state):
+    shutil.rmtree(n["root"] / "dev", ignore_errors=True)
+    shutil.rmtree(n["root"] / "sys", ignore_errors=True)
+    os.environ.pop("FAKE_RBD_FAIL", None)
+    if state != "not mapped":
+        opts = ["--options", "rxbounce"] if state == "mapped with rxbounce" else []
+        subprocess.run([FAKE] + n["conn"][:4] + n["conn"][-2:] + ["map", n["image"]] + opts,
+                       check=True, capture_output=True)
+        if state == "config_info unreadable":
+            os.unlink(n["root"] / "sys/devices/rbd/0/config_info")
+    take_log(n)
+
+
+def map_options(n):
+    try:
+        with open(n["root"] / "sys/devices/rbd/0/config_info") as f:
+            return f.read().split()[1]
+    except FileNotFoundError:
+        return None
+
+
+STATES = ["not mapped", "mapped without rxbounce", "mapped with rxbounce", "config_info unreadable"]
+VALUES = [None, False, True]   # absent, 0, 1
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("gw", VALUES, ids=["gw-absent", "gw-0", "gw-1"])
+@pytest.mark.parametrize("pm", VALUES, ids=["pm-absent", "pm-0", "pm-1"])
+def test_decision_table(node, state, gw, pm, recwarn):
+    n = node
+    reset(n, state)
+    hints = {}
+    if gw is not None:
+        hints["guest-is-windows"] = gw
+    if pm is not None:
+        hints["plugin-may-deactivate-volume"] = int(pm)   # 0/1 ints are accepted too
+    plugin = pvestorage.plugin("rbd")
+    path = plugin.map_volume("ceph", n["cfg"]["ids"]["ceph"], n["image"], None, hints)
+    assert path == n["dev"]
+    conn, image, dev = n["conn"], n["image"], n["dev"]
+    win = gw is True
+    want_calls, want_warn, want_opts = [], [], None
+    if state == "not mapped":
+        want_calls = [conn + ["map", image] + (["--options", "rxbounce"] if win else [])]
+        want_opts = "name=admin,key=client.admin" + (",rxbounce" if win else "")
+    elif state == "mapped without rxbounce":
+        if win and pm:
+            want_calls = [conn + ["unmap", dev], conn + ["map", image, "--options", "rxbounce"]]
+            want_opts = "name=admin,key=client.admin,rxbounce"
+        else:
+            if win:
+                want_warn = [f"not unmapping volume {image} to apply rxbounce since it is not safe"]
+            want_opts = "name=admin,key=client.admin"
+    elif state == "mapped with rxbounce":
+        want_opts = "name=admin,key=client.admin,rxbounce"
+    elif win:
+        want_warn = [f"cannot read map options of /dev/rbd0, not remapping volume {image}"]
+    assert take_log(n) == want_calls
+    assert [str(w.message) for w in recwarn if w.category is pvestorage.StorageWarning] == want_warn
+    assert map_options(n) == want_opts
+
+
+def test_unmap_fails_during_remap(node):
+    n = node
+    reset(n, "mapped without rxbounce")
+    os.environ["FAKE_RBD_FAIL"] = "unmap"
+    with pytest.warns(pvestorage.StorageWarning) as rec:
+        path = pvestorage.map_volume(n["cfg"], f"ceph:{n['image']}",
+                                     hints={"guest-is-windows": True, "plugin-may-deactivate-volume": True})
+    assert path == n["dev"]
+    assert [str(w.message) for w in rec] == [
+        f"could not unmap to apply rxbounce - can't unmap rbd device {n['dev']}: "
+        "rbd: unmap failed: (16) Device or resource busy"]
+    assert map_options(n) == "name=admin,key=client.admin"
+
+
+def test_map_fails(node):
+    n = node
+    reset(n, "not mapped")
+    os.environ["FAKE_RBD_FAIL"] = "map"
+    with pytest.raises(pvestorage.CommandError) as info:
+        pvestorage.activate_volumes(n["cfg"], [f"ceph:{n['image']}"], hints={"guest-is-windows": True})
+    assert str(info.value) == f"can't map rbd volume {n['image']}: rbd: map failed: (5) Input/output error"
+    assert info.value.exit_status == 5
+    assert "rbd: sysfs write failed" in info.value.stderr
+    assert info.value.code == "ECOMMAND"
+
+
+def test_missing_image_and_bad_names(node):
+    n = node
+    reset(n, "not mapped")
+    with pytest.raises(pvestorage.NotFoundError) as info:
+        pvestorage.map_volume(n["cfg"], "ceph:vm-999-disk-404")
+    assert str(info.value) == "rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory"
+    assert take_log(n) == []
+    with pytest.raises(pvestorage.InvalidError, match=r"^unable to parse rbd volume name 'vm-1-disk-0/\.\./x'$"):
+        pvestorage.map_volume(n["cfg"], "ceph:vm-1-disk-0/../x")
+
+
+def test_cluster_unreachable(node):
+    import time
+    cfg = pvestorage.parse_config("rbd: dead\n\tpool rbd\n\tmonhost v2:127.0.0.1:9\n\tkrbd 1\n")
+    pvestorage.configure(ceph_timeout=2)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises((pvestorage.TimeoutError, pvestorage.ClusterError)) as info:
+            pvestorage.map_volume(cfg, "dead:vm-100-disk-0")
+        assert time.monotonic() - t0 < 8
+        assert str(info.value) == ("rbd error: cannot connect to the cluster of storage 'dead': "
+                                   "(110) Connection timed out")
+    finally:
+        pvestorage.configure(ceph_timeout=10)
+
+
+def test_librbd_path(node):
+    n = node
+    cfg = pvestorage.parse_config("rbd: lib\n\tpool rbd\n\tnamespace ns9\n")
+    assert pvestorage.path(cfg, "lib:vm-100-disk-0", "snap1") == \
+        f"rbd:rbd/ns9/vm-100-disk-0@snap1:conf={n['root']}/etc/pve/ceph.conf"
+    # no krbd: activation does nothing at all
+    pvestorage.activate_volumes(cfg, ["lib:vm-100-disk-0"])
+    assert take_log(n) == []

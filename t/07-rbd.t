@@ -1,0 +1,175 @@
+#!/usr/bin/perl
+# The rbd plugin through XS against a real Ceph cluster (kernel side emulated
+# by fake-rbd): the full hint decision table, called the way Proxmox calls
+# plugins, and the faults.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use File::Path qw(make_path remove_tree);
+use File::Copy qw(copy);
+use Cwd qw(abs_path);
+use FindBin;
+use JSON::PP;
+
+use PVE::Storage::XS qw(map_volume unmap_volume activate_volumes configure settings);
+
+plan skip_all => 'SKIP: needs root (mknod of the emulated /dev/rbdN block nodes)' if $> != 0;
+
+my $top = abs_path("$FindBin::Bin/..");
+my $fake = "$top/build/core/tests/fake-rbd";
+plan skip_all => "SKIP: $fake is not built (run scripts/build.sh)" if !-x $fake;
+
+# a cluster: the shared one of scripts/test.sh, or our own
+my $own_dir;
+my $envfile = $ENV{PVS_TEST_CEPH_ENV};
+if (!$envfile || !-f $envfile) {
+    $own_dir = tempdir('pvs-perl-ceph-XXXXXX', TMPDIR => 1, CLEANUP => 0);
+    rmdir $own_dir;
+    $envfile = `bash $top/scripts/ceph-fixture.sh start $own_dir`;
+    chomp $envfile;
+    die "cannot start a Ceph test cluster\n" if $? != 0;
+}
+END { system('bash', "$top/scripts/ceph-fixture.sh", 'stop', $own_dir) if $own_dir; }
+
+my %ceph;
+open(my $efh, '<', $envfile) or die "$envfile: $!";
+while (<$efh>) {
+    chomp;
+    next if !/^(\w+)=(.*)$/;
+    my ($k, $v) = ($1, $2);
+    $v =~ s/^'|'$//g;
+    $ceph{$k} = $v;
+}
+close($efh);
+
+my $root = tempdir(CLEANUP => 1);
+make_path("$root/etc/pve/priv/ceph");
+copy($ceph{CEPH_TEST_CONF}, "$root/etc/pve/ceph.conf") or die;
+copy($ceph{CEPH_TEST_KEYRING}, "$root/etc/pve/priv/ceph/ceph.keyring") or die;
+my $fsid = $ceph{CEPH_TEST_FSID};
+my $log = "$root/rbd.log";
+@ENV{qw(FAKE_RBD_ROOT FAKE_RBD_FSID FAKE_RBD_LOG)} = ($root, $fsid, $log);
+delete $ENV{FAKE_RBD_FAIL};
+
+my $old = settings();
+configure(root => $root, rbd_command => $fake, kernel_version => '6.1', ceph_timeout => 10);
+
+my $image = "vm-" . (700 + $$ % 100) . "-disk-0";
+system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring",
+       'create', '--size', '8M', '--image-feature', 'layering', "rbd/$image") == 0 or die "rbd create failed\n";
+
+my $cfg = PVE::Storage::XS::parse_config("rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n");
+my $scfg = $cfg->{ids}{ceph};
+my $dev = "/dev/rbd-pve/$fsid/rbd/$image";
+my @conn = ('-p', 'rbd', '-c', "$root/etc/pve/ceph.conf", '--auth_supported', 'cephx', '-n', 'client.admin',
+            '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring");
+
+sub take_log {
+    my @calls;
+    if (open(my $fh, '<', $log)) {
+        push @calls, JSON::PP::decode_json($_) while <$fh>;
+        close($fh);
+        unlink $log;
+    }
+    return [ map { join(' ', @$_) } @calls ];
+}
+
+sub reset_kernel { remove_tree("$root/dev", "$root/sys") }
+
+sub device_state {
+    my ($state) = @_;
+    return if $state eq 'not mapped';
+    system($fake, @conn[0..1], '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring",
+           'map', $image, ($state eq 'mapped with rxbounce' ? ('--options', 'rxbounce') : ())) == 0 or die;
+    unlink "$root/sys/devices/rbd/0/config_info" if $state eq 'config_info unreadable';
+    take_log();
+}
+
+sub map_options {
+    open(my $fh, '<', "$root/sys/devices/rbd/0/config_info") or return undef;
+    my $line = <$fh>;
+    close($fh);
+    return (split(/\s+/, $line))[1];
+}
+
+my $c = join(' ', @conn);
+my $n = 0;
+for my $state ('not mapped', 'mapped without rxbounce', 'mapped with rxbounce', 'config_info unreadable') {
+    for my $gw (undef, 0, 1) {
+        for my $pm (undef, 0, 1) {
+            reset_kernel();
+            device_state($state);
+            my $hints = {};
+            $hints->{'guest-is-windows'} = $gw if defined($gw);
+            $hints->{'plugin-may-deactivate-volume'} = $pm if defined($pm);
+            my $label = "[$state, guest-is-windows=" . ($gw // 'absent') . ", may-deactivate=" . ($pm // 'absent') . "]";
+            my @warnings;
+            local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+            # the way PVE::Storage calls a plugin
+            my $path = eval { PVE::Storage::XS::Plugin::RBD->map_volume('ceph', $scfg, $image, undef, $hints) };
+            is($@, '', "$label no error");
+            is($path, $dev, "$label path");
+            my $win = ($gw // 0) == 1;
+            my (@want_calls, @want_warn, $want_opts);
+            if ($state eq 'not mapped') {
+                @want_calls = ("$c map $image" . ($win ? ' --options rxbounce' : ''));
+                $want_opts = 'name=admin,key=client.admin' . ($win ? ',rxbounce' : '');
+            } elsif ($state eq 'mapped without rxbounce') {
+                if ($win && ($pm // 0) == 1) {
+                    @want_calls = ("$c unmap $dev", "$c map $image --options rxbounce");
+                    $want_opts = 'name=admin,key=client.admin,rxbounce';
+                } else {
+                    @want_warn = ("not unmapping volume $image to apply rxbounce since it is not safe\n") if $win;
+                    $want_opts = 'name=admin,key=client.admin';
+                }
+            } elsif ($state eq 'mapped with rxbounce') {
+                $want_opts = 'name=admin,key=client.admin,rxbounce';
+            } else {
+                @want_warn = ("cannot read map options of /dev/rbd0, not remapping volume $image\n") if $win;
+            }
+            is_deeply(take_log(), \@want_calls, "$label rbd calls");
+            is_deeply(\@warnings, \@want_warn, "$label warnings");
+            is(map_options(), $want_opts, "$label map options");
+            $n++;
+        }
+    }
+}
+is($n, 36, 'all 36 cases');
+
+# faults, through the storage-level calls
+reset_kernel();
+device_state('mapped without rxbounce');
+{
+    local $ENV{FAKE_RBD_FAIL} = 'unmap';
+    my @warnings;
+    local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+    my $path = map_volume($cfg, "ceph:$image", undef, { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 });
+    is($path, $dev, 'unmap fails during a remap: path returned');
+    is_deeply(\@warnings, ["could not unmap to apply rxbounce - can't unmap rbd device $dev: rbd: unmap failed: (16) Device or resource busy\n"],
+              'unmap fails during a remap: warned');
+    is(map_options(), 'name=admin,key=client.admin', 'still mapped as before');
+    take_log();
+}
+reset_kernel();
+{
+    local $ENV{FAKE_RBD_FAIL} = 'map';
+    eval { activate_volumes($cfg, ["ceph:$image"], undef, { 'guest-is-windows' => 1 }) };
+    is($@, "can't map rbd volume $image: rbd: map failed: (5) Input/output error\n", 'map fails: the command\'s error');
+    take_log();
+}
+eval { map_volume($cfg, 'ceph:vm-999-disk-404') };
+is($@, "rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory\n", 'missing image');
+is_deeply(take_log(), [], 'no map attempted for a missing image');
+eval { map_volume($cfg, 'ceph:vm-100-disk-0/../../x') };
+is($@, "unable to parse rbd volume name 'vm-100-disk-0/../../x'\n", 'path traversal');
+
+reset_kernel();
+my $path = map_volume($cfg, "ceph:$image", undef, { 'guest-is-windows' => 1 });
+is($path, $dev, 'storage-level map_volume');
+ok(unmap_volume($cfg, "ceph:$image"), 'unmap_volume');
+is_deeply(take_log(), ["$c map $image --options rxbounce", "$c unmap $dev"], 'map then unmap');
+
+configure(%$old);
+system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm', '--no-progress', "rbd/$image");
+done_testing();
