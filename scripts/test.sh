@@ -10,6 +10,21 @@ LOG=$(mktemp -d /tmp/pvestorage-test.XXXXXX)
 bash scripts/install-deps.sh || exit 1
 PVS_WERROR=1 bash scripts/build.sh || { echo "build failed"; exit 1; }
 
+# one real Ceph test cluster for every suite (they start their own otherwise)
+CEPH_DIR=$(mktemp -d /tmp/pvestorage-ceph.XXXXXX)
+rmdir "$CEPH_DIR"
+cleanup() {
+  bash scripts/ceph-test-cluster.sh stop "$CEPH_DIR" >/dev/null 2>&1
+  rm -rf "$CEPH_DIR" "$LOG"
+}
+trap cleanup EXIT
+echo "== starting a Ceph test cluster (one mon, one memstore OSD, loopback)"
+if bash scripts/ceph-test-cluster.sh start "$CEPH_DIR"; then
+  export PVS_TEST_CEPH_ENV=$CEPH_DIR/env
+else
+  echo "!! the Ceph test cluster did not start: the RBD tests will try their own and fail loudly"
+fi
+
 passed=0 failed=0 suites_failed=()
 count() {  # count NAME PASSED FAILED RC
   passed=$((passed + $2)); failed=$((failed + $3))
@@ -60,7 +75,6 @@ if [ -d python-tests ]; then
   count "Python tests" "${p:-0}" $(( ${f:-0} + ${e:-0} )) "$rc"
 fi
 
-rm -rf "$LOG"
 if [ ${#suites_failed[@]} -gt 0 ]; then
   echo "failing suites: ${suites_failed[*]}"
 fi
