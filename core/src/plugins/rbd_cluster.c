@@ -319,29 +319,20 @@ static int update_image(pvs_ctx *ctx, rados_ioctx_t io, const char *image, pvs_e
     return rc;
 }
 
-/* Image features read without opening the image: the rbd object class on
- * rbd_id.NAME (get_id) and rbd_header.ID (get_features), for all images at
- * once.  An image open costs a full librbd ImageCtx (about a millisecond of
- * CPU each); these are two small reads.  status[i]: 0 and features[i] set,
- * -ENOENT for a missing image, another error: ask librbd instead. */
-static void peek_features(rados_ioctx_t io, const char *const *images, size_t n, uint64_t *features,
-                          int *status)
+enum { OIDLEN = 512 };
+
+/* One rbd object-class call on each object whose status is still 0, all in
+ * flight at once; status[i] becomes the call's result (bytes or -errno). */
+static void exec_all(rados_ioctx_t io, size_t n, char (*oids)[OIDLEN], const char *method, const char *in,
+                     size_t inlen, char *out, size_t outlen, int *status, rados_completion_t *c)
 {
-    enum { IDLEN = 128 };
-    char (*ids)[IDLEN] = calloc(n, IDLEN);
-    char (*hdr)[16] = calloc(n, 16);
-    rados_completion_t *c = calloc(n, sizeof *c);
-    if (!ids || !hdr || !c) {
-        for (size_t i = 0; i < n; i++)
-            status[i] = -ENOMEM;
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
-        char oid[512];
-        snprintf(oid, sizeof oid, "rbd_id.%s", images[i]);
+        c[i] = NULL;
+        if (status[i])
+            continue;
         status[i] = rados_aio_create_completion2(NULL, NULL, &c[i]);
         if (!status[i])
-            status[i] = rados_aio_exec(io, oid, c[i], "rbd", "get_id", NULL, 0, ids[i], IDLEN);
+            status[i] = rados_aio_exec(io, oids[i], c[i], "rbd", method, in, inlen, out + i * outlen, outlen);
     }
     for (size_t i = 0; i < n; i++) {
         if (!c[i])
@@ -352,54 +343,64 @@ static void peek_features(rados_ioctx_t io, const char *const *images, size_t n,
         }
         rados_aio_release(c[i]);
         c[i] = NULL;
+    }
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; b--)
+        v = v << 8 | p[b];
+    return v;
+}
+
+/* Image features read without opening the image: the rbd object class on
+ * rbd_id.NAME (get_id) and rbd_header.ID (get_features), for all images at
+ * once.  An image open costs a full librbd ImageCtx (about a millisecond of
+ * CPU each); these are two small reads.  status[i]: 0 and features[i] set,
+ * -ENOENT for a missing image, another error: ask librbd instead. */
+static void peek_features(rados_ioctx_t io, const char *const *images, size_t n, uint64_t *features,
+                          int *status)
+{
+    enum { IDLEN = 128 };
+    char (*oids)[OIDLEN] = calloc(n, OIDLEN);
+    unsigned char *out = calloc(n, IDLEN);
+    rados_completion_t *c = calloc(n, sizeof *c);
+    for (size_t i = 0; i < n; i++)
+        status[i] = oids && out && c ? 0 : -ENOMEM;
+    if (!oids || !out || !c)
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        snprintf(oids[i], OIDLEN, "rbd_id.%s", images[i]);
+    exec_all(io, n, oids, "get_id", NULL, 0, (char *)out, IDLEN, status, c);
+    for (size_t i = 0; i < n; i++) {
         if (status[i] < 0)
             continue;
         /* the id: a u32 length (little endian) and the bytes */
-        uint32_t len = (uint32_t)(unsigned char)ids[i][0] | (uint32_t)(unsigned char)ids[i][1] << 8
-                       | (uint32_t)(unsigned char)ids[i][2] << 16 | (uint32_t)(unsigned char)ids[i][3] << 24;
+        const unsigned char *o = out + i * IDLEN;
+        uint32_t len = (uint32_t)o[0] | (uint32_t)o[1] << 8 | (uint32_t)o[2] << 16 | (uint32_t)o[3] << 24;
         if (status[i] < 4 || len == 0 || len + 4 > (uint32_t)status[i] || len + 4 >= IDLEN) {
             status[i] = -EINVAL;
             continue;
         }
-        memmove(ids[i], ids[i] + 4, len);
-        ids[i][len] = '\0';
+        snprintf(oids[i], OIDLEN, "rbd_header.%.*s", (int)len, (const char *)o + 4);
         status[i] = 0;
     }
-    /* get_features(snap_id = CEPH_NOSNAP, read_only = true) */
+    /* get_features(snap_id = CEPH_NOSNAP, read_only = true): features, incompatible */
     static const char in[9] = { (char)0xfe, (char)0xff, (char)0xff, (char)0xff, (char)0xff,
                                 (char)0xff, (char)0xff, (char)0xff, 1 };
+    exec_all(io, n, oids, "get_features", in, sizeof in, (char *)out, IDLEN, status, c);
     for (size_t i = 0; i < n; i++) {
-        if (status[i] < 0)
-            continue;
-        char oid[IDLEN + 16];
-        snprintf(oid, sizeof oid, "rbd_header.%s", ids[i]);
-        status[i] = rados_aio_create_completion2(NULL, NULL, &c[i]);
-        if (!status[i])
-            status[i] = rados_aio_exec(io, oid, c[i], "rbd", "get_features", in, sizeof in, hdr[i], 16);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!c[i])
-            continue;
-        if (!status[i]) {
-            rados_aio_wait_for_complete(c[i]);
-            status[i] = rados_aio_get_return_value(c[i]);
-        }
-        rados_aio_release(c[i]);
-        if (status[i] < 0)
-            continue;
-        if (status[i] < 8) {
+        if (status[i] >= 0 && status[i] < 8)
             status[i] = -EINVAL;
+        if (status[i] < 0)
             continue;
-        }
-        uint64_t f = 0;
-        for (int b = 7; b >= 0; b--)
-            f = f << 8 | (unsigned char)hdr[i][b];
-        features[i] = f;
+        features[i] = le64(out + i * IDLEN);
         status[i] = 0;
     }
-out:
-    free(ids);
-    free(hdr);
+done:
+    free(oids);
+    free(out);
     free(c);
 }
 
