@@ -638,6 +638,40 @@ static void test_activate_many(void **state)
     json_decref(h);
 }
 
+/* the command, as an operator runs it */
+static void test_cli(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char cfgpath[1024], text[256], volid[128], want[1024];
+    snprintf(cfgpath, sizeof cfgpath, "%s/etc/pve/storage.cfg", f->root);
+    snprintf(text, sizeof text, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n");
+    write_file(cfgpath, text);   /* ROOT/etc/pve/storage.cfg: the default */
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    const char *cli = getenv("PVS_CLI"), *fake = getenv("PVS_FAKE_RBD");
+    assert_non_null(cli);
+    const char *map[] = { cli, "--root", f->root, "--rbd-command", fake, "--kernel-version", "6.1", "--json",
+                          "map", volid, "--hint", "guest-is-windows=1", "--hint", "plugin-may-deactivate-volume=1",
+                          NULL };
+    pvs_run_result r;
+    assert_int_equal(pvs_run(map, 60, &r, NULL), 0);
+    snprintf(want, sizeof want, "{\"volid\":\"%s\",\"path\":\"%s\"}\n", volid, f->dev);
+    assert_int_equal(r.exit_status, 0);
+    assert_string_equal(r.out, want);
+    pvs_run_result_clear(&r);
+    assert_string_equal(map_options(f), "name=admin,key=client.admin,rxbounce");
+    const char *unmap[] = { cli, "--root", f->root, "--rbd-command", fake, "unmap", volid, NULL };
+    assert_int_equal(pvs_run(unmap, 60, &r, NULL), 0);
+    assert_int_equal(r.exit_status, 0);
+    pvs_run_result_clear(&r);
+    assert_null(map_options(f));
+    const char *missing[] = { cli, "--root", f->root, "--rbd-command", fake, "map", "ceph:vm-999-disk-404", NULL };
+    assert_int_equal(pvs_run(missing, 60, &r, NULL), 0);
+    assert_int_equal(r.exit_status, 1);
+    assert_string_equal(r.err, "rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory\n");
+    pvs_run_result_clear(&r);
+}
+
 static void test_parse_volname(void **state)
 {
     (void)state;
@@ -684,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_old_dev_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_and_activation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activate_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
