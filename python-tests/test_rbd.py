@@ -16,6 +16,8 @@ FAKE = os.path.join(ROOT_DIR, "build", "core", "tests", "fake-rbd")
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="SKIP: needs root (mknod of the emulated /dev/rbdN block nodes)"),
     pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)"),
+    pytest.mark.skipif(not os.environ.get("PVS_TEST_CEPH_ENV") and not shutil.which("ceph-mon"),
+                       reason="SKIP: ceph-mon/ceph-osd are not installed (run scripts/install-deps.sh)"),
 ]
 
 

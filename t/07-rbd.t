@@ -19,6 +19,8 @@ plan skip_all => 'SKIP: needs root (mknod of the emulated /dev/rbdN block nodes)
 my $top = abs_path("$FindBin::Bin/..");
 my $fake = "$top/build/core/tests/fake-rbd";
 plan skip_all => "SKIP: $fake is not built (run scripts/build.sh)" if !-x $fake;
+plan skip_all => 'SKIP: ceph-mon/ceph-osd are not installed (run scripts/install-deps.sh)'
+    if !$ENV{PVS_TEST_CEPH_ENV} && !(-x '/usr/bin/ceph-mon' && -x '/usr/bin/ceph-osd');
 
 # a cluster: the shared one of scripts/test.sh, or our own
 my $own_dir;

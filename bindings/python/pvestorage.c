@@ -272,10 +272,9 @@ static json_t *to_json(PyObject *o, conv *c)
     return j;
 }
 
-/* Hints: NULL with *absent for None. */
+/* Hints: *out NULL for None (absent); -1 with an exception on failure. */
 static int hints_to_json(modstate *st, PyObject *o, json_t **out)
 {
-    (void)st;
     *out = NULL;
     if (!o || o == Py_None)
         return 0;

@@ -54,7 +54,6 @@ static int rbd_parse_volname(const pvs_plugin *self, const char *volname, pvs_vo
                              pvs_error *err)
 {
     (void)self;
-    size_t len = strlen(volname);
     const char *slash = strchr(volname, '/');
     const char *name = volname, *vmid, *bvmid = NULL;
     size_t vmid_len, bvmid_len = 0;
@@ -83,7 +82,6 @@ static int rbd_parse_volname(const pvs_plugin *self, const char *volname, pvs_vo
     }
     return 0;
 bad:
-    (void)len;
     return pvs_fail(err, PVS_EINVAL, "unable to parse rbd volume name '%s'\n", volname);
 }
 
