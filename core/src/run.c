@@ -150,11 +150,20 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
         if (fds[i].fd >= 0)
             close(fds[i].fd);
 
+    /* the output is closed; the process may still linger (or hold on to a
+     * dead mount): it gets until the deadline too */
     int status = 0;
-    if (res->timed_out)
-        kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        if (res->timed_out)
+            kill(pid, SIGKILL);
+        pid_t w = waitpid(pid, &status, res->timed_out ? 0 : WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
+        if (w == 0 && now_ms() >= deadline)
+            res->timed_out = 1;
+        else if (w == 0)
+            usleep(2000);
+    }
     res->exit_status = WIFEXITED(status) && !res->timed_out ? WEXITSTATUS(status) : -1;
     res->out = sb_take(&bufs[0]);
     res->err = sb_take(&bufs[1]);

@@ -56,6 +56,20 @@ static void test_timeout(void **state)
     pvs_run_result_clear(&r);
 }
 
+static void test_lingering_process(void **state)
+{
+    (void)state;
+    /* closes its output, then sleeps: the timeout still holds */
+    pvs_run_result r;
+    const char *argv[] = { "/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 30", NULL };
+    time_t t0 = time(NULL);
+    assert_int_equal(pvs_run(argv, 1, &r, NULL), 0);
+    assert_true(r.timed_out);
+    assert_int_equal(r.exit_status, -1);
+    assert_true(time(NULL) - t0 < 10);
+    pvs_run_result_clear(&r);
+}
+
 static void test_large_output(void **state)
 {
     (void)state;
@@ -105,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_no_shell),
         cmocka_unit_test(test_missing_program),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_lingering_process),
         cmocka_unit_test(test_large_output),
         cmocka_unit_test(test_argv_string),
         cmocka_unit_test(test_fork_check),
