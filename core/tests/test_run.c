@@ -43,11 +43,10 @@ static void test_missing_program(void **state)
     pvs_run_result_clear(&r);
 }
 
-static void test_timeout(void **state)
+/* argv runs into a 1 s timeout: killed, reported, and the caller is back soon */
+static void expect_timeout(const char *const *argv)
 {
-    (void)state;
     pvs_run_result r;
-    const char *argv[] = { "/bin/sleep", "30", NULL };
     time_t t0 = time(NULL);
     assert_int_equal(pvs_run(argv, 1, &r, NULL), 0);
     assert_true(r.timed_out);
@@ -56,18 +55,19 @@ static void test_timeout(void **state)
     pvs_run_result_clear(&r);
 }
 
+static void test_timeout(void **state)
+{
+    (void)state;
+    const char *argv[] = { "/bin/sleep", "30", NULL };
+    expect_timeout(argv);
+}
+
 static void test_lingering_process(void **state)
 {
     (void)state;
     /* closes its output, then sleeps: the timeout still holds */
-    pvs_run_result r;
     const char *argv[] = { "/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 30", NULL };
-    time_t t0 = time(NULL);
-    assert_int_equal(pvs_run(argv, 1, &r, NULL), 0);
-    assert_true(r.timed_out);
-    assert_int_equal(r.exit_status, -1);
-    assert_true(time(NULL) - t0 < 10);
-    pvs_run_result_clear(&r);
+    expect_timeout(argv);
 }
 
 static void test_large_output(void **state)
