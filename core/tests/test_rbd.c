@@ -620,7 +620,15 @@ static void test_activate_many(void **state)
     }
     json_t *h = hints_of(1, 1);
     pvs_error err = PVS_ERROR_INIT;
+    /* a custom config for a managed cluster's storage is ignored, said once per call */
+    char custom[1024];
+    snprintf(custom, sizeof custom, "%s/etc/pve/priv/ceph/ceph.conf", f->root);
+    write_file(custom, "[global]\n");
+    clear_warnings(f);
     assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, vols, 5, NULL, h, &err), 0);
+    assert_string_equal(f->w.buf, "ignoring custom ceph config for storage 'ceph', 'monhost' is not set "
+                                  "(assuming pveceph managed cluster)!\n");
+    unlink(custom);
     const char *log = take_log(f);
     const char *p = log;
     for (int i = 0; i < 5; i++) {   /* mapped in order */

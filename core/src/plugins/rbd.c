@@ -292,10 +292,25 @@ static int unmap_device(pvs_ctx *ctx, const rbd_opts *o, const char *dev, pvs_er
 
 /* ---- plugin methods ---- */
 
-/* What every krbd method needs: the volume, its options and its device. */
+/* What every call on one storage needs once: its options and cluster FSID. */
+typedef struct rbd_store {
+    rbd_opts o;
+    char fsid[37];     /* "" when not asked for */
+} rbd_store;
+
+static int rbd_store_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, int want_fsid,
+                         rbd_store *st, pvs_error *err)
+{
+    memset(st, 0, sizeof *st);
+    int rc = rbd_opts_get(ctx, storeid ? storeid : "", scfg, &st->o, err);
+    if (!rc && want_fsid && (rc = rbd_cluster_fsid(ctx, storeid ? storeid : "", scfg, &st->o, st->fsid, err)))
+        rbd_opts_clear(&st->o);
+    return rc;
+}
+
+/* One volume: its parsed name, IMAGE[@SNAP], and (krbd) its device. */
 typedef struct rbd_vol {
     pvs_volname v;
-    rbd_opts o;
     char *name;        /* IMAGE[@SNAP] */
     char *dev;         /* host path of the kernel device */
 } rbd_vol;
@@ -303,29 +318,19 @@ typedef struct rbd_vol {
 static void rbd_vol_clear(rbd_vol *rv)
 {
     pvs_volname_clear(&rv->v);
-    rbd_opts_clear(&rv->o);
     free(rv->name);
     free(rv->dev);
     memset(rv, 0, sizeof *rv);
 }
 
-static int rbd_vol_get(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                       const char *volname, const char *snapname, int want_dev, rbd_vol *rv,
+static int rbd_vol_get(const pvs_plugin *self, const char *volname, const char *snapname, rbd_vol *rv,
                        pvs_error *err)
 {
     memset(rv, 0, sizeof *rv);
     int rc = pvs_plugin_parse_volname(self, volname, &rv->v, err);
-    if (!rc)
-        rc = rbd_opts_get(ctx, storeid ? storeid : "", scfg, &rv->o, err);
     if (!rc) {
         rv->name = snapname ? pvs_asprintf("%s@%s", rv->v.name, snapname) : strdup(rv->v.name);
         if (!rv->name)
-            rc = pvs_oom(err);
-    }
-    if (!rc && want_dev) {
-        char fsid[37];
-        rc = rbd_cluster_fsid(ctx, storeid ? storeid : "", scfg, &rv->o, fsid, err);
-        if (!rc && !(rv->dev = rbd_dev_path(ctx, &rv->o, fsid, rv->name)))
             rc = pvs_oom(err);
     }
     if (rc)
@@ -333,10 +338,16 @@ static int rbd_vol_get(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid
     return rc;
 }
 
-/* QEMU's librbd path: rbd:POOL/[NS/]IMAGE[@SNAP]:conf=...:mon_host=...:id=...:keyring=... */
-static char *librbd_path(const rbd_vol *rv)
+static int rbd_vol_dev(pvs_ctx *ctx, const rbd_store *st, rbd_vol *rv, pvs_error *err)
 {
-    const rbd_opts *o = &rv->o;
+    rv->dev = rbd_dev_path(ctx, &st->o, st->fsid, rv->name);
+    return rv->dev ? 0 : pvs_oom(err);
+}
+
+/* QEMU's librbd path: rbd:POOL/[NS/]IMAGE[@SNAP]:conf=...:mon_host=...:id=...:keyring=... */
+static char *librbd_path(const rbd_store *st, const rbd_vol *rv)
+{
+    const rbd_opts *o = &st->o;
     strbuf sb;
     sb_init(&sb);
     sb_addf(&sb, "rbd:%s/", o->pool);
@@ -363,14 +374,18 @@ static int rbd_path_m(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, 
 {
     int krbd = pvs_scfg_bool(scfg, "krbd", 0);
     rbd_vol rv;
-    int rc = rbd_vol_get(ctx, self, storeid, scfg, volname, snapname, krbd, &rv, err);
+    rbd_store st;
+    int rc = rbd_vol_get(self, volname, snapname, &rv, err);
     if (rc)
         return rc;
-    if (krbd) {
-        *path = rv.dev;
-        rv.dev = NULL;
-    } else if (!(*path = librbd_path(&rv))) {
-        rc = pvs_oom(err);
+    if (!(rc = rbd_store_get(ctx, storeid, scfg, krbd, &st, err))) {
+        if (krbd && !(rc = rbd_vol_dev(ctx, &st, &rv, err))) {
+            *path = rv.dev;
+            rv.dev = NULL;
+        } else if (!krbd && !(*path = librbd_path(&st, &rv))) {
+            rc = pvs_oom(err);
+        }
+        rbd_opts_clear(&st.o);
     }
     rbd_vol_clear(&rv);
     return rc;
@@ -378,7 +393,8 @@ static int rbd_path_m(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, 
 
 /* Step 1 of SPEC §5 rbd map_volume: a Windows guest's volume mapped without
  * rxbounce is unmapped when the hints say that is safe. */
-static void apply_rxbounce(pvs_ctx *ctx, const rbd_vol *rv, const char *volname, const json_t *hints)
+static void apply_rxbounce(pvs_ctx *ctx, const rbd_store *st, const rbd_vol *rv, const char *volname,
+                           const json_t *hints)
 {
     int id;
     if (!rbd_device_mapped(ctx, rv->dev, &id))
@@ -401,7 +417,7 @@ static void apply_rxbounce(pvs_ctx *ctx, const rbd_vol *rv, const char *volname,
         return;
     }
     pvs_error e = PVS_ERROR_INIT;
-    if (unmap_device(ctx, &rv->o, rv->dev, &e))
+    if (unmap_device(ctx, &st->o, rv->dev, &e))
         pvs_warn(ctx, "could not unmap to apply rxbounce - %s", e.message ? e.message : "unknown error\n");
     pvs_error_clear(&e);
 }
@@ -417,15 +433,22 @@ static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, c
     const char **images = calloc(n ? n : 1, sizeof *images);
     size_t *todo = calloc(n ? n : 1, sizeof *todo);
     size_t got = 0, m = 0;
+    rbd_store st;
+    int have_store = 0;
     int rc = rvs && images && todo ? 0 : pvs_oom(err);
+    /* every name first: a bad one is reported before the cluster is asked */
     for (; !rc && got < n; got++)
-        rc = rbd_vol_get(ctx, self, storeid, scfg, volnames[got], snapname, 1, &rvs[got], err);
+        rc = rbd_vol_get(self, volnames[got], snapname, &rvs[got], err);
     if (rc && got)
         got--;   /* the one that failed holds nothing */
+    if (!rc && !(rc = rbd_store_get(ctx, storeid, scfg, 1, &st, err)))
+        have_store = 1;
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = rbd_vol_dev(ctx, &st, &rvs[i], err);
     int windows = pvs_hint_bool(hints, "guest-is-windows") == 1;
     for (size_t i = 0; !rc && i < n; i++) {
         if (windows)
-            apply_rxbounce(ctx, &rvs[i], volnames[i], hints);
+            apply_rxbounce(ctx, &st, &rvs[i], volnames[i], hints);
         int id;
         if (!rbd_device_mapped(ctx, rvs[i].dev, &id)) {
             todo[m] = i;
@@ -434,13 +457,13 @@ static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, c
     }
     /* a missing image fails here, before any map */
     if (!rc)
-        rc = rbd_sync_features(ctx, storeid, &rvs[0].o, images, m, snapname, err);
+        rc = rbd_sync_features(ctx, storeid, &st.o, images, m, snapname, err);
     for (size_t k = 0; !rc && k < m; k++) {
         rbd_vol *rv = &rvs[todo[k]];
         const char *argv[MAX_ARGS];
         const char *args[] = { rv->name, windows ? "--options" : NULL, "rxbounce", NULL };
         char user[256];
-        rbd_argv(ctx, &rv->o, "map", args, argv, user, sizeof user);
+        rbd_argv(ctx, &st.o, "map", args, argv, user, sizeof user);
         char *errmsg = pvs_asprintf("can't map rbd volume %s", rv->name);
         rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
         free(errmsg);
@@ -452,6 +475,8 @@ static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, c
         }
         rbd_vol_clear(&rvs[i]);
     }
+    if (have_store)
+        rbd_opts_clear(&st.o);
     free(rvs);
     free(images);
     free(todo);
@@ -469,12 +494,16 @@ static int rbd_unmap(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, 
                      const char *volname, const char *snapname, pvs_error *err)
 {
     rbd_vol rv;
-    int rc = rbd_vol_get(ctx, self, storeid, scfg, volname, snapname, 1, &rv, err);
+    rbd_store st;
+    int rc = rbd_vol_get(self, volname, snapname, &rv, err);
     if (rc)
         return rc;
-    int id;
-    if (rbd_device_mapped(ctx, rv.dev, &id))
-        rc = unmap_device(ctx, &rv.o, rv.dev, err);
+    if (!(rc = rbd_store_get(ctx, storeid, scfg, 1, &st, err))) {
+        int id;
+        if (!(rc = rbd_vol_dev(ctx, &st, &rv, err)) && rbd_device_mapped(ctx, rv.dev, &id))
+            rc = unmap_device(ctx, &st.o, rv.dev, err);
+        rbd_opts_clear(&st.o);
+    }
     rbd_vol_clear(&rv);
     return rc;
 }
