@@ -14,8 +14,9 @@
  *    json_t results are *new references* the caller must json_decref().
  *  - char * results are malloc()ed and freed by the caller with free().
  *  - Nothing here keeps global mutable state: all state lives in a pvs_ctx.
- *    One context may be used from several threads at once; its settings
- *    should be changed only while no other thread uses it.
+ *    One context may be used from several threads at once.  Each call
+ *    works with the settings in force when it began; ceph_timeout bounds
+ *    the whole call (one deadline, every cluster step and command in it).
  */
 #ifndef PVESTORAGE_H
 #define PVESTORAGE_H
@@ -98,6 +99,13 @@ void pvs_ctx_free(pvs_ctx *ctx);
  * (seconds, 1..3600), "kernel_version" ("MAJOR.MINOR").  An unknown name
  * or a bad value is an error and leaves the context unchanged. */
 int pvs_ctx_set(pvs_ctx *ctx, const char *name, const char *value, pvs_error *err);
+
+/* Set n settings at once, all or nothing: the first unknown name or bad
+ * value is the error and nothing changes.  Calls already under way keep
+ * the settings they began with, so this never waits for them and may be
+ * called from a warning sink. */
+int pvs_ctx_configure(pvs_ctx *ctx, const char *const *names, const char *const *values,
+                      size_t n, pvs_error *err);
 
 /* The current value of a setting as a string (borrowed, valid until the
  * setting changes), or NULL for an unknown name. */

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "pvestorage.h"
 
@@ -16,23 +17,40 @@
 #define PVS_PRINTF(a, b)
 #endif
 
-struct pvs_ctx {
+/* Host settings (SPEC §9): immutable once published.  A context holds the
+ * current set; each call takes a reference to the set in force when it
+ * began, so a concurrent change never pulls a root from under a call. */
+typedef struct pvs_settings {
+    int refs;                 /* guarded by the base context's lock */
     char *root;               /* "/" or a prefix without trailing slash */
     char *rbd_command;
     int ceph_timeout;         /* seconds */
     int kernel_major, kernel_minor;
     char ceph_timeout_str[16];
     char kernel_version_str[32];
+} pvs_settings;
+
+/* A context is either long-lived (what pvs_ctx_new returns: base == itself)
+ * or a call: a view of a long-lived one made by pvs_call_begin for one API
+ * call, carrying the settings snapshot and the call's one deadline. */
+struct pvs_ctx {
+    pvs_ctx *base;
+    pvs_settings *set;
+    long long deadline_ms;    /* monotonic; 0 for a long-lived context */
 
     pvs_warn_fn warn_fn;
     void *warn_data;
 
+    /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
     size_t nplugins;
 
-    /* Guards caches that later plugins keep here (cluster connections). */
+    /* Guards the settings pointer, the registry and the plugins' caches. */
     pthread_mutex_t lock;
     void *rbd_state;
+    /* children killed on timeout that had not exited yet: reaped later */
+    pid_t *orphans;
+    size_t norphans;
 };
 
 /* ---- error.c ---- */
@@ -66,6 +84,26 @@ char *pvs_strdup(const char *s);
 char *pvs_asprintf(const char *fmt, ...) PVS_PRINTF(1, 2);
 
 /* ---- ctx.c ---- */
+/* Begin an API call on ctx.  When ctx is already a call (an API function
+ * used from inside another, or by a plugin), that call goes on: ctx is
+ * returned and view is unused.  Otherwise view becomes a call with the
+ * current settings and a deadline of ceph_timeout from now. */
+pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view);
+void pvs_call_end(pvs_ctx *call, pvs_ctx *view);
+/* Milliseconds left before the call's deadline (0 when it has passed). */
+long long pvs_call_left_ms(const pvs_ctx *call);
+/* The body of an API entry point: evaluate expr (which uses `call`, the
+ * ctx argument turned into a call) and return its result. */
+#define PVS_CALL(expr)                                      \
+    do {                                                    \
+        pvs_ctx view_, *call = pvs_call_begin(ctx, &view_); \
+        int rc_ = (expr);                                   \
+        pvs_call_end(call, &view_);                         \
+        return rc_;                                         \
+    } while (0)
+long long pvs_now_ms(void);
+/* Keep a killed child that has not exited yet, to be reaped later. */
+void pvs_adopt_orphan(pvs_ctx *ctx, pid_t pid);
 void pvs_warn(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 /* ROOT + path for a host path ("/sys/..."); malloc()ed. */
 char *pvs_host_path(const pvs_ctx *ctx, const char *path);
@@ -83,6 +121,9 @@ typedef struct pvs_run_result {
  * command ran (whatever its exit status) or an error if it could not be
  * started.  res is filled in either case; free it with pvs_run_result_clear. */
 int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_error *err);
+/* The same, bounded by the call's deadline; the command runs in a process
+ * group of its own, which is killed whole on timeout. */
+int pvs_run_call(pvs_ctx *call, const char *const *argv, pvs_run_result *res, pvs_error *err);
 void pvs_run_result_clear(pvs_run_result *res);
 /* "cmd arg arg" for messages (arguments quoted when they need it). */
 char *pvs_argv_string(const char *const *argv);
@@ -91,6 +132,9 @@ char *pvs_argv_string(const char *const *argv);
  * true, 0 if false, -1 on timeout or failure (Proxmox's
  * run_fork_with_timeout, for checks that may hang on dead mounts). */
 int pvs_fork_check(int (*fn)(const char *arg), const char *arg, int timeout_s);
+/* The same within a call: bounded by timeout_s and the call's deadline; a
+ * killed child is always reaped (later, if it is stuck in the kernel). */
+int pvs_fork_check_call(pvs_ctx *call, int (*fn)(const char *arg), const char *arg, int timeout_s);
 
 /* ---- hints.c ---- */
 /* 1 iff v is a foreign value created by pvs_foreign_value/pvs_cyclic_value. */

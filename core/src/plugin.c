@@ -17,19 +17,20 @@ int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
         return pvs_fail(err, PVS_EAPI, "API version too old, please update the plugin (%d < %d)\n",
                         api, PVS_APIVER - PVS_APIAGE);
 
-    pthread_mutex_lock(&ctx->lock);
+    pvs_ctx *base = ctx->base;
+    pthread_mutex_lock(&base->lock);
     int rc = 0;
     size_t i;
-    for (i = 0; i < ctx->nplugins; i++)
-        if (strcmp(ctx->plugins[i]->type, plugin->type) == 0)
+    for (i = 0; i < base->nplugins; i++)
+        if (strcmp(base->plugins[i]->type, plugin->type) == 0)
             break;
-    if (i == ctx->nplugins && ctx->nplugins == PVS_MAX_PLUGINS)
+    if (i == base->nplugins && base->nplugins == PVS_MAX_PLUGINS)
         rc = pvs_fail(err, PVS_EINVAL, "too many storage plugins (at most %d)\n", PVS_MAX_PLUGINS);
-    else if (i < ctx->nplugins && ctx->plugins[i] != plugin)
+    else if (i < base->nplugins && base->plugins[i] != plugin)
         rc = pvs_fail(err, PVS_EINVAL, "duplicate storage plugin type '%s'\n", plugin->type);
-    else if (i == ctx->nplugins)
-        ctx->plugins[ctx->nplugins++] = plugin;
-    pthread_mutex_unlock(&ctx->lock);
+    else if (i == base->nplugins)
+        base->plugins[base->nplugins++] = plugin;
+    pthread_mutex_unlock(&base->lock);
     if (rc)
         return rc;
 
@@ -41,9 +42,10 @@ int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
 
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err)
 {
-    for (size_t i = 0; type && i < ctx->nplugins; i++)
-        if (strcmp(ctx->plugins[i]->type, type) == 0)
-            return ctx->plugins[i];
+    const pvs_ctx *base = ctx->base;
+    for (size_t i = 0; type && i < base->nplugins; i++)
+        if (strcmp(base->plugins[i]->type, type) == 0)
+            return base->plugins[i];
     pvs_fail(err, PVS_ENOENT, "unknown storage type '%s'\n", type ? type : "");
     return NULL;
 }
@@ -75,37 +77,41 @@ int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volna
     return p->parse_volname(p, volname, out, err);
 }
 
+/* Each method below is an API entry: it runs as one call (one deadline),
+ * or as part of the call it is made from. */
 int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *volname,
                     const char *storeid, const char *snapname, char **path, pvs_error *err)
 {
     *path = NULL;
-    if (p->path)
-        return p->path(ctx, p, scfg, volname, storeid, snapname, path, err);
-    return pvs_dir_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
+    if (!p->path)
+        return pvs_dir_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
+    PVS_CALL(p->path(call, p, scfg, volname, storeid, snapname, path, err));
 }
 
 int pvs_plugin_activate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
                                 const json_t *scfg, pvs_error *err)
 {
-    return p->activate_storage ? p->activate_storage(ctx, p, storeid, scfg, err) : 0;
+    if (!p->activate_storage)
+        return 0;
+    PVS_CALL(p->activate_storage(call, p, storeid, scfg, err));
 }
 
 int pvs_plugin_activate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
                                const json_t *scfg, const char *volname, const char *snapname,
                                const json_t *hints, pvs_error *err)
 {
-    if (p->activate_volume)
-        return p->activate_volume(ctx, p, storeid, scfg, volname, snapname, hints, err);
-    return 0;
+    if (!p->activate_volume)
+        return 0;
+    PVS_CALL(p->activate_volume(call, p, storeid, scfg, volname, snapname, hints, err));
 }
 
 int pvs_plugin_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
                                  const json_t *scfg, const char *volname, const char *snapname,
                                  pvs_error *err)
 {
-    if (p->deactivate_volume)
-        return p->deactivate_volume(ctx, p, storeid, scfg, volname, snapname, err);
-    return 0;
+    if (!p->deactivate_volume)
+        return 0;
+    PVS_CALL(p->deactivate_volume(call, p, storeid, scfg, volname, snapname, err));
 }
 
 int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
@@ -113,17 +119,16 @@ int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid
                           const json_t *hints, char **path, pvs_error *err)
 {
     *path = NULL;
-    if (p->map_volume)
-        return p->map_volume(ctx, p, storeid, scfg, volname, snapname, hints, path, err);
-    /* base plugin: the path is all there is to map */
-    return pvs_plugin_path(ctx, p, scfg, volname, storeid, snapname, path, err);
+    if (!p->map_volume)   /* base plugin: the path is all there is to map */
+        return pvs_plugin_path(ctx, p, scfg, volname, storeid, snapname, path, err);
+    PVS_CALL(p->map_volume(call, p, storeid, scfg, volname, snapname, hints, path, err));
 }
 
 int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
                             const json_t *scfg, const char *volname, const char *snapname,
                             pvs_error *err)
 {
-    if (p->unmap_volume)
-        return p->unmap_volume(ctx, p, storeid, scfg, volname, snapname, err);
-    return 0;
+    if (!p->unmap_volume)
+        return 0;
+    PVS_CALL(p->unmap_volume(call, p, storeid, scfg, volname, snapname, err));
 }

@@ -24,11 +24,29 @@ void pvs_run_result_clear(pvs_run_result *res)
     res->timed_out = 0;
 }
 
-static long long now_ms(void)
+#define now_ms pvs_now_ms
+
+/* After SIGKILL to a child's group: reap the child, waiting a little for a
+ * process the kernel holds in an uninterruptible sleep; one that still has
+ * not exited is handed to the context (or, without one, waited for). */
+static void kill_and_reap(pvs_ctx *ctx, pid_t pid)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    long long until = now_ms() + 1000;
+    for (;;) {
+        pid_t w = waitpid(pid, NULL, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            return;
+        if (now_ms() >= until)
+            break;
+        usleep(2000);
+    }
+    if (ctx)
+        pvs_adopt_orphan(ctx, pid);
+    else
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
 }
 
 static int needs_quotes(const char *s)
@@ -72,11 +90,22 @@ static void close_pair(int p[2])
         close(p[1]);
 }
 
-int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_error *err)
+static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
+                     pvs_run_result *res, pvs_error *err)
 {
     res->out = res->err = NULL;
     res->exit_status = -1;
     res->timed_out = 0;
+    if (now_ms() >= deadline) {   /* the call's time is up: do not even start it */
+        res->timed_out = 1;
+        res->out = strdup("");
+        res->err = strdup("");
+        if (!res->out || !res->err) {
+            pvs_run_result_clear(res);
+            return pvs_oom(err);
+        }
+        return 0;
+    }
 
     int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
@@ -99,7 +128,10 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
     sigemptyset(&none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    /* a process group of its own: a timeout kills the command and whatever it started */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
+                                        | POSIX_SPAWN_SETPGROUP);
 
     pid_t pid;
     int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
@@ -119,7 +151,6 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
     sb_init(&bufs[1]);
     struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
     int open_fds = 2;
-    long long deadline = now_ms() + (long long)timeout_s * 1000;
     while (open_fds > 0) {
         long long left = deadline - now_ms();
         if (left <= 0) {
@@ -153,10 +184,8 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
     /* the output is closed; the process may still linger (or hold on to a
      * dead mount): it gets until the deadline too */
     int status = 0;
-    for (;;) {
-        if (res->timed_out)
-            kill(pid, SIGKILL);
-        pid_t w = waitpid(pid, &status, res->timed_out ? 0 : WNOHANG);
+    while (!res->timed_out) {
+        pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid || (w < 0 && errno != EINTR))
             break;
         if (w == 0 && now_ms() >= deadline)
@@ -164,6 +193,8 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
         else if (w == 0)
             usleep(2000);
     }
+    if (res->timed_out)
+        kill_and_reap(ctx, pid);
     res->exit_status = WIFEXITED(status) && !res->timed_out ? WEXITSTATUS(status) : -1;
     res->out = sb_take(&bufs[0]);
     res->err = sb_take(&bufs[1]);
@@ -174,7 +205,30 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
     return 0;
 }
 
+int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_error *err)
+{
+    return run_until(NULL, argv, now_ms() + (long long)timeout_s * 1000, res, err);
+}
+
+int pvs_run_call(pvs_ctx *call, const char *const *argv, pvs_run_result *res, pvs_error *err)
+{
+    return run_until(call->base, argv, now_ms() + pvs_call_left_ms(call), res, err);
+}
+
+static int fork_until(pvs_ctx *ctx, int (*fn)(const char *arg), const char *arg, long long deadline);
+
 int pvs_fork_check(int (*fn)(const char *arg), const char *arg, int timeout_s)
+{
+    return fork_until(NULL, fn, arg, now_ms() + (long long)timeout_s * 1000);
+}
+
+int pvs_fork_check_call(pvs_ctx *call, int (*fn)(const char *arg), const char *arg, int timeout_s)
+{
+    long long left = pvs_call_left_ms(call), bound = (long long)timeout_s * 1000;
+    return fork_until(call->base, fn, arg, now_ms() + (left < bound ? left : bound));
+}
+
+static int fork_until(pvs_ctx *ctx, int (*fn)(const char *arg), const char *arg, long long deadline)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC))
@@ -186,13 +240,14 @@ int pvs_fork_check(int (*fn)(const char *arg), const char *arg, int timeout_s)
     }
     if (pid == 0) {
         /* only async-signal-safe work here: the parent may have threads */
+        setpgid(0, 0);
         char c = fn(arg) ? '1' : '0';
         ssize_t w = write(p[1], &c, 1);
         _exit(w == 1 ? 0 : 1);
     }
     close(p[1]);
+    setpgid(pid, pid);   /* whichever of the two runs first */
     struct pollfd fd = { p[0], POLLIN, 0 };
-    long long deadline = now_ms() + (long long)timeout_s * 1000;
     int result = -1;
     for (;;) {
         long long left = deadline - now_ms();
@@ -210,9 +265,8 @@ int pvs_fork_check(int (*fn)(const char *arg), const char *arg, int timeout_s)
     }
     close(p[0]);
     if (result < 0) {
-        /* a child stuck on a dead mount may not die at once; do not wait for it */
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, WNOHANG);
+        /* a child stuck on a dead mount may not die at once */
+        kill_and_reap(ctx, pid);
     } else {
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;

@@ -88,7 +88,7 @@ static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t 
     return pvs_plugin_activate_storage(ctx, plugin, storeid, scfg, err);
 }
 
-int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
+static int activate_storage_in(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
 {
     const json_t *scfg = pvs_storage_config(cfg, storeid, err);
     if (!scfg)
@@ -99,7 +99,7 @@ int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, p
     return activate_one_storage(ctx, storeid, scfg, plugin, err);
 }
 
-int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
                          const char *snapname, const json_t *hints, pvs_error *err)
 {
     if (n == 0)
@@ -119,36 +119,32 @@ int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *vol
         if (!seen)
             rc = activate_one_storage(ctx, rs[i].storeid, rs[i].scfg, rs[i].plugin, err);
     }
-    /* in order; a plugin that batches gets all its storage's volumes at the
-     * first of them */
+    /* in the caller's order, stopping at the first failure; a plugin that
+     * batches gets each run of consecutive volumes of one storage at once
+     * (it reads for all of them first, then changes them one by one) */
     const char **batch = calloc(n, sizeof *batch);
-    char *done = calloc(n, 1);
-    if (!rc && (!batch || !done))
+    if (!rc && !batch)
         rc = pvs_oom(err);
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (done[i])
-            continue;
+    for (size_t i = 0; i < n && !rc;) {
         if (!rs[i].plugin->activate_volumes) {
             rc = pvs_plugin_activate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
                                             rs[i].volname, snapname, hints, err);
+            i++;
             continue;
         }
         size_t m = 0;
-        for (size_t j = i; j < n; j++)
-            if (strcmp(rs[j].storeid, rs[i].storeid) == 0) {
-                batch[m++] = rs[j].volname;
-                done[j] = 1;
-            }
+        for (; i + m < n && strcmp(rs[i + m].storeid, rs[i].storeid) == 0; m++)
+            batch[m] = rs[i + m].volname;
         rc = rs[i].plugin->activate_volumes(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg, batch, m,
                                             snapname, hints, err);
+        i += m;
     }
     free(batch);
-    free(done);
     free_all(rs, n);
     return rc;
 }
 
-int pvs_deactivate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+static int deactivate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
                            const char *snapname, pvs_error *err)
 {
     if (n == 0)
@@ -178,7 +174,7 @@ int pvs_deactivate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *v
     return rc;
 }
 
-int pvs_map_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+static int map_volume_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
                    const json_t *hints, char **path, pvs_error *err)
 {
     *path = NULL;
@@ -192,7 +188,7 @@ int pvs_map_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const cha
     return rc;
 }
 
-int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+static int unmap_volume_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
                      pvs_error *err)
 {
     resolved r;
@@ -204,7 +200,7 @@ int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const c
     return rc;
 }
 
-int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
+static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
              pvs_error *err)
 {
     *path = NULL;
@@ -215,4 +211,44 @@ int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *sna
     rc = pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
     resolved_clear(&r);
     return rc;
+}
+
+/* ---- the entry points: each is one call with one deadline ---- */
+
+
+int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
+{
+    PVS_CALL(activate_storage_in(call, cfg, storeid, err));
+}
+
+int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                         const char *snapname, const json_t *hints, pvs_error *err)
+{
+    PVS_CALL(activate_volumes_in(call, cfg, volids, n, snapname, hints, err));
+}
+
+int pvs_deactivate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                           const char *snapname, pvs_error *err)
+{
+    PVS_CALL(deactivate_volumes_in(call, cfg, volids, n, snapname, err));
+}
+
+int pvs_map_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                   const json_t *hints, char **path, pvs_error *err)
+{
+    *path = NULL;
+    PVS_CALL(map_volume_in(call, cfg, volid, snapname, hints, path, err));
+}
+
+int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                     pvs_error *err)
+{
+    PVS_CALL(unmap_volume_in(call, cfg, volid, snapname, err));
+}
+
+int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
+             pvs_error *err)
+{
+    *path = NULL;
+    PVS_CALL(path_in(call, cfg, volid, snapname, path, err));
 }

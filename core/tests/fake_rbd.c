@@ -243,6 +243,10 @@ static int do_map(const opts *o)
     write_file(dir, "pool_ns", o->ns ? o->ns : "", 0444);
     write_file(dir, "name", image, 0444);
     write_file(dir, "current_snap", snap, 0444);
+    char num[32];   /* single_major: one major for all devices, minor = id << 4 */
+    write_file(dir, "major", "251", 0444);
+    snprintf(num, sizeof num, "%d", id * 16);
+    write_file(dir, "minor", num, 0444);
 
     /* udev's link, relative like the rule makes it */
     const char *old = getenv("FAKE_RBD_OLD_PATHS");
@@ -327,7 +331,7 @@ static int do_unmap(const opts *o)
     snprintf(dir, sizeof dir, "%s/dev/rbd", root);
     nftw(dir, drop_links, 16, FTW_PHYS);
     static const char *const files[] = { "config_info", "cluster_fsid", "pool", "pool_ns", "name",
-                                         "current_snap", NULL };
+                                         "current_snap", "major", "minor", NULL };
     snprintf(dir, sizeof dir, "%s/sys/devices/rbd/%d", root, id);
     for (int i = 0; files[i]; i++) {
         char f[PATH_MAX * 3];

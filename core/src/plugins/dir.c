@@ -393,7 +393,7 @@ static int dir_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char
      * timeout, because they hang on an unresponsive mount. */
     json_t *cbp = json_object_get(scfg, "create-base-path");
     int create_base = cbp ? pvs_scfg_bool(scfg, "create-base-path", 1) : pvs_scfg_bool(scfg, "mkdir", 1);
-    if (pvs_fork_check(create_base ? mkpath_and_check : is_dir, path, ACTIVATE_TIMEOUT) != 1)
+    if (pvs_fork_check_call(ctx, create_base ? mkpath_and_check : is_dir, path, ACTIVATE_TIMEOUT) != 1)
         return pvs_fail(err, PVS_ESTORAGE,
                         "unable to activate storage '%s' - directory '%s' does not exist or is "
                         "unreachable\n", storeid, path);

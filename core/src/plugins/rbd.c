@@ -179,7 +179,7 @@ static void rbd_argv(pvs_ctx *ctx, const rbd_opts *o, const char *op, const char
                      const char **argv, char *userbuf, size_t userbuf_size)
 {
     int n = 0;
-    argv[n++] = ctx->rbd_command;
+    argv[n++] = ctx->set->rbd_command;
     argv[n++] = "-p";
     argv[n++] = o->pool;
     if (o->namespace_ && strcmp(op, "unmap") != 0) {   /* unmap fails with --namespace */
@@ -245,7 +245,7 @@ static char *last_error_line(const char *text)
 static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pvs_error *err)
 {
     pvs_run_result r;
-    int rc = pvs_run(argv, ctx->ceph_timeout, &r, err);
+    int rc = pvs_run_call(ctx, argv, &r, err);
     if (rc) {
         /* could not even start it: say what we tried to do */
         char *why = err && err->message ? strdup(err->message) : NULL;
@@ -308,11 +308,18 @@ static int rbd_store_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, 
     return rc;
 }
 
-/* One volume: its parsed name, IMAGE[@SNAP], and (krbd) its device. */
+/* One volume of a call: its parsed name, IMAGE[@SNAP], and (krbd) its
+ * device and what the kernel says about it. */
 typedef struct rbd_vol {
     pvs_volname v;
     char *name;        /* IMAGE[@SNAP] */
     char *dev;         /* host path of the kernel device */
+    char *lock_key;    /* FSID/POOL[/NS]/IMAGE[@SNAP] */
+    int mapped, id;
+    int rxbounce;      /* mapped with it: 1, without: 0, unknown: -1 */
+    int remap;         /* to be unmapped and mapped again with rxbounce */
+    rbd_feat feat;
+    pvs_error err;     /* what stops this volume, reported at its turn */
 } rbd_vol;
 
 static void rbd_vol_clear(rbd_vol *rv)
@@ -320,6 +327,9 @@ static void rbd_vol_clear(rbd_vol *rv)
     pvs_volname_clear(&rv->v);
     free(rv->name);
     free(rv->dev);
+    free(rv->lock_key);
+    pvs_error_clear(&rv->feat.err);
+    pvs_error_clear(&rv->err);
     memset(rv, 0, sizeof *rv);
 }
 
@@ -327,6 +337,7 @@ static int rbd_vol_get(const pvs_plugin *self, const char *volname, const char *
                        pvs_error *err)
 {
     memset(rv, 0, sizeof *rv);
+    rv->feat.err.exit_status = rv->err.exit_status = -1;
     int rc = pvs_plugin_parse_volname(self, volname, &rv->v, err);
     if (!rc) {
         rv->name = snapname ? pvs_asprintf("%s@%s", rv->v.name, snapname) : strdup(rv->v.name);
@@ -340,8 +351,11 @@ static int rbd_vol_get(const pvs_plugin *self, const char *volname, const char *
 
 static int rbd_vol_dev(pvs_ctx *ctx, const rbd_store *st, rbd_vol *rv, pvs_error *err)
 {
-    rv->dev = rbd_dev_path(ctx, &st->o, st->fsid, rv->name);
-    return rv->dev ? 0 : pvs_oom(err);
+    const rbd_opts *o = &st->o;
+    rv->dev = rbd_dev_path(ctx, o, st->fsid, rv->name);
+    rv->lock_key = o->namespace_ ? pvs_asprintf("%s/%s/%s/%s", st->fsid, o->pool, o->namespace_, rv->name)
+                                 : pvs_asprintf("%s/%s/%s", st->fsid, o->pool, rv->name);
+    return rv->dev && rv->lock_key ? 0 : pvs_oom(err);
 }
 
 /* QEMU's librbd path: rbd:POOL/[NS/]IMAGE[@SNAP]:conf=...:mon_host=...:id=...:keyring=... */
@@ -391,84 +405,194 @@ static int rbd_path_m(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, 
     return rc;
 }
 
-/* Step 1 of SPEC §5 rbd map_volume: a Windows guest's volume mapped without
- * rxbounce is unmapped when the hints say that is safe. */
-static void apply_rxbounce(pvs_ctx *ctx, const rbd_store *st, const rbd_vol *rv, const char *volname,
-                           const json_t *hints)
+/* What the kernel says about a volume, and what step 1 of SPEC §5 rbd
+ * map_volume decides for it: a Windows guest's volume mapped without
+ * rxbounce is remapped when the hints say that is safe.  Reads only. */
+static int look_at_volume(pvs_ctx *ctx, rbd_vol *rv, int windows, int may_deactivate, pvs_error *err)
 {
-    int id;
-    if (!rbd_device_mapped(ctx, rv->dev, &id))
-        return;
-    char devnode[32];
-    snprintf(devnode, sizeof devnode, "/dev/rbd%d", id);
-    char *opts = rbd_map_options(ctx, id);
-    if (!opts) {
-        pvs_warn(ctx, "cannot read map options of %s, not remapping volume %s\n",
-                 id >= 0 ? devnode : rv->dev, volname);
-        return;
+    rv->rxbounce = -1;
+    int rc = rbd_device_state(ctx, rv->dev, &rv->id, err);
+    if (rc < 0)
+        return rc;
+    rv->mapped = rc;
+    if (!windows || !rv->mapped)
+        return 0;
+    char *opts = rbd_map_options(ctx, rv->id);
+    if (opts) {
+        rv->rxbounce = rbd_has_option(opts, "rxbounce");
+        explicit_bzero(opts, strlen(opts));
+        free(opts);
     }
-    int has = rbd_has_option(opts, "rxbounce");
-    explicit_bzero(opts, strlen(opts));
-    free(opts);
-    if (has)
-        return;
-    if (pvs_hint_bool(hints, "plugin-may-deactivate-volume") != 1) {
-        pvs_warn(ctx, "not unmapping volume %s to apply rxbounce since it is not safe\n", volname);
-        return;
-    }
-    pvs_error e = PVS_ERROR_INIT;
-    if (unmap_device(ctx, &st->o, rv->dev, &e))
-        pvs_warn(ctx, "could not unmap to apply rxbounce - %s", e.message ? e.message : "unknown error\n");
-    pvs_error_clear(&e);
+    rv->remap = rv->rxbounce == 0 && may_deactivate;
+    return 0;
 }
 
-/* map_volume (SPEC §5 rbd) for n volumes of one storage: the rxbounce step
- * and the mapped check per volume, the feature check of every unmapped image
- * at once, then one map per unmapped volume, in order. */
+/* The warnings of step 1 for a volume that stays as it is mapped. */
+static void warn_not_remapped(pvs_ctx *ctx, const rbd_vol *rv, const char *volname)
+{
+    char devnode[32];
+    snprintf(devnode, sizeof devnode, "/dev/rbd%d", rv->id);
+    if (rv->rxbounce < 0)
+        pvs_warn(ctx, "cannot read map options of %s, not remapping volume %s\n", devnode, volname);
+    else if (rv->rxbounce == 0)
+        pvs_warn(ctx, "not unmapping volume %s to apply rxbounce since it is not safe\n", volname);
+}
+
+/* An error after the volume was unmapped for a remap says so. */
+static int no_longer_mapped(pvs_error *err, const char *storeid, const char *volname, int rc)
+{
+    if (err && err->message) {
+        char *m = pvs_asprintf("%svolume '%s:%s' was unmapped to apply rxbounce and is no longer mapped\n",
+                               err->message, storeid, volname);
+        if (m) {
+            free(err->message);
+            err->message = m;
+        }
+    }
+    return rc;
+}
+
+static int map_device(pvs_ctx *ctx, const rbd_opts *o, const rbd_vol *rv, int windows, pvs_error *err)
+{
+    const char *argv[MAX_ARGS];
+    const char *args[] = { rv->name, windows ? "--options" : NULL, "rxbounce", NULL };
+    char user[256];
+    rbd_argv(ctx, o, "map", args, argv, user, sizeof user);
+    char *errmsg = pvs_asprintf("can't map rbd volume %s", rv->name);
+    int rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
+    free(errmsg);
+    return rc;
+}
+
+/* The changes for one volume, everything that can fail for it checked
+ * first: the unmap of a remap comes right before the map that replaces it. */
+static int change_volume(pvs_ctx *ctx, const char *storeid, const rbd_store *st, rbd_vol *rv,
+                         const char *volname, int windows, pvs_error *err)
+{
+    if (rv->feat.err.code) {
+        int rc = rv->feat.err.code;
+        pvs_error_move(err, &rv->feat.err);
+        return rc;
+    }
+    int unmapped = 0;
+    if (rv->remap) {
+        pvs_error e = PVS_ERROR_INIT;
+        if (unmap_device(ctx, &st->o, rv->dev, &e))
+            pvs_warn(ctx, "could not unmap to apply rxbounce - %s", e.message ? e.message : "unknown error\n");
+        pvs_error_clear(&e);
+        int id;
+        if (rbd_device_state(ctx, rv->dev, &id, NULL) != 0)
+            return 0;   /* still mapped, as it was: upstream returns the path */
+        unmapped = 1;
+    }
+    int rc = 0;
+    if (rv->feat.change)
+        rc = rbd_change_features(ctx, storeid, &st->o, rv->v.name, err);
+    if (!rc)
+        rc = map_device(ctx, &st->o, rv, windows, err);
+    return rc && unmapped ? no_longer_mapped(err, storeid, volname, rc) : rc;
+}
+
+/* Parse every name (an error waits for its volume's turn); then the
+ * storage, whose failure is the first volume's. */
+static int prepare(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                   const char *const *volnames, size_t n, const char *snapname, rbd_vol *rvs,
+                   rbd_store *st, pvs_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        pvs_error e = PVS_ERROR_INIT;
+        if (rbd_vol_get(self, volnames[i], snapname, &rvs[i], &e) == PVS_ENOMEM)
+            return pvs_oom(err);
+        pvs_error_move(&rvs[i].err, &e);
+    }
+    if (n && rvs[0].err.code) {
+        int rc = rvs[0].err.code;
+        pvs_error_move(err, &rvs[0].err);
+        return rc;
+    }
+    int rc = rbd_store_get(ctx, storeid, scfg, 1, st, err);
+    for (size_t i = 0; !rc && i < n; i++)
+        if (!rvs[i].err.code)
+            rc = rbd_vol_dev(ctx, st, &rvs[i], err);
+    if (rc)
+        rbd_opts_clear(&st->o);
+    return rc;
+}
+
+/* Every read of a batch, under the images' locks: device states, map
+ * options, then the features of the images to be mapped, all at once. */
+static int look_at_all(pvs_ctx *ctx, const char *storeid, rbd_store *st, rbd_vol *rvs, size_t n,
+                       const char *snapname, int windows, int may, pvs_error *err)
+{
+    const char **images = calloc(n ? n : 1, sizeof *images);
+    size_t *which = calloc(n ? n : 1, sizeof *which), m = 0;
+    rbd_feat *feats = calloc(n ? n : 1, sizeof *feats);
+    if (!images || !which || !feats) {
+        free(images), free(which), free(feats);
+        return pvs_oom(err);
+    }
+    for (size_t i = 0; i < n; i++) {
+        rbd_vol *rv = &rvs[i];
+        if (rv->err.code || look_at_volume(ctx, rv, windows, may, &rv->err) || (rv->mapped && !rv->remap))
+            continue;
+        which[m] = i;
+        feats[m].err.exit_status = -1;
+        images[m++] = rv->v.name;
+    }
+    pvs_error all = PVS_ERROR_INIT;
+    int rc = rbd_read_features(ctx, storeid, &st->o, images, m, snapname, feats, &all);
+    for (size_t k = 0; k < m; k++) {
+        rbd_feat *f = &rvs[which[k]].feat;
+        if (rc)   /* a failure of the whole read is each volume's that needed it */
+            pvs_fail(&f->err, rc, "%s", all.message ? all.message : "unknown error\n");
+        f->change = feats[k].change;
+        if (!rc)
+            pvs_error_move(&f->err, &feats[k].err);
+        pvs_error_clear(&feats[k].err);
+    }
+    pvs_error_clear(&all);
+    free(images), free(which), free(feats);
+    return 0;
+}
+
+/* map_volume (SPEC §5 rbd) for n volumes of one storage: reads for all of
+ * them first, then each volume's changes in the caller's order, stopping
+ * at the first failure. */
 static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                     const char *const *volnames, size_t n, const char *snapname, const json_t *hints,
                     char **paths, pvs_error *err)
 {
-    rbd_vol *rvs = calloc(n ? n : 1, sizeof *rvs);
-    const char **images = calloc(n ? n : 1, sizeof *images);
-    size_t *todo = calloc(n ? n : 1, sizeof *todo);
-    size_t got = 0, m = 0;
-    rbd_store st;
-    int have_store = 0;
-    int rc = rvs && images && todo ? 0 : pvs_oom(err);
-    /* every name first: a bad one is reported before the cluster is asked */
-    for (; !rc && got < n; got++)
-        rc = rbd_vol_get(self, volnames[got], snapname, &rvs[got], err);
-    if (rc && got)
-        got--;   /* the one that failed holds nothing */
-    if (!rc && !(rc = rbd_store_get(ctx, storeid, scfg, 1, &st, err)))
-        have_store = 1;
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = rbd_vol_dev(ctx, &st, &rvs[i], err);
     int windows = pvs_hint_bool(hints, "guest-is-windows") == 1;
+    int may = pvs_hint_bool(hints, "plugin-may-deactivate-volume") == 1;
+    rbd_vol *rvs = calloc(n ? n : 1, sizeof *rvs);
+    const char **keys = calloc(n ? n * 2 : 1, sizeof *keys), **names = keys ? keys + n : NULL;
+    rbd_store st;
+    rbd_locks locks = { NULL, 0 };
+    size_t nlocks = 0;
+    int rc = rvs && keys ? prepare(ctx, self, storeid, scfg, volnames, n, snapname, rvs, &st, err)
+                         : pvs_oom(err);
+    int have_store = !rc;
+    for (size_t i = 0; !rc && i < n; i++)
+        if (rvs[i].lock_key) {
+            keys[nlocks] = rvs[i].lock_key;
+            names[nlocks++] = rvs[i].name;
+        }
+    if (!rc && !(rc = rbd_lock_images(ctx, keys, names, nlocks, &locks, err)))
+        rc = look_at_all(ctx, storeid, &st, rvs, n, snapname, windows, may, err);
     for (size_t i = 0; !rc && i < n; i++) {
-        if (windows)
-            apply_rxbounce(ctx, &st, &rvs[i], volnames[i], hints);
-        int id;
-        if (!rbd_device_mapped(ctx, rvs[i].dev, &id)) {
-            todo[m] = i;
-            images[m++] = rvs[i].v.name;
+        rbd_vol *rv = &rvs[i];
+        if (rv->err.code) {
+            rc = rv->err.code;
+            pvs_error_move(err, &rv->err);
+        } else if (rv->mapped && !rv->remap) {
+            if (windows)
+                warn_not_remapped(ctx, rv, volnames[i]);
+        } else {
+            rc = change_volume(ctx, storeid, &st, rv, volnames[i], windows, err);
         }
     }
-    /* a missing image fails here, before any map */
-    if (!rc)
-        rc = rbd_sync_features(ctx, storeid, &st.o, images, m, snapname, err);
-    for (size_t k = 0; !rc && k < m; k++) {
-        rbd_vol *rv = &rvs[todo[k]];
-        const char *argv[MAX_ARGS];
-        const char *args[] = { rv->name, windows ? "--options" : NULL, "rxbounce", NULL };
-        char user[256];
-        rbd_argv(ctx, &st.o, "map", args, argv, user, sizeof user);
-        char *errmsg = pvs_asprintf("can't map rbd volume %s", rv->name);
-        rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
-        free(errmsg);
-    }
-    for (size_t i = 0; i < got; i++) {
+    rbd_unlock_images(&locks);
+    for (size_t i = 0; rvs && i < n; i++) {
         if (!rc && paths) {
             paths[i] = rvs[i].dev;
             rvs[i].dev = NULL;
@@ -478,8 +602,7 @@ static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, c
     if (have_store)
         rbd_opts_clear(&st.o);
     free(rvs);
-    free(images);
-    free(todo);
+    free(keys);
     return rc;
 }
 
@@ -495,15 +618,17 @@ static int rbd_unmap(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, 
 {
     rbd_vol rv;
     rbd_store st;
-    int rc = rbd_vol_get(self, volname, snapname, &rv, err);
+    int rc = prepare(ctx, self, storeid, scfg, &volname, 1, snapname, &rv, &st, err);
     if (rc)
         return rc;
-    if (!(rc = rbd_store_get(ctx, storeid, scfg, 1, &st, err))) {
-        int id;
-        if (!(rc = rbd_vol_dev(ctx, &st, &rv, err)) && rbd_device_mapped(ctx, rv.dev, &id))
-            rc = unmap_device(ctx, &st.o, rv.dev, err);
-        rbd_opts_clear(&st.o);
+    rbd_locks locks;
+    const char *key = rv.lock_key, *name = rv.name;
+    if (!(rc = rbd_lock_images(ctx, &key, &name, 1, &locks, err))) {
+        int mapped = rbd_device_state(ctx, rv.dev, &rv.id, err);
+        rc = mapped < 0 ? mapped : mapped ? unmap_device(ctx, &st.o, rv.dev, err) : 0;
+        rbd_unlock_images(&locks);
     }
+    rbd_opts_clear(&st.o);
     rbd_vol_clear(&rv);
     return rc;
 }

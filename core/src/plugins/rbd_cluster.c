@@ -1,42 +1,163 @@
-/* rbd_cluster.c - librados/librbd: one cached connection per storage,
- * the cluster FSID, image features brought in line with the kernel. */
+/* rbd_cluster.c - librados: one cached connection per storage, the cluster
+ * FSID, and the bounded jobs every cluster step runs in.
+ *
+ * librados has no per-call deadline (its timeouts are fixed per connection),
+ * so each cluster step runs on a thread of its own while the caller waits
+ * until the call's deadline.  A step that overruns is left to finish by
+ * itself (librados' own op timeouts end it) and frees what it holds; the
+ * caller gets PVS_ETIMEDOUT at the deadline, and the connection the step
+ * used is dropped from the cache.  Worker threads never call the warning
+ * sink (it may be Perl's warn): they hand warnings back to the caller. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <rados/librados.h>
-#include <rbd/librbd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rbd.h"
 
-typedef struct conn {
-    char *key;            /* storeid and every connection parameter */
-    rados_t cluster;
-} conn;
-
 typedef struct rbd_state {
-    conn *v;
+    pid_t pid;            /* the process the connections belong to */
+    rbd_conn **v;
     size_t n, cap;
 } rbd_state;
+
+void rbd_conn_put(rbd_conn *c)
+{
+    if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        rados_shutdown(c->cluster);
+        free(c->key);
+        free(c);
+    }
+}
+
+/* A forked child's copy of its parent's connections: their threads are not
+ * in this process, so they can be neither used nor shut down; forget them. */
+static void forget_parent(rbd_state *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i]->key);
+        free(s->v[i]);
+    }
+    s->n = 0;
+    s->pid = getpid();
+}
 
 void pvs_rbd_state_free(void *p)
 {
     rbd_state *s = p;
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++) {
-        rados_shutdown(s->v[i].cluster);
-        free(s->v[i].key);
-    }
+    if (s->pid != getpid())
+        forget_parent(s);
+    for (size_t i = 0; i < s->n; i++)
+        rbd_conn_put(s->v[i]);
     free(s->v);
     free(s);
 }
 
-static const char *strerr(int rc, char *buf, size_t size)
+const char *rbd_strerr(int rc, char *buf, size_t size)
 {
     snprintf(buf, size, "(%d) %s", -rc, strerror(-rc));
     return buf;
+}
+
+/* ---- bounded jobs ---- */
+
+void rbd_job_init(rbd_job *j, void (*run)(rbd_job *), void (*release)(rbd_job *))
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&j->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&j->m, NULL);
+    j->refs = 1;
+    j->done = 0;
+    j->run = run;
+    j->release = release;
+}
+
+void rbd_job_put(rbd_job *j)
+{
+    pthread_mutex_lock(&j->m);
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->m);
+    if (last) {
+        pthread_mutex_destroy(&j->m);
+        pthread_cond_destroy(&j->cv);
+        j->release(j);
+    }
+}
+
+static void *job_thread(void *p)
+{
+    rbd_job *j = p;
+    j->run(j);
+    pthread_mutex_lock(&j->m);
+    j->done = 1;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->m);
+    rbd_job_put(j);
+    return NULL;
+}
+
+int rbd_job_wait(pvs_ctx *ctx, rbd_job *j)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    j->refs++;   /* the worker's; nobody else sees j yet */
+    /* no signal of the host (Perl, Python) is ever handled on a worker */
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = pthread_create(&t, &a, job_thread, j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&a);
+    if (rc != 0) {   /* no thread to be had: do it here, unbounded, rather than fail */
+        j->refs--;
+        j->run(j);
+        return 0;
+    }
+    long long deadline = pvs_now_ms() + pvs_call_left_ms(ctx);
+    struct timespec ts = { (time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000 };
+    pthread_mutex_lock(&j->m);
+    while (!j->done && pthread_cond_timedwait(&j->cv, &j->m, &ts) == 0)
+        ;
+    int done = j->done;
+    pthread_mutex_unlock(&j->m);
+    return done ? 0 : PVS_ETIMEDOUT;
+}
+
+/* ---- connections ---- */
+
+typedef struct connect_job {
+    rbd_job j;
+    char *name, *conf, *mon_host, *keyring, *auth, *storeid;
+    char mount_timeout[32];   /* seconds: less than the call has left */
+    char op_timeout[16];      /* whole seconds, as librados takes them */
+    rados_t cluster;      /* the result, taken by the caller */
+    int connected;
+    pvs_error err;
+} connect_job;
+
+static void connect_release(rbd_job *j)
+{
+    connect_job *c = (connect_job *)j;
+    if (c->connected)
+        rados_shutdown(c->cluster);   /* ready too late: nobody wants it */
+    free(c->name);
+    free(c->conf);
+    free(c->mon_host);
+    free(c->keyring);
+    free(c->auth);
+    free(c->storeid);
+    pvs_error_clear(&c->err);
+    free(c);
 }
 
 static int conf_set(rados_t c, const char *k, const char *v)
@@ -44,104 +165,193 @@ static int conf_set(rados_t c, const char *k, const char *v)
     return v ? rados_conf_set(c, k, v) : 0;
 }
 
-static int connect_cluster(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rados_t *out,
-                           pvs_error *err)
+/* Settings first: nothing from the default search path, no log on stderr
+ * (librados would write there before the first conf_set), timeouts. */
+static int configure_handle(rados_t h, const connect_job *c)
 {
-    char name[256], timeout[16], eb[128];
-    snprintf(name, sizeof name, "client.%s", o->user);
-    snprintf(timeout, sizeof timeout, "%d", ctx->ceph_timeout);
-    rados_t c;
-    int rc = rados_create2(&c, "ceph", name, 0);
-    if (rc < 0)
-        return pvs_fail(err, PVS_ECLUSTER, "rbd error: cannot create a cluster handle for storage '%s': %s\n",
-                        storeid, strerr(rc, eb, sizeof eb));
-    /* nothing from the default search path: only what the storage says */
-    if (o->conf && (rc = rados_conf_read_file(c, o->conf)) < 0) {
-        rados_shutdown(c);
-        return pvs_fail(err, PVS_ECLUSTER, "rbd error: cannot read '%s': %s\n", o->conf,
-                        strerr(rc, eb, sizeof eb));
-    }
-    if ((rc = conf_set(c, "mon_host", o->mon_host)) < 0 || (rc = conf_set(c, "keyring", o->keyring)) < 0
-        || (rc = rados_conf_set(c, "auth_client_required", o->auth)) < 0
-        || (rc = rados_conf_set(c, "client_mount_timeout", timeout)) < 0
-        || (rc = rados_conf_set(c, "rados_mon_op_timeout", timeout)) < 0
-        || (rc = rados_conf_set(c, "rados_osd_op_timeout", timeout)) < 0
-        || (rc = rados_conf_set(c, "log_to_stderr", "false")) < 0
-        || (rc = rados_conf_set(c, "err_to_stderr", "false")) < 0
-        || (rc = rados_conf_set(c, "log_file", "")) < 0
+    int rc;
+    if ((rc = rados_conf_set(h, "log_to_stderr", "false")) < 0
+        || (rc = rados_conf_set(h, "err_to_stderr", "false")) < 0
+        || (rc = rados_conf_set(h, "log_file", "")) < 0
+        || (c->conf && (rc = rados_conf_read_file(h, c->conf)) < 0))
+        return rc;
+    if ((rc = conf_set(h, "mon_host", c->mon_host)) < 0 || (rc = conf_set(h, "keyring", c->keyring)) < 0
+        || (rc = rados_conf_set(h, "auth_client_required", c->auth)) < 0
+        || (rc = rados_conf_set(h, "client_mount_timeout", c->mount_timeout)) < 0
+        || (rc = rados_conf_set(h, "rados_mon_op_timeout", c->op_timeout)) < 0
+        || (rc = rados_conf_set(h, "rados_osd_op_timeout", c->op_timeout)) < 0
+        || (rc = rados_conf_set(h, "log_to_stderr", "false")) < 0
+        || (rc = rados_conf_set(h, "err_to_stderr", "false")) < 0
+        || (rc = rados_conf_set(h, "log_file", "")) < 0
         /* no client cache: we only read metadata, and opening is cheaper without it */
-        || (rc = rados_conf_set(c, "rbd_cache", "false")) < 0) {
-        rados_shutdown(c);
-        return pvs_fail(err, PVS_ECLUSTER, "rbd error: bad connection settings for storage '%s': %s\n",
-                        storeid, strerr(rc, eb, sizeof eb));
-    }
-    if ((rc = rados_connect(c)) < 0) {
-        rados_shutdown(c);
-        return pvs_fail(err, rc == -ETIMEDOUT ? PVS_ETIMEDOUT : PVS_ECLUSTER,
-                        "rbd error: cannot connect to the cluster of storage '%s': %s\n", storeid,
-                        strerr(rc, eb, sizeof eb));
-    }
-    *out = c;
+        || (rc = rados_conf_set(h, "rbd_cache", "false")) < 0)
+        return rc;
     return 0;
 }
 
-/* The cached connection of a storage, made on first use. */
-static int get_cluster(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rados_t *out,
-                       pvs_error *err)
+static void connect_run(rbd_job *j)
 {
-    char *key = pvs_asprintf("%s\n%s\n%s\n%s\n%s\n%s", storeid, o->conf ? o->conf : "",
-                             o->mon_host ? o->mon_host : "", o->keyring ? o->keyring : "", o->auth,
-                             o->user);
+    connect_job *c = (connect_job *)j;
+    char eb[128];
+    rados_t h;
+    int rc = rados_create2(&h, "ceph", c->name, 0);
+    if (rc < 0) {
+        pvs_fail(&c->err, PVS_ECLUSTER, "rbd error: cannot create a cluster handle for storage '%s': %s\n",
+                 c->storeid, rbd_strerr(rc, eb, sizeof eb));
+        return;
+    }
+    if ((rc = configure_handle(h, c)) < 0) {
+        pvs_fail(&c->err, PVS_ECLUSTER, "rbd error: bad connection settings for storage '%s': %s\n",
+                 c->storeid, rbd_strerr(rc, eb, sizeof eb));
+    } else if ((rc = rados_connect(h)) < 0) {
+        pvs_fail(&c->err, rc == -ETIMEDOUT ? PVS_ETIMEDOUT : PVS_ECLUSTER,
+                 "rbd error: cannot connect to the cluster of storage '%s': %s\n", c->storeid,
+                 rbd_strerr(rc, eb, sizeof eb));
+    } else {
+        c->cluster = h;
+        c->connected = 1;
+        return;
+    }
+    rados_shutdown(h);
+}
+
+int rbd_timeout_error(pvs_ctx *ctx, const char *what, const char *storeid, pvs_error *err)
+{
+    return pvs_fail(err, PVS_ETIMEDOUT, "rbd error: %s for storage '%s' did not finish within "
+                                        "ceph_timeout (%d s)\n", what, storeid, ctx->set->ceph_timeout);
+}
+
+static int connect_cluster(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rados_t *out,
+                           pvs_error *err)
+{
+    long long left = pvs_call_left_ms(ctx);
+    if (left <= 0)
+        return rbd_timeout_error(ctx, "connecting to the cluster", storeid, err);
+    connect_job *c = calloc(1, sizeof *c);
+    if (!c)
+        return pvs_oom(err);
+    rbd_job_init(&c->j, connect_run, connect_release);
+    c->err.exit_status = -1;
+    /* librados' own timeout ends the connect first, with its own message;
+     * the call's deadline is the backstop */
+    long long mount_s = (left - 500) / 1000;   /* librados takes whole seconds */
+    snprintf(c->mount_timeout, sizeof c->mount_timeout, "%lld", mount_s > 0 ? mount_s : 1);
+    snprintf(c->op_timeout, sizeof c->op_timeout, "%d", ctx->set->ceph_timeout);
+    c->name = pvs_asprintf("client.%s", o->user);
+    c->conf = pvs_strdup(o->conf);
+    c->mon_host = pvs_strdup(o->mon_host);
+    c->keyring = pvs_strdup(o->keyring);
+    c->auth = pvs_strdup(o->auth);
+    c->storeid = pvs_strdup(storeid);
+    int rc;
+    if (!c->name || !c->auth || !c->storeid || (o->conf && !c->conf) || (o->mon_host && !c->mon_host)
+        || (o->keyring && !c->keyring))
+        rc = pvs_oom(err);
+    else if ((rc = rbd_job_wait(ctx, &c->j)))
+        rc = rbd_timeout_error(ctx, "connecting to the cluster", storeid, err);
+    else if (!c->connected)
+        rc = c->err.code, pvs_error_move(err, &c->err);
+    else
+        *out = c->cluster, c->connected = 0;
+    rbd_job_put(&c->j);
+    return rc;
+}
+
+/* The cached connection (a new reference) whose key is key, or NULL. */
+static rbd_conn *cache_find(pvs_ctx *ctx, const char *key)
+{
+    rbd_state *s = ctx->base->rbd_state;
+    if (s && s->pid != getpid())
+        forget_parent(s);
+    for (size_t i = 0; s && i < s->n; i++)
+        if (strcmp(s->v[i]->key, key) == 0) {
+            __atomic_add_fetch(&s->v[i]->refs, 1, __ATOMIC_ACQ_REL);
+            return s->v[i];
+        }
+    return NULL;
+}
+
+/* Add a connection (the cache's reference is c's first one). */
+static int cache_add(pvs_ctx *ctx, rbd_conn *c)
+{
+    rbd_state *s = ctx->base->rbd_state;
+    if (!s) {
+        s = ctx->base->rbd_state = calloc(1, sizeof *s);
+        if (!s)
+            return -1;
+        s->pid = getpid();
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 4;
+        rbd_conn **v = realloc(s->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = c;
+    return 0;
+}
+
+void rbd_conn_drop(pvs_ctx *ctx, rbd_conn *c)
+{
+    pthread_mutex_lock(&ctx->base->lock);
+    rbd_state *s = ctx->base->rbd_state;
+    for (size_t i = 0; s && i < s->n; i++)
+        if (s->v[i] == c) {
+            s->v[i] = s->v[--s->n];
+            rbd_conn_put(c);   /* the cache's reference */
+            break;
+        }
+    pthread_mutex_unlock(&ctx->base->lock);
+}
+
+static char *conn_key(const char *storeid, const rbd_opts *o)
+{
+    return pvs_asprintf("%s\n%s\n%s\n%s\n%s\n%s", storeid, o->conf ? o->conf : "",
+                        o->mon_host ? o->mon_host : "", o->keyring ? o->keyring : "", o->auth, o->user);
+}
+
+int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn **out, pvs_error *err)
+{
+    char *key = conn_key(storeid, o);
     if (!key)
         return pvs_oom(err);
-    pthread_mutex_lock(&ctx->lock);
-    rbd_state *s = ctx->rbd_state;
-    for (size_t i = 0; s && i < s->n; i++)
-        if (strcmp(s->v[i].key, key) == 0) {
-            *out = s->v[i].cluster;
-            pthread_mutex_unlock(&ctx->lock);
-            free(key);
-            return 0;
-        }
-    pthread_mutex_unlock(&ctx->lock);
-
+    pthread_mutex_lock(&ctx->base->lock);
+    rbd_conn *c = cache_find(ctx, key);
+    pthread_mutex_unlock(&ctx->base->lock);
+    if (c) {
+        free(key);
+        *out = c;
+        return 0;
+    }
     /* connect without the lock: other storages need not wait for this one */
-    rados_t c;
-    int rc = connect_cluster(ctx, storeid, o, &c, err);
+    rados_t h = NULL;
+    int rc = connect_cluster(ctx, storeid, o, &h, err);
     if (rc) {
         free(key);
         return rc;
     }
-    pthread_mutex_lock(&ctx->lock);
-    s = ctx->rbd_state;
-    if (!s)
-        s = ctx->rbd_state = calloc(1, sizeof *s);
-    for (size_t i = 0; s && i < s->n; i++)
-        if (strcmp(s->v[i].key, key) == 0) {   /* another thread was faster */
-            *out = s->v[i].cluster;
-            pthread_mutex_unlock(&ctx->lock);
-            rados_shutdown(c);
-            free(key);
-            return 0;
-        }
-    if (s && s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 4;
-        conn *v = realloc(s->v, cap * sizeof *v);
-        if (v) {
-            s->v = v;
-            s->cap = cap;
-        }
-    }
-    if (!s || s->n == s->cap) {
-        pthread_mutex_unlock(&ctx->lock);
-        rados_shutdown(c);
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        rados_shutdown(h);
         free(key);
         return pvs_oom(err);
     }
-    s->v[s->n].key = key;
-    s->v[s->n].cluster = c;
-    s->n++;
-    pthread_mutex_unlock(&ctx->lock);
+    c->key = key;
+    c->cluster = h;
+    c->refs = 2;   /* the cache's and the caller's */
+    pthread_mutex_lock(&ctx->base->lock);
+    rbd_conn *other = cache_find(ctx, key);   /* another thread was faster */
+    int added = !other && cache_add(ctx, c) == 0;
+    pthread_mutex_unlock(&ctx->base->lock);
+    if (!added) {
+        c->refs = 1;
+        rbd_conn_put(c);
+        if (!other)
+            return pvs_oom(err);
+        c = other;
+    }
     *out = c;
     return 0;
 }
@@ -188,6 +398,23 @@ static int valid_fsid(const char *s)
     return 1;
 }
 
+static int fsid_from_cluster(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, char *buf,
+                             size_t size, pvs_error *err)
+{
+    rbd_conn *c;
+    int rc = rbd_conn_get(ctx, storeid, o, &c, err);
+    if (rc)
+        return rc;
+    rc = rados_cluster_fsid(c->cluster, buf, size);   /* known since the connect: no I/O */
+    rbd_conn_put(c);
+    if (rc < 0) {
+        char eb[128];
+        return pvs_fail(err, PVS_ECLUSTER, "rbd error: cannot get the cluster fsid of storage '%s': %s\n",
+                        storeid, rbd_strerr(rc, eb, sizeof eb));
+    }
+    return 0;
+}
+
 int rbd_cluster_fsid(pvs_ctx *ctx, const char *storeid, const json_t *scfg, const rbd_opts *o,
                      char fsid[37], pvs_error *err)
 {
@@ -197,16 +424,9 @@ int rbd_cluster_fsid(pvs_ctx *ctx, const char *storeid, const json_t *scfg, cons
     if (!given && !o->mon_host)
         given = found = conf_fsid(o->conf);   /* a managed cluster: its ceph.conf */
     if (!given) {
-        rados_t c;
-        int rc = get_cluster(ctx, storeid, o, &c, err);
+        int rc = fsid_from_cluster(ctx, storeid, o, buf, sizeof buf, err);
         if (rc)
             return rc;
-        rc = rados_cluster_fsid(c, buf, sizeof buf);
-        if (rc < 0) {
-            char eb[128];
-            return pvs_fail(err, PVS_ECLUSTER, "rbd error: cannot get the cluster fsid of storage '%s': %s\n",
-                            storeid, strerr(rc, eb, sizeof eb));
-        }
         given = buf;
     }
     int ok = valid_fsid(given);
@@ -217,282 +437,4 @@ int rbd_cluster_fsid(pvs_ctx *ctx, const char *storeid, const json_t *scfg, cons
     }
     free(found);
     return ok ? 0 : pvs_fail(err, PVS_EINVAL, "cluster fsid has invalid format\n");
-}
-
-static const struct { uint64_t bit; const char *name; } feature_names[] = {
-    { RBD_FEATURE_EXCLUSIVE_LOCK, "exclusive-lock" },
-    { RBD_FEATURE_OBJECT_MAP, "object-map" },
-    { RBD_FEATURE_FAST_DIFF, "fast-diff" },
-    { RBD_FEATURE_DEEP_FLATTEN, "deep-flatten" },
-};
-
-static void feature_list(uint64_t mask, const uint64_t *order, size_t n, strbuf *sb)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!(mask & order[i]))
-            continue;
-        for (size_t k = 0; k < sizeof feature_names / sizeof feature_names[0]; k++)
-            if (feature_names[k].bit == order[i]) {
-                if (sb->len)
-                    sb_add(sb, ",");
-                sb_add(sb, feature_names[k].name);
-            }
-    }
-}
-
-/* The features the running kernel's krbd wants on and off. */
-static void kernel_features(const pvs_ctx *ctx, uint64_t *enable, uint64_t *disable)
-{
-    int ma = ctx->kernel_major, mi = ctx->kernel_minor;
-    *enable = *disable = 0;
-    if (ma > 5 || (ma == 5 && mi >= 3))
-        *enable |= RBD_FEATURE_FAST_DIFF | RBD_FEATURE_OBJECT_MAP;   /* deep-flatten cannot come back */
-    else
-        *disable |= RBD_FEATURE_FAST_DIFF | RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_DEEP_FLATTEN;
-    if (ma >= 5)
-        *enable |= RBD_FEATURE_EXCLUSIVE_LOCK;
-    else
-        *disable |= RBD_FEATURE_EXCLUSIVE_LOCK;
-}
-
-/* Check an image opened read-only: *change is set when its features differ
- * from what the kernel wants. */
-static int check_open_image(pvs_ctx *ctx, rbd_image_t img, const char *image, const char *snapname,
-                            int *change, pvs_error *err)
-{
-    char eb[128];
-    uint64_t features = 0, enable, disable;
-    bool snap_exists = true;
-    int rc = rbd_get_features(img, &features);
-    if (rc >= 0 && snapname)
-        rc = rbd_snap_exists(img, snapname, &snap_exists);
-    if (rc < 0)
-        return pvs_fail(err, PVS_ECLUSTER, "rbd error: rbd: error reading image %s: %s\n", image,
-                        strerr(rc, eb, sizeof eb));
-    if (!snap_exists)
-        return pvs_fail(err, PVS_ENOENT, "rbd error: rbd: error setting snapshot context: "
-                                         "(2) No such file or directory (snapshot '%s' of image %s)\n",
-                        snapname, image);
-    kernel_features(ctx, &enable, &disable);
-    *change = (disable & features) || (enable & ~features);
-    return 0;
-}
-
-/* Bring the features of an image in line with the kernel (opened for writing). */
-static int update_image(pvs_ctx *ctx, rados_ioctx_t io, const char *image, pvs_error *err)
-{
-    char eb[128];
-    rbd_image_t img;
-    int rc = rbd_open(io, image, &img, NULL);
-    if (rc < 0)
-        return pvs_fail(err, rc == -ENOENT ? PVS_ENOENT : PVS_ECLUSTER,
-                        "rbd error: rbd: error opening image %s: %s\n", image, strerr(rc, eb, sizeof eb));
-    uint64_t features = 0, enable, disable;
-    rbd_get_features(img, &features);
-    kernel_features(ctx, &enable, &disable);
-    uint64_t to_disable = disable & features, to_enable = enable & ~features;
-    static const uint64_t disable_order[] = { RBD_FEATURE_FAST_DIFF, RBD_FEATURE_OBJECT_MAP,
-                                              RBD_FEATURE_DEEP_FLATTEN, RBD_FEATURE_EXCLUSIVE_LOCK };
-    static const uint64_t enable_order[] = { RBD_FEATURE_EXCLUSIVE_LOCK, RBD_FEATURE_OBJECT_MAP,
-                                             RBD_FEATURE_FAST_DIFF };
-    rc = 0;
-    int r;
-    if (to_disable && (r = rbd_update_features(img, to_disable, 0)) < 0) {
-        strbuf sb;
-        sb_init(&sb);
-        feature_list(to_disable, disable_order, 4, &sb);
-        rc = pvs_fail(err, PVS_ECLUSTER,
-                      "could not disable krbd-incompatible image features '%s' for rbd image: %s: %s\n",
-                      sb.s ? sb.s : "", image, strerr(r, eb, sizeof eb));
-        sb_free(&sb);
-    }
-    if (!rc && to_enable && (r = rbd_update_features(img, to_enable, 1)) < 0) {
-        /* the kernel copes without them: warn, as Proxmox does */
-        strbuf sb;
-        sb_init(&sb);
-        feature_list(to_enable, enable_order, 3, &sb);
-        pvs_warn(ctx, "could not enable RBD image features '%s' for rbd image: %s: %s\n",
-                 sb.s ? sb.s : "", image, strerr(r, eb, sizeof eb));
-        sb_free(&sb);
-    }
-    rbd_close(img);
-    return rc;
-}
-
-enum { OIDLEN = 512 };
-
-/* One rbd object-class call on each object whose status is still 0, all in
- * flight at once; status[i] becomes the call's result (bytes or -errno). */
-static void exec_all(rados_ioctx_t io, size_t n, char (*oids)[OIDLEN], const char *method, const char *in,
-                     size_t inlen, char *out, size_t outlen, int *status, rados_completion_t *c)
-{
-    for (size_t i = 0; i < n; i++) {
-        c[i] = NULL;
-        if (status[i])
-            continue;
-        status[i] = rados_aio_create_completion2(NULL, NULL, &c[i]);
-        if (!status[i])
-            status[i] = rados_aio_exec(io, oids[i], c[i], "rbd", method, in, inlen, out + i * outlen, outlen);
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!c[i])
-            continue;
-        if (!status[i]) {
-            rados_aio_wait_for_complete(c[i]);
-            status[i] = rados_aio_get_return_value(c[i]);
-        }
-        rados_aio_release(c[i]);
-        c[i] = NULL;
-    }
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int b = 7; b >= 0; b--)
-        v = v << 8 | p[b];
-    return v;
-}
-
-/* Image features read without opening the image: the rbd object class on
- * rbd_id.NAME (get_id) and rbd_header.ID (get_features), for all images at
- * once.  An image open costs a full librbd ImageCtx (about a millisecond of
- * CPU each); these are two small reads.  status[i]: 0 and features[i] set,
- * -ENOENT for a missing image, another error: ask librbd instead. */
-static void peek_features(rados_ioctx_t io, const char *const *images, size_t n, uint64_t *features,
-                          int *status)
-{
-    enum { IDLEN = 128 };
-    char (*oids)[OIDLEN] = calloc(n, OIDLEN);
-    unsigned char *out = calloc(n, IDLEN);
-    rados_completion_t *c = calloc(n, sizeof *c);
-    for (size_t i = 0; i < n; i++)
-        status[i] = oids && out && c ? 0 : -ENOMEM;
-    if (!oids || !out || !c)
-        goto done;
-    for (size_t i = 0; i < n; i++)
-        snprintf(oids[i], OIDLEN, "rbd_id.%s", images[i]);
-    exec_all(io, n, oids, "get_id", NULL, 0, (char *)out, IDLEN, status, c);
-    for (size_t i = 0; i < n; i++) {
-        if (status[i] < 0)
-            continue;
-        /* the id: a u32 length (little endian) and the bytes */
-        const unsigned char *o = out + i * IDLEN;
-        uint32_t len = (uint32_t)o[0] | (uint32_t)o[1] << 8 | (uint32_t)o[2] << 16 | (uint32_t)o[3] << 24;
-        if (status[i] < 4 || len == 0 || len + 4 > (uint32_t)status[i] || len + 4 >= IDLEN) {
-            status[i] = -EINVAL;
-            continue;
-        }
-        snprintf(oids[i], OIDLEN, "rbd_header.%.*s", (int)len, (const char *)o + 4);
-        status[i] = 0;
-    }
-    /* get_features(snap_id = CEPH_NOSNAP, read_only = true): features, incompatible */
-    static const char in[9] = { (char)0xfe, (char)0xff, (char)0xff, (char)0xff, (char)0xff,
-                                (char)0xff, (char)0xff, (char)0xff, 1 };
-    exec_all(io, n, oids, "get_features", in, sizeof in, (char *)out, IDLEN, status, c);
-    for (size_t i = 0; i < n; i++) {
-        if (status[i] >= 0 && status[i] < 8)
-            status[i] = -EINVAL;
-        if (status[i] < 0)
-            continue;
-        features[i] = le64(out + i * IDLEN);
-        status[i] = 0;
-    }
-done:
-    free(oids);
-    free(out);
-    free(c);
-}
-
-int rbd_sync_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o,
-                      const char *const *images, size_t n, const char *snapname, pvs_error *err)
-{
-    if (n == 0)
-        return 0;
-    rados_t c;
-    int rc = get_cluster(ctx, storeid, o, &c, err);
-    if (rc)
-        return rc;
-    char eb[128];
-    rados_ioctx_t io;
-    if ((rc = rados_ioctx_create(c, o->pool, &io)) < 0)
-        return pvs_fail(err, rc == -ENOENT ? PVS_ENOENT : PVS_ECLUSTER,
-                        "rbd error: rbd: error opening pool '%s': %s\n", o->pool, strerr(rc, eb, sizeof eb));
-    if (o->namespace_)
-        rados_ioctx_set_namespace(io, o->namespace_);
-
-    uint64_t *features = calloc(n, sizeof *features), enable, disable;
-    int *status = calloc(n, sizeof *status), *change = calloc(n, sizeof *change);
-    rbd_image_t *imgs = calloc(n, sizeof *imgs);
-    rbd_completion_t *comps = calloc(n, sizeof *comps);
-    int *opened = calloc(n, sizeof *opened);
-    if (!features || !status || !change || !imgs || !comps || !opened) {
-        rc = pvs_oom(err);
-        goto out;
-    }
-    kernel_features(ctx, &enable, &disable);
-    peek_features(io, images, n, features, status);
-
-    /* librbd itself for whatever the peek could not tell (and for snapshots,
-     * whose existence only an open image answers): opened all at once,
-     * read-only, so no watch is registered */
-    for (size_t i = 0; i < n; i++) {
-        opened[i] = 1;   /* not opened */
-        if (status[i] == 0 && !snapname) {
-            change[i] = (disable & features[i]) || (enable & ~features[i]);
-            continue;
-        }
-        if (status[i] == -ENOENT)
-            continue;
-        opened[i] = rbd_aio_create_completion(NULL, NULL, &comps[i]);
-        if (opened[i] == 0)
-            opened[i] = rbd_aio_open_read_only(io, images[i], &imgs[i], NULL, comps[i]);
-        if (opened[i] < 0 && comps[i]) {
-            rbd_aio_release(comps[i]);
-            comps[i] = NULL;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!comps[i])
-            continue;
-        rbd_aio_wait_for_complete(comps[i]);
-        opened[i] = (int)rbd_aio_get_return_value(comps[i]);
-        rbd_aio_release(comps[i]);
-        comps[i] = NULL;
-    }
-    /* the first problem in the caller's order is the one reported */
-    for (size_t i = 0; i < n && !rc; i++) {
-        int missing = status[i] == -ENOENT ? -ENOENT : (opened[i] < 0 ? opened[i] : 0);
-        if (missing)
-            rc = pvs_fail(err, missing == -ENOENT ? PVS_ENOENT : PVS_ECLUSTER,
-                          "rbd error: rbd: error opening image %s: %s\n", images[i],
-                          strerr(missing, eb, sizeof eb));
-        else if (opened[i] == 0)
-            rc = check_open_image(ctx, imgs[i], images[i], snapname, &change[i], err);
-    }
-    for (size_t i = 0; i < n; i++)
-        if (opened[i] == 0 && rbd_aio_create_completion(NULL, NULL, &comps[i]) == 0
-            && rbd_aio_close(imgs[i], comps[i]) < 0) {
-            rbd_aio_release(comps[i]);
-            comps[i] = NULL;
-            rbd_close(imgs[i]);
-        }
-    for (size_t i = 0; i < n; i++)
-        if (opened[i] == 0 && comps[i]) {
-            rbd_aio_wait_for_complete(comps[i]);
-            rbd_aio_release(comps[i]);
-        }
-    /* the few that need a change are opened for writing, one by one */
-    for (size_t i = 0; i < n && !rc; i++)
-        if (change[i])
-            rc = update_image(ctx, io, images[i], err);
-out:
-    free(features);
-    free(status);
-    free(change);
-    free(imgs);
-    free(comps);
-    free(opened);
-    rados_ioctx_destroy(io);
-    return rc;
 }

@@ -6,9 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "rbd.h"
+
+#define MAX_LINK_HOPS 40   /* the kernel's own bound (ELOOP) */
 
 /* "POOL[/NAMESPACE]/NAME" */
 static char *rbd_path(const rbd_opts *o, const char *name)
@@ -17,18 +20,63 @@ static char *rbd_path(const rbd_opts *o, const char *name)
                          : pvs_asprintf("%s/%s", o->pool, name);
 }
 
-/* Resolve a host path's symlinks inside the root (absolute targets are
- * host paths too); returns the host path it ends at, or NULL. */
-static char *resolve_host(pvs_ctx *ctx, const char *host_path)
+/* Normalise an absolute path in place: "//", "." and ".." (which stops at
+ * "/") go, so the /dev/rbdN name can be read off.  Linear, no arrays. */
+static void normalise(char *path)
+{
+    char *out = path;   /* written behind p: the result only ever shrinks */
+    const char *p = path;
+    size_t len = 0;     /* of the result so far */
+    while (*p) {
+        while (*p == '/')
+            p++;
+        size_t n = strcspn(p, "/");
+        if (n == 0)
+            break;
+        if (n == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (n == 2 && p[0] == '.' && p[1] == '.') {
+            while (len && out[len - 1] != '/')
+                len--;
+            if (len)
+                len--;
+        } else {
+            out[len] = '/';
+            memmove(out + len + 1, p, n);
+            len += n + 1;
+        }
+        p += n;
+    }
+    if (len == 0)
+        len = 1;   /* "/" */
+    out[0] = '/';
+    out[len] = '\0';
+}
+
+/* Follow a host path's symlinks inside the root (absolute targets are host
+ * paths too).  Returns the host path it ends at, or NULL and err: a target
+ * longer than PATH_MAX or more than MAX_LINK_HOPS links. */
+static char *resolve_host(pvs_ctx *ctx, const char *host_path, pvs_error *err)
 {
     char *cur = strdup(host_path);
-    for (int hops = 0; cur && hops < 40; hops++) {
+    if (!cur) {
+        pvs_oom(err);
+        return NULL;
+    }
+    char *target = malloc(PATH_MAX);
+    for (int hops = 0; cur && target; hops++) {
         char *full = pvs_host_path(ctx, cur);
-        char target[PATH_MAX];
-        ssize_t n = full ? readlink(full, target, sizeof target - 1) : -1;
+        ssize_t n = full ? readlink(full, target, PATH_MAX) : -1;
         free(full);
-        if (n < 0)
+        if (n < 0) {
+            free(target);
             return cur;   /* not a link (or gone): the end */
+        }
+        if (n >= PATH_MAX || hops >= MAX_LINK_HOPS) {
+            pvs_fail(err, PVS_EINVAL, "cannot resolve device path '%s': %s\n", host_path,
+                     n >= PATH_MAX ? "link target too long" : "too many levels of symbolic links");
+            break;
+        }
         target[n] = '\0';
         char *next;
         if (target[0] == '/') {
@@ -39,51 +87,18 @@ static char *resolve_host(pvs_ctx *ctx, const char *host_path)
         }
         free(cur);
         cur = next;
-        /* normalise "a/b/../c" so the /dev/rbdN name can be read off */
-        if (cur) {
-            char *parts[PATH_MAX / 2];
-            int np = 0;
-            char *save, *tok;
-            char *copy = strdup(cur);
-            for (tok = copy ? strtok_r(copy, "/", &save) : NULL; tok; tok = strtok_r(NULL, "/", &save)) {
-                if (strcmp(tok, ".") == 0)
-                    continue;
-                if (strcmp(tok, "..") == 0) {
-                    if (np)
-                        np--;
-                    continue;
-                }
-                parts[np++] = tok;
-            }
-            strbuf sb;
-            sb_init(&sb);
-            for (int i = 0; i < np; i++) {
-                sb_add(&sb, "/");
-                sb_add(&sb, parts[i]);
-            }
-            free(copy);
-            free(cur);
-            cur = sb_take(&sb);
+        if (cur && strlen(cur) >= PATH_MAX) {
+            pvs_fail(err, PVS_EINVAL, "cannot resolve device path '%s': path too long\n", host_path);
+            break;
         }
+        if (cur)
+            normalise(cur);
     }
-    return cur;
-}
-
-int rbd_device_mapped(pvs_ctx *ctx, const char *host_path, int *id)
-{
-    *id = -1;
-    char *full = pvs_host_path(ctx, host_path);
-    struct stat st;
-    int mapped = full && stat(full, &st) == 0 && S_ISBLK(st.st_mode);
-    free(full);
-    if (!mapped)
-        return 0;
-    char *dev = resolve_host(ctx, host_path);
-    int n = -1, used = 0;
-    if (dev && sscanf(dev, "/dev/rbd%d%n", &n, &used) == 1 && dev[used] == '\0' && n >= 0)
-        *id = n;
-    free(dev);
-    return 1;
+    if (!cur || !target)
+        pvs_oom(err);
+    free(cur);
+    free(target);
+    return NULL;
 }
 
 static char *read_first_line(pvs_ctx *ctx, const char *host_path)
@@ -99,6 +114,54 @@ static char *read_first_line(pvs_ctx *ctx, const char *host_path)
     if (line)
         line[strcspn(line, "\r\n")] = '\0';
     return line;
+}
+
+/* A number in /sys/devices/rbd/ID/NAME, or -1. */
+static long sysfs_number(pvs_ctx *ctx, int id, const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/rbd/%d/%s", id, name);
+    char *line = read_first_line(ctx, path), *end;
+    long v = line ? strtol(line, &end, 10) : -1;
+    if (line && (end == line || *end))
+        v = -1;
+    free(line);
+    return v;
+}
+
+/* 1 iff the block node rdev is the kernel's rbd device ID. */
+static int is_rbd_device(pvs_ctx *ctx, int id, dev_t rdev)
+{
+    long major_ = sysfs_number(ctx, id, "major"), minor_ = sysfs_number(ctx, id, "minor");
+    if (major_ < 0 || (long)major(rdev) != major_)
+        return 0;
+    return minor_ < 0 || (long)minor(rdev) == minor_;   /* no minor file before single_major */
+}
+
+int rbd_device_state(pvs_ctx *ctx, const char *host_path, int *id, pvs_error *err)
+{
+    *id = -1;
+    char *full = pvs_host_path(ctx, host_path);
+    struct stat st;
+    int exists = full && stat(full, &st) == 0;
+    free(full);
+    if (!exists)
+        return 0;
+    if (!S_ISBLK(st.st_mode))
+        return pvs_fail(err, PVS_EINVAL, "'%s' exists but is not a block device\n", host_path);
+    char *dev = resolve_host(ctx, host_path, err);
+    if (!dev)
+        return err ? err->code : PVS_EINVAL;
+    int n = -1, used = 0;
+    if (!(sscanf(dev, "/dev/rbd%d%n", &n, &used) == 1 && dev[used] == '\0' && n >= 0
+          && is_rbd_device(ctx, n, st.st_rdev))) {
+        pvs_fail(err, PVS_EINVAL, "'%s' is not a kernel rbd device (it is '%s')\n", host_path, dev);
+        free(dev);
+        return PVS_EINVAL;
+    }
+    free(dev);
+    *id = n;
+    return 1;
 }
 
 char *rbd_map_options(pvs_ctx *ctx, int id)
@@ -134,6 +197,20 @@ int rbd_has_option(const char *options, const char *option)
     return 0;
 }
 
+/* A mapping made before /dev/rbd-pve existed: only when it belongs to this cluster. */
+static int old_path_usable(pvs_ctx *ctx, const char *old_path, const char *fsid)
+{
+    int id;
+    if (rbd_device_state(ctx, old_path, &id, NULL) != 1)
+        return 0;
+    char fsid_file[64];
+    snprintf(fsid_file, sizeof fsid_file, "/sys/devices/rbd/%d/cluster_fsid", id);
+    char *dev_fsid = read_first_line(ctx, fsid_file);
+    int ok = dev_fsid && strcasecmp(dev_fsid, fsid) == 0;
+    free(dev_fsid);
+    return ok;
+}
+
 char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name)
 {
     char *rel = rbd_path(o, name);
@@ -142,27 +219,18 @@ char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char
     char *pve_path = pvs_asprintf("/dev/rbd-pve/%s/%s", fsid, rel);
     char *old_path = pvs_asprintf("/dev/rbd/%s", rel);
     free(rel);
-    if (!pve_path || !old_path) {
+    char *full_pve = pve_path ? pvs_host_path(ctx, pve_path) : NULL;
+    char *full_old = old_path ? pvs_host_path(ctx, old_path) : NULL;
+    struct stat st;
+    int use_old = full_pve && full_old && stat(full_pve, &st) != 0 && stat(full_old, &st) == 0
+                  && old_path_usable(ctx, old_path, fsid);
+    free(full_pve);
+    free(full_old);
+    if (!full_pve || !full_old) {
         free(pve_path);
         free(old_path);
         return NULL;
     }
-    /* mappings made before /dev/rbd-pve existed: only when they belong to this cluster */
-    char *full_pve = pvs_host_path(ctx, pve_path), *full_old = pvs_host_path(ctx, old_path);
-    struct stat st;
-    int use_old = 0;
-    if (full_pve && full_old && stat(full_pve, &st) != 0 && stat(full_old, &st) == 0) {
-        int id;
-        if (rbd_device_mapped(ctx, old_path, &id) && id >= 0) {
-            char fsid_file[64];
-            snprintf(fsid_file, sizeof fsid_file, "/sys/devices/rbd/%d/cluster_fsid", id);
-            char *dev_fsid = read_first_line(ctx, fsid_file);
-            use_old = dev_fsid && strcasecmp(dev_fsid, fsid) == 0;
-            free(dev_fsid);
-        }
-    }
-    free(full_pve);
-    free(full_old);
     if (use_old) {
         free(pve_path);
         return old_path;
