@@ -139,9 +139,41 @@ int pvs_is_hint_supported(const char *name);
  * Returns 0 when valid, PVS_EHINTS (message as SPEC §2) when not. */
 int pvs_verify_hints(const json_t *hints, pvs_error *err);
 
-/* The boolean a valid hint value stands for: 1, 0, or -1 when the hint is
- * absent or null.  Use only on hints that passed pvs_verify_hints(). */
+/* The boolean a hint value stands for: 1, 0, or -1 when the hint is
+ * absent, null or not a valid boolean.  The same judgement that
+ * pvs_verify_hints() applies decides it (one rule). */
 int pvs_hint_bool(const json_t *hints, const char *name);
+
+/* A value as a binding sees it, judged without building JSON (the fast
+ * path of verify_hints for a plain map of scalars).  Strings are bytes
+ * (len), not NUL-terminated; PVS_V_REF names the native reference type
+ * ("HASH", "ARRAY", "CODE", a class name) in s. */
+enum { PVS_V_NULL, PVS_V_BOOL, PVS_V_INT, PVS_V_UINT, PVS_V_REAL, PVS_V_STRING, PVS_V_REF };
+
+typedef struct pvs_value {
+    int kind;
+    int b;                /* PVS_V_BOOL */
+    json_int_t i;         /* PVS_V_INT */
+    unsigned long long u; /* PVS_V_UINT: integers above the signed range */
+    double d;             /* PVS_V_REAL */
+    const char *s;        /* PVS_V_STRING (len bytes), PVS_V_REF (type name) */
+    size_t len;
+} pvs_value;
+
+typedef struct pvs_hint_item {
+    const char *key;      /* len bytes, any bytes */
+    size_t keylen;
+    pvs_value value;
+} pvs_hint_item;
+
+/* verify_hints for a plain map given as n key/value items (borrowed):
+ * the same result and messages as pvs_verify_hints on the equivalent
+ * object. */
+int pvs_verify_hint_items(const pvs_hint_item *items, size_t n, pvs_error *err);
+/* The boolean value stands for (1, 0), or -1 for null or an invalid one. */
+int pvs_hint_value_bool(const pvs_value *value);
+/* The value a JSON value is (borrowed strings point into j). */
+void pvs_value_from_json(const json_t *j, pvs_value *v);
 
 /* Proxmox's $hints_properties: { NAME: { type, optional, description } }. */
 json_t *pvs_hints_properties(void);

@@ -77,80 +77,103 @@ int pvs_is_cyclic_value(const json_t *v)
     return json_is_object(v) && json_object_size(v) == 1 && json_object_get(v, cyclic_key);
 }
 
-/* ---- boolean judgement ---- */
+/* ---- boolean judgement: one rule for what is accepted and what it means ---- */
 
-/* A number as Perl prints it: integers plainly, others with %.15g. */
+/* A number as Perl prints it: %.15g, every zero (negative too) as "0". */
 static void perl_number(char *buf, size_t size, double d)
 {
     if (isnan(d))
         snprintf(buf, size, "NaN");
     else if (isinf(d))
         snprintf(buf, size, d < 0 ? "-Inf" : "Inf");
+    else if (d == 0)
+        snprintf(buf, size, "0");
     else
         snprintf(buf, size, "%.15g", d);
 }
 
-/* 1 if v is an acceptable boolean (or null); else 0 and the
- * "type check" message appended to msg. */
-static int judge_boolean(const json_t *v, strbuf *msg)
+/* Judge a value: 1 when it is an acceptable boolean (null included), with
+ * *truth 1 or 0 (-1 for null: not given); else 0 and the "type check"
+ * message appended to msg (when msg is not NULL). */
+static int judge(const pvs_value *v, strbuf *msg, int *truth)
 {
     char num[64];
-    const char *type;
-
-    switch (json_typeof(v)) {
-    case JSON_NULL:
-    case JSON_TRUE:
-    case JSON_FALSE:
+    const char *s = num;
+    size_t n;
+    *truth = -1;
+    switch (v->kind) {
+    case PVS_V_NULL:
         return 1;
-    case JSON_INTEGER: {
-        json_int_t i = json_integer_value(v);
-        if (i == 0 || i == 1)
-            return 1;
-        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, i);
-        sb_addf(msg, "type check ('boolean') failed - got '%s'", num);
+    case PVS_V_BOOL:
+        *truth = v->b != 0;
+        return 1;
+    case PVS_V_INT:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, v->i);
+        break;
+    case PVS_V_UINT:
+        snprintf(num, sizeof num, "%llu", (unsigned long long)v->u);
+        break;
+    case PVS_V_REAL:
+        perl_number(num, sizeof num, v->d);
+        break;
+    case PVS_V_STRING:
+        s = v->s;
+        break;
+    default:
+        if (msg)
+            sb_addf(msg, "type check ('boolean') failed - got %s", v->s ? v->s : "HASH");
         return 0;
     }
-    case JSON_REAL:
-        perl_number(num, sizeof num, json_real_value(v));
-        if (strcmp(num, "0") == 0 || strcmp(num, "1") == 0)
-            return 1;
-        sb_addf(msg, "type check ('boolean') failed - got '%s'", num);
-        return 0;
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        if (n == 1 && (s[0] == '0' || s[0] == '1'))
-            return 1;
+    /* numbers and strings alike by the text Perl would see */
+    n = v->kind == PVS_V_STRING ? v->len : strlen(num);
+    if (n == 1 && (s[0] == '0' || s[0] == '1')) {
+        *truth = s[0] == '1';
+        return 1;
+    }
+    if (msg) {
         sb_add(msg, "type check ('boolean') failed - got '");
         sb_add_printable(msg, s, n);
         sb_add(msg, "'");
-        return 0;
     }
-    case JSON_ARRAY:
-        type = "ARRAY";
-        break;
-    case JSON_OBJECT:
-    default:
-        type = pvs_foreign_type(v);
-        if (!type)
-            type = "HASH";
-        break;
-    }
-    sb_addf(msg, "type check ('boolean') failed - got %s", type);
     return 0;
+}
+
+void pvs_value_from_json(const json_t *j, pvs_value *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (j ? json_typeof(j) : JSON_NULL) {
+    case JSON_NULL: v->kind = PVS_V_NULL; break;
+    case JSON_TRUE: v->kind = PVS_V_BOOL; v->b = 1; break;
+    case JSON_FALSE: v->kind = PVS_V_BOOL; v->b = 0; break;
+    case JSON_INTEGER: v->kind = PVS_V_INT; v->i = json_integer_value(j); break;
+    case JSON_REAL: v->kind = PVS_V_REAL; v->d = json_real_value(j); break;
+    case JSON_STRING:
+        v->kind = PVS_V_STRING;
+        v->s = json_string_value(j);
+        v->len = json_string_length(j);
+        break;
+    case JSON_ARRAY: v->kind = PVS_V_REF; v->s = "ARRAY"; break;
+    default:
+        v->kind = PVS_V_REF;
+        v->s = pvs_foreign_type(j);
+        if (!v->s)
+            v->s = "HASH";
+        break;
+    }
 }
 
 int pvs_hint_bool(const json_t *hints, const char *name)
 {
-    const json_t *v = json_is_object(hints) ? json_object_get(hints, name) : NULL;
-    switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_TRUE: return 1;
-    case JSON_FALSE: return 0;
-    case JSON_INTEGER: return json_integer_value(v) == 1;
-    case JSON_REAL: return json_real_value(v) == 1.0;
-    case JSON_STRING: return strcmp(json_string_value(v), "1") == 0;
-    default: return -1;
-    }
+    pvs_value v;
+    int truth;
+    pvs_value_from_json(json_is_object(hints) ? json_object_get(hints, name) : NULL, &v);
+    return judge(&v, NULL, &truth) ? truth : -1;
+}
+
+int pvs_hint_value_bool(const pvs_value *v)
+{
+    int truth;
+    return judge(v, NULL, &truth) ? truth : -1;
 }
 
 /* ---- verify_hints ---- */
@@ -158,6 +181,7 @@ int pvs_hint_bool(const json_t *hints, const char *name)
 typedef struct hint_err {
     char *path;     /* printable key, or "_root" */
     char *msg;
+    size_t seq;     /* the order found: keeps the sort stable */
 } hint_err;
 
 typedef struct hint_errs {
@@ -177,19 +201,15 @@ static void errs_add(hint_errs *e, const char *key, size_t keylen, strbuf *msg)
         sb_add_printable(&p, key, keylen);
     char *path = sb_take(&p);
     char *text = sb_take(msg);
-    if (e->n == e->cap) {
+    if (path && text && e->n == e->cap) {
         size_t cap = e->cap ? e->cap * 2 : 4;
-        hint_err *v = path && text ? realloc(e->v, cap * sizeof *v) : NULL;
-        if (!v) {
-            free(path);
-            free(text);
-            e->failed = 1;
-            return;
+        hint_err *v = realloc(e->v, cap * sizeof *v);
+        if (v) {
+            e->v = v;
+            e->cap = cap;
         }
-        e->v = v;
-        e->cap = cap;
     }
-    if (!path || !text) {
+    if (!path || !text || e->n == e->cap) {
         free(path);
         free(text);
         e->failed = 1;
@@ -197,13 +217,15 @@ static void errs_add(hint_errs *e, const char *key, size_t keylen, strbuf *msg)
     }
     e->v[e->n].path = path;
     e->v[e->n].msg = text;
+    e->v[e->n].seq = e->n;
     e->n++;
 }
 
 static int cmp_err(const void *a, const void *b)
 {
     const hint_err *x = a, *y = b;
-    return strcmp(x->path, y->path);
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 static int errs_report(hint_errs *e, pvs_error *err)
@@ -212,13 +234,7 @@ static int errs_report(hint_errs *e, pvs_error *err)
     if (e->failed) {
         rc = pvs_oom(err);
     } else {
-        /* stable: a merge keeps the first message of a path first */
-        for (size_t i = 0; i < e->n; i++)
-            for (size_t j = i; j > 0 && cmp_err(&e->v[j - 1], &e->v[j]) > 0; j--) {
-                hint_err t = e->v[j];
-                e->v[j] = e->v[j - 1];
-                e->v[j - 1] = t;
-            }
+        qsort(e->v, e->n, sizeof *e->v, cmp_err);
         strbuf sb;
         sb_init(&sb);
         sb_add(&sb, "internal error - hints are not valid: 400 Parameter verification failed.\n");
@@ -254,6 +270,29 @@ static int root_error(pvs_error *err, const char *what)
                     "_root: %s\n", what);
 }
 
+/* One property: an unknown key, or a known one whose value is no boolean. */
+static void check_item(hint_errs *errs, const char *key, size_t keylen, const pvs_value *value)
+{
+    int truth;
+    strbuf msg;
+    sb_init(&msg);
+    if (!find_hint(key, keylen))
+        sb_add(&msg, "property is not defined in schema and the schema does not allow additional properties");
+    else if (judge(value, &msg, &truth))
+        return;
+    errs_add(errs, key, keylen, &msg);
+}
+
+int pvs_verify_hint_items(const pvs_hint_item *items, size_t n, pvs_error *err)
+{
+    hint_errs errs = { NULL, 0, 0, 0 };
+    for (size_t i = 0; i < n; i++)
+        check_item(&errs, items[i].key, items[i].keylen, &items[i].value);
+    if (errs.n == 0 && !errs.failed)
+        return 0;
+    return errs_report(&errs, err);
+}
+
 int pvs_verify_hints(const json_t *hints, pvs_error *err)
 {
     if (!hints || json_is_null(hints))
@@ -268,13 +307,9 @@ int pvs_verify_hints(const json_t *hints, pvs_error *err)
     size_t keylen;
     json_t *value;
     json_object_keylen_foreach((json_t *)hints, key, keylen, value) {
-        strbuf msg;
-        sb_init(&msg);
-        if (!find_hint(key, keylen))
-            sb_add(&msg, "property is not defined in schema and the schema does not allow additional properties");
-        else if (judge_boolean(value, &msg))
-            continue;
-        errs_add(&errs, key, keylen, &msg);
+        pvs_value v;
+        pvs_value_from_json(value, &v);
+        check_item(&errs, key, keylen, &v);
     }
     if (errs.n == 0 && !errs.failed)
         return 0;
