@@ -78,7 +78,6 @@ REJECT = [
     ({"00": 1}, f"{HDR}00: {UNKNOWN}", True),
     ({"": 1, "0": 1}, f"{HDR}_root: {UNKNOWN}\\n{UNKNOWN}", True),
     ({"gr\u00fcn": 1}, f"{HDR}gr\u00fcn: {UNKNOWN}", True),
-    ({1: True}, f"{HDR}1: {UNKNOWN}", False),
     ({"zzz": 1, GW: "no", "aaa": 1, PM: 7},
      f"{HDR}aaa: {UNKNOWN}\n{GW}: type check ('boolean') failed - got 'no'\n"
      f"{PM}: type check ('boolean') failed - got '7'\nzzz: {UNKNOWN}", True),

@@ -36,7 +36,7 @@ def calls(n, valid, invalid, cyclic):
 @pytest.mark.slow
 def test_200k_calls_do_not_grow():
     valid = {GW: True, "plugin-may-deactivate-volume": 0}
-    invalid = {GW: "yes", "bogus": [1, {2: 3}], "": object()}
+    invalid = {GW: "yes", "bogus": [1, {"2": 3}], "": object()}
     cyclic = {}
     cyclic["me"] = cyclic
     calls(5000, valid, invalid, cyclic)   # warm up

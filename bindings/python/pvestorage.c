@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pvestorage.h"
+#include "../common/ptrmap.h"
 
 #define MAX_DEPTH 512
 
@@ -16,11 +17,9 @@ typedef struct {
     PyObject *Error, *HintError, *InvalidError, *NotFoundError, *CommandError, *StorageError,
         *PluginAPIError, *TimeoutError, *ClusterError, *DeactivationError, *StorageWarning;
     PyTypeObject *PluginType;
+    /* the core takes a settings snapshot per call: no lock here, so no
+     * lock is ever held while Python code (a warnings handler) runs */
     pvs_ctx *ctx;
-    /* settings change under the write lock; calls that release the GIL hold
-     * the read lock so a concurrent configure() cannot pull a root from under them */
-    pthread_rwlock_t settings_lock;
-    int lock_ready;
 } modstate;
 
 typedef struct {
@@ -36,6 +35,18 @@ static modstate *get_state(PyObject *module)
 
 /* ---- errors and warnings ---- */
 
+/* Bytes from the core as str: undecodable bytes survive as surrogates
+ * (surrogateescape), so they go back to the core as the same bytes. */
+static PyObject *text(const char *s, size_t n)
+{
+    return PyUnicode_DecodeUTF8(s, (Py_ssize_t)n, "surrogateescape");
+}
+
+static PyObject *text_or_none(const char *s)
+{
+    return s ? text(s, strlen(s)) : Py_NewRef(Py_None);
+}
+
 /* The core's message without its final newline (Python's str(exc) style). */
 static PyObject *message_str(const char *msg)
 {
@@ -44,7 +55,7 @@ static PyObject *message_str(const char *msg)
     size_t n = strlen(msg);
     if (n && msg[n - 1] == '\n')
         n--;
-    return PyUnicode_DecodeUTF8(msg, (Py_ssize_t)n, "surrogateescape");
+    return text(msg, n);
 }
 
 /* Raise the exception for err (cleared afterwards); returns NULL. */
@@ -78,9 +89,7 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
         PyObject *code = PyUnicode_FromString(pvs_strerror(err->code));
         PyObject *status = err->code == PVS_ECOMMAND && err->exit_status >= 0
                                ? PyLong_FromLong(err->exit_status) : Py_NewRef(Py_None);
-        PyObject *stderr_text = err->stderr_text
-                                    ? PyUnicode_DecodeUTF8(err->stderr_text, (Py_ssize_t)strlen(err->stderr_text), "replace")
-                                    : Py_NewRef(Py_None);
+        PyObject *stderr_text = text_or_none(err->stderr_text);
         if (code && status && stderr_text && PyObject_SetAttrString(exc, "code", code) == 0
             && PyObject_SetAttrString(exc, "exit_status", status) == 0
             && PyObject_SetAttrString(exc, "stderr", stderr_text) == 0)
@@ -94,18 +103,16 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     return NULL;
 }
 
-/* The core's warning sink: may run with the GIL released. */
+/* The core's warning sink: may run with the GIL released.  The message
+ * goes to warnings.warn as a str object (any bytes survive). */
 static void warn_sink(void *data, const char *message)
 {
     modstate *st = data;
     PyGILState_STATE g = PyGILState_Ensure();
     if (!PyErr_Occurred()) {   /* after a filter turned one into an error, stay quiet */
-        size_t n = strlen(message);
-        if (n && message[n - 1] == '\n')
-            n--;
-        PyObject *msg = PyUnicode_DecodeUTF8(message, (Py_ssize_t)n, "surrogateescape");
+        PyObject *msg = message_str(message);
         if (msg) {
-            PyErr_WarnEx(st->StorageWarning, PyUnicode_AsUTF8(msg), 1);
+            PyErr_WarnFormat(st->StorageWarning, 1, "%U", msg);
             Py_DECREF(msg);
         }
     }
@@ -114,11 +121,15 @@ static void warn_sink(void *data, const char *message)
 
 /* ---- Python -> json ---- */
 
+/* Linear in the distinct containers: shared sub-structures are converted
+ * once (their json_t shared), and a container met while it is still being
+ * converted is a cycle.  what names the argument in a TypeError. */
 typedef struct conv {
-    PyObject *stack[MAX_DEPTH];
+    ptrmap seen;
     int depth;
     int cyclic;
     int too_deep;
+    const char *what;
 } conv;
 
 static json_t *to_json(PyObject *o, conv *c);
@@ -128,21 +139,38 @@ static const char *type_name(PyObject *o)
     return Py_TYPE(o)->tp_name;
 }
 
+/* The bytes of a str: UTF-8, or (lone surrogates) what surrogateescape
+ * stands for, else surrogatepass.  Returns a new bytes object in *keep
+ * when it had to encode; NULL with an exception on failure. */
+static const char *str_bytes(PyObject *o, Py_ssize_t *n, PyObject **keep)
+{
+    *keep = NULL;
+    const char *s = PyUnicode_AsUTF8AndSize(o, n);
+    if (s)
+        return s;
+    PyErr_Clear();
+    PyObject *b = PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape");
+    if (!b) {
+        PyErr_Clear();
+        b = PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass");
+    }
+    if (!b)
+        return NULL;
+    *keep = b;
+    *n = PyBytes_GET_SIZE(b);
+    return PyBytes_AS_STRING(b);
+}
+
 static json_t *str_to_json(PyObject *o)
 {
     Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(o, &n);
-    if (!s) {
-        /* lone surrogates: keep the bytes they stand for */
-        PyErr_Clear();
-        PyObject *b = PyUnicode_AsEncodedString(o, "utf-8", "surrogatepass");
-        if (!b)
-            return NULL;
-        json_t *j = json_stringn_nocheck(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b));
-        Py_DECREF(b);
-        return j;
-    }
-    return json_stringn(s, (size_t)n);
+    PyObject *keep;
+    const char *s = str_bytes(o, &n, &keep);
+    if (!s)
+        return NULL;
+    json_t *j = keep ? json_stringn_nocheck(s, (size_t)n) : json_stringn(s, (size_t)n);
+    Py_XDECREF(keep);
+    return j;
 }
 
 static json_t *float_to_json(double d)
@@ -154,56 +182,87 @@ static json_t *float_to_json(double d)
     return json_real(d);
 }
 
-static int enter(conv *c, PyObject *o)
+static json_t *int_to_json(PyObject *o)
 {
-    for (int i = 0; i < c->depth; i++)
-        if (c->stack[i] == o) {
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (!overflow)
+        return v == -1 && PyErr_Occurred() ? NULL : json_integer(v);
+    double d = PyLong_AsDouble(o);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        d = overflow > 0 ? Py_HUGE_VAL : -Py_HUGE_VAL;
+    }
+    return float_to_json(d);
+}
+
+/* A container: -1 (and *out) when it was converted before or is a cycle. */
+static int enter(conv *c, PyObject *o, json_t **out)
+{
+    ptrmap_entry *e = ptrmap_find(&c->seen, o);
+    if (e) {
+        if (!e->value)
             c->cyclic = 1;
-            return -1;
-        }
-    if (c->depth >= MAX_DEPTH) {
-        c->too_deep = 1;
+        *out = e->value ? json_incref(e->value) : json_null();
         return -1;
     }
-    c->stack[c->depth++] = o;
+    if (c->depth >= MAX_DEPTH) {
+        c->too_deep = 1;
+        *out = json_null();
+        return -1;
+    }
+    if (ptrmap_add(&c->seen, o)) {
+        *out = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    c->depth++;
     return 0;
+}
+
+static json_t *leave(conv *c, PyObject *o, json_t *j)
+{
+    c->depth--;
+    ptrmap_done(&c->seen, o, j);
+    return j;
+}
+
+/* JSON keys are strings: any other key is a TypeError naming it. */
+static int key_error(conv *c, PyObject *key)
+{
+    PyErr_Format(PyExc_TypeError, "%s: keys must be str, not %.100s: %R", c->what, type_name(key), key);
+    return -1;
+}
+
+static int dict_item(json_t *obj, PyObject *key, PyObject *value, conv *c)
+{
+    if (!PyUnicode_Check(key))
+        return key_error(c, key);
+    Py_ssize_t n;
+    PyObject *keep;
+    const char *k = str_bytes(key, &n, &keep);
+    json_t *jv = k ? to_json(value, c) : NULL;
+    int rc = !jv ? -1
+             : keep ? json_object_setn_new_nocheck(obj, k, (size_t)n, jv)
+                    : json_object_setn_new(obj, k, (size_t)n, jv);
+    Py_XDECREF(keep);
+    if (rc && jv && !PyErr_Occurred())
+        PyErr_NoMemory();
+    return rc;
 }
 
 static json_t *dict_to_json(PyObject *o, conv *c)
 {
-    if (enter(c, o))
-        return json_null();
-    json_t *obj = json_object();
+    json_t *obj;
+    if (enter(c, o, &obj))
+        return obj;
+    obj = json_object();
     PyObject *key, *value;
     Py_ssize_t pos = 0;
     while (obj && PyDict_Next(o, &pos, &key, &value)) {
         Py_INCREF(key);
         Py_INCREF(value);
-        json_t *jv = NULL;
-        int rc = -1;
-        if (!PyUnicode_Check(key)) {
-            /* JSON keys are strings: a non-string key is reported by its repr */
-            PyObject *r = PyObject_Repr(key);
-            Py_ssize_t n;
-            const char *s = r ? PyUnicode_AsUTF8AndSize(r, &n) : NULL;
-            jv = s ? to_json(value, c) : NULL;
-            rc = jv ? json_object_setn_new(obj, s, (size_t)n, jv) : -1;
-            Py_XDECREF(r);
-        } else {
-            Py_ssize_t n;
-            const char *s = PyUnicode_AsUTF8AndSize(key, &n);
-            if (!s) {
-                PyErr_Clear();
-                PyObject *b = PyUnicode_AsEncodedString(key, "utf-8", "surrogatepass");
-                jv = b ? to_json(value, c) : NULL;
-                rc = jv ? json_object_setn_new_nocheck(obj, PyBytes_AS_STRING(b),
-                                                       (size_t)PyBytes_GET_SIZE(b), jv) : -1;
-                Py_XDECREF(b);
-            } else {
-                jv = to_json(value, c);
-                rc = jv ? json_object_setn_new(obj, s, (size_t)n, jv) : -1;
-            }
-        }
+        int rc = dict_item(obj, key, value, c);
         Py_DECREF(key);
         Py_DECREF(value);
         if (rc) {
@@ -213,25 +272,26 @@ static json_t *dict_to_json(PyObject *o, conv *c)
         if (c->cyclic || c->too_deep)
             break;
     }
-    c->depth--;
-    return obj;
+    return leave(c, o, obj);
 }
 
 static json_t *seq_to_json(PyObject *o, conv *c)
 {
-    if (enter(c, o))
-        return json_null();
-    json_t *a = json_array();
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(o);
-    for (Py_ssize_t i = 0; a && i < n && !c->cyclic && !c->too_deep; i++) {
-        json_t *jv = to_json(PySequence_Fast_GET_ITEM(o, i), c);
+    json_t *a;
+    if (enter(c, o, &a))
+        return a;
+    a = json_array();
+    /* a list may change under a callback: index it afresh each time */
+    for (Py_ssize_t i = 0; a && i < PySequence_Fast_GET_SIZE(o) && !c->cyclic && !c->too_deep; i++) {
+        PyObject *item = Py_NewRef(PySequence_Fast_GET_ITEM(o, i));
+        json_t *jv = to_json(item, c);
+        Py_DECREF(item);
         if (!jv || json_array_append_new(a, jv)) {
             json_decref(a);
             a = NULL;
         }
     }
-    c->depth--;
-    return a;
+    return leave(c, o, a);
 }
 
 /* NULL only with a Python exception set. */
@@ -242,22 +302,9 @@ static json_t *to_json(PyObject *o, conv *c)
         j = json_null();
     else if (PyBool_Check(o))
         j = json_boolean(o == Py_True);
-    else if (PyLong_Check(o)) {
-        int overflow;
-        long long v = PyLong_AsLongLongAndOverflow(o, &overflow);
-        if (overflow) {
-            double d = PyLong_AsDouble(o);
-            if (d == -1.0 && PyErr_Occurred()) {
-                PyErr_Clear();
-                d = overflow > 0 ? Py_HUGE_VAL : -Py_HUGE_VAL;
-            }
-            j = float_to_json(d);
-        } else {
-            if (v == -1 && PyErr_Occurred())
-                return NULL;
-            j = json_integer(v);
-        }
-    } else if (PyFloat_Check(o))
+    else if (PyLong_Check(o))
+        j = int_to_json(o);
+    else if (PyFloat_Check(o))
         j = float_to_json(PyFloat_AS_DOUBLE(o));
     else if (PyUnicode_Check(o))
         j = str_to_json(o);
@@ -272,27 +319,33 @@ static json_t *to_json(PyObject *o, conv *c)
     return j;
 }
 
+static void conv_init(conv *c, const char *what)
+{
+    ptrmap_init(&c->seen);
+    c->depth = c->cyclic = c->too_deep = 0;
+    c->what = what;
+}
+
 /* Hints: *out NULL for None (absent); -1 with an exception on failure. */
 static int hints_to_json(modstate *st, PyObject *o, json_t **out)
 {
     *out = NULL;
     if (!o || o == Py_None)
         return 0;
-    conv *c = PyMem_Calloc(1, sizeof *c);
-    if (!c) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    json_t *j = to_json(o, c);
-    if (j && c->cyclic) {
+    conv c;
+    conv_init(&c, "hints");
+    json_t *j = to_json(o, &c);
+    if (j && c.cyclic) {
         json_decref(j);
         j = pvs_cyclic_value();
-    } else if (j && c->too_deep) {
+        if (!j)
+            PyErr_NoMemory();
+    } else if (j && c.too_deep) {
         json_decref(j);
         j = NULL;
         PyErr_SetString(st->HintError, "hints are nested too deeply");
     }
-    PyMem_Free(c);
+    ptrmap_free(&c.seen);
     if (!j)
         return -1;
     *out = j;
@@ -306,17 +359,16 @@ static json_t *data_to_json(modstate *st, PyObject *o, const char *what)
         PyErr_Format(PyExc_TypeError, "%s must be a dict, not %.100s", what, type_name(o));
         return NULL;
     }
-    conv *c = PyMem_Calloc(1, sizeof *c);
-    if (!c)
-        return (json_t *)PyErr_NoMemory();
-    json_t *j = to_json(o, c);
-    if (j && (c->cyclic || c->too_deep)) {
+    conv c;
+    conv_init(&c, what);
+    json_t *j = to_json(o, &c);
+    if (j && (c.cyclic || c.too_deep)) {
         json_decref(j);
         j = NULL;
         PyErr_Format(st->InvalidError, "%s %s", what,
-                     c->cyclic ? "contains recursive cycles" : "is nested too deeply");
+                     c.cyclic ? "contains recursive cycles" : "is nested too deeply");
     }
-    PyMem_Free(c);
+    ptrmap_free(&c.seen);
     return j;
 }
 
@@ -383,9 +435,19 @@ static PyObject *to_python_steal(json_t *j)
 
 /* ---- string arguments ---- */
 
-/* UTF-8 of a str argument, NUL-checked; NULL for None when optional.
- * Returns -1 with an exception set on bad input. */
-static int str_arg(modstate *st, PyObject *o, const char *what, int optional, const char **out)
+/* Hold o until the call ends: *keep is the call's list of such objects. */
+static int keep_ref(PyObject **keep, PyObject *o)
+{
+    if (!*keep && !(*keep = PyList_New(0)))
+        return -1;
+    return PyList_Append(*keep, o);
+}
+
+/* The bytes of a str argument (UTF-8; surrogateescape'd bytes as the bytes
+ * they stand for), NUL-checked; NULL for None when optional.  What had to
+ * be encoded is held in *keep.  -1 with an exception on bad input. */
+static int str_arg(modstate *st, PyObject *o, const char *what, int optional, const char **out,
+                   PyObject **keep)
 {
     *out = NULL;
     if (!o || o == Py_None) {
@@ -399,8 +461,13 @@ static int str_arg(modstate *st, PyObject *o, const char *what, int optional, co
         return -1;
     }
     Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(o, &n);
+    PyObject *b;
+    const char *s = str_bytes(o, &n, &b);
     if (!s)
+        return -1;
+    int kept = b ? keep_ref(keep, b) : 0;
+    Py_XDECREF(b);
+    if (kept)
         return -1;
     pvs_error err = PVS_ERROR_INIT;
     if (pvs_check_nul(what, s, (size_t)n, &err)) {
@@ -411,28 +478,29 @@ static int str_arg(modstate *st, PyObject *o, const char *what, int optional, co
     return 0;
 }
 
-/* A list of volume IDs (strs) as a C array; *keep owns the strings. */
+/* A list of volume IDs (strs) as a C array (PyMem_Free it); *keep holds
+ * what the strings live in. */
 static const char **volids_arg(modstate *st, PyObject *o, size_t *n, PyObject **keep)
 {
     *n = 0;
-    *keep = PySequence_Fast(o, "volids must be a list of volume IDs");
-    if (!*keep)
-        return NULL;
     if (PyUnicode_Check(o)) {
-        Py_CLEAR(*keep);
         PyErr_SetString(PyExc_TypeError, "volids must be a list of volume IDs, not a str");
         return NULL;
     }
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(*keep);
+    PyObject *seq = PySequence_Fast(o, "volids must be a list of volume IDs");
+    if (!seq)
+        return NULL;
+    int kept = keep_ref(keep, seq);
+    Py_DECREF(seq);
+    if (kept)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
     const char **v = PyMem_Calloc((size_t)count + 1, sizeof *v);
-    if (!v) {
-        Py_CLEAR(*keep);
+    if (!v)
         return (const char **)PyErr_NoMemory();
-    }
     for (Py_ssize_t i = 0; i < count; i++)
-        if (str_arg(st, PySequence_Fast_GET_ITEM(*keep, i), "volume ID", 0, &v[i])) {
+        if (str_arg(st, PySequence_Fast_GET_ITEM(seq, i), "volume ID", 0, &v[i], keep)) {
             PyMem_Free(v);
-            Py_CLEAR(*keep);
             return NULL;
         }
     *n = (size_t)count;
@@ -441,12 +509,11 @@ static const char **volids_arg(modstate *st, PyObject *o, size_t *n, PyObject **
 
 /* ---- blocking sections ---- */
 
-#define BLOCKING_BEGIN(st)                              \
-    Py_BEGIN_ALLOW_THREADS                              \
-    pthread_rwlock_rdlock(&(st)->settings_lock);
-#define BLOCKING_END(st)                                \
-    pthread_rwlock_unlock(&(st)->settings_lock);        \
-    Py_END_ALLOW_THREADS
+/* The GIL is released around core calls; the core holds no lock of ours
+ * and calls back into Python only through the warning sink, which takes
+ * the GIL for itself. */
+#define BLOCKING_BEGIN(st) Py_BEGIN_ALLOW_THREADS
+#define BLOCKING_END(st) Py_END_ALLOW_THREADS
 
 /* Finish a call: a pending exception (a warning turned error) wins. */
 static PyObject *finish(modstate *st, int rc, pvs_error *err, PyObject *result)
@@ -478,6 +545,60 @@ static PyObject *py_is_hint_supported(PyObject *module, PyObject *name)
     return PyBool_FromLong((size_t)n == strlen(s) && pvs_is_hint_supported(s));
 }
 
+/* A scalar as the core's value; 0 when only the JSON path can tell. */
+static int scalar_value(PyObject *v, pvs_value *out)
+{
+    memset(out, 0, sizeof *out);
+    if (v == Py_None) {
+        out->kind = PVS_V_NULL;
+    } else if (PyBool_Check(v)) {
+        out->kind = PVS_V_BOOL;
+        out->b = v == Py_True;
+    } else if (PyLong_CheckExact(v)) {
+        int overflow;
+        out->kind = PVS_V_INT;
+        out->i = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow || (out->i == -1 && PyErr_Occurred()))
+            return PyErr_Clear(), 0;
+    } else if (PyFloat_CheckExact(v) && Py_IS_FINITE(PyFloat_AS_DOUBLE(v))) {
+        out->kind = PVS_V_REAL;
+        out->d = PyFloat_AS_DOUBLE(v);
+    } else if (PyUnicode_CheckExact(v)) {
+        Py_ssize_t n;
+        out->kind = PVS_V_STRING;
+        if (!(out->s = PyUnicode_AsUTF8AndSize(v, &n)))
+            return PyErr_Clear(), 0;
+        out->len = (size_t)n;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* verify_hints' fast path: a small plain dict of str keys and scalar
+ * values is judged item by item, without building JSON.  1 when it
+ * applied (*rc set); 0 when the general path must decide. */
+static int verify_fast(PyObject *hints, pvs_error *err, int *rc)
+{
+    enum { MAX_ITEMS = 8 };
+    if (!PyDict_CheckExact(hints) || PyDict_GET_SIZE(hints) > MAX_ITEMS)
+        return 0;
+    pvs_hint_item items[MAX_ITEMS];
+    size_t n = 0;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(hints, &pos, &k, &v)) {
+        Py_ssize_t klen;
+        if (!PyUnicode_CheckExact(k) || !(items[n].key = PyUnicode_AsUTF8AndSize(k, &klen)))
+            return PyErr_Clear(), 0;
+        items[n].keylen = (size_t)klen;
+        if (!scalar_value(v, &items[n++].value))
+            return 0;
+    }
+    *rc = pvs_verify_hint_items(items, n, err);
+    return 1;
+}
+
 static PyObject *py_verify_hints(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "hints", "noerr", NULL };
@@ -486,14 +607,17 @@ static PyObject *py_verify_hints(PyObject *module, PyObject *args, PyObject *kw)
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|p:verify_hints", kwlist, &hints, &noerr))
         return NULL;
     modstate *st = get_state(module);
-    json_t *j;
-    if (hints_to_json(st, hints, &j))
-        return NULL;
-    if (!j)
-        Py_RETURN_NONE;
     pvs_error err = PVS_ERROR_INIT;
-    int rc = pvs_verify_hints(j, noerr ? NULL : &err);
-    json_decref(j);
+    int rc;
+    if (hints == Py_None)
+        Py_RETURN_NONE;
+    if (!verify_fast(hints, noerr ? NULL : &err, &rc)) {
+        json_t *j;
+        if (hints_to_json(st, hints, &j))
+            return NULL;
+        rc = pvs_verify_hints(j, noerr ? NULL : &err);
+        json_decref(j);
+    }
     if (rc == 0)
         return Py_NewRef(hints);   /* the very same object */
     if (noerr)
@@ -505,13 +629,21 @@ static PyObject *py_parse_volume_id(PyObject *module, PyObject *volid)
 {
     modstate *st = get_state(module);
     const char *s;
-    if (str_arg(st, volid, "volume ID", 0, &s))
+    PyObject *keep = NULL;
+    if (str_arg(st, volid, "volume ID", 0, &s, &keep)) {
+        Py_XDECREF(keep);
         return NULL;
+    }
     char *storeid, *volname;
     pvs_error err = PVS_ERROR_INIT;
-    if (pvs_parse_volume_id(s, &storeid, &volname, &err))
+    int rc = pvs_parse_volume_id(s, &storeid, &volname, &err);
+    Py_XDECREF(keep);
+    if (rc)
         return raise_error(st, &err);
-    PyObject *r = Py_BuildValue("(s s)", storeid, volname);
+    PyObject *a = text_or_none(storeid), *b = text_or_none(volname);
+    PyObject *r = a && b ? PyTuple_Pack(2, a, b) : NULL;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
     free(storeid);
     free(volname);
     return r;
@@ -543,13 +675,33 @@ static PyObject *py_read_config(PyObject *module, PyObject *path)
 static PyObject *py_parse_config(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "text", "filename", NULL };
-    const char *text, *filename = "-";
-    Py_ssize_t len;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s#|s:parse_config", kwlist, &text, &len, &filename))
+    PyObject *texto, *fno = NULL, *keep = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:parse_config", kwlist, &texto, &fno))
         return NULL;
     modstate *st = get_state(module);
+    const char *text, *filename = "-";
+    Py_ssize_t len;
+    /* text: a str (surrogateescape'd bytes kept) or bytes */
+    if (PyBytes_Check(texto)) {
+        text = PyBytes_AS_STRING(texto);
+        len = PyBytes_GET_SIZE(texto);
+    } else if (PyUnicode_Check(texto)) {
+        PyObject *b;
+        text = str_bytes(texto, &len, &b);
+        if (b && keep_ref(&keep, b))
+            text = NULL;
+        Py_XDECREF(b);
+    } else {
+        PyErr_Format(PyExc_TypeError, "text must be str or bytes, not %.100s", type_name(texto));
+        text = NULL;
+    }
+    if (!text || (fno && str_arg(st, fno, "file name", 0, &filename, &keep))) {
+        Py_XDECREF(keep);
+        return NULL;
+    }
     pvs_error err = PVS_ERROR_INIT;
     json_t *cfg = pvs_config_parse(st->ctx, filename, text, (size_t)len, &err);
+    Py_XDECREF(keep);
     if (!cfg)
         return raise_error(st, &err);
     return finish(st, 0, &err, to_python_steal(cfg));
@@ -567,10 +719,12 @@ static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, in
         return NULL;
     modstate *st = get_state(module);
     size_t n;
-    PyObject *keep;
+    PyObject *keep = NULL;
     const char **vols = volids_arg(st, volo, &n, &keep);
-    if (!vols)
+    if (!vols) {
+        Py_XDECREF(keep);
         return NULL;
+    }
     PyObject *result = NULL;
     json_t *cfg = NULL, *hints = NULL;
     const char *snap;
@@ -578,7 +732,7 @@ static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, in
         result = Py_NewRef(Py_None);
         goto out;
     }
-    if (str_arg(st, snapo, "snapshot name", 1, &snap) || !(cfg = data_to_json(st, cfgo, "cfg"))
+    if (str_arg(st, snapo, "snapshot name", 1, &snap, &keep) || !(cfg = data_to_json(st, cfgo, "cfg"))
         || (activate && hints_to_json(st, hintso, &hints)))
         goto out;
     pvs_error err = PVS_ERROR_INIT;
@@ -634,9 +788,9 @@ static PyObject *volume_call(PyObject *module, PyObject *args, PyObject *kw, int
     modstate *st = get_state(module);
     const char *id, *snap;
     json_t *cfg = NULL, *hints = NULL;
-    PyObject *result = NULL;
-    if (str_arg(st, ido, op == OP_ACTIVATE_STORAGE ? "storage ID" : "volume ID", 0, &id)
-        || str_arg(st, snapo, "snapshot name", 1, &snap) || !(cfg = data_to_json(st, cfgo, "cfg"))
+    PyObject *result = NULL, *keep = NULL;
+    if (str_arg(st, ido, op == OP_ACTIVATE_STORAGE ? "storage ID" : "volume ID", 0, &id, &keep)
+        || str_arg(st, snapo, "snapshot name", 1, &snap, &keep) || !(cfg = data_to_json(st, cfgo, "cfg"))
         || (op == OP_MAP && hints_to_json(st, hintso, &hints)))
         goto out;
     pvs_error err = PVS_ERROR_INIT;
@@ -650,11 +804,12 @@ static PyObject *volume_call(PyObject *module, PyObject *args, PyObject *kw, int
     default: rc = pvs_activate_storage(st->ctx, cfg, id, &err); break;
     }
     BLOCKING_END(st)
-    result = finish(st, rc, &err, path ? PyUnicode_DecodeFSDefault(path) : Py_NewRef(Py_None));
+    result = finish(st, rc, &err, text_or_none(path));
     free(path);
 out:
     json_decref(cfg);
     json_decref(hints);
+    Py_XDECREF(keep);
     return result;
 }
 
@@ -671,7 +826,7 @@ static PyObject *settings_dict(modstate *st)
     PyObject *d = PyDict_New();
     const char *const *names = pvs_ctx_setting_names();
     for (size_t i = 0; d && names[i]; i++) {
-        PyObject *v = PyUnicode_FromString(pvs_ctx_get(st->ctx, names[i]));
+        PyObject *v = text_or_none(pvs_ctx_get(st->ctx, names[i]));
         if (!v || PyDict_SetItemString(d, names[i], v)) {
             Py_XDECREF(v);
             Py_CLEAR(d);
@@ -697,34 +852,23 @@ static PyObject *py_configure(PyObject *module, PyObject *args, PyObject *kw)
     }
     if (!kw || !PyDict_GET_SIZE(kw))
         Py_RETURN_NONE;
-    /* convert everything first, then apply all or nothing */
-    PyObject *old = settings_dict(st);
-    if (!old)
-        return NULL;
-    PyObject *key, *value, *s = NULL;
-    Py_ssize_t pos = 0;
-    pvs_error err = PVS_ERROR_INIT;
-    int rc = 0;
-    Py_BEGIN_ALLOW_THREADS
-    pthread_rwlock_wrlock(&st->settings_lock);
-    Py_END_ALLOW_THREADS
+    /* convert everything first; the core applies all or nothing */
+    Py_ssize_t n = PyDict_GET_SIZE(kw), pos = 0, i = 0;
+    const char **names = PyMem_Calloc((size_t)n * 2, sizeof *names), **values = names + n;
+    PyObject *key, *value, *keep = NULL;
+    int rc = names ? 0 : (PyErr_NoMemory(), -1);
     while (!rc && PyDict_Next(kw, &pos, &key, &value)) {
-        const char *name = PyUnicode_AsUTF8(key);
-        s = PyLong_Check(value) || PyFloat_Check(value) ? PyObject_Str(value) : Py_NewRef(value);
-        const char *v = NULL;
-        if (!name || !s || str_arg(st, s, "setting value", 0, &v))
-            rc = -1;
-        else if (pvs_ctx_set(st->ctx, name, v, &err))
-            rc = -2;
-        Py_CLEAR(s);
+        PyObject *s = PyLong_Check(value) || PyFloat_Check(value) ? PyObject_Str(value) : Py_NewRef(value);
+        rc = !s || str_arg(st, key, "setting name", 0, &names[i], &keep)
+             || str_arg(st, s, "setting value", 0, &values[i], &keep) || keep_ref(&keep, s);
+        Py_XDECREF(s);
+        i++;
     }
-    if (rc) {
-        pos = 0;
-        while (PyDict_Next(old, &pos, &key, &value))
-            pvs_ctx_set(st->ctx, PyUnicode_AsUTF8(key), PyUnicode_AsUTF8(value), NULL);
-    }
-    pthread_rwlock_unlock(&st->settings_lock);
-    Py_DECREF(old);
+    pvs_error err = PVS_ERROR_INIT;
+    if (!rc && pvs_ctx_configure(st->ctx, names, values, (size_t)n, &err))
+        rc = -2;
+    PyMem_Free(names);
+    Py_XDECREF(keep);
     if (rc == -2)
         return raise_error(st, &err);
     if (rc)
@@ -744,10 +888,14 @@ static PyObject *py_plugin(PyObject *module, PyObject *type)
 {
     modstate *st = get_state(module);
     const char *t;
-    if (str_arg(st, type, "storage type", 0, &t))
+    PyObject *keep = NULL;
+    if (str_arg(st, type, "storage type", 0, &t, &keep)) {
+        Py_XDECREF(keep);
         return NULL;
+    }
     pvs_error err = PVS_ERROR_INIT;
     const pvs_plugin *p = pvs_plugin_lookup(st->ctx, t, &err);
+    Py_XDECREF(keep);
     if (!p)
         return raise_error(st, &err);
     PluginObject *self = PyObject_GC_New(PluginObject, st->PluginType);
@@ -802,14 +950,26 @@ static PyObject *plugin_parse_volname(PluginObject *self, PyObject *volname)
 {
     modstate *st = get_state(self->module);
     const char *vn;
-    if (str_arg(st, volname, "volume name", 0, &vn))
+    PyObject *keep = NULL;
+    if (str_arg(st, volname, "volume name", 0, &vn, &keep)) {
+        Py_XDECREF(keep);
         return NULL;
+    }
     pvs_volname v;
     pvs_error err = PVS_ERROR_INIT;
-    if (pvs_plugin_parse_volname(self->plugin, vn, &v, &err))
+    int rc = pvs_plugin_parse_volname(self->plugin, vn, &v, &err);
+    Py_XDECREF(keep);
+    if (rc)
         return raise_error(st, &err);
-    PyObject *r = Py_BuildValue("(zzzzzzz)", v.vtype, v.name, v.vmid, v.basename, v.basevmid,
-                                v.isbase, v.format);
+    const char *fields[7] = { v.vtype, v.name, v.vmid, v.basename, v.basevmid, v.isbase, v.format };
+    PyObject *r = PyTuple_New(7);
+    for (int i = 0; r && i < 7; i++) {
+        PyObject *f = text_or_none(fields[i]);
+        if (!f)
+            Py_CLEAR(r);
+        else
+            PyTuple_SET_ITEM(r, i, f);
+    }
     pvs_volname_clear(&v);
     return r;
 }
@@ -858,10 +1018,10 @@ static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, i
     modstate *st = get_state(self->module);
     const char *sid, *vn = NULL, *snap;
     json_t *scfg = NULL, *hints = NULL;
-    PyObject *result = NULL;
-    if (str_arg(st, sido, "storage ID", op == P_PATH, &sid)
-        || (op != P_ACTIVATE_STORAGE && str_arg(st, vno, "volume name", 0, &vn))
-        || str_arg(st, snapo, "snapshot name", 1, &snap)
+    PyObject *result = NULL, *keep = NULL;
+    if (str_arg(st, sido, "storage ID", op == P_PATH, &sid, &keep)
+        || (op != P_ACTIVATE_STORAGE && str_arg(st, vno, "volume name", 0, &vn, &keep))
+        || str_arg(st, snapo, "snapshot name", 1, &snap, &keep)
         || !(scfg = data_to_json(st, scfgo, "scfg"))
         || ((op == P_ACTIVATE_VOLUME || op == P_MAP) && hints_to_json(st, hintso, &hints)))
         goto out;
@@ -879,11 +1039,12 @@ static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, i
     default: rc = pvs_plugin_activate_storage(st->ctx, p, sid, scfg, &err); break;
     }
     BLOCKING_END(st)
-    result = finish(st, rc, &err, path ? PyUnicode_DecodeFSDefault(path) : Py_NewRef(Py_None));
+    result = finish(st, rc, &err, text_or_none(path));
     free(path);
 out:
     json_decref(scfg);
     json_decref(hints);
+    Py_XDECREF(keep);
     return result;
 }
 
@@ -1008,11 +1169,6 @@ static PyObject *sub_exc(PyObject *module, modstate *st, const char *name, PyObj
 static int module_exec(PyObject *module)
 {
     modstate *st = get_state(module);
-    if (pthread_rwlock_init(&st->settings_lock, NULL)) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot create the settings lock");
-        return -1;
-    }
-    st->lock_ready = 1;
 
     if (!(st->Error = new_exc(module, "Error", NULL,
                               "Base of pvestorage's errors; .code is the core's code (e.g. 'EHINTS').")))
@@ -1109,9 +1265,6 @@ static void module_free(void *module)
     module_clear((PyObject *)module);
     pvs_ctx_free(st->ctx);
     st->ctx = NULL;
-    if (st->lock_ready)
-        pthread_rwlock_destroy(&st->settings_lock);
-    st->lock_ready = 0;
 }
 
 static PyModuleDef_Slot module_slots[] = {
