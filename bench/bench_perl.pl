@@ -71,3 +71,33 @@ printf "verify_hints invalid (eval): XS %9.0f/s   pure Perl %9.0f/s   (x%.2f)\n"
 printf "is_hint_supported:           XS %9.0f/s   hash lookup %9.0f/s; empty sub call %9.0f/s\n", $xs_hint, $pp_hint, $empty;
 printf "XS call overhead of is_hint_supported: %.0f ns/call (%.0f ns above an empty Perl sub call)\n",
     1e9 / $xs_hint, 1e9 / $xs_hint - 1e9 / $empty;
+
+printf "verify_hints valid, as a multiple of is_hint_supported: %.2f (target <= 3.5)\n", $xs_hint / $xs_valid;
+
+# activate_volumes of one volume: its cost must not depend on the size of
+# the configuration (only the storages the volumes name are converted)
+use File::Temp qw(tempdir);
+my $dir = tempdir(CLEANUP => 1);
+mkdir "$dir/images";
+mkdir "$dir/images/100";
+open(my $fh, '>', "$dir/images/100/vm-100-disk-0.raw") or die $!;
+close($fh);
+use Sys::Hostname;
+my $node = (split(/\./, hostname()))[0];
+my $mkcfg = sub {
+    my ($n) = @_;
+    my $cfg = { ids => {}, order => {} };
+    for my $i (1 .. $n) {
+        $cfg->{ids}->{"s$i"} = { type => 'dir', path => $i == 1 ? $dir : "/nonexistent/$i",
+            content => { images => 1, iso => 1, vztmpl => 1 }, shared => 0, 'create-base-path' => 0,
+            nodes => { $node => 1, map { ("node$_" => 1) } 1 .. 4 } };
+        $cfg->{order}->{"s$i"} = $i;
+    }
+    return $cfg;
+};
+my ($one, $many) = ($mkcfg->(1), $mkcfg->(1000));
+my $act = sub { my ($cfg) = @_; PVE::Storage::XS::activate_volumes($cfg, ['s1:100/vm-100-disk-0.raw']) };
+my $r1 = rate(sub { $act->($one) }, 2000);
+my $r1000 = rate(sub { $act->($many) }, 2000);
+printf "activate_volumes, 1 volume: %.0f/s with 1 storage, %.0f/s with 1000; cost ratio %.2f (target <= 1.5)\n",
+    $r1, $r1000, $r1 / $r1000;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pvestorage.h"
+#include "../common/ptrmap.h"
 
 #define MAX_DEPTH 512
 
@@ -104,7 +105,15 @@ static void die_text(pTHX_ my_cxt_t *cxt, const char *text)
     die_with(aTHX_ cxt, &err);
 }
 
-/* ---- Perl -> json ---- */
+/* ---- Perl -> json ----
+ *
+ * Promises kept here: a die anywhere (a tied FETCH, an overloaded
+ * stringification) leaks nothing, because every container is attached to
+ * its parent before it is filled and the root is owned by the call's frame
+ * from the start; the caller's hash iterators are never touched (plain
+ * hashes are read by walking their buckets into a mortal snapshot before
+ * any Perl code can run); and conversion is linear in the distinct
+ * containers (a shared sub-structure is converted once, its json_t shared). */
 
 static const char *const bool_classes[] = {
     "JSON::PP::Boolean", "Types::Serialiser::Boolean", "JSON::XS::Boolean",
@@ -122,21 +131,70 @@ static int is_bool_object(pTHX_ SV *sv)
 }
 
 typedef struct conv {
-    SV *stack[MAX_DEPTH];   /* referents of the refs we are inside of */
+    ptrmap seen;        /* referent -> json_t (NULL while being converted) */
     int depth;
-    int cyclic;             /* a reference cycle was found */
+    int cyclic;         /* a reference cycle was found */
     int too_deep;
 } conv;
 
-static int on_stack(conv *c, SV *rv)
+static void conv_cleanup(pTHX_ void *p)
 {
-    for (int i = 0; i < c->depth; i++)
-        if (c->stack[i] == rv)
-            return 1;
-    return 0;
+    ptrmap_free(&((conv *)p)->seen);
 }
 
-static json_t *to_json(pTHX_ SV *sv, conv *c);
+/* Call between ENTER and LEAVE: freed however the call ends. */
+static conv *conv_new(pTHX)
+{
+    conv *c;
+    Newxz(c, 1, conv);
+    ptrmap_init(&c->seen);
+    SAVEFREEPV(c);
+    SAVEDESTRUCTOR_X(conv_cleanup, c);
+    return c;
+}
+
+/* A hash's keys and values, taken before any Perl code runs: a mortal
+ * [k, v, k, v, ...].  Plain hashes are walked bucket by bucket (their
+ * each-iterator stays where the caller left it); a tied hash can only be
+ * asked through FIRSTKEY/NEXTKEY. */
+static AV *hash_snapshot(pTHX_ HV *hv)
+{
+    AV *av = (AV *)sv_2mortal((SV *)newAV());
+    if (SvRMAGICAL(hv)) {
+        hv_iterinit(hv);
+        HE *he;
+        while ((he = hv_iternext(hv))) {
+            av_push(av, SvREFCNT_inc(hv_iterkeysv(he)));
+            av_push(av, SvREFCNT_inc(hv_iterval(hv, he)));
+        }
+        return av;
+    }
+    HE **buckets = HvARRAY(hv);
+    if (!buckets)
+        return av;
+    av_extend(av, (SSize_t)HvUSEDKEYS(hv) * 2);
+    for (STRLEN i = 0; i <= HvMAX(hv); i++)
+        for (HE *he = buckets[i]; he; he = HeNEXT(he)) {
+            if (HeVAL(he) == &PL_sv_placeholder)   /* a restricted hash's deleted key */
+                continue;
+            av_push(av, newSVhek(HeKEY_hek(he)));
+            av_push(av, SvREFCNT_inc(HeVAL(he)));
+        }
+    return av;
+}
+
+/* Bytes as JSON text: UTF-8 as it is, other bytes upgraded from Latin-1
+ * on a copy (the caller's value stays as it is). */
+static json_t *bytes_json(pTHX_ const char *s, STRLEN len, int utf8)
+{
+    if (utf8 || is_ascii_string((const U8 *)s, len))
+        return json_stringn_nocheck(s, len);
+    STRLEN ulen = len;
+    U8 *u = bytes_to_utf8((const U8 *)s, &ulen);
+    json_t *j = json_stringn_nocheck((const char *)u, ulen);
+    Safefree(u);
+    return j;
+}
 
 static json_t *scalar_to_json(pTHX_ SV *sv)
 {
@@ -145,24 +203,15 @@ static json_t *scalar_to_json(pTHX_ SV *sv)
     /* a string, or a dualvar, is judged by its string form */
     if (SvPOKp(sv) || !(SvIOKp(sv) || SvNOKp(sv))) {
         STRLEN len;
-        const char *s;
-        if (SvUTF8(sv)) {
-            s = SvPV_nomg(sv, len);
-            return json_stringn(s, len);
-        }
-        /* bytes: Latin-1 upgraded on a copy (the caller's value stays as it is) */
-        s = SvPV_nomg(sv, len);
-        if (is_ascii_string((const U8 *)s, len))
-            return json_stringn(s, len);
-        STRLEN ulen = len;
-        U8 *u = bytes_to_utf8((const U8 *)s, &ulen);
-        json_t *j = json_stringn((const char *)u, ulen);
-        Safefree(u);
-        return j;
+        const char *s = SvPV_nomg(sv, len);
+        return bytes_json(aTHX_ s, len, SvUTF8(sv));
     }
     if (SvIOKp(sv) && !SvNOKp(sv)) {
-        if (SvIsUV(sv) && SvUVX(sv) > (UV)IV_MAX)
-            return json_real((double)SvUVX(sv));
+        if (SvIsUV(sv) && SvUVX(sv) > (UV)IV_MAX) {   /* as Perl prints it */
+            char num[32];
+            snprintf(num, sizeof num, "%" UVuf, SvUVX(sv));
+            return json_string(num);
+        }
         return json_integer((json_int_t)SvIVX(sv));
     }
     NV nv = SvNVX(sv);
@@ -176,89 +225,12 @@ static json_t *scalar_to_json(pTHX_ SV *sv)
     return json_real(nv);
 }
 
-static json_t *hash_to_json(pTHX_ HV *hv, conv *c)
+/* The json_t for sv (a new reference).  A plain hash or array comes back
+ * empty, with *fill set to its referent: the caller attaches it, then
+ * fills it, so it is owned before any Perl code runs for its contents. */
+static json_t *value_json(pTHX_ SV *sv, conv *c, SV **fill)
 {
-    json_t *o = json_object();
-    if (!o)
-        return NULL;
-    hv_iterinit(hv);
-    HE *he;
-    while ((he = hv_iternext(hv))) {
-        SV *ksv = hv_iterkeysv(he);
-        STRLEN klen;
-        const char *k = SvPV(ksv, klen);
-        char *kfree = NULL;
-        if (!SvUTF8(ksv) && !is_ascii_string((const U8 *)k, klen)) {
-            STRLEN ulen = klen;
-            k = kfree = (char *)bytes_to_utf8((const U8 *)k, &ulen);
-            klen = ulen;
-        }
-        SV *val = hv_iterval(hv, he);
-        json_t *jv = to_json(aTHX_ val, c);
-        int bad = !jv || json_object_setn_new(o, k, klen, jv);
-        Safefree(kfree);
-        if (bad) {
-            json_decref(o);
-            return NULL;
-        }
-        if (c->cyclic || c->too_deep)
-            break;
-    }
-    return o;
-}
-
-static json_t *array_to_json(pTHX_ AV *av, conv *c)
-{
-    json_t *a = json_array();
-    SSize_t top = av_top_index(av);
-    for (SSize_t i = 0; a && i <= top && !c->cyclic && !c->too_deep; i++) {
-        SV **e = av_fetch(av, i, 0);
-        json_t *jv = e ? to_json(aTHX_ *e, c) : json_null();
-        if (!jv || json_array_append_new(a, jv)) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-/* Any cycle through references below sv (blessed ones included). */
-static void find_cycle(pTHX_ SV *sv, conv *c)
-{
-    SvGETMAGIC(sv);
-    if (!SvROK(sv) || c->cyclic || c->too_deep)
-        return;
-    SV *rv = SvRV(sv);
-    if (on_stack(c, rv)) {
-        c->cyclic = 1;
-        return;
-    }
-    if (c->depth >= MAX_DEPTH) {
-        c->too_deep = 1;
-        return;
-    }
-    c->stack[c->depth++] = rv;
-    if (SvTYPE(rv) == SVt_PVHV && !SvRMAGICAL(rv)) {
-        HV *hv = (HV *)rv;
-        hv_iterinit(hv);
-        HE *he;
-        while (!c->cyclic && (he = hv_iternext(hv)))
-            find_cycle(aTHX_ hv_iterval(hv, he), c);
-    } else if (SvTYPE(rv) == SVt_PVAV && !SvRMAGICAL(rv)) {
-        AV *av = (AV *)rv;
-        for (SSize_t i = 0; i <= av_top_index(av) && !c->cyclic; i++) {
-            SV **e = av_fetch(av, i, 0);
-            if (e)
-                find_cycle(aTHX_ *e, c);
-        }
-    } else if (SvTYPE(rv) < SVt_PVAV) {
-        find_cycle(aTHX_ rv, c);
-    }
-    c->depth--;
-}
-
-static json_t *to_json(pTHX_ SV *sv, conv *c)
-{
+    *fill = NULL;
     SvGETMAGIC(sv);
     if (!SvROK(sv))
         return scalar_to_json(aTHX_ sv);
@@ -269,67 +241,210 @@ static json_t *to_json(pTHX_ SV *sv, conv *c)
         return pvs_foreign_value(sv_reftype(rv, TRUE));
     if (SvTYPE(rv) != SVt_PVHV && SvTYPE(rv) != SVt_PVAV)
         return pvs_foreign_value(sv_reftype(rv, FALSE));
-    if (on_stack(c, rv)) {
-        c->cyclic = 1;
-        return json_null();
+    ptrmap_entry *e = ptrmap_find(&c->seen, rv);
+    if (e) {   /* converted before: share it; still being converted: a cycle */
+        if (!e->value)
+            c->cyclic = 1;
+        return e->value ? json_incref(e->value) : json_null();
     }
     if (c->depth >= MAX_DEPTH) {
         c->too_deep = 1;
         return json_null();
     }
-    c->stack[c->depth++] = rv;
-    json_t *j = SvTYPE(rv) == SVt_PVHV ? hash_to_json(aTHX_ (HV *)rv, c)
-                                       : array_to_json(aTHX_ (AV *)rv, c);
-    c->depth--;
-    return j;
+    if (ptrmap_add(&c->seen, rv))
+        return NULL;
+    *fill = rv;
+    return SvTYPE(rv) == SVt_PVHV ? json_object() : json_array();
 }
 
-/* Hints: absent for undef; the cycle marker for a cyclic structure (checked
- * first, as Proxmox does); foreign markers for refs JSON cannot hold. */
-static json_t *hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv)
+static int fill_json(pTHX_ json_t *j, SV *rv, conv *c);
+
+/* Attach the value of sv to a container (key NULL: append to an array). */
+static int put_value(pTHX_ json_t *into, SV *key, SV *sv, conv *c)
 {
+    SV *rv;
+    json_t *jv = value_json(aTHX_ sv, c, &rv);
+    int rc;
+    if (!jv)
+        return -1;
+    if (key) {
+        STRLEN klen;
+        const char *k = SvPV(key, klen);
+        json_t *kj = bytes_json(aTHX_ k, klen, SvUTF8(key));   /* the key's UTF-8 bytes */
+        rc = !kj || json_object_setn_new_nocheck(into, json_string_value(kj), json_string_length(kj), jv);
+        json_decref(kj);
+    } else {
+        rc = json_array_append_new(into, jv);
+    }
+    if (rc)
+        return -1;
+    return rv ? fill_json(aTHX_ jv, rv, c) : 0;
+}
+
+static int fill_json(pTHX_ json_t *j, SV *rv, conv *c)
+{
+    int rc = 0;
+    c->depth++;
+    if (SvTYPE(rv) == SVt_PVHV) {
+        AV *kv = hash_snapshot(aTHX_ (HV *)rv);
+        SSize_t n = av_count(kv);
+        for (SSize_t i = 0; !rc && i + 1 < n && !c->cyclic && !c->too_deep; i += 2)
+            rc = put_value(aTHX_ j, AvARRAY(kv)[i], AvARRAY(kv)[i + 1], c);
+    } else {
+        AV *av = (AV *)rv;
+        for (SSize_t i = 0; !rc && i <= av_top_index(av) && !c->cyclic && !c->too_deep; i++) {
+            SV **e = av_fetch(av, i, 0);
+            rc = put_value(aTHX_ j, NULL, e ? *e : &PL_sv_undef, c);
+        }
+    }
+    c->depth--;
+    ptrmap_done(&c->seen, rv, j);
+    return rc;
+}
+
+/* Convert sv into *slot (a frame slot: owned from the start). */
+static int to_json_slot(pTHX_ SV *sv, conv *c, json_t **slot)
+{
+    SV *rv;
+    *slot = value_json(aTHX_ sv, c, &rv);
+    if (!*slot)
+        return -1;
+    return rv ? fill_json(aTHX_ *slot, rv, c) : 0;
+}
+
+/* Any cycle through references below sv, blessed ones included, as
+ * Proxmox checks: a depth-first walk that visits each referent once. */
+static void find_cycle(pTHX_ SV *sv, conv *c)
+{
+    SvGETMAGIC(sv);
+    if (!SvROK(sv) || c->cyclic || c->too_deep)
+        return;
+    SV *rv = SvRV(sv);
+    ptrmap_entry *e = ptrmap_find(&c->seen, rv);
+    if (e) {
+        if (!e->value)
+            c->cyclic = 1;   /* on the current path */
+        return;
+    }
+    if (c->depth >= MAX_DEPTH) {
+        c->too_deep = 1;
+        return;
+    }
+    if (ptrmap_add(&c->seen, rv)) {
+        c->too_deep = 1;
+        return;
+    }
+    c->depth++;
+    if (SvTYPE(rv) == SVt_PVHV && !SvRMAGICAL(rv)) {
+        AV *kv = hash_snapshot(aTHX_ (HV *)rv);
+        for (SSize_t i = 1; i < (SSize_t)av_count(kv) && !c->cyclic; i += 2)
+            find_cycle(aTHX_ AvARRAY(kv)[i], c);
+    } else if (SvTYPE(rv) == SVt_PVAV && !SvRMAGICAL(rv)) {
+        AV *av = (AV *)rv;
+        for (SSize_t i = 0; i <= av_top_index(av) && !c->cyclic; i++) {
+            SV **el = av_fetch(av, i, 0);
+            if (el)
+                find_cycle(aTHX_ *el, c);
+        }
+    } else if (SvTYPE(rv) < SVt_PVAV) {
+        find_cycle(aTHX_ rv, c);
+    }
+    c->depth--;
+    ptrmap_done(&c->seen, rv, json_true());   /* done: any non-NULL marks it */
+}
+
+/* Hints into *slot: NULL for undef; the cycle marker for a cyclic
+ * structure (checked first, as Proxmox does); foreign markers for refs
+ * JSON cannot hold. */
+static void hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv, json_t **slot)
+{
+    *slot = NULL;
     SvGETMAGIC(sv);
     if (!SvOK(sv))
-        return NULL;
-    conv *c;
-    Newxz(c, 1, conv);
-    SAVEFREEPV(c);
+        return;
+    conv *c = conv_new(aTHX);
     find_cycle(aTHX_ sv, c);
-    json_t *j = NULL;
-    if (c->cyclic)
-        j = pvs_cyclic_value();
-    else if (c->too_deep)
+    if (c->too_deep && !c->cyclic)
         die_text(aTHX_ cxt, "hints are nested too deeply\n");
-    else
-        j = to_json(aTHX_ sv, c);
-    if (!j)
+    if (c->cyclic) {
+        *slot = pvs_cyclic_value();
+    } else {
+        ptrmap_free(&c->seen);
+        ptrmap_init(&c->seen);
+        if (to_json_slot(aTHX_ sv, c, slot))
+            die_text(aTHX_ cxt, "out of memory\n");
+    }
+    if (!*slot)
         die_text(aTHX_ cxt, "out of memory\n");
-    return j;
 }
 
-/* A configuration or storage section: must be a hash, no cycles. */
-static json_t *data_to_json(pTHX_ my_cxt_t *cxt, SV *sv, const char *what)
+static void not_a_hash(pTHX_ my_cxt_t *cxt, const char *what)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s is not a hash reference\n", what);
+    die_text(aTHX_ cxt, msg);
+}
+
+/* A configuration or storage section into *slot: a hash, no cycles. */
+static void data_to_json(pTHX_ my_cxt_t *cxt, SV *sv, const char *what, json_t **slot)
 {
     SvGETMAGIC(sv);
-    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV) {
-        char msg[128];
-        snprintf(msg, sizeof msg, "%s is not a hash reference\n", what);
-        die_text(aTHX_ cxt, msg);
-    }
-    conv *c;
-    Newxz(c, 1, conv);
-    SAVEFREEPV(c);
-    json_t *j = to_json(aTHX_ sv, c);
+    if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVHV)
+        not_a_hash(aTHX_ cxt, what);
+    conv *c = conv_new(aTHX);
+    int rc = to_json_slot(aTHX_ sv, c, slot);
     if (c->cyclic || c->too_deep) {
-        json_decref(j);
         char msg[160];
         snprintf(msg, sizeof msg, "%s %s\n", what,
                  c->cyclic ? "contains recursive cycles" : "is nested too deeply");
         die_text(aTHX_ cxt, msg);
     }
-    if (!j)
+    if (rc)
         die_text(aTHX_ cxt, "out of memory\n");
-    return j;
+}
+
+static void free_c(pTHX_ void *p)
+{
+    free(p);
+}
+
+/* The part of a configuration that n volume IDs (or storage IDs) need:
+ * { ids => { STOREID => section, ... } }, converted section by section,
+ * so a call costs the same whatever the size of the configuration. */
+static void cfg_to_json(pTHX_ my_cxt_t *cxt, SV *cfg, const char *const *ids, size_t n, int storeids,
+                        json_t **slot)
+{
+    SvGETMAGIC(cfg);
+    if (!SvROK(cfg) || SvTYPE(SvRV(cfg)) != SVt_PVHV)
+        not_a_hash(aTHX_ cxt, "storage configuration");
+    json_t *ids_json = json_object();
+    *slot = ids_json ? json_pack("{s:o}", "ids", ids_json) : NULL;
+    if (!*slot)
+        die_text(aTHX_ cxt, "out of memory\n");
+    SV **idsv = hv_fetchs((HV *)SvRV(cfg), "ids", 0);
+    SV *ids_ref = idsv ? *idsv : &PL_sv_undef;
+    SvGETMAGIC(ids_ref);
+    if (!SvROK(ids_ref) || SvTYPE(SvRV(ids_ref)) != SVt_PVHV)
+        return;   /* no storages: the core says which one does not exist */
+    HV *ids_hv = (HV *)SvRV(ids_ref);
+    conv *c = conv_new(aTHX);
+    for (size_t i = 0; i < n; i++) {
+        char *storeid = NULL;
+        if (storeids)
+            storeid = strdup(ids[i]);
+        else if (pvs_parse_volume_id(ids[i], &storeid, NULL, NULL))
+            continue;   /* the core reports it, in its turn */
+        SAVEDESTRUCTOR_X(free_c, storeid);
+        if (!storeid)
+            die_text(aTHX_ cxt, "out of memory\n");
+        SV **sec = json_object_get(ids_json, storeid) ? NULL
+                   : hv_fetch(ids_hv, storeid, -(I32)strlen(storeid), 0);
+        if (sec && put_value(aTHX_ ids_json, sv_2mortal(newSVpvn_utf8(storeid, strlen(storeid), 1)), *sec, c))
+            die_text(aTHX_ cxt, "out of memory\n");
+        if (c->cyclic || c->too_deep)
+            die_text(aTHX_ cxt, c->cyclic ? "storage configuration contains recursive cycles\n"
+                                          : "storage configuration is nested too deeply\n");
+    }
 }
 
 /* ---- json -> Perl ---- */
@@ -424,6 +539,66 @@ static const pvs_plugin *plugin_arg(pTHX_ my_cxt_t *cxt, const char *type)
     if (!p)
         die_with(aTHX_ cxt, &err);
     return p;
+}
+
+/* A scalar without magic as the core's value; 0 when only the JSON path
+ * can tell (a reference, Latin-1 bytes that need upgrading). */
+static int scalar_value(pTHX_ SV *sv, pvs_value *v)
+{
+    memset(v, 0, sizeof *v);
+    if (SvGMAGICAL(sv) || SvROK(sv))
+        return 0;
+    if (!SvOK(sv)) {
+        v->kind = PVS_V_NULL;
+    } else if (SvPOKp(sv) || !(SvIOKp(sv) || SvNOKp(sv))) {
+        STRLEN len;
+        v->s = SvPV_nomg(sv, len);
+        v->len = len;
+        v->kind = PVS_V_STRING;
+        if (!SvUTF8(sv) && !is_ascii_string((const U8 *)v->s, len))
+            return 0;
+    } else if (SvIOKp(sv) && !SvNOKp(sv)) {
+        if (SvIsUV(sv) && SvUVX(sv) > (UV)IV_MAX) {
+            v->kind = PVS_V_UINT;
+            v->u = SvUVX(sv);
+        } else {
+            v->kind = PVS_V_INT;
+            v->i = (json_int_t)SvIVX(sv);
+        }
+    } else {
+        v->kind = PVS_V_REAL;
+        v->d = SvNVX(sv);
+    }
+    return 1;
+}
+
+/* verify_hints' fast path: a small plain hash of plain scalars is judged
+ * item by item, without JSON and without running Perl code.  1 when it
+ * applied (*rc set); 0 when the general path must decide. */
+static int verify_fast(pTHX_ SV *hints, pvs_error *err, int *rc)
+{
+    enum { MAX_ITEMS = 8 };
+    if (!SvROK(hints) || sv_isobject(hints))
+        return 0;
+    HV *hv = (HV *)SvRV(hints);
+    if (SvTYPE(hv) != SVt_PVHV || SvMAGICAL(hv) || HvUSEDKEYS(hv) > MAX_ITEMS)
+        return 0;
+    pvs_hint_item items[MAX_ITEMS];
+    size_t n = 0;
+    HE **buckets = HvARRAY(hv);
+    for (STRLEN i = 0; buckets && i <= HvMAX(hv); i++)
+        for (HE *he = buckets[i]; he; he = HeNEXT(he)) {
+            if (HeVAL(he) == &PL_sv_placeholder)
+                continue;
+            if (n == MAX_ITEMS || HeKLEN(he) == HEf_SVKEY
+                || (!HeKUTF8(he) && !is_ascii_string((const U8 *)HeKEY(he), HeKLEN(he)))
+                || !scalar_value(aTHX_ HeVAL(he), &items[n].value))
+                return 0;
+            items[n].key = HeKEY(he);
+            items[n++].keylen = (size_t)HeKLEN(he);
+        }
+    *rc = pvs_verify_hint_items(items, n, err);
+    return 1;
 }
 
 /* at interpreter destruction (each thread's interpreter has its own) */
@@ -525,17 +700,23 @@ verify_hints(hints, noerr = &PL_sv_undef)
     /* the very same reference when valid; "return" (undef / empty list) when
      * absent, or invalid with noerr */
     dMY_CXT;
-    ENTER;
-    frame *f = frame_new(aTHX);
-    int valid = 0;
-    f->v[0] = hints_to_json(aTHX_ &MY_CXT, hints);
-    if (f->v[0]) {
-        valid = pvs_verify_hints(f->v[0], SvTRUE(noerr) ? NULL : &f->err) == 0;
-        if (!valid && !SvTRUE(noerr))
-            die_with(aTHX_ &MY_CXT, &f->err);
+    int quiet = SvTRUE(noerr), rc;
+    pvs_error err = PVS_ERROR_INIT;
+    SvGETMAGIC(hints);
+    if (!SvOK(hints)) {
+        rc = 1;
+    } else if (!verify_fast(aTHX_ hints, quiet ? NULL : &err, &rc)) {
+        ENTER;
+        frame *f = frame_new(aTHX);
+        hints_to_json(aTHX_ &MY_CXT, hints, &f->v[0]);
+        rc = pvs_verify_hints(f->v[0], quiet ? NULL : &f->err);
+        err = f->err;   /* taken out of the frame, which is about to go */
+        f->err = (pvs_error)PVS_ERROR_INIT;
+        LEAVE;
     }
-    LEAVE;
-    if (valid)
+    if (rc && err.code)
+        die_with(aTHX_ &MY_CXT, &err);
+    if (!rc)
         XPUSHs(hints);
     else if (GIMME_V != G_LIST)
         XPUSHs(&PL_sv_undef);
@@ -616,23 +797,18 @@ configure(...)
     ENTER;
     if (items % 2)
         die_text(aTHX_ &MY_CXT, "configure: settings come as NAME => VALUE pairs\n");
-    /* all or nothing: remember the old values, restore them on a bad one */
-    const char *const *names = pvs_ctx_setting_names();
-    HV *old = (HV *)sv_2mortal((SV *)newHV());
-    for (size_t i = 0; names[i]; i++)
-        hv_store(old, names[i], strlen(names[i]), newSVpv(pvs_ctx_get(MY_CXT.ctx, names[i]), 0), 0);
-    for (I32 i = 0; i < items; i += 2) {
-        const char *name = str_arg(aTHX_ &MY_CXT, ST(i), "setting name", 0);
-        const char *value = str_arg(aTHX_ &MY_CXT, ST(i + 1), "setting value", 0);
-        pvs_error err = PVS_ERROR_INIT;
-        if (pvs_ctx_set(MY_CXT.ctx, name, value, &err)) {
-            for (size_t k = 0; names[k]; k++) {
-                SV **v = hv_fetch(old, names[k], strlen(names[k]), 0);
-                pvs_ctx_set(MY_CXT.ctx, names[k], SvPV_nolen(*v), NULL);
-            }
-            die_with(aTHX_ &MY_CXT, &err);
-        }
+    /* converted first; the core applies them all or none */
+    size_t n = (size_t)items / 2;
+    const char **names;
+    Newxz(names, n * 2 + 1, const char *);
+    SAVEFREEPV(names);
+    for (size_t i = 0; i < n; i++) {
+        names[i] = str_arg(aTHX_ &MY_CXT, ST(2 * i), "setting name", 0);
+        names[n + i] = str_arg(aTHX_ &MY_CXT, ST(2 * i + 1), "setting value", 0);
     }
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_ctx_configure(MY_CXT.ctx, names, names + n, n, &err))
+        die_with(aTHX_ &MY_CXT, &err);
     LEAVE;
 
 SV *
@@ -661,8 +837,8 @@ activate_volumes(cfg, vollist, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     const char **vols = volids_arg(aTHX_ &MY_CXT, vollist, &n);
     if (n > 0) {   /* an empty list does nothing, as upstream */
         const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-        f->v[0] = data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration");
-        f->v[1] = hints_to_json(aTHX_ &MY_CXT, hints);
+        cfg_to_json(aTHX_ &MY_CXT, cfg, vols, n, 0, &f->v[0]);
+        hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
         if (pvs_activate_volumes(MY_CXT.ctx, f->v[0], vols, n, snap, f->v[1], &f->err))
             die_with(aTHX_ &MY_CXT, &f->err);
     }
@@ -682,7 +858,7 @@ deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     const char **vols = volids_arg(aTHX_ &MY_CXT, vollist, &n);
     if (n > 0) {
         const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-        f->v[0] = data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration");
+        cfg_to_json(aTHX_ &MY_CXT, cfg, vols, n, 0, &f->v[0]);
         if (pvs_deactivate_volumes(MY_CXT.ctx, f->v[0], vols, n, snap, &f->err))
             die_with(aTHX_ &MY_CXT, &f->err);
     }
@@ -703,11 +879,11 @@ _volume_call(op, cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     frame *f = frame_new(aTHX);
     const char *id = str_arg(aTHX_ &MY_CXT, volid, op == 3 ? "storage ID" : "volume ID", 0);
     const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-    f->v[0] = data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration");
+    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, op == 3, &f->v[0]);
     int rc;
     switch (op) {
     case 0:
-        f->v[1] = hints_to_json(aTHX_ &MY_CXT, hints);
+        hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
         rc = pvs_map_volume(MY_CXT.ctx, f->v[0], id, snap, f->v[1], &f->str, &f->err);
         break;
     case 1:
@@ -770,9 +946,9 @@ _plugin_call(type, op, storeid, scfg, volname, snapname = &PL_sv_undef, hints = 
     const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", op == 0);
     const char *vn = op == 5 ? NULL : str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
     const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-    f->v[0] = data_to_json(aTHX_ &MY_CXT, scfg, "storage section");
+    data_to_json(aTHX_ &MY_CXT, scfg, "storage section", &f->v[0]);
     if (op == 1 || op == 3)
-        f->v[1] = hints_to_json(aTHX_ &MY_CXT, hints);
+        hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
     pvs_ctx *ctx = MY_CXT.ctx;
     int rc;
     switch (op) {
