@@ -195,6 +195,26 @@ static void test_config_warnings(void **state)
     expect(run("--root", dir, "path", "local:iso/a.iso", NULL), 1, "", want);
 }
 
+/* Names that are not UTF-8 are printed, never dropped: as \udcXX in JSON
+ * (Python's surrogateescape takes them back to the same bytes). */
+static void test_json_non_utf8(void **state)
+{
+    (void)state;
+    char p[1024], want[2048];
+    snprintf(p, sizeof p, "%s/store/images/101", dir);
+    mkdirs(p);
+    strcat(p, "/vm-101-\xff\x80.raw");
+    write_file(p, "");
+    expect(run("--config", cfgpath, "--json", "activate", "local:101/vm-101-\xff\x80.raw", NULL), 0,
+           "{\"activated\":[\"local:101/vm-101-\\udcff\\udc80.raw\"]}\n", "");
+    snprintf(want, sizeof want, "{\"volid\":\"local:101/vm-101-\\udcff\\udc80.raw\",\"path\":"
+             "\"%s/store/images/101/vm-101-\\udcff\\udc80.raw\"}\n", dir);
+    expect(run("--config", cfgpath, "--json", "path", "local:101/vm-101-\xff\x80.raw", NULL), 0, want, "");
+    /* valid UTF-8 stays as it is; quotes and control characters are escaped */
+    expect(run("--config", cfgpath, "--json", "deactivate", "local:iso/gr\xc3\xbcn \"x\"\t.iso", NULL), 0,
+           "{\"deactivated\":[\"local:iso/gr\xc3\xbcn \\\"x\\\"\\u0009.iso\"]}\n", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -203,6 +223,7 @@ int main(void)
         cmocka_unit_test(test_activate),
         cmocka_unit_test(test_hints),
         cmocka_unit_test(test_config_warnings),
+        cmocka_unit_test(test_json_non_utf8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

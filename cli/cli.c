@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pvestorage.h"
+#include "cli.h"
 
 #define EXIT_USAGE 2
 
@@ -62,11 +62,7 @@ typedef struct command {
 
 static void print_json(const json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (s) {
-        puts(s);
-        free(s);
-    }
+    cli_print_json(stdout, v);
 }
 
 static int fail(pvs_error *err)
@@ -99,7 +95,7 @@ static json_t *string_array(int argc, char **argv)
 {
     json_t *a = json_array();
     for (int i = 0; a && i < argc; i++)
-        json_array_append_new(a, json_string(argv[i]));
+        json_array_append_new(a, cli_string(argv[i]));
     return a;
 }
 
@@ -155,7 +151,7 @@ static int print_path(cli *c, const char *volid, int map)
     if (rc)
         return fail(&err);
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:s}", "volid", volid, "path", path);
+        json_t *o = json_pack("{s:o, s:o}", "volid", cli_string(volid), "path", cli_string(path));
         print_json(o);
         json_decref(o);
     } else {
@@ -189,7 +185,7 @@ static int cmd_unmap(cli *c, int argc, char **argv)
     if (rc)
         return fail(&err);
     if (c->json) {
-        json_t *o = json_pack("{s:s, s:b}", "volid", argv[0], "unmapped", 1);
+        json_t *o = json_pack("{s:o, s:b}", "volid", cli_string(argv[0]), "unmapped", 1);
         print_json(o);
         json_decref(o);
     }
@@ -383,7 +379,7 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
     return cmd->run(c, nargs, args);
 }
 
-int main(int argc, char **argv)
+int pvs_cli_main(int argc, char **argv)
 {
     enum { O_CONFIG = 256, O_ROOT, O_RBD, O_TIMEOUT, O_KERNEL, O_VERSION };
     static const struct option opts[] = {
