@@ -400,6 +400,7 @@ int pvs_cli_main(int argc, char **argv)
         return fail(&err);
 
     int o, rc = 0;
+    optind = 0;   /* glibc: start over (the command may run more than once in a process) */
     opterr = 0;
     while (rc == 0 && (o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         const char *setting = NULL;

@@ -9,6 +9,7 @@ PACKAGES=(
   librbd-dev librados-dev
   python3-dev python3-pytest python3-jsonschema
   valgrind
+  clang libclang-rt-14-dev
   ceph-mon ceph-osd ceph-common
 )
 

@@ -53,6 +53,12 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPVS_SANITIZE=ON -DPVS_WERROR
 rc=${PIPESTATUS[0]}
 count "C tests (ASan+UBSan)" $(ctest_counts "$LOG/asan.log") "$rc"
 
+echo "== fuzz targets (libFuzzer + ASan + UBSan, ${PVS_FUZZ_SECONDS:-30} s each)"
+bash scripts/fuzz.sh "${PVS_FUZZ_SECONDS:-30}" 2>&1 | tee "$LOG/fuzz.log"
+rc=${PIPESTATUS[0]}
+line=$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$LOG/fuzz.log" | tail -1)
+count "fuzz targets" "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$rc"
+
 if [ -d t ] && ls t/*.t >/dev/null 2>&1; then
   echo "== Perl tests (prove)"
   PERL_DL_NONLAZY=1 prove -b -v t/ 2>&1 | tee "$LOG/prove.log" | grep -vE "^ok " 

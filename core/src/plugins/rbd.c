@@ -333,12 +333,21 @@ static void rbd_vol_clear(rbd_vol *rv)
     memset(rv, 0, sizeof *rv);
 }
 
+/* A snapshot name as upstream's "if $snapname" sees it: "" and "0" are none. */
+static const char *snapshot(const char *snapname)
+{
+    return snapname && *snapname && strcmp(snapname, "0") != 0 ? snapname : NULL;
+}
+
 static int rbd_vol_get(const pvs_plugin *self, const char *volname, const char *snapname, rbd_vol *rv,
                        pvs_error *err)
 {
+    snapname = snapshot(snapname);
     memset(rv, 0, sizeof *rv);
     rv->feat.err.exit_status = rv->err.exit_status = -1;
     int rc = pvs_plugin_parse_volname(self, volname, &rv->v, err);
+    if (!rc && snapname && strchr(snapname, '/'))   /* it becomes part of a device path */
+        rc = pvs_fail(err, PVS_EINVAL, "invalid snapshot name '%s'\n", snapname);
     if (!rc) {
         rv->name = snapname ? pvs_asprintf("%s@%s", rv->v.name, snapname) : strdup(rv->v.name);
         if (!rv->name)
@@ -564,6 +573,7 @@ static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, c
 {
     int windows = pvs_hint_bool(hints, "guest-is-windows") == 1;
     int may = pvs_hint_bool(hints, "plugin-may-deactivate-volume") == 1;
+    snapname = snapshot(snapname);
     rbd_vol *rvs = calloc(n ? n : 1, sizeof *rvs);
     const char **keys = calloc(n ? n * 2 : 1, sizeof *keys), **names = keys ? keys + n : NULL;
     rbd_store st;
