@@ -196,3 +196,50 @@ def test_librbd_path(node):
     # no krbd: activation does nothing at all
     pvestorage.activate_volumes(cfg, ["lib:vm-100-disk-0"])
     assert take_log(n) == []
+
+
+def test_hanging_rbd_is_a_timeout_error(node, tmp_path):
+    """One deadline per call: a hanging rbd raises TimeoutError (a
+    pvestorage.Error and Python's TimeoutError) within one ceph_timeout."""
+    import time
+    n = node
+    reset(n, "not mapped")
+    script = tmp_path / "hanging-rbd"
+    script.write_text(f"#!/bin/sh\ncase \" $* \" in *\" map \"*) exec sleep 300;; esac\nexec {FAKE} \"$@\"\n")
+    script.chmod(0o755)
+    pvestorage.configure(rbd_command=str(script), ceph_timeout=2)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError) as info:
+            pvestorage.activate_volumes(n["cfg"], [f"ceph:{n['image']}"])
+        took = time.monotonic() - t0
+        assert took < 2 + 2, f"took {took:.1f} s, more than one ceph_timeout"
+        assert isinstance(info.value, pvestorage.TimeoutError)
+        assert info.value.code == "ETIMEDOUT"
+        assert str(info.value).endswith("failed: got timeout")
+    finally:
+        pvestorage.configure(rbd_command=FAKE, ceph_timeout=10)
+    assert take_log(n) == []
+
+
+def test_forked_child_connects_on_its_own(node):
+    """A child forked after the parent cached a cluster connection maps with a
+    connection of its own (it used to hang on the parent's)."""
+    n = node
+    reset(n, "not mapped")
+    assert pvestorage.map_volume(n["cfg"], f"ceph:{n['image']}") == n["dev"]
+    assert pvestorage.unmap_volume(n["cfg"], f"ceph:{n['image']}") is None
+    take_log(n)
+    pid = os.fork()
+    if pid == 0:
+        import signal
+        signal.alarm(30)
+        try:
+            ok = pvestorage.map_volume(n["cfg"], f"ceph:{n['image']}") == n["dev"]
+        except BaseException:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status:#x}"
+    assert [c[c.index("map")] for c in take_log(n) if "map" in c] == ["map"]
+    pvestorage.unmap_volume(n["cfg"], f"ceph:{n['image']}")

@@ -34,13 +34,13 @@ for w in $which; do
   perl)
     for t in t/*.t; do
       [ "$(basename "$t")" = 06-leak.t ] && continue   # 200k calls: minutes under valgrind
-      PERL_DL_NONLAZY=1 PERL_DESTRUCT_LEVEL=2 "${VG[@]}" --log-file="$out/perl-$(basename "$t")-%p.log" \
+      PVS_UNDER_VALGRIND=1 PERL_DL_NONLAZY=1 PERL_DESTRUCT_LEVEL=2 "${VG[@]}" --log-file="$out/perl-$(basename "$t")-%p.log" \
         perl -Mblib "$t" >"$out/perl-$(basename "$t").out" 2>&1 || { echo "FAILED under valgrind: $t"; bad=1; }
     done
     check "Perl suite" "$out"/perl-*.log
     ;;
   python)
-    PYTHONMALLOC=malloc PYTHONPATH=build/bindings/python "${VG[@]}" --log-file="$out/python-%p.log" \
+    PVS_UNDER_VALGRIND=1 PYTHONMALLOC=malloc PYTHONPATH=build/bindings/python "${VG[@]}" --log-file="$out/python-%p.log" \
       /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not slow" python-tests >"$out/python.out" 2>&1 \
       || { echo "FAILED under valgrind: pytest"; tail -5 "$out/python.out"; bad=1; }
     check "Python suite" "$out"/python-*.log

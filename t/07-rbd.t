@@ -11,6 +11,8 @@ use File::Copy qw(copy);
 use Cwd qw(abs_path);
 use FindBin;
 use JSON::PP;
+use POSIX ();
+use Time::HiRes qw(time);
 
 use PVE::Storage::XS qw(map_volume unmap_volume activate_volumes configure settings);
 
@@ -171,6 +173,42 @@ my $path = map_volume($cfg, "ceph:$image", undef, { 'guest-is-windows' => 1 });
 is($path, $dev, 'storage-level map_volume');
 ok(unmap_volume($cfg, "ceph:$image"), 'unmap_volume');
 is_deeply(take_log(), ["$c map $image --options rxbounce", "$c unmap $dev"], 'map then unmap');
+
+# a child forked after the parent cached its connection connects on its own
+reset_kernel();
+map_volume($cfg, "ceph:$image");
+unmap_volume($cfg, "ceph:$image");
+take_log();
+{
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        alarm(30);   # a hang on the parent's connection fails the test
+        my $ok = eval { map_volume($cfg, "ceph:$image") eq $dev };
+        POSIX::_exit($ok ? 0 : 1);
+    }
+    waitpid($pid, 0);
+    is($?, 0, 'a forked child maps with a connection of its own');
+    is_deeply(take_log(), ["$c map $image"], 'the child mapped');
+    unmap_volume($cfg, "ceph:$image");
+    take_log();
+}
+
+# one deadline per call: a hanging rbd fails within one ceph_timeout
+reset_kernel();
+{
+    my $script = "$root/hanging-rbd";
+    open(my $fh, '>', $script) or die $!;
+    print $fh "#!/bin/sh\ncase \" \$* \" in *\" map \"*) exec sleep 300;; esac\nexec $fake \"\$@\"\n";
+    close($fh);
+    chmod(0755, $script);
+    configure(rbd_command => $script, ceph_timeout => 2);
+    my $t0 = time();
+    eval { activate_volumes($cfg, ["ceph:$image"]) };
+    my $took = time() - $t0;
+    like($@, qr/^can't map rbd volume \Q$image\E: command '.*' failed: got timeout\n\z/, 'a hanging rbd: timeout error');
+    cmp_ok($took, '<=', 4, "within one ceph_timeout and slack ($took s)");
+    configure(rbd_command => $fake, ceph_timeout => 10);
+}
 
 configure(%$old);
 system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm', '--no-progress', "rbd/$image");

@@ -215,6 +215,23 @@ static void test_json_non_utf8(void **state)
            "{\"deactivated\":[\"local:iso/gr\xc3\xbcn \\\"x\\\"\\u0009.iso\"]}\n", "");
 }
 
+/* librados prints what it cannot parse straight to stdout and stderr: it
+ * never sees such a monitor list, and the user gets one clear error */
+static void test_garbage_monhost(void **state)
+{
+    (void)state;
+    char p[700], text[1024];
+    snprintf(p, sizeof p, "%s/garbage.cfg", dir);
+    snprintf(text, sizeof text, "rbd: g1\n\tpool rbd\n\tmonhost garbage!!,;;[::x\n\tkrbd 1\n");
+    write_file(p, text);
+    expect(run("--config", p, "--ceph-timeout", "5", "path", "g1:vm-100-disk-0", NULL), 1, "",
+           "rbd error: invalid monitor address 'garbage!!' in monhost of storage 'g1'\n");
+    snprintf(text, sizeof text, "rbd: g1\n\tpool rbd\n\tmonhost 127.0.0.1:1 [::1\n\tkrbd 1\n");
+    write_file(p, text);
+    expect(run("--config", p, "--ceph-timeout", "5", "path", "g1:vm-100-disk-0", NULL), 1, "",
+           "rbd error: invalid monitor address '[::1' in monhost of storage 'g1'\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_hints),
         cmocka_unit_test(test_config_warnings),
         cmocka_unit_test(test_json_non_utf8),
+        cmocka_unit_test(test_garbage_monhost),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -8,7 +8,9 @@
  * caller gets PVS_ETIMEDOUT at the deadline, and the connection the step
  * used is dropped from the cache.  Worker threads never call the warning
  * sink (it may be Perl's warn): they hand warnings back to the caller. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,11 +191,74 @@ static int configure_handle(rados_t h, const connect_job *c)
     return 0;
 }
 
+/* One monitor of a monhost list: [v1:|v2:]HOST[:PORT] or [v1:|v2:][IPV6][:PORT].
+ * librados prints what it cannot parse or resolve straight to the
+ * process's stdout and stderr, so it only gets addresses it will take:
+ * 0, or -1 (bad syntax) / -2 (a name that does not resolve, *gai set). */
+static int check_monitor(const char *tok, int *gai)
+{
+    char host[256];
+    const char *p = tok;
+    if (!strncmp(p, "v1:", 3) || !strncmp(p, "v2:", 3))
+        p += 3;
+    const char *port = NULL;
+    size_t n;
+    if (*p == '[') {
+        const char *end = strchr(p, ']');
+        if (!end)
+            return -1;
+        n = (size_t)(end - p - 1);
+        p++;
+        port = end[1] == ':' ? end + 2 : end[1] ? "x" : NULL;
+    } else {
+        const char *colon = strchr(p, ':');
+        int one_colon = colon && !strchr(colon + 1, ':');
+        n = one_colon ? (size_t)(colon - p) : strlen(p);
+        port = one_colon ? colon + 1 : NULL;
+    }
+    if (n == 0 || n >= sizeof host || (port && (!*port || strspn(port, "0123456789") != strlen(port))))
+        return -1;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1)
+        return 0;
+    if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != n)
+        return -1;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+    *gai = getaddrinfo(host, NULL, &hints, &res);
+    if (res)
+        freeaddrinfo(res);
+    return *gai ? -2 : 0;
+}
+
+static int check_monitors(connect_job *c)
+{
+    char *list = c->mon_host ? strdup(c->mon_host) : NULL, *save = NULL;
+    if (c->mon_host && !list)
+        return pvs_oom(&c->err);
+    int rc = 0;
+    for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        int gai = 0;
+        int bad = check_monitor(tok, &gai);
+        if (bad == -1)
+            rc = pvs_fail(&c->err, PVS_EINVAL, "rbd error: invalid monitor address '%s' in monhost of storage '%s'\n",
+                          tok, c->storeid);
+        else if (bad == -2)
+            rc = pvs_fail(&c->err, PVS_ECLUSTER, "rbd error: cannot resolve monitor host '%s' of storage '%s': %s\n",
+                          tok, c->storeid, gai_strerror(gai));
+    }
+    free(list);
+    return rc;
+}
+
 static void connect_run(rbd_job *j)
 {
     connect_job *c = (connect_job *)j;
     char eb[128];
     rados_t h;
+    if (check_monitors(c))
+        return;
     int rc = rados_create2(&h, "ceph", c->name, 0);
     if (rc < 0) {
         pvs_fail(&c->err, PVS_ECLUSTER, "rbd error: cannot create a cluster handle for storage '%s': %s\n",
