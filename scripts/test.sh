@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: install what is missing, build with -Werror, run every
-# suite: C (ctest, then again under ASan+UBSan), Perl (prove), Python (pytest).
-# Ends with one summary line "N passed, M failed".
+# suite: C (ctest, then again under ASan+UBSan), the fuzz targets (30 s
+# each), Perl (prove), Python (pytest), then the Perl and Python suites under
+# valgrind.  Ends with one summary line "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -79,6 +80,20 @@ if [ -d python-tests ]; then
   f=$(echo "$line" | grep -oE "[0-9]+ failed" | grep -oE "[0-9]+")
   e=$(echo "$line" | grep -oE "[0-9]+ errors?" | grep -oE "[0-9]+")
   count "Python tests" "${p:-0}" $(( ${f:-0} + ${e:-0} )) "$rc"
+fi
+
+# the bindings' suites again under valgrind: no definite leak and no memory
+# error through our code (a few minutes; PVS_SKIP_VALGRIND=1 leaves it out,
+# loudly)
+if [ -n "${PVS_SKIP_VALGRIND:-}" ]; then
+  echo "== valgrind: SKIPPED (PVS_SKIP_VALGRIND is set)"
+else
+  for lang in perl python; do
+    echo "== $lang suite under valgrind"
+    bash scripts/valgrind.sh "$lang" 2>&1 | tee "$LOG/valgrind-$lang.log"
+    rc=${PIPESTATUS[0]}
+    if [ "$rc" -eq 0 ]; then count "$lang under valgrind" 1 0 0; else count "$lang under valgrind" 0 1 "$rc"; fi
+  done
 fi
 
 if [ ${#suites_failed[@]} -gt 0 ]; then

@@ -1118,7 +1118,7 @@ static PyMethodDef module_methods[] = {
       "read_config(path, /)\n--\n\nParse a storage.cfg into {'ids': ..., 'order': ...};\n"
       "bad lines are warned (StorageWarning) and skipped." },
     { "parse_config", (PyCFunction)(void (*)(void))py_parse_config, METH_VARARGS | METH_KEYWORDS,
-      "parse_config(text, filename='-')\n--\n\nParse storage.cfg text." },
+      "parse_config(text, filename='-')\n--\n\nParse storage.cfg text (str or bytes)." },
     { "activate_volumes", (PyCFunction)(void (*)(void))py_activate_volumes, METH_VARARGS | METH_KEYWORDS,
       "activate_volumes(cfg, volids, snapname=None, hints=None)\n--\n\n"
       "Verify hints, activate each storage once, then each volume with the hints." },

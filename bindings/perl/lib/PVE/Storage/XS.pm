@@ -227,6 +227,18 @@ C<ceph_timeout>, C<kernel_version>. The environment (C<PVESTORAGE_ROOT>, ...)
 gives the initial values. An unknown setting or a bad value dies and changes
 nothing. C<settings()> returns the current values.
 
+C<ceph_timeout> is the deadline of one call: every cluster step and every
+C<rbd> run of the call counts against it, and running out dies with the
+timeout error. A call works with the settings in force when it began, so
+C<configure> may be called at any time, a C<$SIG{__WARN__}> handler included.
+
+Arguments are read without side effects on them: a hash's C<each> iterator
+stays where the caller left it, a value that dies while it is read (a tied
+FETCH) leaks nothing, and a structure that shares sub-structures is read once
+per distinct hash or array. Only the sections of the storages that the volume
+IDs name are read from C<$cfg>, so a call costs the same with a large
+configuration.
+
 =back
 
 =head1 PLUGIN CLASSES
