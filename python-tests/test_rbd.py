@@ -243,3 +243,33 @@ def test_forked_child_connects_on_its_own(node):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status:#x}"
     assert [c[c.index("map")] for c in take_log(n) if "map" in c] == ["map"]
     pvestorage.unmap_volume(n["cfg"], f"ceph:{n['image']}")
+
+
+def test_warnings_handler_runs_after_the_call(node):
+    """No Python code runs while the core holds an image's map lock: the
+    'not safe' warning reaches a handler after the call, and the handler may
+    map the very same image again (it used to wait for the lock until the
+    deadline)."""
+    import time
+    import warnings
+    n = node
+    reset(n, "mapped without rxbounce")
+    nested = []
+
+    def handler(message, category, filename, lineno, file=None, line=None):
+        nested.append(pvestorage.map_volume(n["cfg"], f"ceph:{n['image']}"))
+
+    pvestorage.configure(ceph_timeout=5)
+    try:
+        with warnings.catch_warnings():   # restores showwarning on the way out
+            warnings.showwarning = handler
+            warnings.simplefilter("always")
+            t0 = time.monotonic()
+            path = pvestorage.map_volume(n["cfg"], f"ceph:{n['image']}", hints={"guest-is-windows": 1})
+            took = time.monotonic() - t0
+    finally:
+        pvestorage.configure(ceph_timeout=10)
+    assert path == n["dev"] and nested == [n["dev"]]
+    assert took < 3, f"the handler waited {took:.1f} s for a lock"
+    assert take_log(n) == []
+    pvestorage.unmap_volume(n["cfg"], f"ceph:{n['image']}")

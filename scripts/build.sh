@@ -9,7 +9,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPVS_WERROR="${PVS_WERROR
 cmake --build build -j"$(nproc)" >/dev/null
 if [ -f Makefile.PL ]; then
   # the Perl binding: EUMM's top-level Makefile lives beside Makefile.PL
-  if [ ! -f Makefile ] || [ Makefile.PL -nt Makefile ]; then
+  if [ ! -f Makefile ] || [ Makefile.PL -nt Makefile ] || [ core/sources.txt -nt Makefile ]; then
     perl Makefile.PL >/dev/null
   fi
   make -s >/dev/null

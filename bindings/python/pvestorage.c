@@ -103,19 +103,58 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     return NULL;
 }
 
-/* The core's warning sink: may run with the GIL released.  The message
- * goes to warnings.warn as a str object (any bytes survive). */
+/* Warnings of a core call under way on this thread, emitted after it. */
+typedef struct pending {
+    char **v;
+    size_t n, cap;
+} pending;
+
+static _Thread_local pending *current_pending;
+
+/* Emit one warning (GIL held): warnings.warn with a str object (any bytes
+ * survive); after a filter turned one into an error, stay quiet. */
+static void emit_warning(modstate *st, const char *message)
+{
+    if (PyErr_Occurred())
+        return;
+    PyObject *msg = message_str(message);
+    if (msg) {
+        PyErr_WarnFormat(st->StorageWarning, 1, "%U", msg);
+        Py_DECREF(msg);
+    }
+}
+
+static void flush_pending(modstate *st, pending *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        emit_warning(st, p->v[i]);
+        free(p->v[i]);
+    }
+    free(p->v);
+    p->v = NULL;
+    p->n = p->cap = 0;
+}
+
+/* The core's warning sink: inside a call (GIL released), the warning is
+ * kept for afterwards; anywhere else it is emitted at once. */
 static void warn_sink(void *data, const char *message)
 {
-    modstate *st = data;
-    PyGILState_STATE g = PyGILState_Ensure();
-    if (!PyErr_Occurred()) {   /* after a filter turned one into an error, stay quiet */
-        PyObject *msg = message_str(message);
-        if (msg) {
-            PyErr_WarnFormat(st->StorageWarning, 1, "%U", msg);
-            Py_DECREF(msg);
+    pending *p = current_pending;
+    if (p) {
+        if (p->n == p->cap) {
+            size_t cap = p->cap ? p->cap * 2 : 4;
+            char **v = realloc(p->v, cap * sizeof *v);
+            if (!v)
+                return;   /* out of memory: the warning is lost, the call goes on */
+            p->v = v;
+            p->cap = cap;
         }
+        if ((p->v[p->n] = strdup(message)))
+            p->n++;
+        return;
     }
+    PyGILState_STATE g = PyGILState_Ensure();
+    emit_warning(data, message);
     PyGILState_Release(g);
 }
 
@@ -509,11 +548,22 @@ static const char **volids_arg(modstate *st, PyObject *o, size_t *n, PyObject **
 
 /* ---- blocking sections ---- */
 
-/* The GIL is released around core calls; the core holds no lock of ours
- * and calls back into Python only through the warning sink, which takes
- * the GIL for itself. */
-#define BLOCKING_BEGIN(st) Py_BEGIN_ALLOW_THREADS
-#define BLOCKING_END(st) Py_END_ALLOW_THREADS
+/* The GIL is released around core calls, and no Python code runs until the
+ * call is over: the warnings it makes are kept (per thread) and handed to
+ * warnings.warn afterwards, in order.  So a warnings handler can never run
+ * while the core holds anything (an image's map lock), and may call back
+ * into this module freely. */
+#define BLOCKING_BEGIN(st)                                  \
+    {                                                       \
+        pending pend_ = { NULL, 0, 0 };                     \
+        pending *outer_ = current_pending;                  \
+        current_pending = &pend_;                           \
+        Py_BEGIN_ALLOW_THREADS
+#define BLOCKING_END(st)                                    \
+        Py_END_ALLOW_THREADS                                \
+        current_pending = outer_;                           \
+        flush_pending((st), &pend_);                        \
+    }
 
 /* Finish a call: a pending exception (a warning turned error) wins. */
 static PyObject *finish(modstate *st, int rc, pvs_error *err, PyObject *result)
@@ -700,7 +750,10 @@ static PyObject *py_parse_config(PyObject *module, PyObject *args, PyObject *kw)
         return NULL;
     }
     pvs_error err = PVS_ERROR_INIT;
-    json_t *cfg = pvs_config_parse(st->ctx, filename, text, (size_t)len, &err);
+    json_t *cfg;
+    BLOCKING_BEGIN(st)
+    cfg = pvs_config_parse(st->ctx, filename, text, (size_t)len, &err);
+    BLOCKING_END(st)
     Py_XDECREF(keep);
     if (!cfg)
         return raise_error(st, &err);

@@ -1,12 +1,12 @@
-/* ctx.c - the context: host settings (SPEC §9), warning sink, registry. */
+/* ctx.c - the context: host settings (SPEC §9), the warning sink, the
+ * registry of built-in plugins.  The composition root: it calls the rest of
+ * the core, nothing calls back into it (what a call needs is in host.c). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -103,15 +103,6 @@ static int set_setting(pvs_settings *set, const char *name, const char *value, p
     return 0;
 }
 
-static void settings_free(pvs_settings *set)
-{
-    if (!set)
-        return;
-    free(set->root);
-    free(set->rbd_command);
-    free(set);
-}
-
 static pvs_settings *settings_copy(const pvs_settings *from)
 {
     pvs_settings *set = calloc(1, sizeof *set);
@@ -122,20 +113,10 @@ static pvs_settings *settings_copy(const pvs_settings *from)
     set->root = strdup(from->root);
     set->rbd_command = strdup(from->rbd_command);
     if (!set->root || !set->rbd_command) {
-        settings_free(set);
+        pvs_settings_free(set);
         return NULL;
     }
     return set;
-}
-
-/* Drop a reference taken under base->lock. */
-static void settings_unref(pvs_ctx *base, pvs_settings *set)
-{
-    pthread_mutex_lock(&base->lock);
-    int last = --set->refs == 0;
-    pthread_mutex_unlock(&base->lock);
-    if (last)
-        settings_free(set);
 }
 
 int pvs_ctx_configure(pvs_ctx *ctx, const char *const *names, const char *const *values, size_t n,
@@ -150,7 +131,7 @@ int pvs_ctx_configure(pvs_ctx *ctx, const char *const *names, const char *const 
     for (size_t i = 0; i < n; i++) {
         int rc = set_setting(set, names[i], values[i], err);
         if (rc) {
-            settings_free(set);
+            pvs_settings_free(set);
             return rc;
         }
     }
@@ -159,7 +140,7 @@ int pvs_ctx_configure(pvs_ctx *ctx, const char *const *names, const char *const 
     pvs_settings *old = base->set;
     base->set = set;
     pthread_mutex_unlock(&base->lock);
-    settings_unref(base, old);
+    pvs_settings_unref(base, old);
     return 0;
 }
 
@@ -224,7 +205,7 @@ static pvs_settings *initial_settings(pvs_error *err)
     }
     return set;
 fail:
-    settings_free(set);
+    pvs_settings_free(set);
     return NULL;
 }
 
@@ -249,105 +230,15 @@ fail:
     return NULL;
 }
 
-static void reap_orphans(pvs_ctx *base, int wait)
-{
-    pthread_mutex_lock(&base->lock);
-    size_t k = 0;
-    for (size_t i = 0; i < base->norphans; i++) {
-        pid_t w;
-        while ((w = waitpid(base->orphans[i], NULL, wait ? 0 : WNOHANG)) < 0 && errno == EINTR)
-            ;
-        if (w == 0)
-            base->orphans[k++] = base->orphans[i];   /* still there */
-    }
-    base->norphans = k;
-    pthread_mutex_unlock(&base->lock);
-}
-
-void pvs_adopt_orphan(pvs_ctx *ctx, pid_t pid)
-{
-    pvs_ctx *base = ctx->base;
-    pthread_mutex_lock(&base->lock);
-    pid_t *v = realloc(base->orphans, (base->norphans + 1) * sizeof *v);
-    if (v) {
-        base->orphans = v;
-        base->orphans[base->norphans++] = pid;
-    }
-    pthread_mutex_unlock(&base->lock);
-    if (!v)   /* no room to remember it: wait for it now rather than leave a zombie */
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-}
-
 void pvs_ctx_free(pvs_ctx *ctx)
 {
     if (!ctx)
         return;
-    reap_orphans(ctx, 1);
+    pvs_reap_orphans(ctx, 1);
     free(ctx->orphans);
     pvs_rbd_state_free(ctx->rbd_state);
     pthread_mutex_destroy(&ctx->lock);
-    settings_free(ctx->set);
+    pvs_settings_free(ctx->set);
     free(ctx);
 }
 
-long long pvs_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
-{
-    if (ctx->deadline_ms)
-        return ctx;
-    memset(view, 0, sizeof *view);
-    view->base = ctx;
-    pthread_mutex_lock(&ctx->lock);
-    view->set = ctx->set;
-    view->set->refs++;
-    view->warn_fn = ctx->warn_fn;
-    view->warn_data = ctx->warn_data;
-    pthread_mutex_unlock(&ctx->lock);
-    view->deadline_ms = pvs_now_ms() + (long long)view->set->ceph_timeout * 1000;
-    if (ctx->norphans)
-        reap_orphans(ctx, 0);
-    return view;
-}
-
-void pvs_call_end(pvs_ctx *call, pvs_ctx *view)
-{
-    if (call != view)
-        return;
-    settings_unref(view->base, view->set);
-    view->set = NULL;
-}
-
-long long pvs_call_left_ms(const pvs_ctx *call)
-{
-    if (!call->deadline_ms)
-        return (long long)call->set->ceph_timeout * 1000;
-    long long left = call->deadline_ms - pvs_now_ms();
-    return left > 0 ? left : 0;
-}
-
-void pvs_warn(pvs_ctx *ctx, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    pvs_error tmp = PVS_ERROR_INIT;
-    pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
-    va_end(ap);
-    if (tmp.message)
-        ctx->warn_fn(ctx->warn_data, tmp.message);
-    pvs_error_clear(&tmp);
-}
-
-char *pvs_host_path(const pvs_ctx *ctx, const char *path)
-{
-    const char *root = ctx->set->root;
-    if (strcmp(root, "/") == 0)
-        return strdup(path);
-    return pvs_asprintf("%s%s", root, path);
-}

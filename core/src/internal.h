@@ -83,7 +83,12 @@ char *sb_take(strbuf *sb);
 char *pvs_strdup(const char *s);
 char *pvs_asprintf(const char *fmt, ...) PVS_PRINTF(1, 2);
 
-/* ---- ctx.c ---- */
+/* ---- host.c ---- */
+void pvs_settings_free(pvs_settings *set);
+/* Drop a reference to a settings set (taken under the base's lock). */
+void pvs_settings_unref(pvs_ctx *base, pvs_settings *set);
+/* Reap the children a timeout left behind (wait: until they are gone). */
+void pvs_reap_orphans(pvs_ctx *base, int wait);
 /* Begin an API call on ctx.  When ctx is already a call (an API function
  * used from inside another, or by a plugin), that call goes on: ctx is
  * returned and view is unused.  Otherwise view becomes a call with the

@@ -1,0 +1,122 @@
+/* host.c - what every part of the core uses of a context while it works:
+ * the call (its settings snapshot and its one deadline), root-prefixed host
+ * paths, the warning sink, and the children a timeout left to reap.  Below
+ * ctx.c (the composition root), so nothing above calls back into it. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "internal.h"
+
+void pvs_settings_free(pvs_settings *set)
+{
+    if (!set)
+        return;
+    free(set->root);
+    free(set->rbd_command);
+    free(set);
+}
+
+/* Drop a reference taken under base->lock. */
+void pvs_settings_unref(pvs_ctx *base, pvs_settings *set)
+{
+    pthread_mutex_lock(&base->lock);
+    int last = --set->refs == 0;
+    pthread_mutex_unlock(&base->lock);
+    if (last)
+        pvs_settings_free(set);
+}
+
+void pvs_reap_orphans(pvs_ctx *base, int wait)
+{
+    pthread_mutex_lock(&base->lock);
+    size_t k = 0;
+    for (size_t i = 0; i < base->norphans; i++) {
+        pid_t w;
+        while ((w = waitpid(base->orphans[i], NULL, wait ? 0 : WNOHANG)) < 0 && errno == EINTR)
+            ;
+        if (w == 0)
+            base->orphans[k++] = base->orphans[i];   /* still there */
+    }
+    base->norphans = k;
+    pthread_mutex_unlock(&base->lock);
+}
+
+void pvs_adopt_orphan(pvs_ctx *ctx, pid_t pid)
+{
+    pvs_ctx *base = ctx->base;
+    pthread_mutex_lock(&base->lock);
+    pid_t *v = realloc(base->orphans, (base->norphans + 1) * sizeof *v);
+    if (v) {
+        base->orphans = v;
+        base->orphans[base->norphans++] = pid;
+    }
+    pthread_mutex_unlock(&base->lock);
+    if (!v)   /* no room to remember it: wait for it now rather than leave a zombie */
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+}
+
+long long pvs_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
+{
+    if (ctx->deadline_ms)
+        return ctx;
+    memset(view, 0, sizeof *view);
+    view->base = ctx;
+    pthread_mutex_lock(&ctx->lock);
+    view->set = ctx->set;
+    view->set->refs++;
+    view->warn_fn = ctx->warn_fn;
+    view->warn_data = ctx->warn_data;
+    pthread_mutex_unlock(&ctx->lock);
+    view->deadline_ms = pvs_now_ms() + (long long)view->set->ceph_timeout * 1000;
+    if (ctx->norphans)
+        pvs_reap_orphans(ctx, 0);
+    return view;
+}
+
+void pvs_call_end(pvs_ctx *call, pvs_ctx *view)
+{
+    if (call != view)
+        return;
+    pvs_settings_unref(view->base, view->set);
+    view->set = NULL;
+}
+
+long long pvs_call_left_ms(const pvs_ctx *call)
+{
+    if (!call->deadline_ms)
+        return (long long)call->set->ceph_timeout * 1000;
+    long long left = call->deadline_ms - pvs_now_ms();
+    return left > 0 ? left : 0;
+}
+
+void pvs_warn(pvs_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pvs_error tmp = PVS_ERROR_INIT;
+    pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
+    va_end(ap);
+    if (tmp.message)
+        ctx->warn_fn(ctx->warn_data, tmp.message);
+    pvs_error_clear(&tmp);
+}
+
+char *pvs_host_path(const pvs_ctx *ctx, const char *path)
+{
+    const char *root = ctx->set->root;
+    if (strcmp(root, "/") == 0)
+        return strdup(path);
+    return pvs_asprintf("%s%s", root, path);
+}
