@@ -184,6 +184,7 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
     /* the output is closed; the process may still linger (or hold on to a
      * dead mount): it gets until the deadline too */
     int status = 0;
+    useconds_t pause = 20;   /* it is usually exiting already: look again soon, then less often */
     while (!res->timed_out) {
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid || (w < 0 && errno != EINTR))
@@ -191,7 +192,8 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
         if (w == 0 && now_ms() >= deadline)
             res->timed_out = 1;
         else if (w == 0)
-            usleep(2000);
+            usleep(pause);
+        pause = pause < 2000 ? pause * 2 : 2000;
     }
     if (res->timed_out)
         kill_and_reap(ctx, pid);
