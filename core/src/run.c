@@ -90,23 +90,11 @@ static void close_pair(int p[2])
         close(p[1]);
 }
 
-static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
-                     pvs_run_result *res, pvs_error *err)
+/* Start argv with stdin from /dev/null and stdout/stderr into out[0]/out[1]
+ * (the read ends, returned open), in a process group of its own and with
+ * default signal handling whatever the host (Perl, Python) set. */
+static int spawn(const char *const *argv, pid_t *pid, int out[2], pvs_error *err)
 {
-    res->out = res->err = NULL;
-    res->exit_status = -1;
-    res->timed_out = 0;
-    if (now_ms() >= deadline) {   /* the call's time is up: do not even start it */
-        res->timed_out = 1;
-        res->out = strdup("");
-        res->err = strdup("");
-        if (!res->out || !res->err) {
-            pvs_run_result_clear(res);
-            return pvs_oom(err);
-        }
-        return 0;
-    }
-
     int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
         int e = errno;
@@ -114,7 +102,6 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
         close_pair(pe);
         return pvs_fail(err, PVS_EIO, "unable to run '%s' - pipe: %s\n", argv[0], strerror(e));
     }
-
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
@@ -122,47 +109,44 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     posix_spawnattr_init(&attr);
-    /* the child gets default signal handling, whatever the host (Perl, Python) set */
     sigset_t all, none;
     sigfillset(&all);
     sigemptyset(&none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setsigmask(&attr, &none);
-    /* a process group of its own: a timeout kills the command and whatever it started */
+    /* a timeout kills the command and whatever it started */
     posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK
-                                        | POSIX_SPAWN_SETPGROUP);
-
-    pid_t pid;
-    int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
+    int rc = posix_spawn(pid, argv[0], &fa, &attr, (char *const *)argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(po[1]);
     close(pe[1]);
-    if (rc != 0) {
-        close(po[0]);
-        close(pe[0]);
-        return pvs_fail(err, rc == ENOENT ? PVS_ENOENT : PVS_ECOMMAND,
-                        "unable to run '%s': %s\n", argv[0], strerror(rc));
-    }
+    out[0] = po[0];
+    out[1] = pe[0];
+    if (rc == 0)
+        return 0;
+    close_pair(out);
+    return pvs_fail(err, rc == ENOENT ? PVS_ENOENT : PVS_ECOMMAND, "unable to run '%s': %s\n", argv[0],
+                    strerror(rc));
+}
 
-    strbuf bufs[2];
-    sb_init(&bufs[0]);
-    sb_init(&bufs[1]);
-    struct pollfd fds[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
-    int open_fds = 2;
+/* Read both pipes until they close or the deadline (0: timed out); closes them. */
+static int collect(int fd[2], strbuf bufs[2], long long deadline)
+{
+    struct pollfd fds[2] = { { fd[0], POLLIN, 0 }, { fd[1], POLLIN, 0 } };
+    int open_fds = 2, in_time = 1;
     while (open_fds > 0) {
         long long left = deadline - now_ms();
         if (left <= 0) {
-            res->timed_out = 1;
+            in_time = 0;
             break;
         }
         int n = poll(fds, 2, (int)(left > 1000000 ? 1000000 : left));
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
             break;
-        }
         for (int i = 0; i < 2; i++) {
             if (fds[i].fd < 0 || !fds[i].revents)
                 continue;
@@ -180,23 +164,48 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
     for (int i = 0; i < 2; i++)
         if (fds[i].fd >= 0)
             close(fds[i].fd);
+    return in_time;
+}
 
-    /* the output is closed; the process may still linger (or hold on to a
-     * dead mount): it gets until the deadline too */
-    int status = 0;
+/* The output is closed; the process may still linger (or hold on to a
+ * dead mount): it gets until the deadline too.  0: timed out. */
+static int wait_exit(pid_t pid, int *status, long long deadline)
+{
     useconds_t pause = 20;   /* it is usually exiting already: look again soon, then less often */
-    while (!res->timed_out) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
+    for (;;) {
+        pid_t w = waitpid(pid, status, WNOHANG);
         if (w == pid || (w < 0 && errno != EINTR))
-            break;
+            return 1;
         if (w == 0 && now_ms() >= deadline)
-            res->timed_out = 1;
-        else if (w == 0)
+            return 0;
+        if (w == 0)
             usleep(pause);
         pause = pause < 2000 ? pause * 2 : 2000;
     }
-    if (res->timed_out)
-        kill_and_reap(ctx, pid);
+}
+
+static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
+                     pvs_run_result *res, pvs_error *err)
+{
+    res->out = res->err = NULL;
+    res->exit_status = -1;
+    res->timed_out = 0;
+    strbuf bufs[2];
+    sb_init(&bufs[0]);
+    sb_init(&bufs[1]);
+    int status = 0;
+    if (now_ms() >= deadline) {   /* the call's time is up: do not even start it */
+        res->timed_out = 1;
+    } else {
+        pid_t pid;
+        int fd[2];
+        int rc = spawn(argv, &pid, fd, err);
+        if (rc)
+            return rc;
+        res->timed_out = !collect(fd, bufs, deadline) || !wait_exit(pid, &status, deadline);
+        if (res->timed_out)
+            kill_and_reap(ctx, pid);
+    }
     res->exit_status = WIFEXITED(status) && !res->timed_out ? WEXITSTATUS(status) : -1;
     res->out = sb_take(&bufs[0]);
     res->err = sb_take(&bufs[1]);
