@@ -99,42 +99,35 @@ static json_t *string_array(int argc, char **argv)
     return a;
 }
 
-static int cmd_activate(cli *c, int argc, char **argv)
+/* activate and deactivate: a list of volumes, the list back in --json */
+static int volumes_cmd(cli *c, int argc, char **argv, int activate)
 {
     pvs_error err = PVS_ERROR_INIT;
     json_t *cfg = load_config(c, &err);
     if (!cfg)
         return fail(&err);
-    int rc = pvs_activate_volumes(c->ctx, cfg, (const char *const *)argv, (size_t)argc,
-                                  c->snapname, c->hints, &err);
+    const char *const *vols = (const char *const *)argv;
+    int rc = activate ? pvs_activate_volumes(c->ctx, cfg, vols, (size_t)argc, c->snapname, c->hints, &err)
+                      : pvs_deactivate_volumes(c->ctx, cfg, vols, (size_t)argc, c->snapname, &err);
     json_decref(cfg);
     if (rc)
         return fail(&err);
     if (c->json) {
-        json_t *o = json_pack("{s:o}", "activated", string_array(argc, argv));
+        json_t *o = json_pack("{s:o}", activate ? "activated" : "deactivated", string_array(argc, argv));
         print_json(o);
         json_decref(o);
     }
     return 0;
 }
 
+static int cmd_activate(cli *c, int argc, char **argv)
+{
+    return volumes_cmd(c, argc, argv, 1);
+}
+
 static int cmd_deactivate(cli *c, int argc, char **argv)
 {
-    pvs_error err = PVS_ERROR_INIT;
-    json_t *cfg = load_config(c, &err);
-    if (!cfg)
-        return fail(&err);
-    int rc = pvs_deactivate_volumes(c->ctx, cfg, (const char *const *)argv, (size_t)argc,
-                                    c->snapname, &err);
-    json_decref(cfg);
-    if (rc)
-        return fail(&err);
-    if (c->json) {
-        json_t *o = json_pack("{s:o}", "deactivated", string_array(argc, argv));
-        print_json(o);
-        json_decref(o);
-    }
-    return 0;
+    return volumes_cmd(c, argc, argv, 0);
 }
 
 /* map and path: both print a path */

@@ -1,6 +1,7 @@
 /* test_hints.c - the hint table, is_hint_supported, every acceptance rule
  * and message of verify_hints (SPEC §2), and the exports. */
 #include "helpers.h"
+#include "hint_items.h"
 
 #define HDR "internal error - hints are not valid: 400 Parameter verification failed.\n"
 #define BOOLFAIL(k, v) HDR k ": type check ('boolean') failed - got " v "\n"
@@ -139,16 +140,7 @@ static void test_items_agree(void **state)
             continue;
         }
         pvs_hint_item items[8];
-        size_t n = 0;
-        const char *k;
-        size_t klen;
-        json_t *v;
-        json_object_keylen_foreach(h, k, klen, v) {
-            items[n].key = k;
-            items[n].keylen = klen;
-            pvs_value_from_json(v, &items[n].value);
-            n++;
-        }
+        size_t n = hint_items_of(h, items, 8);
         pvs_error a = PVS_ERROR_INIT, b = PVS_ERROR_INIT;
         assert_int_equal(pvs_verify_hint_items(items, n, &a), pvs_verify_hints(h, &b));
         if (a.message || b.message)

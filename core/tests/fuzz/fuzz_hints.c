@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "pvestorage.h"
+#include "../hint_items.h"
 
 static void check_items(json_t *h, int rc, const char *msg)
 {
@@ -14,15 +15,7 @@ static void check_items(json_t *h, int rc, const char *msg)
     if (!json_is_object(h) || json_object_size(h) > MAX)
         return;
     pvs_hint_item items[MAX];
-    size_t n = 0;
-    const char *k;
-    size_t klen;
-    json_t *v;
-    json_object_keylen_foreach(h, k, klen, v) {
-        items[n].key = k;
-        items[n].keylen = klen;
-        pvs_value_from_json(v, &items[n++].value);
-    }
+    size_t n = hint_items_of(h, items, MAX);
     pvs_error e = PVS_ERROR_INIT;
     if (pvs_verify_hint_items(items, n, &e) != rc)
         abort();
