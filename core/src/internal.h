@@ -151,8 +151,12 @@ extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
 void pvs_rbd_state_free(void *state);
 
-/* Base-plugin helpers shared by file-based plugins (plugins/dir.c). */
-int pvs_dir_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,
+/* ---- plugin_base.c: Proxmox's base plugin, inherited by file-based plugins ---- */
+int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *out,
+                           pvs_error *err);
+/* PATH/SUBDIR of a content type (content-dirs overrides the default), malloc()ed. */
+char *pvs_base_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err);
+int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,
                             const char *snapname, char **path, pvs_volname *vn,
                             pvs_error *err);
 
@@ -160,7 +164,7 @@ int pvs_dir_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char 
 /* 1 iff s matches the storage ID rule of SPEC §4. */
 int pvs_storeid_valid(const char *s);
 
-/* ---- config.c ---- */
+/* ---- schema.c ---- */
 /* content type -> default sub directory, or NULL for an unknown type */
 const char *pvs_vtype_subdir(const char *vtype);
 /* The string value of key in scfg, or NULL. */

@@ -50,32 +50,7 @@ const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_er
     return NULL;
 }
 
-void pvs_volname_clear(pvs_volname *v)
-{
-    if (!v)
-        return;
-    free(v->vtype);
-    free(v->name);
-    free(v->vmid);
-    free(v->basename);
-    free(v->basevmid);
-    free(v->isbase);
-    free(v->format);
-    memset(v, 0, sizeof *v);
-}
-
 /* ---- methods with the base-plugin defaults ---- */
-
-int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volname *out,
-                             pvs_error *err)
-{
-    memset(out, 0, sizeof *out);
-    if (!volname)
-        return pvs_fail(err, PVS_EINVAL, "volume name missing\n");
-    if (!p->parse_volname)
-        return pvs_fail(err, PVS_EINVAL, "storage type '%s' cannot parse volume names\n", p->type);
-    return p->parse_volname(p, volname, out, err);
-}
 
 /* Each method below is an API entry: it runs as one call (one deadline),
  * or as part of the call it is made from. */
@@ -84,7 +59,7 @@ int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const
 {
     *path = NULL;
     if (!p->path)
-        return pvs_dir_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
+        return pvs_base_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
     PVS_CALL(p->path(call, p, scfg, volname, storeid, snapname, path, err));
 }
 
