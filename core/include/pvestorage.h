@@ -231,8 +231,14 @@ typedef struct pvs_plugin_option {
 typedef struct pvs_plugin pvs_plugin;
 
 /* A storage plugin: a const table of functions.  Unset (NULL) methods take
- * the base-plugin default.  scfg and hints are borrowed. */
+ * the base-plugin default.  scfg and hints are borrowed.
+ *
+ * The table can grow: set size to PVS_PLUGIN_SIZE (the size of the table
+ * the plugin was built against).  A newer library reads only the fields a
+ * plugin's size covers; an older one refuses a plugin built for a larger
+ * table. */
 struct pvs_plugin {
+    size_t size;                                /* PVS_PLUGIN_SIZE */
     const char *type;
     int api;                                    /* storage API version */
     const pvs_plugin_option *options;           /* NULL-name terminated */
@@ -266,12 +272,24 @@ struct pvs_plugin {
     int (*activate_volumes)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                             const json_t *scfg, const char *const *volnames, size_t n,
                             const char *snapname, const json_t *hints, pvs_error *err);
+    /* Optional: frees the plugin's per-context state (pvs_plugin_state)
+     * when the context is freed. */
+    void (*state_free)(void *state);
 };
+
+#define PVS_PLUGIN_SIZE (sizeof(pvs_plugin))
 
 /* Register a plugin in ctx (the table is borrowed and must outlive ctx).
  * Checks plugin->api against PVS_APIVER/PVS_APIAGE (PVS_EAPI, messages as
  * SPEC §3) and warns when the plugin implements an older API. */
 int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err);
+
+/* The plugin's state in ctx (a cache, connections), made on first use by
+ * create() and freed with the context by plugin->state_free.  The context
+ * owns the slot and knows nothing of what is in it; the state guards
+ * itself against concurrent calls.  NULL if p is not registered in ctx or
+ * create() failed. */
+void *pvs_plugin_state(pvs_ctx *ctx, const pvs_plugin *p, void *(*create)(void));
 
 /* The plugin for a storage type, or NULL and PVS_ENOENT. */
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err);

@@ -221,8 +221,9 @@ pvs_ctx *pvs_ctx_new(pvs_error *err)
     ctx->warn_fn = stderr_sink;
     if (!(ctx->set = initial_settings(err)))
         goto fail;
-    if (pvs_register_plugin(ctx, &pvs_dir_plugin, err) || pvs_register_plugin(ctx, &pvs_rbd_plugin, err))
-        goto fail;
+    for (size_t i = 0; pvs_builtin_plugins[i]; i++)
+        if (pvs_register_plugin(ctx, pvs_builtin_plugins[i], err))
+            goto fail;
     return ctx;
 
 fail:
@@ -236,7 +237,9 @@ void pvs_ctx_free(pvs_ctx *ctx)
         return;
     pvs_reap_orphans(ctx, 1);
     free(ctx->orphans);
-    pvs_rbd_state_free(ctx->rbd_state);
+    for (size_t i = 0; i < ctx->nplugins; i++)
+        if (ctx->states[i] && PVS_PLUGIN_HAS(ctx->plugins[i], state_free) && ctx->plugins[i]->state_free)
+            ctx->plugins[i]->state_free(ctx->states[i]);
     pthread_mutex_destroy(&ctx->lock);
     pvs_settings_free(ctx->set);
     free(ctx);

@@ -45,9 +45,10 @@ struct pvs_ctx {
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
     size_t nplugins;
 
-    /* Guards the settings pointer, the registry and the plugins' caches. */
+    void *states[PVS_MAX_PLUGINS];   /* plugins[i]'s state (pvs_plugin_state) */
+
+    /* Guards the settings pointer, the registry and the state slots. */
     pthread_mutex_t lock;
-    void *rbd_state;
     /* children killed on timeout that had not exited yet: reaped later */
     pid_t *orphans;
     size_t norphans;
@@ -147,9 +148,13 @@ const char *pvs_foreign_type(const json_t *v);
 int pvs_is_cyclic_value(const json_t *v);
 
 /* ---- plugins ---- */
+/* The built-in plugins, NULL-terminated (plugins/builtin.c). */
+extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
-void pvs_rbd_state_free(void *state);
+/* 1 iff plugin p's table holds field (a plugin built for an older, smaller table may not). */
+#define PVS_PLUGIN_HAS(p, field) \
+    ((p)->size >= offsetof(pvs_plugin, field) + sizeof((p)->field))
 
 /* ---- plugin_base.c: Proxmox's base plugin, inherited by file-based plugins ---- */
 int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *out,

@@ -5,9 +5,18 @@
 
 #include "internal.h"
 
+/* The first table: every field up to activate_volumes. */
+#define PLUGIN_SIZE_V1 (offsetof(pvs_plugin, activate_volumes) + sizeof(void (*)(void)))
+
 int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
 {
-    if (!plugin || !plugin->type || !*plugin->type)
+    if (!plugin)
+        return pvs_fail(err, PVS_EINVAL, "plugin missing\n");
+    if (plugin->size < PLUGIN_SIZE_V1 || plugin->size > PVS_PLUGIN_SIZE)
+        return pvs_fail(err, PVS_EINVAL, "plugin table of size %zu is not one this library knows "
+                                         "(%zu..%zu): build the plugin against this pvestorage.h\n",
+                        plugin->size, (size_t)PLUGIN_SIZE_V1, (size_t)PVS_PLUGIN_SIZE);
+    if (!plugin->type || !*plugin->type)
         return pvs_fail(err, PVS_EINVAL, "plugin has no type\n");
     int api = plugin->api;
     if (api > PVS_APIVER)
@@ -38,6 +47,22 @@ int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
         pvs_warn(ctx, "Plugin \"%s\" is implementing an older storage API, an upgrade is recommended\n",
                  plugin->type);
     return 0;
+}
+
+void *pvs_plugin_state(pvs_ctx *ctx, const pvs_plugin *p, void *(*create)(void))
+{
+    pvs_ctx *base = ctx->base;
+    void *state = NULL;
+    pthread_mutex_lock(&base->lock);
+    for (size_t i = 0; i < base->nplugins; i++)
+        if (base->plugins[i] == p) {
+            if (!base->states[i] && create)
+                base->states[i] = create();
+            state = base->states[i];
+            break;
+        }
+    pthread_mutex_unlock(&base->lock);
+    return state;
 }
 
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err)

@@ -4,6 +4,7 @@
 static pvs_plugin make_plugin(const char *type, int api)
 {
     pvs_plugin p = { 0 };
+    p.size = PVS_PLUGIN_SIZE;
     p.type = type;
     p.api = api;
     return p;
@@ -55,6 +56,63 @@ static void test_versions(void **state)
     assert_string_equal(err.message, "unknown storage type 'nfs'\n");
     pvs_error_clear(&err);
     pvs_ctx_free(ctx);
+}
+
+/* The table carries its size: one built for a table this library does not
+ * know is refused with a clear error, before anything else is read. */
+static void test_table_size(void **state)
+{
+    (void)state;
+    pvs_ctx *ctx = test_ctx(NULL);
+    pvs_error err = PVS_ERROR_INIT;
+    pvs_plugin p = make_plugin("sized", 13);
+    p.size = 0;   /* not set: a plugin built without PVS_PLUGIN_SIZE */
+    assert_int_equal(pvs_register_plugin(ctx, &p, &err), PVS_EINVAL);
+    assert_non_null(strstr(err.message, "plugin table of size 0 is not one this library knows"));
+    p.size = PVS_PLUGIN_SIZE + 64;   /* built against a newer pvestorage.h */
+    assert_int_equal(pvs_register_plugin(ctx, &p, &err), PVS_EINVAL);
+    assert_null(pvs_plugin_lookup(ctx, "sized", NULL));
+    p.size = PVS_PLUGIN_SIZE;
+    assert_int_equal(pvs_register_plugin(ctx, &p, &err), 0);
+    pvs_error_clear(&err);
+    pvs_ctx_free(ctx);
+}
+
+/* A plugin's state: made on first use, the same afterwards, freed with
+ * the context by the plugin's own destructor; the context never looks in. */
+static int states_made, states_freed;
+
+static void *make_state(void)
+{
+    states_made++;
+    return strdup("cache");
+}
+
+static void free_state(void *st)
+{
+    assert_string_equal(st, "cache");
+    states_freed++;
+    free(st);
+}
+
+static void test_plugin_state(void **state)
+{
+    (void)state;
+    pvs_ctx *ctx = test_ctx(NULL);
+    static pvs_plugin p;
+    p = make_plugin("stateful", 13);
+    p.state_free = free_state;
+    pvs_plugin stranger = make_plugin("stranger", 13);
+    assert_null(pvs_plugin_state(ctx, &p, make_state));   /* not registered */
+    assert_int_equal(pvs_register_plugin(ctx, &p, NULL), 0);
+    assert_null(pvs_plugin_state(ctx, &p, NULL));          /* nothing made yet */
+    void *a = pvs_plugin_state(ctx, &p, make_state);
+    assert_string_equal(a, "cache");
+    assert_ptr_equal(pvs_plugin_state(ctx, &p, make_state), a);
+    assert_null(pvs_plugin_state(ctx, &stranger, make_state));
+    assert_int_equal(states_made, 1);
+    pvs_ctx_free(ctx);
+    assert_int_equal(states_freed, 1);
 }
 
 static void test_settings(void **state)
@@ -109,6 +167,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constants),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_table_size),
+        cmocka_unit_test(test_plugin_state),
         cmocka_unit_test(test_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,7 +204,7 @@ static int flaky_deactivate(pvs_ctx *ctx, const pvs_plugin *self, const char *st
 static const pvs_plugin_option flaky_options[] = { { "nodes", 0 }, { NULL, 0 } };
 static const char *const flaky_content[] = { "images", NULL };
 static const pvs_plugin flaky = {
-    .type = "flaky", .api = PVS_APIVER, .options = flaky_options,
+    .size = PVS_PLUGIN_SIZE, .type = "flaky", .api = PVS_APIVER, .options = flaky_options,
     .content_valid = flaky_content, .content_default = flaky_content,
     .deactivate_volume = flaky_deactivate,
 };

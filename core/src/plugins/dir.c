@@ -211,6 +211,7 @@ static const char *const dir_content_valid[] = {
 static const char *const dir_content_default[] = { "images", "rootdir", NULL };
 
 const pvs_plugin pvs_dir_plugin = {
+    .size = PVS_PLUGIN_SIZE,
     .type = "dir",
     .api = PVS_APIVER,
     .options = dir_options,

@@ -679,6 +679,7 @@ static const char *const rbd_content_valid[] = { "images", "rootdir", NULL };
 static const char *const rbd_content_default[] = { "images", NULL };
 
 const pvs_plugin pvs_rbd_plugin = {
+    .size = PVS_PLUGIN_SIZE,
     .type = "rbd",
     .api = PVS_APIVER,
     .options = rbd_options,
@@ -693,4 +694,5 @@ const pvs_plugin pvs_rbd_plugin = {
     .deactivate_volume = rbd_deactivate_volume,
     .map_volume = rbd_map,
     .unmap_volume = rbd_unmap,
+    .state_free = rbd_state_free,
 };

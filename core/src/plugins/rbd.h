@@ -37,6 +37,8 @@ typedef struct rbd_conn {
  * within the call's deadline. */
 int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn **out, pvs_error *err);
 void rbd_conn_put(rbd_conn *c);
+/* The plugin's per-context state: the connection cache. */
+void rbd_state_free(void *state);
 /* Take c out of the cache (it hangs): the next call connects anew. */
 void rbd_conn_drop(pvs_ctx *ctx, rbd_conn *c);
 

@@ -20,11 +20,24 @@
 
 #include "rbd.h"
 
+/* The plugin's state in a context: the connection cache, guarded by its own
+ * lock (the context only keeps the slot). */
 typedef struct rbd_state {
+    pthread_mutex_t lock;
     pid_t pid;            /* the process the connections belong to */
     rbd_conn **v;
     size_t n, cap;
 } rbd_state;
+
+static void *rbd_state_new(void)
+{
+    rbd_state *s = calloc(1, sizeof *s);
+    if (s) {
+        pthread_mutex_init(&s->lock, NULL);
+        s->pid = getpid();
+    }
+    return s;
+}
 
 void rbd_conn_put(rbd_conn *c)
 {
@@ -36,9 +49,11 @@ void rbd_conn_put(rbd_conn *c)
 }
 
 /* A forked child's copy of its parent's connections: their threads are not
- * in this process, so they can be neither used nor shut down; forget them. */
+ * in this process, so they can be neither used nor shut down; forget them.
+ * The lock is made anew too: a parent's thread may have held it at fork. */
 static void forget_parent(rbd_state *s)
 {
+    pthread_mutex_init(&s->lock, NULL);
     for (size_t i = 0; i < s->n; i++) {
         free(s->v[i]->key);
         free(s->v[i]);
@@ -47,7 +62,7 @@ static void forget_parent(rbd_state *s)
     s->pid = getpid();
 }
 
-void pvs_rbd_state_free(void *p)
+void rbd_state_free(void *p)
 {
     rbd_state *s = p;
     if (!s)
@@ -57,7 +72,17 @@ void pvs_rbd_state_free(void *p)
     for (size_t i = 0; i < s->n; i++)
         rbd_conn_put(s->v[i]);
     free(s->v);
+    pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* The context's cache, checked for a fork since it was last used. */
+static rbd_state *state_of(pvs_ctx *ctx)
+{
+    rbd_state *s = pvs_plugin_state(ctx, &pvs_rbd_plugin, rbd_state_new);
+    if (s && s->pid != getpid())   /* only the child itself sees its own pid differ */
+        forget_parent(s);
+    return s;
 }
 
 const char *rbd_strerr(int rc, char *buf, size_t size)
@@ -322,13 +347,11 @@ static int connect_cluster(pvs_ctx *ctx, const char *storeid, const rbd_opts *o,
     return rc;
 }
 
-/* The cached connection (a new reference) whose key is key, or NULL. */
-static rbd_conn *cache_find(pvs_ctx *ctx, const char *key)
+/* The cached connection (a new reference) whose key is key, or NULL.
+ * Called with s->lock held. */
+static rbd_conn *cache_find(rbd_state *s, const char *key)
 {
-    rbd_state *s = ctx->base->rbd_state;
-    if (s && s->pid != getpid())
-        forget_parent(s);
-    for (size_t i = 0; s && i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++)
         if (strcmp(s->v[i]->key, key) == 0) {
             __atomic_add_fetch(&s->v[i]->refs, 1, __ATOMIC_ACQ_REL);
             return s->v[i];
@@ -336,16 +359,9 @@ static rbd_conn *cache_find(pvs_ctx *ctx, const char *key)
     return NULL;
 }
 
-/* Add a connection (the cache's reference is c's first one). */
-static int cache_add(pvs_ctx *ctx, rbd_conn *c)
+/* Add a connection (the cache's reference is c's first one).  s->lock held. */
+static int cache_add(rbd_state *s, rbd_conn *c)
 {
-    rbd_state *s = ctx->base->rbd_state;
-    if (!s) {
-        s = ctx->base->rbd_state = calloc(1, sizeof *s);
-        if (!s)
-            return -1;
-        s->pid = getpid();
-    }
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4;
         rbd_conn **v = realloc(s->v, cap * sizeof *v);
@@ -360,15 +376,17 @@ static int cache_add(pvs_ctx *ctx, rbd_conn *c)
 
 void rbd_conn_drop(pvs_ctx *ctx, rbd_conn *c)
 {
-    pthread_mutex_lock(&ctx->base->lock);
-    rbd_state *s = ctx->base->rbd_state;
-    for (size_t i = 0; s && i < s->n; i++)
+    rbd_state *s = state_of(ctx);
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n; i++)
         if (s->v[i] == c) {
             s->v[i] = s->v[--s->n];
             rbd_conn_put(c);   /* the cache's reference */
             break;
         }
-    pthread_mutex_unlock(&ctx->base->lock);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static char *conn_key(const char *storeid, const rbd_opts *o)
@@ -379,12 +397,13 @@ static char *conn_key(const char *storeid, const rbd_opts *o)
 
 int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn **out, pvs_error *err)
 {
-    char *key = conn_key(storeid, o);
+    rbd_state *s = state_of(ctx);
+    char *key = s ? conn_key(storeid, o) : NULL;
     if (!key)
         return pvs_oom(err);
-    pthread_mutex_lock(&ctx->base->lock);
-    rbd_conn *c = cache_find(ctx, key);
-    pthread_mutex_unlock(&ctx->base->lock);
+    pthread_mutex_lock(&s->lock);
+    rbd_conn *c = cache_find(s, key);
+    pthread_mutex_unlock(&s->lock);
     if (c) {
         free(key);
         *out = c;
@@ -406,10 +425,10 @@ int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn 
     c->key = key;
     c->cluster = h;
     c->refs = 2;   /* the cache's and the caller's */
-    pthread_mutex_lock(&ctx->base->lock);
-    rbd_conn *other = cache_find(ctx, key);   /* another thread was faster */
-    int added = !other && cache_add(ctx, c) == 0;
-    pthread_mutex_unlock(&ctx->base->lock);
+    pthread_mutex_lock(&s->lock);
+    rbd_conn *other = cache_find(s, key);   /* another thread was faster */
+    int added = !other && cache_add(s, c) == 0;
+    pthread_mutex_unlock(&s->lock);
     if (!added) {
         c->refs = 1;
         rbd_conn_put(c);
