@@ -45,3 +45,28 @@ hs = rate(lambda: pvestorage.is_hint_supported("guest-is-windows"), n)
 vh = rate(lambda: pvestorage.verify_hints(VALID), n)
 print(f"is_hint_supported: {hs:,.0f}/s ({1e9 / hs:.0f} ns); verify_hints valid: {vh:,.0f}/s "
       f"({1e9 / vh:.0f} ns); ratio {hs / vh:.2f} (target <= 3.5)")
+
+# activate_volumes of one volume: the cost must not depend on the size of
+# the configuration (only the storages the volumes name are converted)
+import os
+import socket
+import tempfile
+
+d = tempfile.mkdtemp()
+os.makedirs(f"{d}/images/100")
+open(f"{d}/images/100/vm-100-disk-0.raw", "w").close()
+node = socket.gethostname().split(".")[0]
+
+
+def mkcfg(n):
+    ids = {f"s{i}": {"type": "dir", "path": d if i == 1 else f"/nonexistent/{i}",
+                     "content": {"images": 1, "iso": 1, "vztmpl": 1}, "shared": 0,
+                     "nodes": {node: 1, **{f"node{k}": 1 for k in range(4)}}} for i in range(1, n + 1)}
+    return {"ids": ids, "order": {k: i for i, k in enumerate(ids, 1)}}
+
+
+one, many = mkcfg(1), mkcfg(1000)
+r1 = rate(lambda: pvestorage.activate_volumes(one, ["s1:100/vm-100-disk-0.raw"]), 2000)
+r1000 = rate(lambda: pvestorage.activate_volumes(many, ["s1:100/vm-100-disk-0.raw"]), 2000)
+print(f"activate_volumes, 1 volume: {r1:,.0f}/s with 1 storage, {r1000:,.0f}/s with 1000; "
+      f"cost ratio {r1 / r1000:.2f}")

@@ -64,7 +64,7 @@ def test_non_str_keys_are_a_type_error_naming_the_key():
     with pytest.raises(TypeError, match=r"hints: keys must be str, not int: 1"):
         pvestorage.verify_hints({1: True}, noerr=True)   # bad input, not a failed verification
     with pytest.raises(TypeError, match=r"cfg: keys must be str, not tuple: \(1, 2\)"):
-        pvestorage.path({"ids": {(1, 2): {}}}, "a1:x")
+        pvestorage.path({"ids": {"a1": {"type": "dir", (1, 2): 1}}}, "a1:x")
 
 
 def test_shared_sub_structures_are_converted_once():
@@ -158,3 +158,17 @@ def test_config_size_cap(tmp_path):
     with pytest.raises(pvestorage.Error) as info:
         pvestorage.read_config(str(f))
     assert str(info.value) == f"unable to read '{f}' - file too large"
+
+
+def test_only_the_named_storages_are_read():
+    """A call reads only the sections of the storages its volume IDs name:
+    a broken section elsewhere does not matter, and cost does not grow with
+    the configuration (bench/bench_python.py measures it)."""
+    cfg = {"ids": {"a1": {"type": "dir", "path": "/srv/a1", "content": {"iso": 1}},
+                   "broken": {"type": "dir", 1: object()}},
+           "order": {"a1": 1, "broken": 2}}
+    assert pvestorage.path(cfg, "a1:iso/x.iso") == "/srv/a1/template/iso/x.iso"
+    with pytest.raises(pvestorage.NotFoundError, match=r"^storage 'nope' does not exist$"):
+        pvestorage.path(cfg, "nope:iso/x.iso")
+    with pytest.raises(pvestorage.NotFoundError, match=r"^storage 'a1' does not exist$"):
+        pvestorage.path({"ids": []}, "a1:iso/x.iso")

@@ -411,6 +411,59 @@ static json_t *data_to_json(modstate *st, PyObject *o, const char *what)
     return j;
 }
 
+/* The part of a configuration that n volume IDs (or storage IDs) need:
+ * {"ids": {STOREID: section, ...}}, converted section by section, so a
+ * call costs the same whatever the size of the configuration. */
+static json_t *cfg_to_json(modstate *st, PyObject *cfg, const char *const *ids, size_t n, int storeids)
+{
+    if (!PyDict_Check(cfg)) {
+        PyErr_Format(PyExc_TypeError, "cfg must be a dict, not %.100s", type_name(cfg));
+        return NULL;
+    }
+    json_t *ids_json = json_object();
+    json_t *out = ids_json ? json_pack("{s:o}", "ids", ids_json) : NULL;
+    if (!out)
+        return (json_t *)PyErr_NoMemory();
+    PyObject *ids_dict = PyDict_GetItemString(cfg, "ids");   /* borrowed */
+    if (!ids_dict || !PyDict_Check(ids_dict))
+        return out;   /* no storages: the core says which one does not exist */
+    Py_INCREF(ids_dict);
+    conv c;
+    conv_init(&c, "cfg");
+    int rc = 0;
+    for (size_t i = 0; !rc && i < n; i++) {
+        char *storeid = NULL;
+        if (storeids)
+            storeid = strdup(ids[i]);
+        else if (pvs_parse_volume_id(ids[i], &storeid, NULL, NULL))
+            continue;   /* the core reports it, in its turn */
+        PyObject *sec = !storeid ? NULL : json_object_get(ids_json, storeid) ? NULL
+                      : PyDict_GetItemString(ids_dict, storeid);
+        if (!storeid)
+            rc = (PyErr_NoMemory(), -1);
+        else if (sec) {
+            Py_INCREF(sec);
+            json_t *j = to_json(sec, &c);
+            rc = !j || json_object_set_new(ids_json, storeid, j) ? -1 : 0;
+            Py_DECREF(sec);
+            if (!rc && (c.cyclic || c.too_deep)) {
+                PyErr_Format(st->InvalidError, "cfg %s", c.cyclic ? "contains recursive cycles" : "is nested too deeply");
+                rc = -1;
+            }
+        }
+        free(storeid);
+    }
+    ptrmap_free(&c.seen);
+    Py_DECREF(ids_dict);
+    if (rc) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 /* ---- json -> Python ---- */
 
 static PyObject *to_python(const json_t *j)
@@ -785,7 +838,7 @@ static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, in
         result = Py_NewRef(Py_None);
         goto out;
     }
-    if (str_arg(st, snapo, "snapshot name", 1, &snap, &keep) || !(cfg = data_to_json(st, cfgo, "cfg"))
+    if (str_arg(st, snapo, "snapshot name", 1, &snap, &keep) || !(cfg = cfg_to_json(st, cfgo, vols, n, 0))
         || (activate && hints_to_json(st, hintso, &hints)))
         goto out;
     pvs_error err = PVS_ERROR_INIT;
@@ -843,7 +896,8 @@ static PyObject *volume_call(PyObject *module, PyObject *args, PyObject *kw, int
     json_t *cfg = NULL, *hints = NULL;
     PyObject *result = NULL, *keep = NULL;
     if (str_arg(st, ido, op == OP_ACTIVATE_STORAGE ? "storage ID" : "volume ID", 0, &id, &keep)
-        || str_arg(st, snapo, "snapshot name", 1, &snap, &keep) || !(cfg = data_to_json(st, cfgo, "cfg"))
+        || str_arg(st, snapo, "snapshot name", 1, &snap, &keep)
+        || !(cfg = cfg_to_json(st, cfgo, &id, 1, op == OP_ACTIVATE_STORAGE))
         || (op == OP_MAP && hints_to_json(st, hintso, &hints)))
         goto out;
     pvs_error err = PVS_ERROR_INIT;
