@@ -106,4 +106,14 @@ my $copy = PVE::Storage::XS::parse_config("dir: local\n\tpath $dir/local\n\tcont
 activate_volumes($cfg, [$vol], undef, $hints);
 is_deeply($cfg->{ids}{local}, $copy->{ids}{local}, 'configuration untouched');
 
+# a node's configuration as upstream's parser gives it: a type with no plugin
+# here fails the call with one clear error, before anything is activated
+{
+    my $node_cfg = { ids => { %{ $cfg->{ids} },
+        'local-lvm' => { type => 'lvmthin', vgname => 'pve', thinpool => 'data', content => { images => 1 } } } };
+    eval { activate_volumes($node_cfg, [$vol, 'local-lvm:vm-100-disk-0'], undef, $hints) };
+    is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
+         . "(a plugin can be registered for it)\n", 'a type with no plugin: one clear error');
+}
+
 done_testing();

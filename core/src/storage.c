@@ -20,6 +20,21 @@ static void resolved_clear(resolved *r)
     memset(r, 0, sizeof *r);
 }
 
+/* The plugin of a storage section: a type with no plugin in this context
+ * is one clear error naming the storage and the type. */
+static const pvs_plugin *storage_plugin(const pvs_ctx *ctx, const char *storeid, const json_t *scfg,
+                                        pvs_error *err)
+{
+    const char *type = pvs_scfg_str(scfg, "type");
+    const pvs_plugin *p = type ? pvs_plugin_lookup(ctx, type, NULL) : NULL;
+    if (!p && type)
+        pvs_fail(err, PVS_ENOENT, "storage '%s' has type '%s', for which no plugin is registered "
+                                  "(a plugin can be registered for it)\n", storeid, type);
+    else if (!p)
+        pvs_fail(err, PVS_EINVAL, "storage '%s' has no type\n", storeid);
+    return p;
+}
+
 static int resolve(const pvs_ctx *ctx, const json_t *cfg, const char *volid, resolved *r,
                    pvs_error *err)
 {
@@ -28,7 +43,7 @@ static int resolve(const pvs_ctx *ctx, const json_t *cfg, const char *volid, res
         return err ? err->code : PVS_EINVAL;
     r->scfg = pvs_storage_config(cfg, r->storeid, err);
     if (r->scfg)
-        r->plugin = pvs_plugin_lookup(ctx, pvs_scfg_str(r->scfg, "type"), err);
+        r->plugin = storage_plugin(ctx, r->storeid, r->scfg, err);
     if (!r->plugin) {
         int code = err ? err->code : PVS_ENOENT;
         resolved_clear(r);
@@ -93,9 +108,9 @@ static int activate_storage_in(pvs_ctx *ctx, const json_t *cfg, const char *stor
     const json_t *scfg = pvs_storage_config(cfg, storeid, err);
     if (!scfg)
         return PVS_ENOENT;
-    const pvs_plugin *plugin = pvs_plugin_lookup(ctx, pvs_scfg_str(scfg, "type"), err);
+    const pvs_plugin *plugin = storage_plugin(ctx, storeid, scfg, err);
     if (!plugin)
-        return PVS_ENOENT;
+        return err ? err->code : PVS_ENOENT;
     return activate_one_storage(ctx, storeid, scfg, plugin, err);
 }
 

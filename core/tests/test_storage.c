@@ -133,6 +133,19 @@ static void test_bad_ids_activate_nothing(void **state)
     expect_error(pvs_activate_volumes(f->ctx, f->cfg, vols2, 2, NULL, NULL, &err), &err, PVS_EINVAL,
                  "unable to parse volume ID 'garbage'\n");
     assert_false(is_directory(at(f, "local")));
+    /* a section of a type with no plugin here (as upstream's parser gives it) */
+    json_t *cfg = json_deep_copy(f->cfg);
+    json_object_set_new(json_object_get(cfg, "ids"), "local-lvm",
+                        json_pack("{s:s, s:s, s:s}", "type", "lvmthin", "vgname", "pve", "thinpool", "data"));
+    const char *vols3[] = { "local:100/vm-100-disk-0.raw", "local-lvm:vm-100-disk-0" };
+    expect_error(pvs_activate_volumes(f->ctx, cfg, vols3, 2, NULL, NULL, &err), &err, PVS_ENOENT,
+                 "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
+                 "(a plugin can be registered for it)\n");
+    assert_false(is_directory(at(f, "local")));
+    expect_error(pvs_activate_storage(f->ctx, cfg, "local-lvm", &err), &err, PVS_ENOENT,
+                 "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
+                 "(a plugin can be registered for it)\n");
+    json_decref(cfg);
 }
 
 static void test_storage_activation_rules(void **state)
