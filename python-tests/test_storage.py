@@ -184,3 +184,14 @@ def test_docstrings_have_signatures():
     assert pvestorage.map_volume.__text_signature__ == "(cfg, volid, snapname=None, hints=None)"
     assert pvestorage.verify_hints.__text_signature__ == "(hints, noerr=False)"
     assert "STOREID:VOLNAME" in pvestorage.parse_volume_id.__doc__
+
+
+def test_type_without_plugin_is_one_clear_error(cfg):
+    """A node's configuration as upstream's parser gives it: a type with no
+    plugin here fails the call, naming the storage and the type."""
+    node_cfg = {"ids": dict(cfg["ids"], **{"local-lvm": {"type": "lvmthin", "vgname": "pve",
+                                                         "thinpool": "data"}})}
+    with pytest.raises(pvestorage.NotFoundError) as info:
+        pvestorage.activate_volumes(node_cfg, ["local:iso/x.iso", "local-lvm:vm-100-disk-0"])
+    assert str(info.value) == ("storage 'local-lvm' has type 'lvmthin', for which no plugin is "
+                               "registered (a plugin can be registered for it)")
