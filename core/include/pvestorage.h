@@ -222,9 +222,24 @@ typedef struct pvs_volname {
 
 void pvs_volname_clear(pvs_volname *v);
 
+/* A property of storage.cfg sections, as Proxmox plugins declare them in
+ * `properties`: how a value is checked and stored.  The base properties
+ * (content, nodes, disable, ...) come with the library; a plugin declares
+ * the ones it adds, and any plugin may use any known property in its
+ * options. */
+typedef struct pvs_property {
+    const char *name;
+    const char *type;          /* "string", "boolean" or "integer" */
+    const char *format;        /* NULL, or one the core checks: "pve-storage-path",
+                                  "pve-storage-content-list", "pve-node-list",
+                                  "pve-dir-override-list", "uuid" */
+    const char *enum_values;   /* strings: "a, b, c" to allow only those, or NULL */
+    long long minimum, maximum;  /* integers: the range, when minimum <= maximum */
+} pvs_property;
+
 /* A property a plugin accepts in its storage.cfg sections. */
 typedef struct pvs_plugin_option {
-    const char *name;     /* must be a known property (see config.c) */
+    const char *name;     /* a base property or one a registered plugin declares */
     int required;
 } pvs_plugin_option;
 
@@ -275,6 +290,9 @@ struct pvs_plugin {
     /* Optional: frees the plugin's per-context state (pvs_plugin_state)
      * when the context is freed. */
     void (*state_free)(void *state);
+    /* The properties this plugin adds to storage.cfg (NULL-name
+     * terminated), or NULL. */
+    const pvs_property *properties;
 };
 
 #define PVS_PLUGIN_SIZE (sizeof(pvs_plugin))

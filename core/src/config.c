@@ -15,47 +15,53 @@
 typedef enum { P_STRING, P_BOOL, P_INT, P_ENUM, P_PATH, P_CONTENT, P_NODES,
                P_CONTENT_DIRS, P_UUID } prop_kind;
 
+/* A property as the parser checks it. */
 typedef struct prop_def {
-    const char *name;
+    const pvs_property *p;
     prop_kind kind;
-    const char *enum_values;   /* P_ENUM: comma-separated */
-    long min, max;             /* P_INT */
 } prop_def;
 
-static const prop_def props[] = {
-    { "path", P_PATH, NULL, 0, 0 },
-    { "content", P_CONTENT, NULL, 0, 0 },
-    { "content-dirs", P_CONTENT_DIRS, NULL, 0, 0 },
-    { "nodes", P_NODES, NULL, 0, 0 },
-    { "disable", P_BOOL, NULL, 0, 0 },
-    { "shared", P_BOOL, NULL, 0, 0 },
-    { "format", P_ENUM, "raw, qcow2, vmdk, subvol", 0, 0 },
-    { "is_mountpoint", P_STRING, NULL, 0, 0 },
-    { "mkdir", P_BOOL, NULL, 0, 0 },
-    { "create-base-path", P_BOOL, NULL, 0, 0 },
-    { "create-subdirs", P_BOOL, NULL, 0, 0 },
-    { "preallocation", P_ENUM, "off, metadata, falloc, full", 0, 0 },
-    { "prune-backups", P_STRING, NULL, 0, 0 },
-    { "max-protected-backups", P_INT, NULL, -1, 1L << 30 },
-    { "maxfiles", P_INT, NULL, 0, 1L << 30 },
-    { "bwlimit", P_STRING, NULL, 0, 0 },
-    { "snapshot-as-volume-chain", P_BOOL, NULL, 0, 0 },
-    { "fsid", P_UUID, NULL, 0, 0 },
-    { "pool", P_STRING, NULL, 0, 0 },
-    { "data-pool", P_STRING, NULL, 0, 0 },
-    { "namespace", P_STRING, NULL, 0, 0 },
-    { "monhost", P_STRING, NULL, 0, 0 },
-    { "username", P_STRING, NULL, 0, 0 },
-    { "krbd", P_BOOL, NULL, 0, 0 },
-    { "keyring", P_STRING, NULL, 0, 0 },
-};
-
-static const prop_def *find_prop(const char *name)
+static prop_kind kind_of(const pvs_property *p)
 {
-    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
-        if (strcmp(props[i].name, name) == 0)
-            return &props[i];
+    static const struct { const char *format; prop_kind kind; } formats[] = {
+        { "pve-storage-path", P_PATH },         { "pve-storage-content-list", P_CONTENT },
+        { "pve-node-list", P_NODES },           { "pve-dir-override-list", P_CONTENT_DIRS },
+        { "uuid", P_UUID },
+    };
+    if (p->type && strcmp(p->type, "boolean") == 0)
+        return P_BOOL;
+    if (p->type && strcmp(p->type, "integer") == 0)
+        return P_INT;
+    if (p->enum_values)
+        return P_ENUM;
+    for (size_t i = 0; p->format && i < sizeof formats / sizeof formats[0]; i++)
+        if (strcmp(formats[i].format, p->format) == 0)
+            return formats[i].kind;
+    return P_STRING;
+}
+
+static const pvs_property *find_in(const pvs_property *list, const char *name)
+{
+    for (; list && list->name; list++)
+        if (strcmp(list->name, name) == 0)
+            return list;
     return NULL;
+}
+
+/* A property by name: the base ones, then those the registered plugins
+ * declare (as Proxmox's section config merges every plugin's properties). */
+static int find_prop(const pvs_ctx *ctx, const char *name, prop_def *out)
+{
+    const pvs_property *p = find_in(pvs_base_properties, name);
+    const pvs_ctx *base = ctx->base;
+    for (size_t i = 0; !p && i < base->nplugins; i++)
+        if (PVS_PLUGIN_HAS(base->plugins[i], properties))
+            p = find_in(base->plugins[i]->properties, name);
+    if (!p)
+        return 0;
+    out->p = p;
+    out->kind = kind_of(p);
+    return 1;
 }
 
 static int plugin_has_option(const pvs_plugin *p, const char *name, int *required)
@@ -211,21 +217,22 @@ static json_t *parse_value(pvs_ctx *ctx, const pvs_plugin *plugin, const prop_de
     case P_INT: {
         char *end;
         errno = 0;
-        long n = strtol(v, &end, 10);
+        long long n = strtoll(v, &end, 10);
         if (end == v || *end || errno) {
             pvs_fail(err, PVS_EINVAL, "type check ('integer') failed - got '%s'\n", v);
             return NULL;
         }
-        if (n < pd->min || n > pd->max) {
-            pvs_fail(err, PVS_EINVAL, n < pd->min ? "value must have a minimum value of %ld\n"
-                                                  : "value may have a maximum value of %ld\n",
-                     n < pd->min ? pd->min : pd->max);
+        long long min = pd->p->minimum, max = pd->p->maximum;
+        if (min <= max && (n < min || n > max)) {
+            pvs_fail(err, PVS_EINVAL, n < min ? "value must have a minimum value of %lld\n"
+                                              : "value may have a maximum value of %lld\n",
+                     n < min ? min : max);
             return NULL;
         }
         return json_integer(n);
     }
     case P_ENUM: {
-        const char *e = pd->enum_values;
+        const char *e = pd->p->enum_values;
         size_t n = strlen(v);
         for (const char *c = e; *c;) {
             const char *end = strchr(c, ',');
@@ -288,6 +295,7 @@ typedef struct parser {
     int lineno;
     json_t *ids, *order;
     int pri;
+    int last_line;   /* of the section's header or its last line: where its errors are */
 } parser;
 
 /* The next line that is not a comment, or NULL at the end; *n its length. */
@@ -403,7 +411,8 @@ static void section_value(parser *ps, const pvs_plugin *plugin, const char *id, 
                           const char *key, const char *value)
 {
     pvs_error err = PVS_ERROR_INIT;
-    const prop_def *pd = find_prop(key);
+    prop_def def;
+    const prop_def *pd = find_prop(ps->ctx, key, &def) ? &def : NULL;
     json_t *v = NULL;
     if (json_object_get(sec, key))
         pvs_fail(&err, PVS_EINVAL, "duplicate attribute\n");
@@ -427,12 +436,12 @@ static int finish_section(parser *ps, const pvs_plugin *plugin, const char *id, 
     for (const pvs_plugin_option *o = plugin->options; o && o->name; o++)
         if (o->required && !json_object_get(sec, o->name)) {
             pvs_warn(ps->ctx, "file %s line %d (skip section '%s'): missing value for required option '%s'\n",
-                     ps->filename, ps->lineno, id, o->name);
+                     ps->filename, ps->last_line, id, o->name);
             return -1;
         }
     if (json_object_get(ps->ids, id)) {
         pvs_warn(ps->ctx, "file %s line %d (skip section '%s'): duplicate storage ID, keeping the first\n",
-                 ps->filename, ps->lineno, id);
+                 ps->filename, ps->last_line, id);
         return -1;
     }
     if (!json_object_get(sec, "content") && plugin->content_default) {
@@ -464,9 +473,11 @@ static void parse_section(parser *ps, const char *type, const char *id)
     json_t *sec = why ? NULL : json_object();
     const char *line;
     size_t n;
+    ps->last_line = ps->lineno;
     while ((line = next_line(ps, &n)) && n > 0) {
         if (!sec)
             continue;
+        ps->last_line = ps->lineno;
         char *key = NULL, *value = NULL;
         if (parse_kv(line, n, &key, &value))
             section_value(ps, plugin, id, sec, key, value);
@@ -486,7 +497,7 @@ json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text, s
                          pvs_error *err)
 {
     parser ps = { ctx, filename ? filename : "-", text ? text : "", text ? len : 0, 0, 0,
-                  json_object(), json_object(), 1 };
+                  json_object(), json_object(), 1, 0 };
     json_t *cfg = json_pack("{s:o, s:o}", "ids", ps.ids, "order", ps.order);
     if (!cfg) {
         pvs_oom(err);

@@ -157,6 +157,7 @@ extern const pvs_plugin pvs_rbd_plugin;
     ((p)->size >= offsetof(pvs_plugin, field) + sizeof((p)->field))
 
 /* ---- plugin_base.c: Proxmox's base plugin, inherited by file-based plugins ---- */
+extern const pvs_property pvs_base_properties[];
 int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *out,
                            pvs_error *err);
 /* PATH/SUBDIR of a content type (content-dirs overrides the default), malloc()ed. */

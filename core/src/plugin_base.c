@@ -9,6 +9,27 @@
 
 #include "internal.h"
 
+#define MAX_COUNT (1LL << 30)
+
+/* The properties every storage type may use (Proxmox's defaultData). */
+const pvs_property pvs_base_properties[] = {
+    { "nodes", "string", "pve-node-list", NULL, 0, -1 },
+    { "content", "string", "pve-storage-content-list", NULL, 0, -1 },
+    { "disable", "boolean", NULL, NULL, 0, -1 },
+    { "prune-backups", "string", NULL, NULL, 0, -1 },
+    { "max-protected-backups", "integer", NULL, NULL, -1, MAX_COUNT },
+    { "maxfiles", "integer", NULL, NULL, 0, MAX_COUNT },
+    { "shared", "boolean", NULL, NULL, 0, -1 },
+    { "subdir", "string", "pve-storage-path", NULL, 0, -1 },
+    { "format", "string", NULL, "raw, qcow2, vmdk, subvol", 0, -1 },
+    { "preallocation", "string", NULL, "off, metadata, falloc, full", 0, -1 },
+    { "content-dirs", "string", "pve-dir-override-list", NULL, 0, -1 },
+    { "options", "string", NULL, NULL, 0, -1 },
+    { "port", "integer", NULL, NULL, 1, 65535 },
+    { "snapshot-as-volume-chain", "boolean", NULL, NULL, 0, -1 },
+    { NULL, NULL, NULL, NULL, 0, -1 },
+};
+
 void pvs_volname_clear(pvs_volname *v)
 {
     if (!v)

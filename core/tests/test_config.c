@@ -111,12 +111,13 @@ static void test_broken_lines(void **state)
         "file F line 9 (section 'good') - unable to parse value of 'content-dirs': invalid format - '../escape' is not a relative path inside the storage\n"
         "file F line 11 (skip section 'tank'): unsupported type 'zfspool'\n"
         "file F line 14 (skip section 'bad!id'): storage ID 'bad!id' contains illegal characters\n"
-        "file F line 19 (skip section 'nopath'): missing value for required option 'path'\n"
+        /* a section's own errors carry the line of its last line, as upstream's errprefix */
+        "file F line 18 (skip section 'nopath'): missing value for required option 'path'\n"
         "file F line 20 - ignore config line: garbage line\n"
         "file F line 22 (section 'relpath') - unable to parse value of 'path': invalid format - value does not look like a valid absolute path\n"
         "file F line 23 (section 'relpath') - unable to parse value of 'content': unable to combine 'none' with other content types\n"
-        "file F line 24 (skip section 'relpath'): missing value for required option 'path'\n"
-        "file F line 27 (skip section 'good'): duplicate storage ID, keeping the first\n";
+        "file F line 23 (skip section 'relpath'): missing value for required option 'path'\n"
+        "file F line 26 (skip section 'good'): duplicate storage ID, keeping the first\n";
     assert_string_equal(w.buf, want);
     /* what survived: the good parts, in order */
     json_t *good = pvs_storage_config(cfg, "good", NULL);
@@ -190,6 +191,58 @@ static void test_read_file(void **state)
     pvs_ctx_free(ctx);
 }
 
+/* The parser is driven by the registered plugins: a plugin declares the
+ * properties it adds, as data, and any type may then use them in its
+ * options; a type that does not list one gets 'unexpected property'. */
+static const pvs_property widget_properties[] = {
+    { "widgets", "integer", NULL, NULL, 1, 10 },
+    { "colour", "string", NULL, "red, green", 0, -1 },
+    { NULL, NULL, NULL, NULL, 0, -1 },
+};
+static const pvs_plugin_option widget_options[] = {
+    { "widgets", 1 }, { "colour", 0 }, { "nodes", 0 }, { "pool", 0 }, { NULL, 0 },
+};
+static const char *const widget_content[] = { "images", NULL };
+static const pvs_plugin widget_plugin = {
+    .size = PVS_PLUGIN_SIZE, .type = "widget", .api = PVS_APIVER, .options = widget_options,
+    .content_valid = widget_content, .content_default = widget_content,
+    .properties = widget_properties,
+};
+
+static void test_plugin_properties(void **state)
+{
+    (void)state;
+    warnings w;
+    pvs_ctx *ctx = test_ctx(&w);
+    static const char text[] = "widget: w1\n\twidgets 5\n\tcolour green\n\tpool rbd2\n\n"
+                               "widget: w2\n\twidgets 11\n\tcolour blue\n\n"
+                               "dir: d1\n\tpath /srv/d1\n\twidgets 3\n";
+    json_t *cfg = pvs_config_parse(ctx, "storage.cfg", text, strlen(text), NULL);
+    /* before the plugin is registered, its type is unknown */
+    assert_null(json_object_get(json_object_get(cfg, "ids"), "w1"));
+    assert_non_null(strstr(w.buf, "(skip section 'w1'): unsupported type 'widget'"));
+    json_decref(cfg);
+    w.buf[0] = '\0';
+    assert_int_equal(pvs_register_plugin(ctx, &widget_plugin, NULL), 0);
+    cfg = pvs_config_parse(ctx, "storage.cfg", text, strlen(text), NULL);
+    json_t *want = json_loads(
+        "{\"w1\": {\"type\": \"widget\", \"widgets\": 5, \"colour\": \"green\", \"pool\": \"rbd2\","
+        "         \"content\": {\"images\": 1}},"
+        " \"d1\": {\"type\": \"dir\", \"path\": \"/srv/d1\", \"content\": {\"images\": 1, \"rootdir\": 1}}}",
+        0, NULL);
+    if (!json_equal(json_object_get(cfg, "ids"), want))
+        fail_msg("parsed: %s", json_dumps(json_object_get(cfg, "ids"), JSON_SORT_KEYS));
+    assert_string_equal(w.buf,
+        "file storage.cfg line 7 (section 'w2') - unable to parse value of 'widgets': value may have a maximum value of 10\n"
+        "file storage.cfg line 8 (section 'w2') - unable to parse value of 'colour': value 'blue' does not have a "
+        "value in the enumeration 'red, green'\n"
+        "file storage.cfg line 8 (skip section 'w2'): missing value for required option 'widgets'\n"
+        "file storage.cfg line 12 (section 'd1') - unable to parse value of 'widgets': unexpected property 'widgets'\n");
+    json_decref(want);
+    json_decref(cfg);
+    pvs_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_broken_lines),
         cmocka_unit_test(test_edge_files),
         cmocka_unit_test(test_read_file),
+        cmocka_unit_test(test_plugin_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,6 +184,16 @@ static int dir_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const cha
     return rc;
 }
 
+static const pvs_property dir_properties[] = {
+    { "path", "string", "pve-storage-path", NULL, 0, -1 },
+    { "mkdir", "boolean", NULL, NULL, 0, -1 },
+    { "create-base-path", "boolean", NULL, NULL, 0, -1 },
+    { "create-subdirs", "boolean", NULL, NULL, 0, -1 },
+    { "is_mountpoint", "string", NULL, NULL, 0, -1 },
+    { "bwlimit", "string", NULL, NULL, 0, -1 },
+    { NULL, NULL, NULL, NULL, 0, -1 },
+};
+
 static const pvs_plugin_option dir_options[] = {
     { "path", 1 },
     { "nodes", 0 },
@@ -225,4 +235,5 @@ const pvs_plugin pvs_dir_plugin = {
     .deactivate_volume = dir_deactivate_volume,
     .map_volume = NULL,     /* the path */
     .unmap_volume = NULL,   /* nothing to do */
+    .properties = dir_properties,
 };

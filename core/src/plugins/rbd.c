@@ -132,6 +132,7 @@ int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts
     char *custom_full = custom ? pvs_host_path(ctx, custom) : NULL;
     free(custom);
 
+    o->cache = pvs_plugin_state(ctx, &pvs_rbd_plugin, rbd_state_new);
     o->pool = strdup(pool && *pool ? pool : "rbd");
     o->namespace_ = ns && *ns ? strdup(ns) : NULL;
     o->user = strdup(user && *user ? user : "admin");
@@ -668,6 +669,21 @@ static int rbd_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const cha
     return rbd_unmap(ctx, self, storeid, scfg, volname, snapname, err);
 }
 
+static const pvs_property rbd_properties[] = {
+    { "monhost", "string", NULL, NULL, 0, -1 },
+    { "pool", "string", NULL, NULL, 0, -1 },
+    { "data-pool", "string", NULL, NULL, 0, -1 },
+    { "namespace", "string", NULL, NULL, 0, -1 },
+    { "username", "string", NULL, NULL, 0, -1 },
+    { "authsupported", "string", NULL, NULL, 0, -1 },
+    { "krbd", "boolean", NULL, NULL, 0, -1 },
+    { "keyring", "string", NULL, NULL, 0, -1 },
+    /* not a storage.cfg property upstream: the cluster's FSID for tests and
+     * hosts without a reachable cluster */
+    { "fsid", "string", "uuid", NULL, 0, -1 },
+    { NULL, NULL, NULL, NULL, 0, -1 },
+};
+
 static const pvs_plugin_option rbd_options[] = {
     { "pool", 0 },   { "namespace", 0 }, { "monhost", 0 }, { "username", 0 },
     { "krbd", 0 },   { "keyring", 0 },   { "data-pool", 0 }, { "content", 0 },
@@ -695,4 +711,5 @@ const pvs_plugin pvs_rbd_plugin = {
     .map_volume = rbd_map,
     .unmap_volume = rbd_unmap,
     .state_free = rbd_state_free,
+    .properties = rbd_properties,
 };

@@ -14,6 +14,7 @@ typedef struct rbd_opts {
     char *keyring;        /* NULL when there is none: no auth */
     const char *auth;     /* "cephx" or "none" */
     char *user;           /* "admin" by default */
+    struct rbd_state *cache;   /* the context's connection cache (the plugin's state) */
 } rbd_opts;
 
 int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts *o,
@@ -38,9 +39,10 @@ typedef struct rbd_conn {
 int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn **out, pvs_error *err);
 void rbd_conn_put(rbd_conn *c);
 /* The plugin's per-context state: the connection cache. */
+void *rbd_state_new(void);
 void rbd_state_free(void *state);
 /* Take c out of the cache (it hangs): the next call connects anew. */
-void rbd_conn_drop(pvs_ctx *ctx, rbd_conn *c);
+void rbd_conn_drop(const rbd_opts *o, rbd_conn *c);
 
 /* A cluster step run on a thread of its own, so the caller can stop
  * waiting at the call's deadline.  Embed it first in the job's struct;

@@ -29,7 +29,7 @@ typedef struct rbd_state {
     size_t n, cap;
 } rbd_state;
 
-static void *rbd_state_new(void)
+void *rbd_state_new(void)
 {
     rbd_state *s = calloc(1, sizeof *s);
     if (s) {
@@ -76,10 +76,10 @@ void rbd_state_free(void *p)
     free(s);
 }
 
-/* The context's cache, checked for a fork since it was last used. */
-static rbd_state *state_of(pvs_ctx *ctx)
+/* The cache the options carry, checked for a fork since it was last used. */
+static rbd_state *state_of(const rbd_opts *o)
 {
-    rbd_state *s = pvs_plugin_state(ctx, &pvs_rbd_plugin, rbd_state_new);
+    rbd_state *s = o->cache;
     if (s && s->pid != getpid())   /* only the child itself sees its own pid differ */
         forget_parent(s);
     return s;
@@ -374,9 +374,9 @@ static int cache_add(rbd_state *s, rbd_conn *c)
     return 0;
 }
 
-void rbd_conn_drop(pvs_ctx *ctx, rbd_conn *c)
+void rbd_conn_drop(const rbd_opts *o, rbd_conn *c)
 {
-    rbd_state *s = state_of(ctx);
+    rbd_state *s = state_of(o);
     if (!s)
         return;
     pthread_mutex_lock(&s->lock);
@@ -397,7 +397,7 @@ static char *conn_key(const char *storeid, const rbd_opts *o)
 
 int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn **out, pvs_error *err)
 {
-    rbd_state *s = state_of(ctx);
+    rbd_state *s = state_of(o);
     char *key = s ? conn_key(storeid, o) : NULL;
     if (!key)
         return pvs_oom(err);

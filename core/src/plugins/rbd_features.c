@@ -303,7 +303,7 @@ int rbd_read_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, cons
         return pvs_oom(err);
     int rc = rbd_conn_get(ctx, storeid, o, &r->c, err);
     if (!rc && (rc = rbd_job_wait(ctx, &r->j))) {
-        rbd_conn_drop(ctx, r->c);   /* it hangs: the next call connects anew */
+        rbd_conn_drop(o, r->c);   /* it hangs: the next call connects anew */
         rc = rbd_timeout_error(ctx, "reading image features", storeid, err);
     }
     if (!rc && r->err.code)
@@ -404,7 +404,7 @@ int rbd_change_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, co
     if (!u->pool || !u->image || (o->namespace_ && !u->ns))
         rc = pvs_oom(err);
     else if (!(rc = rbd_conn_get(ctx, storeid, o, &u->c, err)) && (rc = rbd_job_wait(ctx, &u->j))) {
-        rbd_conn_drop(ctx, u->c);
+        rbd_conn_drop(o, u->c);
         rc = rbd_timeout_error(ctx, "changing image features", storeid, err);
     }
     if (!rc && u->err.code)
