@@ -323,7 +323,6 @@ typedef struct update_job {
     rbd_conn *c;
     char *pool, *ns, *image;
     uint64_t enable, disable;
-    uint64_t disabled, enabled;   /* what was asked: the caller tells upstream's lines */
     char *warning;                /* a failed enable: warned by the caller */
     pvs_error err;
 } update_job;
@@ -370,16 +369,15 @@ static void update_run(rbd_job *j)
     }
     uint64_t features = 0;
     rbd_get_features(img, &features);
-    u->disabled = u->disable & features;
-    u->enabled = u->enable & ~features;
+    uint64_t disabled = u->disable & features, enabled = u->enable & ~features;
     char *text = NULL;
-    if (u->disabled && (rc = rbd_update_features(img, u->disabled, 0)) < 0) {
-        text = features_text(u->disabled, disable_order, 4);
+    if (disabled && (rc = rbd_update_features(img, disabled, 0)) < 0) {
+        text = features_text(disabled, disable_order, 4);
         pvs_fail(&u->err, PVS_ECLUSTER, "could not disable krbd-incompatible image features '%s' for rbd "
                                         "image: %s: %s\n", text ? text : "", u->image, rbd_strerr(rc, eb, sizeof eb));
-    } else if (u->enabled && (rc = rbd_update_features(img, u->enabled, 1)) < 0) {
+    } else if (enabled && (rc = rbd_update_features(img, enabled, 1)) < 0) {
         /* the kernel copes without them: a warning, as Proxmox's */
-        text = features_text(u->enabled, enable_order, 3);
+        text = features_text(enabled, enable_order, 3);
         u->warning = pvs_asprintf("could not enable krbd-compatible image features '%s' for rbd image: "
                                   "%s: %s\n", text ? text : "", u->image, rbd_strerr(rc, eb, sizeof eb));
     }
