@@ -66,8 +66,8 @@ int main(int argc, char **argv)
     json_t *unknown = json_pack("{s:b, s:b}", "guest-is-windows", 1, "no-such-hint", 1);
     printf("verify_hints, valid 2-key object:      %8.1f ns/call\n", best_of(5, iters, verify, valid));
     printf("verify_hints, with an unknown key:     %8.1f ns/call\n", best_of(5, iters / 4, verify, unknown));
-    printf("parse_volume_id 'local:100/vm-100-disk-0.raw': %8.1f ns/call\n",
-           best_of(5, iters, parse_id, "local:100/vm-100-disk-0.raw"));
+    printf("parse_volume_id 'store:100/vm-100-disk-0.raw': %8.1f ns/call\n",
+           best_of(5, iters, parse_id, "store:100/vm-100-disk-0.raw"));
     /* sorting the errors is n log n: ten times the keys cost about ten
      * times the time (a quadratic sort: a hundred times) */
     double small = errors_ms(10000), big = errors_ms(100000);

@@ -56,8 +56,8 @@ def test_200k_calls_do_not_grow():
 def test_refcounts_unchanged(tmp_path):
     hints = {GW: True}
     bad = {GW: "yes"}
-    cfg = pvestorage.parse_config(f"dir: local\n\tpath {tmp_path}\n")
-    vol = "local:iso/x.iso"
+    cfg = pvestorage.parse_config(f"dir: store\n\tpath {tmp_path}\n")
+    vol = "store:iso/x.iso"
     vols = [vol]
     objs = [hints, bad, cfg, vol, vols]
     before = [sys.getrefcount(o) for o in objs]

@@ -175,7 +175,7 @@ def test_missing_image_and_bad_names(node):
 
 def test_cluster_unreachable(node):
     import time
-    cfg = pvestorage.parse_config("rbd: dead\n\tpool rbd\n\tmonhost v2:127.0.0.1:9\n\tkrbd 1\n")
+    cfg = pvestorage.parse_config("rbd: dead\n\tpool rbd\n\tmonhost 127.0.0.1:9\n\tkrbd 1\n")
     pvestorage.configure(ceph_timeout=2)
     try:
         t0 = time.monotonic()

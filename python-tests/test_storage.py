@@ -11,7 +11,7 @@ WIN = {GW: True, PM: True}
 
 @pytest.fixture
 def cfg(tmp_path):
-    text = (f"dir: local\n\tpath {tmp_path}/local\n\tcontent images,iso\n\n"
+    text = (f"dir: store\n\tpath {tmp_path}/local\n\tcontent images,iso\n\n"
             f"dir: off\n\tpath {tmp_path}/off\n\tdisable 1\n")
     (tmp_path / "storage.cfg").write_text(text)
     return pvestorage.read_config(str(tmp_path / "storage.cfg"))
@@ -20,24 +20,30 @@ def cfg(tmp_path):
 def test_read_config_shape(cfg, tmp_path):
     assert cfg == {
         "ids": {
-            "local": {"type": "dir", "path": f"{tmp_path}/local", "content": {"images": 1, "iso": 1}},
+            "store": {"type": "dir", "path": f"{tmp_path}/local", "content": {"images": 1, "iso": 1}},
             "off": {"type": "dir", "path": f"{tmp_path}/off", "disable": 1,
                     "content": {"images": 1, "rootdir": 1}},
+            # every node has 'local': upstream's parser adds it
+            "local": {"type": "dir", "path": "/var/lib/vz", "priority": 0, "prune-backups": "keep-all=1",
+                      "content": {"backup": 1, "images": 1, "iso": 1, "rootdir": 1, "snippets": 1,
+                                  "vztmpl": 1}},
         },
-        "order": {"local": 1, "off": 2},
+        "order": {"store": 1, "off": 2},
     }
 
 
 def test_read_config_warnings(tmp_path):
     f = tmp_path / "storage.cfg"
-    f.write_text("dir: a1\n\tpath /a\n\tfrob 1\n\nzfs: z1\n\tpool x\n")
+    f.write_text("dir: a1\n\tpath /a\n\tfrob 1\n\nzfs: z1\n\tpool x\n\nwidget: w1\n\tpool x\n")
     with pytest.warns(pvestorage.StorageWarning) as rec:
         cfg = pvestorage.read_config(str(f))
     assert [str(w.message) for w in rec] == [
-        f"file {f} line 3 (section 'a1') - unable to parse value of 'frob': unexpected property 'frob'",
-        f"file {f} line 5 (skip section 'z1'): unsupported type 'zfs'",
+        f"file {f} line 3 (section 'a1') - unable to parse value of 'frob': unknown property type",
+        f"file {f} line 6 (skip section 'z1'): missing value for required option 'portal'",
+        f"file {f} line 8 (skip section 'w1'): unsupported type 'widget'",
     ]
-    assert list(cfg["ids"]) == ["a1"]
+    assert list(cfg["ids"]) == ["a1", "z1", "local"]
+    assert cfg["ids"]["z1"] is None   # upstream keeps a skipped section as undef
 
 
 def test_read_config_missing(tmp_path):
@@ -48,7 +54,7 @@ def test_read_config_missing(tmp_path):
 
 
 def test_activate_and_map(cfg, tmp_path):
-    vol = "local:100/vm-100-disk-0.raw"
+    vol = "store:100/vm-100-disk-0.raw"
     with pytest.raises(pvestorage.NotFoundError) as info:
         pvestorage.activate_volumes(cfg, [vol], hints=WIN)
     assert str(info.value) == f"volume '{vol}' does not exist"
@@ -65,7 +71,7 @@ def test_activate_and_map(cfg, tmp_path):
 
 
 def test_errors_and_hierarchy(cfg):
-    vol = "local:100/vm-100-disk-0.raw"
+    vol = "store:100/vm-100-disk-0.raw"
     with pytest.raises(pvestorage.HintError) as info:
         pvestorage.activate_volumes(cfg, [vol], hints={GW: "yes"})
     assert str(info.value) == ("internal error - hints are not valid: 400 Parameter verification failed.\n"
@@ -79,11 +85,11 @@ def test_errors_and_hierarchy(cfg):
     assert str(info.value) == "unable to parse volume ID 'garbage'"
     assert isinstance(info.value, ValueError) and info.value.code == "EINVAL"
     with pytest.raises(pvestorage.InvalidError, match="path components are not allowed"):
-        pvestorage.map_volume(cfg, "local:snippets/..")
+        pvestorage.map_volume(cfg, "store:snippets/..")
     with pytest.raises(pvestorage.InvalidError, match="^can't snapshot this image format$"):
         pvestorage.map_volume(cfg, vol, snapname="s1")
-    with pytest.raises(pvestorage.InvalidError, match=r"^volume ID 'local:x\\0y' contains a NUL byte$"):
-        pvestorage.path(cfg, "local:x\0y")
+    with pytest.raises(pvestorage.InvalidError, match=r"^volume ID 'store:x\\0y' contains a NUL byte$"):
+        pvestorage.path(cfg, "store:x\0y")
     with pytest.raises(TypeError):
         pvestorage.activate_volumes(cfg, vol)   # a str is not a list of IDs
     with pytest.raises(TypeError):
@@ -101,11 +107,11 @@ def test_errors_and_hierarchy(cfg):
 
 
 def test_deactivate_warns_and_raises(cfg):
-    vol = "local:100/vm-100-disk-0.raw"
+    vol = "store:100/vm-100-disk-0.raw"
     with pytest.warns(pvestorage.StorageWarning) as rec:
         with pytest.raises(pvestorage.DeactivationError) as info:
-            pvestorage.deactivate_volumes(cfg, ["local:junk1", vol, "local:junk2"])
-    assert str(info.value) == "volume deactivation failed: local:junk1 local:junk2"
+            pvestorage.deactivate_volumes(cfg, ["store:junk1", vol, "store:junk2"])
+    assert str(info.value) == "volume deactivation failed: store:junk1 store:junk2"
     assert [str(w.message) for w in rec] == [
         "unable to parse directory volume name 'junk1'",
         "unable to parse directory volume name 'junk2'",
@@ -117,14 +123,14 @@ def test_warning_as_error_wins(cfg):
     with warnings.catch_warnings():
         warnings.simplefilter("error", pvestorage.StorageWarning)
         with pytest.raises(pvestorage.StorageWarning, match="junk1"):
-            pvestorage.deactivate_volumes(cfg, ["local:junk1", "local:junk2"])
+            pvestorage.deactivate_volumes(cfg, ["store:junk1", "store:junk2"])
 
 
 def test_caller_data_untouched(cfg, tmp_path):
     import copy
     before = copy.deepcopy(cfg)
     hints = dict(WIN)
-    pvestorage.map_volume(cfg, "local:iso/x.iso", hints=hints)
+    pvestorage.map_volume(cfg, "store:iso/x.iso", hints=hints)
     assert cfg == before
     assert hints == WIN
 
@@ -133,8 +139,8 @@ def test_plugin_objects(cfg, tmp_path):
     p = pvestorage.plugin("dir")
     assert p.type == "dir" and p.api == 13
     assert repr(p) == "<pvestorage plugin 'dir' (API 13)>"
-    with pytest.raises(LookupError, match="^unknown storage type 'nfs'$"):
-        pvestorage.plugin("nfs")
+    with pytest.raises(LookupError, match="^unknown storage type 'nosuchtype'$"):
+        pvestorage.plugin("nosuchtype")
     with pytest.raises(TypeError):
         pvestorage.Plugin()
     assert p.parse_volname("100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2") == (
@@ -142,20 +148,20 @@ def test_plugin_objects(cfg, tmp_path):
     assert p.parse_volname("iso/x.iso") == ("iso", "x.iso", None, None, None, None, "raw")
     with pytest.raises(pvestorage.InvalidError, match="^unable to parse directory volume name 'bogus'$"):
         p.parse_volname("bogus")
-    scfg = cfg["ids"]["local"]
+    scfg = cfg["ids"]["store"]
     disk = tmp_path / "local" / "images" / "100" / "vm-100-disk-0.raw"
-    assert p.path(scfg, "100/vm-100-disk-0.raw", "local") == str(disk)
+    assert p.path(scfg, "100/vm-100-disk-0.raw", "store") == str(disk)
     assert p.path(scfg, "iso/x.iso") == f"{tmp_path}/local/template/iso/x.iso"
-    p.activate_storage("local", scfg)
+    p.activate_storage("store", scfg)
     assert (tmp_path / "local" / "template" / "iso").is_dir()
-    with pytest.raises(pvestorage.NotFoundError, match="^volume 'local:100/vm-100-disk-0.raw' does not exist$"):
-        p.activate_volume("local", scfg, "100/vm-100-disk-0.raw", None, None, WIN)
+    with pytest.raises(pvestorage.NotFoundError, match="^volume 'store:100/vm-100-disk-0.raw' does not exist$"):
+        p.activate_volume("store", scfg, "100/vm-100-disk-0.raw", None, None, WIN)
     disk.parent.mkdir(parents=True)
     disk.write_bytes(b"")
-    assert p.activate_volume("local", scfg, "100/vm-100-disk-0.raw", hints=WIN) is None
-    assert p.map_volume("local", scfg, "100/vm-100-disk-0.raw", None, WIN) == str(disk)
-    assert p.unmap_volume("local", scfg, "100/vm-100-disk-0.raw") is None
-    assert p.deactivate_volume("local", scfg, "100/vm-100-disk-0.raw", cache={}) is None
+    assert p.activate_volume("store", scfg, "100/vm-100-disk-0.raw", hints=WIN) is None
+    assert p.map_volume("store", scfg, "100/vm-100-disk-0.raw", None, WIN) == str(disk)
+    assert p.unmap_volume("store", scfg, "100/vm-100-disk-0.raw") is None
+    assert p.deactivate_volume("store", scfg, "100/vm-100-disk-0.raw", cache={}) is None
     with pytest.raises(pvestorage.InvalidError, match="^storage definition has no path$"):
         p.map_volume("x", {"type": "dir"}, "iso/x.iso")
 
@@ -192,6 +198,6 @@ def test_type_without_plugin_is_one_clear_error(cfg):
     node_cfg = {"ids": dict(cfg["ids"], **{"local-lvm": {"type": "lvmthin", "vgname": "pve",
                                                          "thinpool": "data"}})}
     with pytest.raises(pvestorage.NotFoundError) as info:
-        pvestorage.activate_volumes(node_cfg, ["local:iso/x.iso", "local-lvm:vm-100-disk-0"])
+        pvestorage.activate_volumes(node_cfg, ["store:iso/x.iso", "local-lvm:vm-100-disk-0"])
     assert str(info.value) == ("storage 'local-lvm' has type 'lvmthin', for which no plugin is "
                                "registered (a plugin can be registered for it)")

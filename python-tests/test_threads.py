@@ -17,14 +17,14 @@ def workload(cfg, n):
                 out.append(("ok", pvestorage.verify_hints(hints) is hints))
             except pvestorage.HintError as e:
                 out.append(("err", str(e)))
-        out.append(pvestorage.parse_volume_id(f"local:{i % 7}/vm-{i % 7}-disk-0.raw"))
-        out.append(pvestorage.path(cfg, f"local:iso/{i % 5}.iso"))
+        out.append(pvestorage.parse_volume_id(f"store:{i % 7}/vm-{i % 7}-disk-0.raw"))
+        out.append(pvestorage.path(cfg, f"store:iso/{i % 5}.iso"))
         try:
-            pvestorage.activate_volumes(cfg, [f"local:{i % 3}/vm-{i % 3}-disk-0.raw"], hints={GW: True})
+            pvestorage.activate_volumes(cfg, [f"store:{i % 3}/vm-{i % 3}-disk-0.raw"], hints={GW: True})
             out.append("activated")
         except pvestorage.NotFoundError as e:
             out.append(str(e))
-        out.append(pvestorage.map_volume(cfg, "local:100/vm-100-disk-0.raw", hints={GW: 1}))
+        out.append(pvestorage.map_volume(cfg, "store:100/vm-100-disk-0.raw", hints={GW: 1}))
     return out
 
 
@@ -35,7 +35,7 @@ def cfg(tmp_path):
     disk.write_bytes(b"")
     (tmp_path / "images" / "1").mkdir()
     (tmp_path / "images" / "1" / "vm-1-disk-0.raw").write_bytes(b"")
-    return pvestorage.parse_config(f"dir: local\n\tpath {tmp_path}\n\tcontent images,iso\n")
+    return pvestorage.parse_config(f"dir: store\n\tpath {tmp_path}\n\tcontent images,iso\n")
 
 
 def test_eight_threads_match_serial(cfg):
@@ -71,7 +71,7 @@ def test_warnings_from_threads(cfg):
 
     def run():
         try:
-            pvestorage.deactivate_volumes(cfg, ["local:junk"])
+            pvestorage.deactivate_volumes(cfg, ["store:junk"])
         except pvestorage.DeactivationError:
             done.append(1)
 

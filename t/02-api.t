@@ -40,14 +40,14 @@ ok(!$schema->{additionalProperties}, 'JSON Schema: no additional properties');
 is_deeply([sort keys %{ $schema->{properties} }], [sort keys %$hints_properties], 'JSON Schema properties');
 
 # parse_volume_id
-is_deeply([parse_volume_id('local:100/vm-100-disk-0.raw')], ['local', '100/vm-100-disk-0.raw'], 'list context');
-is(scalar(parse_volume_id('local:iso/x.iso')), 'local', 'scalar context: the storage ID');
+is_deeply([parse_volume_id('store:100/vm-100-disk-0.raw')], ['store', '100/vm-100-disk-0.raw'], 'list context');
+is(scalar(parse_volume_id('store:iso/x.iso')), 'store', 'scalar context: the storage ID');
 eval { parse_volume_id('nonsense') };
 is($@, "unable to parse volume ID 'nonsense'\n", 'bad volume ID dies');
 is(scalar(parse_volume_id('nonsense', 1)), undef, 'noerr');
 is(scalar(my @l = parse_volume_id('nonsense', 1)), 0, 'noerr: empty list');
-eval { parse_volume_id("local:x\0y") };
-is($@, "volume ID 'local:x\\0y' contains a NUL byte\n", 'NUL byte in a volume ID');
+eval { parse_volume_id("store:x\0y") };
+is($@, "volume ID 'store:x\\0y' contains a NUL byte\n", 'NUL byte in a volume ID');
 
 # settings
 my $s = settings();

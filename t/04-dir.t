@@ -11,7 +11,7 @@ use PVE::Storage::XS qw(activate_volumes deactivate_volumes map_volume unmap_vol
 
 my $dir = tempdir(CLEANUP => 1);
 my $cfg = PVE::Storage::XS::parse_config(<<"CFG", 'storage.cfg');
-dir: local
+dir: store
 \tpath $dir/local
 \tcontent images,iso
 
@@ -20,7 +20,7 @@ dir: off
 \tdisable 1
 CFG
 
-my $vol = 'local:100/vm-100-disk-0.raw';
+my $vol = 'store:100/vm-100-disk-0.raw';
 my $hints = { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 };
 my $file = "$dir/local/images/100/vm-100-disk-0.raw";
 
@@ -47,11 +47,11 @@ eval { activate_volumes($cfg, ['off:iso/x.iso']) };
 is($@, "storage 'off' is disabled\n", 'disabled storage');
 eval { map_volume($cfg, 'nope:iso/x.iso') };
 is($@, "storage 'nope' does not exist\n", 'unknown storage');
-eval { map_volume($cfg, 'local:snippets/..') };
+eval { map_volume($cfg, 'store:snippets/..') };
 is($@, "invalid volume name 'snippets/..' - '..' path components are not allowed\n", 'path traversal');
 eval { map_volume($cfg, $vol, 'snap1') };
 is($@, "can't snapshot this image format\n", 'snapshot of a raw file');
-eval { activate_volumes($cfg, 'local:x') };
+eval { activate_volumes($cfg, 'store:x') };
 is($@, "volume list is not an array reference\n", 'volume list must be an array');
 eval { activate_volumes('cfg', [$vol]) };
 is($@, "storage configuration is not a hash reference\n", 'configuration must be a hash');
@@ -60,8 +60,8 @@ is($@, "storage configuration is not a hash reference\n", 'configuration must be
 {
     my @w;
     local $SIG{__WARN__} = sub { push @w, $_[0] };
-    eval { deactivate_volumes($cfg, ['local:junk1', $vol, 'local:junk2']) };
-    is($@, "volume deactivation failed: local:junk1 local:junk2\n", 'deactivation failure message');
+    eval { deactivate_volumes($cfg, ['store:junk1', $vol, 'store:junk2']) };
+    is($@, "volume deactivation failed: store:junk1 store:junk2\n", 'deactivation failure message');
     is_deeply(\@w, [
         "unable to parse directory volume name 'junk1'\n",
         "unable to parse directory volume name 'junk2'\n",
@@ -71,13 +71,13 @@ is($@, "storage configuration is not a hash reference\n", 'configuration must be
 # a dying __WARN__ handler: the die propagates, nothing leaks or crashes
 {
     local $SIG{__WARN__} = sub { die "handler: $_[0]" };
-    eval { deactivate_volumes($cfg, ['local:junk1']) };
+    eval { deactivate_volumes($cfg, ['store:junk1']) };
     is($@, "handler: unable to parse directory volume name 'junk1'\n", 'a dying warn handler wins');
 }
 
 # the plugin class, called the way PVE::Storage calls plugins
 my $plugin = 'PVE::Storage::XS::Plugin::Dir';
-my $scfg = $cfg->{ids}{local};
+my $scfg = $cfg->{ids}{store};
 is($plugin->type, 'dir', 'type');
 is($plugin->api, 13, 'api');
 is_deeply([$plugin->parse_volname('100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2')],
@@ -87,24 +87,24 @@ is_deeply([$plugin->parse_volname('iso/x.iso')], ['iso', 'x.iso', undef, undef, 
           'parse_volname: iso');
 eval { $plugin->parse_volname('bogus') };
 is($@, "unable to parse directory volume name 'bogus'\n", 'parse_volname dies');
-is(scalar($plugin->path($scfg, '100/vm-100-disk-0.raw', 'local')), $file, 'path (scalar)');
-is_deeply([$plugin->path($scfg, '100/vm-100-disk-0.raw', 'local')], [$file, '100', 'images'], 'path (list)');
+is(scalar($plugin->path($scfg, '100/vm-100-disk-0.raw', 'store')), $file, 'path (scalar)');
+is_deeply([$plugin->path($scfg, '100/vm-100-disk-0.raw', 'store')], [$file, '100', 'images'], 'path (list)');
 is($plugin->filesystem_path($scfg, 'iso/x.iso'), "$dir/local/template/iso/x.iso", 'filesystem_path');
-ok(eval { $plugin->activate_storage('local', $scfg, {}); 1 }, 'activate_storage');
-ok(eval { $plugin->activate_volume('local', $scfg, '100/vm-100-disk-0.raw', undef, {}, $hints); 1 },
+ok(eval { $plugin->activate_storage('store', $scfg, {}); 1 }, 'activate_storage');
+ok(eval { $plugin->activate_volume('store', $scfg, '100/vm-100-disk-0.raw', undef, {}, $hints); 1 },
    'activate_volume with hints') or diag $@;
-eval { $plugin->activate_volume('local', $scfg, '100/vm-100-disk-1.raw', undef, {}, $hints) };
-is($@, "volume 'local:100/vm-100-disk-1.raw' does not exist\n", 'activate_volume of a missing volume');
-is($plugin->map_volume('local', $scfg, '100/vm-100-disk-0.raw', undef, $hints), $file, 'map_volume');
-ok($plugin->unmap_volume('local', $scfg, '100/vm-100-disk-0.raw'), 'unmap_volume');
-ok(eval { $plugin->deactivate_volume('local', $scfg, '100/vm-100-disk-0.raw', undef, {}); 1 }, 'deactivate_volume');
-eval { $plugin->map_volume('local', { type => 'dir' }, 'iso/x.iso') };
+eval { $plugin->activate_volume('store', $scfg, '100/vm-100-disk-1.raw', undef, {}, $hints) };
+is($@, "volume 'store:100/vm-100-disk-1.raw' does not exist\n", 'activate_volume of a missing volume');
+is($plugin->map_volume('store', $scfg, '100/vm-100-disk-0.raw', undef, $hints), $file, 'map_volume');
+ok($plugin->unmap_volume('store', $scfg, '100/vm-100-disk-0.raw'), 'unmap_volume');
+ok(eval { $plugin->deactivate_volume('store', $scfg, '100/vm-100-disk-0.raw', undef, {}); 1 }, 'deactivate_volume');
+eval { $plugin->map_volume('store', { type => 'dir' }, 'iso/x.iso') };
 is($@, "storage definition has no path\n", 'a section without path');
 
 # the caller's configuration is not modified
-my $copy = PVE::Storage::XS::parse_config("dir: local\n\tpath $dir/local\n\tcontent images,iso\n");
+my $copy = PVE::Storage::XS::parse_config("dir: store\n\tpath $dir/local\n\tcontent images,iso\n");
 activate_volumes($cfg, [$vol], undef, $hints);
-is_deeply($cfg->{ids}{local}, $copy->{ids}{local}, 'configuration untouched');
+is_deeply($cfg->{ids}{store}, $copy->{ids}{store}, 'configuration untouched');
 
 # a node's configuration as upstream's parser gives it: a type with no plugin
 # here fails the call with one clear error, before anything is activated

@@ -223,25 +223,53 @@ typedef struct pvs_volname {
 void pvs_volname_clear(pvs_volname *v);
 
 /* A property of storage.cfg sections, as Proxmox plugins declare them in
- * `properties`: how a value is checked and stored.  The base properties
- * (content, nodes, disable, ...) come with the library; a plugin declares
- * the ones it adds, and any plugin may use any known property in its
- * options. */
+ * `properties`: how a value is checked (upstream's JSON-schema rules and
+ * messages) and stored.  The base properties (content, nodes, disable, ...)
+ * come with the library; a plugin declares the ones it adds, and any plugin
+ * may use any known property in its options.  Unset fields (NULL, 0) do not
+ * constrain the value. */
 typedef struct pvs_property {
     const char *name;
-    const char *type;          /* "string", "boolean" or "integer" */
-    const char *format;        /* NULL, or one the core checks: "pve-storage-path",
-                                  "pve-storage-content-list", "pve-node-list",
-                                  "pve-dir-override-list", "uuid" */
-    const char *enum_values;   /* strings: "a, b, c" to allow only those, or NULL */
-    long long minimum, maximum;  /* integers: the range, when minimum <= maximum */
+    const char *type;          /* "string", "boolean", "integer" or "number";
+                                  booleans and numbers are stored as numbers */
+    const char *format;        /* a named format: "pve-storage-path",
+                                  "pve-storage-content", "pve-node",
+                                  "pve-dir-override", "pve-storage-server",
+                                  "pve-storage-portal-dns", "pve-storage-vgname",
+                                  "pve-volume-id", "pve-storage-options",
+                                  "pve-storage-zfs-blocksize", "pve-configid",
+                                  "pve-storage-id", "ip", "dns-name", "uuid",
+                                  "prune-backups", "bwlimit"; NAME-list checks
+                                  each item of a list, NAME-opt allows "".  A
+                                  name the library does not know is not checked
+                                  (a foreign plugin's own format). */
+    const char *enum_values;   /* "a, b, c": only these values, or NULL */
+    const char *minimum;       /* numbers: the range, as upstream writes it ("0") */
+    const char *maximum;
+    const char *pattern;       /* POSIX extended regex for the whole value */
+    int max_length;            /* strings: at most this many bytes, 0: no limit */
+    const char *default_value; /* documentation only: what unset means */
 } pvs_property;
 
-/* A property a plugin accepts in its storage.cfg sections. */
+/* A property a plugin accepts in its storage.cfg sections (upstream's
+ * `options`): required unless optional, fixed once created. */
 typedef struct pvs_plugin_option {
     const char *name;     /* a base property or one a registered plugin declares */
     int required;
+    int fixed;
 } pvs_plugin_option;
+
+/* Table-writing helpers for plugins: */
+/* options as upstream writes them: optional, required, fixed
+ * (required, set at creation), fixed but optional. */
+#define PVS_OPT(n) { n, 0, 0 }
+#define PVS_REQ(n) { n, 1, 0 }
+#define PVS_FIXED(n) { n, 1, 1 }
+#define PVS_FIXED_OPT(n) { n, 0, 1 }
+#define PVS_OPTIONS_END { NULL, 0, 0 }
+/* A property: name, type, then designated fields (.format, .enum_values...). */
+#define PVS_PROP(n, t, ...) { .name = n, .type = t, __VA_ARGS__ }
+#define PVS_PROPS_END { .name = NULL }
 
 typedef struct pvs_plugin pvs_plugin;
 
@@ -293,6 +321,13 @@ struct pvs_plugin {
     /* The properties this plugin adds to storage.cfg (NULL-name
      * terminated), or NULL. */
     const pvs_property *properties;
+    /* The image formats its storages take (NULL-terminated; NULL: the type
+     * has no format option) and the default one. */
+    const char *const *formats;
+    const char *format_default;
+    /* Properties whose values are secrets upstream keeps under
+     * /etc/pve/priv (NULL-terminated), or NULL. */
+    const char *const *sensitive_properties;
 };
 
 #define PVS_PLUGIN_SIZE (sizeof(pvs_plugin))
@@ -308,6 +343,11 @@ int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err);
  * itself against concurrent calls.  NULL if p is not registered in ctx or
  * create() failed. */
 void *pvs_plugin_state(pvs_ctx *ctx, const pvs_plugin *p, void *(*create)(void));
+
+/* 1 iff p has any method: a table without methods describes a type's
+ * storage.cfg sections only (the library knows every upstream type that
+ * way), and volume calls on its storages fail until a plugin is registered. */
+int pvs_plugin_implemented(const pvs_plugin *p);
 
 /* The plugin for a storage type, or NULL and PVS_ENOENT. */
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err);

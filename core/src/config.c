@@ -12,34 +12,6 @@
 
 #include "internal.h"
 
-typedef enum { P_STRING, P_BOOL, P_INT, P_ENUM, P_PATH, P_CONTENT, P_NODES,
-               P_CONTENT_DIRS, P_UUID } prop_kind;
-
-/* A property as the parser checks it. */
-typedef struct prop_def {
-    const pvs_property *p;
-    prop_kind kind;
-} prop_def;
-
-static prop_kind kind_of(const pvs_property *p)
-{
-    static const struct { const char *format; prop_kind kind; } formats[] = {
-        { "pve-storage-path", P_PATH },         { "pve-storage-content-list", P_CONTENT },
-        { "pve-node-list", P_NODES },           { "pve-dir-override-list", P_CONTENT_DIRS },
-        { "uuid", P_UUID },
-    };
-    if (p->type && strcmp(p->type, "boolean") == 0)
-        return P_BOOL;
-    if (p->type && strcmp(p->type, "integer") == 0)
-        return P_INT;
-    if (p->enum_values)
-        return P_ENUM;
-    for (size_t i = 0; p->format && i < sizeof formats / sizeof formats[0]; i++)
-        if (strcmp(formats[i].format, p->format) == 0)
-            return formats[i].kind;
-    return P_STRING;
-}
-
 static const pvs_property *find_in(const pvs_property *list, const char *name)
 {
     for (; list && list->name; list++)
@@ -50,29 +22,22 @@ static const pvs_property *find_in(const pvs_property *list, const char *name)
 
 /* A property by name: the base ones, then those the registered plugins
  * declare (as Proxmox's section config merges every plugin's properties). */
-static int find_prop(const pvs_ctx *ctx, const char *name, prop_def *out)
+static const pvs_property *find_prop(const pvs_ctx *ctx, const char *name)
 {
     const pvs_property *p = find_in(pvs_base_properties, name);
     const pvs_ctx *base = ctx->base;
     for (size_t i = 0; !p && i < base->nplugins; i++)
         if (PVS_PLUGIN_HAS(base->plugins[i], properties))
             p = find_in(base->plugins[i]->properties, name);
-    if (!p)
-        return 0;
-    out->p = p;
-    out->kind = kind_of(p);
-    return 1;
+    return p;
 }
 
-static int plugin_has_option(const pvs_plugin *p, const char *name, int *required)
+static const pvs_plugin_option *find_option(const pvs_plugin *p, const char *name)
 {
     for (const pvs_plugin_option *o = p->options; o && o->name; o++)
-        if (strcmp(o->name, name) == 0) {
-            if (required)
-                *required = o->required;
-            return 1;
-        }
-    return 0;
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
 }
 
 static int in_list(const char *const *list, const char *s)
@@ -88,201 +53,117 @@ static int is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-/* PVE::Tools::split_list: items separated by commas, semicolons, whitespace */
-typedef int (*item_fn)(const char *item, void *data, pvs_error *err);
-
-static int split_list(const char *s, item_fn fn, void *data, pvs_error *err)
+/* Booleans and numbers are stored as numbers ($value + 0 upstream). */
+static json_t *typed_value(const pvs_property *p, const char *v)
 {
-    while (*s) {
-        while (*s && (*s == ',' || *s == ';' || is_space(*s)))
-            s++;
-        size_t n = 0;
-        while (s[n] && s[n] != ',' && s[n] != ';' && !is_space(s[n]))
-            n++;
-        if (!n)
-            break;
-        char *item = strndup(s, n);
-        if (!item)
-            return pvs_oom(err);
-        int rc = fn(item, data, err);
-        free(item);
-        if (rc)
-            return rc;
-        s += n;
-    }
-    return 0;
+    const char *t = p->type ? p->type : "string";
+    if (strcmp(t, "boolean") && strcmp(t, "integer") && strcmp(t, "number"))
+        return json_string(v);
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*end && !errno)
+        return json_integer(n);
+    double d = strtod(v, NULL);
+    return d == (double)(long long)d && d > -9e18 && d < 9e18 ? json_integer((long long)d) : json_real(d);
 }
 
-typedef struct list_ctx {
+/* SectionConfig::check_value as parse_config calls it (with the schema
+ * check): the value to store, or NULL with the message in why. */
+static json_t *check_value(pvs_ctx *ctx, const pvs_plugin *plugin, const char *type,
+                           const char *key, const char *value, strbuf *why)
+{
+    if (strcmp(key, "type") == 0 && value && strcmp(value, type) == 0)
+        return json_string(value);
+    const pvs_property *p = find_prop(ctx, key);
+    if (!find_option(plugin, key))
+        return sb_addf(why, "unexpected property '%s'\n", key), NULL;
+    if (!value && p->type && strcmp(p->type, "boolean") == 0)
+        value = "1";
+    if (!value)
+        return sb_add(why, "got undefined value\n"), NULL;
+    if (strpbrk(value, "\r\n"))
+        return sb_add(why, "property contains a line feed\n"), NULL;
+    if (pvs_property_check(p, value, why))
+        return NULL;
+    json_t *v = typed_value(p, value);
+    if (!v)
+        sb_add(why, "value is not valid UTF-8\n");
+    return v;
+}
+
+/* ---- decode_value: what the storage plugin makes of a checked value ---- */
+
+typedef struct decode {
     pvs_ctx *ctx;
     const pvs_plugin *plugin;
     json_t *out;
-} list_ctx;
+} decode;
 
-static int content_item(const char *item, void *data, pvs_error *err)
+static int content_item(const char *item, void *data)
 {
-    list_ctx *lc = data;
-    if (!in_list(lc->plugin->content_valid, item)) {
-        pvs_warn(lc->ctx, "storage does not support content type '%s'\n", item);
-        return 0;
-    }
-    if (json_object_set_new(lc->out, item, json_integer(1)))
-        return pvs_fail(err, PVS_EINVAL, "invalid content type '%s'\n", item);
-    return 0;
-}
-
-static int node_item(const char *item, void *data, pvs_error *err)
-{
-    list_ctx *lc = data;
-    /* pve-node: [a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])? */
-    size_t n = strlen(item);
-    int ok = 1;
-    for (size_t i = 0; i < n && ok; i++) {
-        char c = item[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        ok = alnum || (c == '-' && i > 0 && i < n - 1);
-    }
-    if (!ok)
-        return pvs_fail(err, PVS_EINVAL, "invalid format - value '%s' does not look like a valid node name\n", item);
-    json_object_set_new(lc->out, item, json_integer(1));
-    return 0;
-}
-
-/* a relative path without '..' components (pve-dir-override) */
-static int safe_subdir(const char *p)
-{
-    if (!*p || p[0] == '/')
-        return 0;
-    for (const char *c = p; *c;) {
-        const char *e = strchr(c, '/');
-        size_t n = e ? (size_t)(e - c) : strlen(c);
-        if (n == 2 && c[0] == '.' && c[1] == '.')
-            return 0;
-        c += n;
-        if (*c == '/')
-            c++;
-    }
-    return 1;
-}
-
-static int content_dir_item(const char *item, void *data, pvs_error *err)
-{
-    list_ctx *lc = data;
-    const char *eq = strchr(item, '=');
-    if (!eq || eq == item)
-        return pvs_fail(err, PVS_EINVAL, "invalid format - '%s' is not of the form CONTENT=PATH\n", item);
-    char *vtype = strndup(item, (size_t)(eq - item));
-    if (!vtype)
-        return pvs_oom(err);
-    int rc = 0;
-    if (!safe_subdir(eq + 1))
-        rc = pvs_fail(err, PVS_EINVAL,
-                      "invalid format - '%s' is not a relative path inside the storage\n", eq + 1);
-    else if (!pvs_vtype_subdir(vtype) || !in_list(lc->plugin->content_valid, vtype))
-        pvs_warn(lc->ctx, "storage does not support content type '%s'\n", vtype);
+    decode *d = data;
+    if (!in_list(d->plugin->content_valid, item))
+        pvs_warn(d->ctx, "storage does not support content type '%s'\n", item);
     else
-        json_object_set_new(lc->out, vtype, json_string(eq + 1));
-    free(vtype);
-    return rc;
+        json_object_set_new(d->out, item, json_integer(1));
+    return 0;
 }
 
-static int valid_uuid(const char *s)
+static int node_item(const char *item, void *data)
 {
-    static const int dash[] = { 8, 13, 18, 23 };
-    if (strlen(s) != 36)
+    decode *d = data;
+    json_object_set_new(d->out, item, json_integer(1));
+    return 0;
+}
+
+static int content_dir_item(const char *item, void *data)
+{
+    decode *d = data;
+    const char *eq = strchr(item, '=');
+    char *ct = strndup(item, eq ? (size_t)(eq - item) : strlen(item));
+    if (!ct)
+        return PVS_ENOMEM;
+    if (!in_list(d->plugin->content_valid, ct))
+        pvs_warn(d->ctx, "storage does not support content type '%s'\n", ct);
+    else
+        json_object_set_new(d->out, ct, eq ? json_string(eq + 1) : json_null());
+    free(ct);
+    return 0;
+}
+
+/* content, nodes and content-dirs become sets and maps; a format the type
+ * does not take is warned and dropped (*v set to NULL).  -1 with why when
+ * the section cannot be kept. */
+static int decode_value(pvs_ctx *ctx, const pvs_plugin *plugin, const char *key, json_t **v,
+                        strbuf *why)
+{
+    const char *s = json_string_value(*v);
+    pvs_item_fn fn = strcmp(key, "content") == 0 ? content_item
+                     : strcmp(key, "nodes") == 0 ? node_item
+                     : strcmp(key, "content-dirs") == 0 ? content_dir_item : NULL;
+    if (s && strcmp(key, "format") == 0 && !in_list(PVS_PLUGIN_HAS(plugin, formats) ? plugin->formats : NULL, s)) {
+        pvs_warn(ctx, "storage does not support format '%s'\n", s);
+        json_decref(*v);
+        *v = NULL;
         return 0;
-    for (int i = 0, d = 0; i < 36; i++) {
-        if (d < 4 && i == dash[d]) {
-            if (s[i] != '-')
-                return 0;
-            d++;
-        } else if (!strchr("0123456789abcdefABCDEF", s[i])) {
-            return 0;
-        }
     }
-    return 1;
-}
-
-/* Parse the value of one property; returns a new json value or NULL with err. */
-static json_t *parse_value(pvs_ctx *ctx, const pvs_plugin *plugin, const prop_def *pd,
-                           const char *v, pvs_error *err)
-{
-    switch (pd->kind) {
-    case P_BOOL:
-        if (strcmp(v, "0") && strcmp(v, "1")) {
-            pvs_fail(err, PVS_EINVAL, "type check ('boolean') failed - got '%s'\n", v);
-            return NULL;
-        }
-        return json_integer(v[0] == '1');
-    case P_INT: {
-        char *end;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (end == v || *end || errno) {
-            pvs_fail(err, PVS_EINVAL, "type check ('integer') failed - got '%s'\n", v);
-            return NULL;
-        }
-        long long min = pd->p->minimum, max = pd->p->maximum;
-        if (min <= max && (n < min || n > max)) {
-            pvs_fail(err, PVS_EINVAL, n < min ? "value must have a minimum value of %lld\n"
-                                              : "value may have a maximum value of %lld\n",
-                     n < min ? min : max);
-            return NULL;
-        }
-        return json_integer(n);
+    if (!s || !fn)
+        return 0;
+    decode d = { ctx, plugin, json_object() };
+    if (!d.out || pvs_split_list(s, fn, &d)) {
+        json_decref(d.out);
+        return sb_add(why, "out of memory\n"), -1;
     }
-    case P_ENUM: {
-        const char *e = pd->p->enum_values;
-        size_t n = strlen(v);
-        for (const char *c = e; *c;) {
-            const char *end = strchr(c, ',');
-            size_t len = end ? (size_t)(end - c) : strlen(c);
-            if (len == n && memcmp(c, v, n) == 0)
-                return json_string(v);
-            c += len;
-            while (*c == ',' || *c == ' ')
-                c++;
-        }
-        pvs_fail(err, PVS_EINVAL, "value '%s' does not have a value in the enumeration '%s'\n", v, e);
-        return NULL;
-    }
-    case P_PATH:
-        if (v[0] != '/' || strpbrk(v, ";()")) {
-            pvs_fail(err, PVS_EINVAL, "invalid format - value does not look like a valid absolute path\n");
-            return NULL;
-        }
-        return json_string(v);
-    case P_UUID:
-        if (!valid_uuid(v)) {
-            pvs_fail(err, PVS_EINVAL, "invalid format - value does not look like a valid UUID\n");
-            return NULL;
-        }
-        return json_string(v);
-    case P_CONTENT:
-    case P_NODES:
-    case P_CONTENT_DIRS: {
-        list_ctx lc = { ctx, plugin, json_object() };
-        if (!lc.out) {
-            pvs_oom(err);
-            return NULL;
-        }
-        item_fn fn = pd->kind == P_CONTENT ? content_item
-                   : pd->kind == P_NODES ? node_item : content_dir_item;
-        if (split_list(v, fn, &lc, err)) {
-            json_decref(lc.out);
-            return NULL;
-        }
-        if (pd->kind == P_CONTENT && json_object_get(lc.out, "none") && json_object_size(lc.out) > 1) {
-            json_decref(lc.out);
-            pvs_fail(err, PVS_EINVAL, "unable to combine 'none' with other content types\n");
-            return NULL;
-        }
-        return lc.out;
-    }
-    case P_STRING:
-    default:
-        return json_string(v);
-    }
+    json_decref(*v);
+    *v = d.out;
+    if (fn != content_item)
+        return 0;
+    if (json_object_get(d.out, "none") && json_object_size(d.out) > 1)
+        return sb_add(why, "unable to combine 'none' with other content types\n"), -1;
+    if (!json_object_size(d.out) && !in_list(plugin->content_valid, "none"))
+        return sb_add(why, "storage does not support content type 'none'\n"), -1;
+    return 0;
 }
 
 /* ---- the section parser ---- */
@@ -407,53 +288,76 @@ static int parse_kv(const char *line, size_t n, char **key, char **value)
     return *key != NULL;
 }
 
-static void section_value(parser *ps, const pvs_plugin *plugin, const char *id, json_t *sec,
-                          const char *key, const char *value)
+static void section_value(parser *ps, const pvs_plugin *plugin, const char *type, const char *id,
+                          json_t *sec, const char *key, const char *value)
 {
-    pvs_error err = PVS_ERROR_INIT;
-    prop_def def;
-    const prop_def *pd = find_prop(ps->ctx, key, &def) ? &def : NULL;
+    strbuf why;
+    sb_init(&why);
     json_t *v = NULL;
-    if (json_object_get(sec, key))
-        pvs_fail(&err, PVS_EINVAL, "duplicate attribute\n");
-    else if (!pd || !plugin_has_option(plugin, key, NULL))
-        pvs_fail(&err, PVS_EINVAL, "unexpected property '%s'\n", key);
-    else if (!value && pd->kind != P_BOOL)
-        pvs_fail(&err, PVS_EINVAL, "got undefined value\n");
-    else if (!(v = parse_value(ps->ctx, plugin, pd, value ? value : "1", &err)) && !err.code)
-        pvs_fail(&err, PVS_EINVAL, "value is not valid UTF-8\n");
-    if (v && json_object_set_new(sec, key, v))
-        pvs_fail(&err, PVS_EINVAL, "property name is not valid UTF-8\n");
-    if (err.code)
+    if (!find_prop(ps->ctx, key))
+        sb_add(&why, "unknown property type\n");
+    else if (json_object_get(sec, key))
+        sb_add(&why, "duplicate attribute\n");
+    else if ((v = check_value(ps->ctx, plugin, type, key, value, &why)) && json_object_set_new(sec, key, v))
+        sb_add(&why, "property name is not valid UTF-8\n");
+    if (why.len || why.failed)
         pvs_warn(ps->ctx, "file %s line %d (section '%s') - unable to parse value of '%s': %s",
-                 ps->filename, ps->lineno, id, key, err.message);
-    pvs_error_clear(&err);
+                 ps->filename, ps->lineno, id, key, why.s ? why.s : "out of memory\n");
+    sb_free(&why);
 }
 
-/* Defaults and required options once a section is complete; 0 to keep it. */
-static int finish_section(parser *ps, const pvs_plugin *plugin, const char *id, json_t *sec)
+/* SectionConfig::check_config at the end of a section: the values decoded,
+ * every required option present.  0 to keep the section. */
+static int check_config(parser *ps, const pvs_plugin *plugin, json_t *sec, strbuf *why)
 {
-    for (const pvs_plugin_option *o = plugin->options; o && o->name; o++)
-        if (o->required && !json_object_get(sec, o->name)) {
-            pvs_warn(ps->ctx, "file %s line %d (skip section '%s'): missing value for required option '%s'\n",
-                     ps->filename, ps->last_line, id, o->name);
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(sec, tmp, key, v) {
+        json_t *d = json_incref(v);
+        if (decode_value(ps->ctx, plugin, key, &d, why)) {
+            json_decref(d);
             return -1;
         }
-    if (json_object_get(ps->ids, id)) {
+        if (d)
+            json_object_set_new(sec, key, d);
+        else
+            json_object_del(sec, key);
+    }
+    for (const pvs_plugin_option *o = plugin->options; o && o->name; o++)
+        if (o->required && !json_object_get(sec, o->name))
+            return sb_addf(why, "missing value for required option '%s'\n", o->name), -1;
+    return 0;
+}
+
+/* The section into ids and order: a section that fails check_config is
+ * kept as null, as upstream keeps it undef.  A second section of an ID
+ * already defined is warned and dropped (upstream lets the last win). */
+static void finish_section(parser *ps, const pvs_plugin *plugin, const char *id, json_t *sec)
+{
+    json_t *old = json_object_get(ps->ids, id);
+    if (json_is_object(old)) {
         pvs_warn(ps->ctx, "file %s line %d (skip section '%s'): duplicate storage ID, keeping the first\n",
                  ps->filename, ps->last_line, id);
-        return -1;
+        return;
     }
-    if (!json_object_get(sec, "content") && plugin->content_default) {
-        json_t *c = json_object();
-        for (const char *const *d = plugin->content_default; *d; d++)
-            json_object_set_new(c, *d, json_integer(1));
-        json_object_set_new(sec, "content", c);
-    }
-    if (plugin->shared)
-        json_object_set_new(sec, "shared", json_integer(1));
+    strbuf why;
+    sb_init(&why);
     json_object_set_new(sec, "type", json_string(plugin->type));
-    return 0;
+    if (check_config(ps, plugin, sec, &why)) {
+        pvs_warn(ps->ctx, "file %s line %d (skip section '%s'): %s", ps->filename, ps->last_line, id,
+                 why.s ? why.s : "out of memory\n");
+        sec = NULL;
+    }
+    sb_free(&why);
+    json_object_set_new(ps->ids, id, sec ? json_incref(sec) : json_null());
+    json_object_set_new(ps->order, id, json_integer(ps->pri++));
+}
+
+/* A line that ends a section: Perl's false ("" and "0"). */
+static int ends_section(const char *line, size_t n)
+{
+    return n == 0 || (n == 1 && line[0] == '0');
 }
 
 static void parse_section(parser *ps, const char *type, const char *id)
@@ -461,7 +365,9 @@ static void parse_section(parser *ps, const char *type, const char *id)
     const char *why = NULL;
     char *whybuf = NULL;
     const pvs_plugin *plugin = pvs_plugin_lookup(ps->ctx, type, NULL);
-    if (!pvs_storeid_valid(id))
+    if (strlen(id) < 2)
+        why = whybuf = pvs_asprintf("storage ID '%s' cannot be shorter than 2 characters", id);
+    else if (!pvs_storeid_valid(id))
         why = whybuf = pvs_asprintf("storage ID '%s' contains illegal characters", id);
     else if (!plugin)
         why = whybuf = pvs_asprintf("unsupported type '%s'", type);
@@ -474,23 +380,64 @@ static void parse_section(parser *ps, const char *type, const char *id)
     const char *line;
     size_t n;
     ps->last_line = ps->lineno;
-    while ((line = next_line(ps, &n)) && n > 0) {
+    while ((line = next_line(ps, &n)) && !ends_section(line, n)) {
         if (!sec)
             continue;
         ps->last_line = ps->lineno;
         char *key = NULL, *value = NULL;
         if (parse_kv(line, n, &key, &value))
-            section_value(ps, plugin, id, sec, key, value);
+            section_value(ps, plugin, type, id, sec, key, value);
         else
             warn_line(ps, id, line, n);
         free(key);
         free(value);
     }
-    if (sec && finish_section(ps, plugin, id, sec) == 0) {
-        json_object_set(ps->ids, id, sec);
-        json_object_set_new(ps->order, id, json_integer(ps->pri++));
-    }
+    if (sec)
+        finish_section(ps, plugin, id, sec);
     json_decref(sec);
+}
+
+/* ---- PVE::Storage::Plugin::parse_config: what every node has ---- */
+
+#define LOCAL_PATH "/var/lib/vz"
+
+/* 'local' is always a dir storage at /var/lib/vz, the same on every node:
+ * one defined otherwise is replaced, one defined without a path gets it,
+ * and it never has node restrictions. */
+static void local_storage(json_t *ids)
+{
+    json_t *local = json_object_get(ids, "local");
+    const char *path = json_string_value(json_object_get(local, "path"));
+    if (!json_is_object(local) || strcmp(pvs_scfg_str(local, "type") ? pvs_scfg_str(local, "type") : "", "dir") != 0 ||
+        (path && *path && strcmp(path, LOCAL_PATH) != 0)) {
+        local = json_pack("{s:s, s:i, s:s, s:s, s:{s:i, s:i, s:i, s:i, s:i, s:i}}", "type", "dir",
+                          "priority", 0, "path", LOCAL_PATH, "prune-backups", "keep-all=1", "content",
+                          "backup", 1, "images", 1, "iso", 1, "rootdir", 1, "snippets", 1, "vztmpl", 1);
+        json_object_set_new(ids, "local", local);   /* frees the old one, and path */
+    } else if (!path || !*path) {
+        json_object_set_new(local, "path", json_string(LOCAL_PATH));
+    }
+    json_object_del(local, "nodes");
+}
+
+/* Each storage's default content, and shared for the types that always are. */
+static void storage_defaults(pvs_ctx *ctx, json_t *ids)
+{
+    const char *id;
+    json_t *scfg;
+    json_object_foreach(ids, id, scfg) {
+        const pvs_plugin *p = pvs_plugin_lookup(ctx, pvs_scfg_str(scfg, "type"), NULL);
+        if (!json_is_object(scfg) || !p)
+            continue;
+        if (!json_object_get(scfg, "content") && p->content_default) {
+            json_t *c = json_object();
+            for (const char *const *d = p->content_default; *d; d++)
+                json_object_set_new(c, *d, json_integer(1));
+            json_object_set_new(scfg, "content", c);
+        }
+        if (p->shared)
+            json_object_set_new(scfg, "shared", json_integer(1));
+    }
 }
 
 json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text, size_t len,
@@ -506,7 +453,7 @@ json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text, s
     const char *line;
     size_t n;
     while ((line = next_line(&ps, &n))) {
-        if (n == 0)
+        if (ends_section(line, n))
             continue;
         char *type = NULL, *id = NULL;
         if (parse_header(line, n, &type, &id))
@@ -516,6 +463,8 @@ json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text, s
         free(type);
         free(id);
     }
+    local_storage(ps.ids);
+    storage_defaults(ctx, ps.ids);
     return cfg;
 }
 

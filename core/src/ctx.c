@@ -222,13 +222,19 @@ pvs_ctx *pvs_ctx_new(pvs_error *err)
     if (!(ctx->set = initial_settings(err)))
         goto fail;
     for (size_t i = 0; pvs_builtin_plugins[i]; i++)
-        if (pvs_register_plugin(ctx, pvs_builtin_plugins[i], err))
+        if (pvs_plugin_register(ctx, pvs_builtin_plugins[i], 1, err))
             goto fail;
     return ctx;
 
 fail:
     pvs_ctx_free(ctx);
     return NULL;
+}
+
+static void free_state(const pvs_plugin *p, void *state)
+{
+    if (state && PVS_PLUGIN_HAS(p, state_free) && p->state_free)
+        p->state_free(state);
 }
 
 void pvs_ctx_free(pvs_ctx *ctx)
@@ -238,8 +244,9 @@ void pvs_ctx_free(pvs_ctx *ctx)
     pvs_reap_orphans(ctx, 1);
     free(ctx->orphans);
     for (size_t i = 0; i < ctx->nplugins; i++)
-        if (ctx->states[i] && PVS_PLUGIN_HAS(ctx->plugins[i], state_free) && ctx->plugins[i]->state_free)
-            ctx->plugins[i]->state_free(ctx->states[i]);
+        free_state(ctx->plugins[i], ctx->states[i]);
+    for (size_t i = 0; i < ctx->nretired; i++)
+        free_state(ctx->retired[i], ctx->retired_states[i]);
     pthread_mutex_destroy(&ctx->lock);
     pvs_settings_free(ctx->set);
     free(ctx);

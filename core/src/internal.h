@@ -9,7 +9,7 @@
 
 #include "pvestorage.h"
 
-#define PVS_MAX_PLUGINS 16
+#define PVS_MAX_PLUGINS 64
 
 #if defined(__GNUC__)
 #define PVS_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -46,6 +46,12 @@ struct pvs_ctx {
     size_t nplugins;
 
     void *states[PVS_MAX_PLUGINS];   /* plugins[i]'s state (pvs_plugin_state) */
+    int builtin[PVS_MAX_PLUGINS];    /* plugins[i] came with the library: replaceable once */
+    /* built-in plugins replaced by a registered one, and their states:
+     * a call may still be using them, so they go with the context */
+    const pvs_plugin *retired[PVS_MAX_PLUGINS];
+    void *retired_states[PVS_MAX_PLUGINS];
+    size_t nretired;
 
     /* Guards the settings pointer, the registry and the state slots. */
     pthread_mutex_t lock;
@@ -147,11 +153,21 @@ int pvs_fork_check_call(pvs_ctx *call, int (*fn)(const char *arg), const char *a
 const char *pvs_foreign_type(const json_t *v);
 int pvs_is_cyclic_value(const json_t *v);
 
+/* ---- plugin.c ---- */
+/* pvs_register_plugin; a builtin one may later be replaced, once, by a
+ * registered plugin of its type (the context's composition root marks them). */
+int pvs_plugin_register(pvs_ctx *ctx, const pvs_plugin *plugin, int builtin, pvs_error *err);
+
 /* ---- plugins ---- */
 /* The built-in plugins, NULL-terminated (plugins/builtin.c). */
 extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
+/* The schema-only tables: types whose sections parse but whose volumes
+ * need a registered plugin (plugins/schemas.c). */
+extern const pvs_plugin pvs_lvm_schema, pvs_lvmthin_schema, pvs_zfspool_schema, pvs_zfs_schema,
+    pvs_nfs_schema, pvs_cifs_schema, pvs_cephfs_schema, pvs_pbs_schema, pvs_iscsi_schema,
+    pvs_iscsidirect_schema, pvs_btrfs_schema, pvs_esxi_schema;
 /* 1 iff plugin p's table holds field (a plugin built for an older, smaller table may not). */
 #define PVS_PLUGIN_HAS(p, field) \
     ((p)->size >= offsetof(pvs_plugin, field) + sizeof((p)->field))
@@ -170,7 +186,24 @@ int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char
 /* 1 iff s matches the storage ID rule of SPEC §4. */
 int pvs_storeid_valid(const char *s);
 
+/* ---- formats.c ---- */
+/* A named string format's check: 0, or -1 with upstream's message (ending
+ * in a newline) appended to why. */
+typedef int (*pvs_format_fn)(const char *v, strbuf *why);
+/* The check of a named string format, or NULL for a name it does not know. */
+pvs_format_fn pvs_string_format(const char *name);
+/* 1 iff ct is a content type of any storage (pve-storage-content). */
+int pvs_content_type_valid(const char *ct);
+
 /* ---- schema.c ---- */
+/* PVE::Tools::split_list: fn(item) for each item of a comma, semicolon or
+ * space separated list until it returns non-zero; that value, or 0. */
+typedef int (*pvs_item_fn)(const char *item, void *data);
+int pvs_split_list(const char *s, pvs_item_fn fn, void *data);
+/* Check a storage.cfg value against its property as upstream's schema
+ * check does: 0 when valid, else -1 with upstream's message (trailing
+ * newlines as upstream dies with them) appended to why. */
+int pvs_property_check(const pvs_property *p, const char *v, strbuf *why);
 /* content type -> default sub directory, or NULL for an unknown type */
 const char *pvs_vtype_subdir(const char *vtype);
 /* The string value of key in scfg, or NULL. */

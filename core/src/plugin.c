@@ -8,7 +8,7 @@
 /* The first table: every field up to activate_volumes. */
 #define PLUGIN_SIZE_V1 (offsetof(pvs_plugin, activate_volumes) + sizeof(void (*)(void)))
 
-int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
+static int check_table(const pvs_plugin *plugin, pvs_error *err)
 {
     if (!plugin)
         return pvs_fail(err, PVS_EINVAL, "plugin missing\n");
@@ -25,25 +25,92 @@ int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
     if (api < PVS_APIVER - PVS_APIAGE)
         return pvs_fail(err, PVS_EAPI, "API version too old, please update the plugin (%d < %d)\n",
                         api, PVS_APIVER - PVS_APIAGE);
+    return 0;
+}
 
+static const pvs_property *props_of(const pvs_plugin *p)
+{
+    return PVS_PLUGIN_HAS(p, properties) ? p->properties : NULL;
+}
+
+static int declares(const pvs_property *list, const char *name)
+{
+    for (; list && list->name; list++)
+        if (strcmp(list->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 iff a plugin other than the one at index skip (or the base) declares name. */
+static int declared_elsewhere(const pvs_ctx *base, size_t skip, const char *name)
+{
+    if (declares(pvs_base_properties, name))
+        return 1;
+    for (size_t i = 0; i < base->nplugins; i++)
+        if (i != skip && declares(props_of(base->plugins[i]), name))
+            return 1;
+    return 0;
+}
+
+/* Upstream's section config init: every property declared once, every
+ * option a declared property.  Called with the base's lock held; skip is
+ * the index of the plugin being replaced (or nplugins). */
+static int check_schema(const pvs_ctx *base, size_t skip, const pvs_plugin *plugin, pvs_error *err)
+{
+    for (const pvs_property *p = props_of(plugin); p && p->name; p++)
+        if (declared_elsewhere(base, skip, p->name))
+            return pvs_fail(err, PVS_EINVAL, "duplicate property '%s'\n", p->name);
+    for (const pvs_plugin_option *o = plugin->options; o && o->name; o++)
+        if (!declares(props_of(plugin), o->name) && !declared_elsewhere(base, skip, o->name))
+            return pvs_fail(err, PVS_EINVAL, "undefined property '%s'\n", o->name);
+    return 0;
+}
+
+/* Put plugin in the registry (base's lock held): a new type is added, a
+ * built-in one is replaced once, its state kept until the context goes. */
+static int enter(pvs_ctx *base, const pvs_plugin *plugin, int builtin, pvs_error *err)
+{
+    size_t i = 0;
+    while (i < base->nplugins && strcmp(base->plugins[i]->type, plugin->type) != 0)
+        i++;
+    if (i < base->nplugins && base->plugins[i] == plugin)
+        return 0;
+    if (i < base->nplugins && !base->builtin[i])
+        return pvs_fail(err, PVS_EINVAL, "duplicate storage plugin type '%s'\n", plugin->type);
+    if (i == base->nplugins && base->nplugins == PVS_MAX_PLUGINS)
+        return pvs_fail(err, PVS_EINVAL, "too many storage plugins (at most %d)\n", PVS_MAX_PLUGINS);
+    int rc = check_schema(base, i, plugin, err);
+    if (rc)
+        return rc;
+    if (i < base->nplugins) {
+        base->retired[base->nretired] = base->plugins[i];
+        base->retired_states[base->nretired++] = base->states[i];
+        base->states[i] = NULL;
+    } else {
+        base->nplugins++;
+    }
+    base->plugins[i] = plugin;
+    base->builtin[i] = builtin;
+    return 0;
+}
+
+int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err)
+{
+    return pvs_plugin_register(ctx, plugin, 0, err);
+}
+
+int pvs_plugin_register(pvs_ctx *ctx, const pvs_plugin *plugin, int builtin, pvs_error *err)
+{
+    int rc = check_table(plugin, err);
+    if (rc)
+        return rc;
     pvs_ctx *base = ctx->base;
     pthread_mutex_lock(&base->lock);
-    int rc = 0;
-    size_t i;
-    for (i = 0; i < base->nplugins; i++)
-        if (strcmp(base->plugins[i]->type, plugin->type) == 0)
-            break;
-    if (i == base->nplugins && base->nplugins == PVS_MAX_PLUGINS)
-        rc = pvs_fail(err, PVS_EINVAL, "too many storage plugins (at most %d)\n", PVS_MAX_PLUGINS);
-    else if (i < base->nplugins && base->plugins[i] != plugin)
-        rc = pvs_fail(err, PVS_EINVAL, "duplicate storage plugin type '%s'\n", plugin->type);
-    else if (i == base->nplugins)
-        base->plugins[base->nplugins++] = plugin;
+    rc = enter(base, plugin, builtin, err);
     pthread_mutex_unlock(&base->lock);
     if (rc)
         return rc;
-
-    if (api != PVS_APIVER)
+    if (plugin->api != PVS_APIVER)
         pvs_warn(ctx, "Plugin \"%s\" is implementing an older storage API, an upgrade is recommended\n",
                  plugin->type);
     return 0;
@@ -73,6 +140,12 @@ const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_er
             return base->plugins[i];
     pvs_fail(err, PVS_ENOENT, "unknown storage type '%s'\n", type ? type : "");
     return NULL;
+}
+
+int pvs_plugin_implemented(const pvs_plugin *p)
+{
+    return p->parse_volname || p->path || p->activate_storage || p->activate_volume ||
+           p->deactivate_volume || p->map_volume || p->unmap_volume;
 }
 
 /* ---- methods with the base-plugin defaults ---- */

@@ -13,21 +13,23 @@
 
 /* The properties every storage type may use (Proxmox's defaultData). */
 const pvs_property pvs_base_properties[] = {
-    { "nodes", "string", "pve-node-list", NULL, 0, -1 },
-    { "content", "string", "pve-storage-content-list", NULL, 0, -1 },
-    { "disable", "boolean", NULL, NULL, 0, -1 },
-    { "prune-backups", "string", NULL, NULL, 0, -1 },
-    { "max-protected-backups", "integer", NULL, NULL, -1, MAX_COUNT },
-    { "maxfiles", "integer", NULL, NULL, 0, MAX_COUNT },
-    { "shared", "boolean", NULL, NULL, 0, -1 },
-    { "subdir", "string", "pve-storage-path", NULL, 0, -1 },
-    { "format", "string", NULL, "raw, qcow2, vmdk, subvol", 0, -1 },
-    { "preallocation", "string", NULL, "off, metadata, falloc, full", 0, -1 },
-    { "content-dirs", "string", "pve-dir-override-list", NULL, 0, -1 },
-    { "options", "string", NULL, NULL, 0, -1 },
-    { "port", "integer", NULL, NULL, 1, 65535 },
-    { "snapshot-as-volume-chain", "boolean", NULL, NULL, 0, -1 },
-    { NULL, NULL, NULL, NULL, 0, -1 },
+    PVS_PROP("type", "string"),
+    PVS_PROP("storage", "string", .format = "pve-storage-id"),
+    PVS_PROP("nodes", "string", .format = "pve-node-list"),
+    PVS_PROP("content", "string", .format = "pve-storage-content-list"),
+    PVS_PROP("disable", "boolean"),
+    PVS_PROP("prune-backups", "string", .format = "prune-backups"),
+    PVS_PROP("max-protected-backups", "integer", .minimum = "-1"),
+    PVS_PROP("shared", "boolean"),
+    PVS_PROP("subdir", "string", .format = "pve-storage-path"),
+    PVS_PROP("format", "string", .enum_values = "raw, qcow2, subvol, vmdk"),
+    PVS_PROP("preallocation", "string", .enum_values = "off, metadata, falloc, full",
+             .default_value = "metadata"),
+    PVS_PROP("content-dirs", "string", .format = "pve-dir-override-list"),
+    PVS_PROP("options", "string", .format = "pve-storage-options"),
+    PVS_PROP("port", "integer", .minimum = "1", .maximum = "65535"),
+    PVS_PROP("snapshot-as-volume-chain", "boolean", .default_value = "0"),
+    PVS_PROPS_END,
 };
 
 void pvs_volname_clear(pvs_volname *v)

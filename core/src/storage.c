@@ -27,6 +27,8 @@ static const pvs_plugin *storage_plugin(const pvs_ctx *ctx, const char *storeid,
 {
     const char *type = pvs_scfg_str(scfg, "type");
     const pvs_plugin *p = type ? pvs_plugin_lookup(ctx, type, NULL) : NULL;
+    if (p && !pvs_plugin_implemented(p))
+        p = NULL;   /* a type whose sections parse, but no plugin serves */
     if (!p && type)
         pvs_fail(err, PVS_ENOENT, "storage '%s' has type '%s', for which no plugin is registered "
                                   "(a plugin can be registered for it)\n", storeid, type);

@@ -13,7 +13,7 @@
 
 #define FAKE_LOG_MAX 65536
 
-static char cluster_conf[1024], cluster_keyring[1024], cluster_fsid[64], mon_v2[256];
+static char cluster_conf[1024], cluster_keyring[1024], cluster_fsid[64], mon_addr[256], mon_v2[256];
 static rados_t cluster;
 static int image_counter;
 
@@ -58,9 +58,12 @@ static inline void read_env_file(void)
         else if (!strcmp(line, "CEPH_TEST_FSID"))
             snprintf(cluster_fsid, sizeof cluster_fsid, "%s", v);
         else if (!strcmp(line, "CEPH_TEST_MON_HOST")) {
-            /* "[v2:127.0.0.1:P,v1:...]": the v2 address alone, as a storage.cfg monhost */
-            char *s = strstr(v, "v2:");
+            /* "[v2:127.0.0.1:P,v1:127.0.0.1:Q]": the v1 address as a storage.cfg
+             * monhost writes it (IP:PORT; upstream's format takes no "v2:") */
+            char *s = strstr(v, "v1:");
             if (s)
+                snprintf(mon_addr, sizeof mon_addr, "%.*s", (int)strcspn(s + 3, ",]"), s + 3);
+            if ((s = strstr(v, "v2:")))
                 snprintf(mon_v2, sizeof mon_v2, "%.*s", (int)strcspn(s, ",]"), s);
         }
     }
@@ -178,7 +181,7 @@ static inline int setup(void **state)
              "rbd: ext\n\tpool rbd\n\tmonhost %s\n\tkrbd 1\n\tusername admin\n\n"
              "rbd: lib\n\tpool rbd\n\tcontent images\n\n"
              "rbd: extlib\n\tmonhost %s\n",
-             mon_v2, mon_v2);
+             mon_addr, mon_addr);
     f->cfg = pvs_config_parse(f->ctx, "storage.cfg", text, strlen(text), NULL);
     assert_string_equal(f->w.buf, "");
     snprintf(f->log, sizeof f->log, "%s/rbd.log", f->root);

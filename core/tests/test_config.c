@@ -22,7 +22,6 @@ static const char realistic[] =
     "\t# a comment inside a section\n"
     "\tcontent-dirs iso=isos;backup=dumps/vz\n"
     "\tcreate-subdirs 0\n"
-    "\tmaxfiles 5\n"
     "\n"
     "dir: plain\n"
     "\tpath /srv/plain\n";
@@ -44,7 +43,7 @@ static void test_realistic(void **state)
         " \"fast-ssd\": {\"type\": \"dir\", \"path\": \"/mnt/ssd\", \"content\": {\"images\": 1, \"rootdir\": 1},"
         "   \"nodes\": {\"pve1\": 1, \"pve2\": 1}, \"is_mountpoint\": \"yes\", \"shared\": 0, \"disable\": 1},"
         " \"Archive.1\": {\"type\": \"dir\", \"path\": \"/srv/archive\","
-        "   \"content-dirs\": {\"iso\": \"isos\", \"backup\": \"dumps/vz\"}, \"create-subdirs\": 0, \"maxfiles\": 5,"
+        "   \"content-dirs\": {\"iso\": \"isos\", \"backup\": \"dumps/vz\"}, \"create-subdirs\": 0,"
         "   \"content\": {\"images\": 1, \"rootdir\": 1}},"
         " \"plain\": {\"type\": \"dir\", \"path\": \"/srv/plain\", \"content\": {\"images\": 1, \"rootdir\": 1}}"
         "}, \"order\": {\"local\": 1, \"fast-ssd\": 2, \"Archive.1\": 3, \"plain\": 4}}", 0, NULL);
@@ -63,36 +62,23 @@ static void test_realistic(void **state)
     pvs_ctx_free(ctx);
 }
 
+/* Upstream's messages for bad values are checked against upstream's own
+ * output (test_upstream_bad_values); this is what survives, and the one
+ * intended difference: a duplicate ID keeps the first section. */
 static const char broken[] =
     "dir: good\n"                                   /* 1 */
     "\tpath /srv/good\n"                            /* 2 */
     "\tdisable maybe\n"                             /* 3 */
     "\tcontent images,bogus\n"                      /* 4 */
-    "\tfrobnicate 1\n"                              /* 5 */
-    "\tpath /srv/twice\n"                           /* 6 */
-    "\tmaxfiles many\n"                             /* 7 */
-    "\tformat qcow3\n"                              /* 8 */
-    "\tcontent-dirs iso=../escape\n"                /* 9 */
-    "\n"                                            /* 10 */
-    "zfspool: tank\n"                               /* 11 */
-    "\tpool tank/data\n"                            /* 12 */
-    "\n"                                            /* 13 */
-    "dir: bad!id\n"                                 /* 14 */
-    "\tpath /x\n"                                   /* 15 */
-    "\n"                                            /* 16 */
-    "dir: nopath\n"                                 /* 17 */
-    "\tcontent iso\n"                               /* 18 */
-    "\n"                                            /* 19 */
-    "garbage line\n"                                /* 20 */
-    "dir: relpath\n"                                /* 21 */
-    "\tpath relative/dir\n"                         /* 22 */
-    "\tcontent none,iso\n"                          /* 23 */
-    "\n"                                            /* 24 */
-    "dir: good\n"                                   /* 25 */
-    "\tpath /srv/dup\n"                             /* 26 */
-    "\n"                                            /* 27 */
-    "dir: last\n"                                   /* 28 */
-    "\tpath /srv/last\n";                           /* 29 */
+    "\n"                                            /* 5 */
+    "dir: nopath\n"                                 /* 6 */
+    "\tcontent iso\n"                               /* 7 */
+    "\n"                                            /* 8 */
+    "dir: good\n"                                   /* 9 */
+    "\tpath /srv/dup\n"                             /* 10 */
+    "\n"                                            /* 11 */
+    "dir: last\n"                                   /* 12 */
+    "\tpath /srv/last\n";                           /* 13 */
 
 static void test_broken_lines(void **state)
 {
@@ -103,38 +89,30 @@ static void test_broken_lines(void **state)
     assert_non_null(cfg);
     const char *want =
         "file F line 3 (section 'good') - unable to parse value of 'disable': type check ('boolean') failed - got 'maybe'\n"
-        "storage does not support content type 'bogus'\n"
-        "file F line 5 (section 'good') - unable to parse value of 'frobnicate': unexpected property 'frobnicate'\n"
-        "file F line 6 (section 'good') - unable to parse value of 'path': duplicate attribute\n"
-        "file F line 7 (section 'good') - unable to parse value of 'maxfiles': type check ('integer') failed - got 'many'\n"
-        "file F line 8 (section 'good') - unable to parse value of 'format': value 'qcow3' does not have a value in the enumeration 'raw, qcow2, vmdk, subvol'\n"
-        "file F line 9 (section 'good') - unable to parse value of 'content-dirs': invalid format - '../escape' is not a relative path inside the storage\n"
-        "file F line 11 (skip section 'tank'): unsupported type 'zfspool'\n"
-        "file F line 14 (skip section 'bad!id'): storage ID 'bad!id' contains illegal characters\n"
+        "file F line 4 (section 'good') - unable to parse value of 'content': invalid format - invalid content type 'bogus'\n\n"
         /* a section's own errors carry the line of its last line, as upstream's errprefix */
-        "file F line 18 (skip section 'nopath'): missing value for required option 'path'\n"
-        "file F line 20 - ignore config line: garbage line\n"
-        "file F line 22 (section 'relpath') - unable to parse value of 'path': invalid format - value does not look like a valid absolute path\n"
-        "file F line 23 (section 'relpath') - unable to parse value of 'content': unable to combine 'none' with other content types\n"
-        "file F line 23 (skip section 'relpath'): missing value for required option 'path'\n"
-        "file F line 26 (skip section 'good'): duplicate storage ID, keeping the first\n";
+        "file F line 7 (skip section 'nopath'): missing value for required option 'path'\n"
+        "file F line 10 (skip section 'good'): duplicate storage ID, keeping the first\n";
     assert_string_equal(w.buf, want);
-    /* what survived: the good parts, in order */
     json_t *good = pvs_storage_config(cfg, "good", NULL);
     assert_non_null(good);
     assert_string_equal(json_string_value(json_object_get(good, "path")), "/srv/good");
-    json_t *content = json_object_get(good, "content");
-    assert_int_equal(json_object_size(content), 1);
-    assert_non_null(json_object_get(content, "images"));
     assert_null(json_object_get(good, "disable"));
-    assert_null(json_object_get(good, "frobnicate"));
-    assert_non_null(pvs_storage_config(cfg, "last", NULL));
-    assert_null(pvs_storage_config(cfg, "tank", NULL));
-    assert_null(pvs_storage_config(cfg, "nopath", NULL));
+    /* a skipped section is null in ids (upstream: undef), and has an order */
+    json_t *ids = json_object_get(cfg, "ids");
+    assert_true(json_is_null(json_object_get(ids, "nopath")));
+    pvs_error err = PVS_ERROR_INIT;
+    assert_null(pvs_storage_config(cfg, "nopath", &err));
+    assert_string_equal(err.message, "storage 'nopath' does not exist\n");
+    pvs_error_clear(&err);
     json_t *order = json_object_get(cfg, "order");
-    assert_int_equal(json_object_size(order), 2);
+    assert_int_equal(json_object_size(order), 3);
     assert_int_equal(json_integer_value(json_object_get(order, "good")), 1);
-    assert_int_equal(json_integer_value(json_object_get(order, "last")), 2);
+    assert_int_equal(json_integer_value(json_object_get(order, "nopath")), 2);
+    assert_int_equal(json_integer_value(json_object_get(order, "last")), 3);
+    /* the implicit local storage every node has */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ids, "local"), "path")), "/var/lib/vz");
+    assert_null(json_object_get(order, "local"));
     json_decref(cfg);
     pvs_ctx_free(ctx);
 }
@@ -149,19 +127,20 @@ static void test_edge_files(void **state)
     for (size_t i = 0; i < 4; i++) {
         json_t *cfg = pvs_config_parse(ctx, "F", texts[i], strlen(texts[i]), NULL);
         assert_non_null(cfg);
-        assert_int_equal(json_object_size(json_object_get(cfg, "ids")), i >= 2 ? 1 : 0);
+        /* and the implicit 'local' */
+        assert_int_equal(json_object_size(json_object_get(cfg, "ids")), i >= 2 ? 2 : 1);
         if (i >= 2)
             assert_string_equal(json_string_value(json_object_get(pvs_storage_config(cfg, "x1", NULL), "path")), "/a");
         json_decref(cfg);
     }
     assert_string_equal(w.buf, "");
     /* NUL bytes and invalid UTF-8 are warned, not fatal */
-    static const char nul[] = "dir: x2\n\tpath /a\n\tprune-backups a\0b\n\tbwlimit \xff\xfe\n";
+    static const char nul[] = "dir: x2\n\tpath /a\n\tprune-backups a\0b\n\tis_mountpoint \xff\xfe\n";
     json_t *cfg = pvs_config_parse(ctx, "F", nul, sizeof nul - 1, NULL);
     assert_non_null(pvs_storage_config(cfg, "x2", NULL));
     assert_string_equal(w.buf,
         "file F line 3 (section 'x2') - ignore config line: \tprune-backups a\\0b\n"
-        "file F line 4 (section 'x2') - unable to parse value of 'bwlimit': value is not valid UTF-8\n");
+        "file F line 4 (section 'x2') - unable to parse value of 'is_mountpoint': value is not valid UTF-8\n");
     json_decref(cfg);
     pvs_ctx_free(ctx);
 }
@@ -195,12 +174,12 @@ static void test_read_file(void **state)
  * properties it adds, as data, and any type may then use them in its
  * options; a type that does not list one gets 'unexpected property'. */
 static const pvs_property widget_properties[] = {
-    { "widgets", "integer", NULL, NULL, 1, 10 },
-    { "colour", "string", NULL, "red, green", 0, -1 },
-    { NULL, NULL, NULL, NULL, 0, -1 },
+    PVS_PROP("widgets", "integer", .minimum = "1", .maximum = "10"),
+    PVS_PROP("colour", "string", .enum_values = "red, green"),
+    PVS_PROPS_END,
 };
 static const pvs_plugin_option widget_options[] = {
-    { "widgets", 1 }, { "colour", 0 }, { "nodes", 0 }, { "pool", 0 }, { NULL, 0 },
+    PVS_REQ("widgets"), PVS_OPT("colour"), PVS_OPT("nodes"), PVS_OPT("pool"), PVS_OPTIONS_END,
 };
 static const char *const widget_content[] = { "images", NULL };
 static const pvs_plugin widget_plugin = {
@@ -228,12 +207,15 @@ static void test_plugin_properties(void **state)
     json_t *want = json_loads(
         "{\"w1\": {\"type\": \"widget\", \"widgets\": 5, \"colour\": \"green\", \"pool\": \"rbd2\","
         "         \"content\": {\"images\": 1}},"
-        " \"d1\": {\"type\": \"dir\", \"path\": \"/srv/d1\", \"content\": {\"images\": 1, \"rootdir\": 1}}}",
+        " \"d1\": {\"type\": \"dir\", \"path\": \"/srv/d1\", \"content\": {\"images\": 1, \"rootdir\": 1}},"
+        " \"w2\": null,"
+        " \"local\": {\"type\": \"dir\", \"priority\": 0, \"path\": \"/var/lib/vz\", \"prune-backups\": \"keep-all=1\","
+        "   \"content\": {\"backup\": 1, \"images\": 1, \"iso\": 1, \"rootdir\": 1, \"snippets\": 1, \"vztmpl\": 1}}}",
         0, NULL);
     if (!json_equal(json_object_get(cfg, "ids"), want))
         fail_msg("parsed: %s", json_dumps(json_object_get(cfg, "ids"), JSON_SORT_KEYS));
     assert_string_equal(w.buf,
-        "file storage.cfg line 7 (section 'w2') - unable to parse value of 'widgets': value may have a maximum value of 10\n"
+        "file storage.cfg line 7 (section 'w2') - unable to parse value of 'widgets': value must have a maximum value of 10\n"
         "file storage.cfg line 8 (section 'w2') - unable to parse value of 'colour': value 'blue' does not have a "
         "value in the enumeration 'red, green'\n"
         "file storage.cfg line 8 (skip section 'w2'): missing value for required option 'widgets'\n"
@@ -241,6 +223,56 @@ static void test_plugin_properties(void **state)
     json_decref(want);
     json_decref(cfg);
     pvs_ctx_free(ctx);
+}
+
+/* What upstream's own parser made of the same files (see
+ * scripts/upstream-golden.sh): a node with every storage type parses to the
+ * same ids, values, content sets and order with no warning; bad values are
+ * warned with upstream's messages, in upstream's order, and skipped. */
+static void check_upstream_file(const char *name)
+{
+    char path[4096];
+    const char *data = getenv("PVS_TEST_DATA");
+    if (!data)
+        fail_msg("PVS_TEST_DATA is not set: run this test through ctest");
+    warnings w;
+    pvs_ctx *ctx = test_ctx(&w);
+    snprintf(path, sizeof path, "%s/%s.upstream.json", data, name);
+    json_t *want = json_load_file(path, 0, NULL);
+    assert_non_null(want);
+    snprintf(path, sizeof path, "%s/%s.cfg", data, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *text = calloc(1, 1 << 16);
+    assert_true(fread(text, 1, (1 << 16) - 1, f) > 0);
+    fclose(f);
+    json_t *cfg = pvs_config_parse(ctx, "/etc/pve/storage.cfg", text, strlen(text), NULL);
+    if (!json_equal(json_object_get(cfg, "ids"), json_object_get(want, "ids")) ||
+        !json_equal(json_object_get(cfg, "order"), json_object_get(want, "order")))
+        fail_msg("%s parsed: %s", name, json_dumps(cfg, JSON_SORT_KEYS));
+    char expected[16384] = "";
+    size_t i;
+    json_t *msg;
+    json_array_foreach(json_object_get(want, "warnings"), i, msg)
+        strncat(expected, json_string_value(msg), sizeof expected - strlen(expected) - 1);
+    assert_string_equal(w.buf, expected);
+    assert_int_equal(w.count, (int)json_array_size(json_object_get(want, "warnings")));
+    free(text);
+    json_decref(cfg);
+    json_decref(want);
+    pvs_ctx_free(ctx);
+}
+
+static void test_upstream_node(void **state)
+{
+    (void)state;
+    check_upstream_file("node");
+}
+
+static void test_upstream_bad_values(void **state)
+{
+    (void)state;
+    check_upstream_file("bad");
 }
 
 int main(void)
@@ -251,6 +283,8 @@ int main(void)
         cmocka_unit_test(test_edge_files),
         cmocka_unit_test(test_read_file),
         cmocka_unit_test(test_plugin_properties),
+        cmocka_unit_test(test_upstream_node),
+        cmocka_unit_test(test_upstream_bad_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,8 +52,8 @@ static void test_versions(void **state)
     pvs_plugin dup = make_plugin("v13", 13);
     assert_int_equal(pvs_register_plugin(ctx, &dup, &err), PVS_EINVAL);
     assert_string_equal(err.message, "duplicate storage plugin type 'v13'\n");
-    assert_null(pvs_plugin_lookup(ctx, "nfs", &err));
-    assert_string_equal(err.message, "unknown storage type 'nfs'\n");
+    assert_null(pvs_plugin_lookup(ctx, "nosuchtype", &err));
+    assert_string_equal(err.message, "unknown storage type 'nosuchtype'\n");
     pvs_error_clear(&err);
     pvs_ctx_free(ctx);
 }
@@ -162,6 +162,74 @@ static void test_settings(void **state)
     unsetenv("PVESTORAGE_RBD_COMMAND");
 }
 
+/* Every upstream type is known, as a table that describes its sections;
+ * a plugin registered for such a type replaces it (once), and its volumes
+ * go to that plugin. */
+static int nfs_activations;
+
+static int nfs_activate(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                        const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+{
+    (void)ctx, (void)self, (void)scfg, (void)snapname, (void)hints, (void)err;
+    assert_string_equal(storeid, "nfs-iso");
+    assert_string_equal(volname, "iso/x.iso");
+    nfs_activations++;
+    return 0;
+}
+
+static const pvs_property nfs_properties[] = {
+    PVS_PROP("export", "string", .format = "pve-storage-path"),
+    PVS_PROP("server", "string", .format = "pve-storage-server"),
+    PVS_PROPS_END,
+};
+static const pvs_plugin_option nfs_options[] = {
+    PVS_FIXED("path"), PVS_FIXED("server"), PVS_FIXED("export"), PVS_OPT("content"), PVS_OPTIONS_END,
+};
+static const char *const nfs_content[] = { "iso", "images", NULL };
+
+static void test_replace_a_known_type(void **state)
+{
+    (void)state;
+    warnings w;
+    pvs_ctx *ctx = test_ctx(&w);
+    pvs_error err = PVS_ERROR_INIT;
+    static const char text[] = "nfs: nfs-iso\n\tpath /mnt/pve/nfs-iso\n\tserver 192.0.2.1\n\texport /e\n\tcontent iso\n";
+    json_t *cfg = pvs_config_parse(ctx, "storage.cfg", text, strlen(text), &err);
+    assert_string_equal(w.buf, "");
+    const char *vols[] = { "nfs-iso:iso/x.iso" };
+    assert_int_equal(pvs_activate_volumes(ctx, cfg, vols, 1, NULL, NULL, &err), PVS_ENOENT);
+    assert_string_equal(err.message, "storage 'nfs-iso' has type 'nfs', for which no plugin is registered "
+                                     "(a plugin can be registered for it)\n");
+    pvs_plugin nfs = make_plugin("nfs", 13);
+    nfs.options = nfs_options;
+    nfs.content_valid = nfs_content;
+    nfs.properties = nfs_properties;
+    nfs.activate_volume = nfs_activate;
+    assert_int_equal(pvs_register_plugin(ctx, &nfs, &err), 0);
+    assert_ptr_equal(pvs_plugin_lookup(ctx, "nfs", NULL), &nfs);
+    assert_int_equal(pvs_activate_volumes(ctx, cfg, vols, 1, NULL, NULL, &err), 0);
+    assert_int_equal(nfs_activations, 1);
+    /* a registered plugin is not replaced behind its back */
+    pvs_plugin again = nfs;
+    assert_int_equal(pvs_register_plugin(ctx, &again, &err), PVS_EINVAL);
+    assert_string_equal(err.message, "duplicate storage plugin type 'nfs'\n");
+    /* the section config's rules: a property is declared once, an option is a property */
+    pvs_plugin clash = make_plugin("clash", 13);
+    static const pvs_property pool[] = { PVS_PROP("pool", "string"), PVS_PROPS_END };
+    clash.properties = pool;
+    assert_int_equal(pvs_register_plugin(ctx, &clash, &err), PVS_EINVAL);
+    assert_string_equal(err.message, "duplicate property 'pool'\n");
+    pvs_plugin undefined = make_plugin("undefined", 13);
+    static const pvs_plugin_option zzz[] = { PVS_OPT("zzz"), PVS_OPTIONS_END };
+    undefined.options = zzz;
+    assert_int_equal(pvs_register_plugin(ctx, &undefined, &err), PVS_EINVAL);
+    assert_string_equal(err.message, "undefined property 'zzz'\n");
+    assert_null(pvs_plugin_lookup(ctx, "clash", NULL));
+    pvs_error_clear(&err);
+    json_decref(cfg);
+    pvs_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_table_size),
         cmocka_unit_test(test_plugin_state),
         cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_replace_a_known_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

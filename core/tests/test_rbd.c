@@ -141,7 +141,7 @@ static void test_cluster_unreachable(void **state)
     fx *f = *state;
     /* a port nothing listens on */
     char text[512];
-    snprintf(text, sizeof text, "rbd: dead\n\tpool rbd\n\tmonhost v2:127.0.0.1:9\n\tkrbd 1\n");
+    snprintf(text, sizeof text, "rbd: dead\n\tpool rbd\n\tmonhost 127.0.0.1:9\n\tkrbd 1\n");
     json_t *cfg = pvs_config_parse(f->ctx, "storage.cfg", text, strlen(text), NULL);
     assert_int_equal(pvs_ctx_set(f->ctx, "ceph_timeout", "2", NULL), 0);
     time_t t0 = time(NULL);
@@ -291,7 +291,7 @@ static void test_paths_and_activation(void **state)
     free(path);
     assert_int_equal(pvs_path(f->ctx, f->cfg, "ext:vm-1-disk-0", "snap", &path, &err), 0);
     char mon_escaped[512] = "";
-    for (const char *c = mon_v2; *c; c++)
+    for (const char *c = mon_addr; *c; c++)
         strncat(mon_escaped, *c == ':' ? "\\:" : (char[]){ *c, 0 }, sizeof mon_escaped - strlen(mon_escaped) - 1);
     snprintf(want, sizeof want, "/dev/rbd-pve/%s/rbd/vm-1-disk-0@snap", cluster_fsid);
     assert_string_equal(path, want);   /* krbd: the device, fsid asked from the cluster */
@@ -313,7 +313,7 @@ static void test_paths_and_activation(void **state)
     snprintf(want, sizeof want,
              "[\"-p\",\"rbd\",\"-m\",\"%s\",\"--auth_supported\",\"cephx\",\"-n\",\"client.admin\","
              "\"--keyring\",\"%s/etc/pve/priv/ceph/ext.keyring\",\"map\",\"%s\",\"--options\",\"rxbounce\"]\n",
-             mon_v2, f->root, f->image);
+             mon_addr, f->root, f->image);
     assert_string_equal(take_log(f), want);
     assert_int_equal(pvs_deactivate_volumes(f->ctx, f->cfg, ext, 1, NULL, &err), 0);
     assert_non_null(strstr(take_log(f), "\"unmap\""));

@@ -27,14 +27,14 @@ static int setup(void **state)
     f->dir = make_tempdir();
     f->ctx = test_ctx(&f->w);
     f->cfg = parse(f,
-        "dir: local\n\tpath %s/local\n\tcontent images,iso,rootdir\n\n"
+        "dir: store\n\tpath %s/local\n\tcontent images,iso,rootdir\n\n"
         "dir: off\n\tpath %s/off\n\tdisable 1\n\n"
         "dir: nosub\n\tpath %s/nosub\n\tcreate-subdirs 0\n\n"
         "dir: nobase\n\tpath %s/nobase\n\tcreate-base-path 0\n\n"
         "dir: oldmkdir\n\tpath %s/oldmkdir\n\tmkdir 0\n\n"
         "dir: mnt\n\tpath %s/mnt\n\tis_mountpoint 1\n\n"
         "dir: mnt2\n\tpath %s/mnt2\n\tis_mountpoint %s/elsewhere\n\n"
-        "dir: root-mnt\n\tpath /\n\tis_mountpoint yes\n\tcontent none\n",
+        "dir: root-mnt\n\tpath /.\n\tis_mountpoint yes\n\tcontent none\n",
         f->dir, f->dir, f->dir, f->dir, f->dir, f->dir, f->dir, f->dir);
     assert_string_equal(f->w.buf, "");
     *state = f;
@@ -72,12 +72,12 @@ static void test_activate_existing_and_missing(void **state)
 {
     fixture *f = *state;
     pvs_error err = PVS_ERROR_INIT;
-    const char *vol[] = { "local:100/vm-100-disk-0.raw" };
+    const char *vol[] = { "store:100/vm-100-disk-0.raw" };
     json_t *hints = json_pack("{s:b, s:b}", "guest-is-windows", 1, "plugin-may-deactivate-volume", 1);
 
     /* missing: the storage is activated (base path and subdirs made), the volume fails */
     expect_error(pvs_activate_volumes(f->ctx, f->cfg, vol, 1, NULL, hints, &err), &err, PVS_ENOENT,
-                 "volume 'local:100/vm-100-disk-0.raw' does not exist\n");
+                 "volume 'store:100/vm-100-disk-0.raw' does not exist\n");
     assert_true(is_directory(at(f, "local/images")));
     assert_true(is_directory(at(f, "local/template/iso")));
     assert_true(is_directory(at(f, "local/private")));
@@ -105,12 +105,12 @@ static void test_invalid_hints_activate_nothing(void **state)
 {
     fixture *f = *state;
     pvs_error err = PVS_ERROR_INIT;
-    const char *vol[] = { "local:100/vm-100-disk-0.raw" };
+    const char *vol[] = { "store:100/vm-100-disk-0.raw" };
     json_t *bad = json_pack("{s:s}", "guest-is-windows", "yes");
     expect_error(pvs_activate_volumes(f->ctx, f->cfg, vol, 1, NULL, bad, &err), &err, PVS_EHINTS,
                  "internal error - hints are not valid: 400 Parameter verification failed.\n"
                  "guest-is-windows: type check ('boolean') failed - got 'yes'\n");
-    assert_false(is_directory(at(f, "local")));
+    assert_false(is_directory(at(f, "store")));
     char *path = (char *)1;
     expect_error(pvs_map_volume(f->ctx, f->cfg, vol[0], NULL, bad, &path, &err), &err, PVS_EHINTS,
                  "internal error - hints are not valid: 400 Parameter verification failed.\n"
@@ -125,23 +125,23 @@ static void test_bad_ids_activate_nothing(void **state)
 {
     fixture *f = *state;
     pvs_error err = PVS_ERROR_INIT;
-    const char *vols[] = { "local:100/vm-100-disk-0.raw", "nope:iso/x.iso" };
+    const char *vols[] = { "store:100/vm-100-disk-0.raw", "nope:iso/x.iso" };
     expect_error(pvs_activate_volumes(f->ctx, f->cfg, vols, 2, NULL, NULL, &err), &err, PVS_ENOENT,
                  "storage 'nope' does not exist\n");
-    assert_false(is_directory(at(f, "local")));
-    const char *vols2[] = { "local:100/vm-100-disk-0.raw", "garbage" };
+    assert_false(is_directory(at(f, "store")));
+    const char *vols2[] = { "store:100/vm-100-disk-0.raw", "garbage" };
     expect_error(pvs_activate_volumes(f->ctx, f->cfg, vols2, 2, NULL, NULL, &err), &err, PVS_EINVAL,
                  "unable to parse volume ID 'garbage'\n");
-    assert_false(is_directory(at(f, "local")));
+    assert_false(is_directory(at(f, "store")));
     /* a section of a type with no plugin here (as upstream's parser gives it) */
     json_t *cfg = json_deep_copy(f->cfg);
     json_object_set_new(json_object_get(cfg, "ids"), "local-lvm",
                         json_pack("{s:s, s:s, s:s}", "type", "lvmthin", "vgname", "pve", "thinpool", "data"));
-    const char *vols3[] = { "local:100/vm-100-disk-0.raw", "local-lvm:vm-100-disk-0" };
+    const char *vols3[] = { "store:100/vm-100-disk-0.raw", "local-lvm:vm-100-disk-0" };
     expect_error(pvs_activate_volumes(f->ctx, cfg, vols3, 2, NULL, NULL, &err), &err, PVS_ENOENT,
                  "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
                  "(a plugin can be registered for it)\n");
-    assert_false(is_directory(at(f, "local")));
+    assert_false(is_directory(at(f, "store")));
     expect_error(pvs_activate_storage(f->ctx, cfg, "local-lvm", &err), &err, PVS_ENOENT,
                  "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
                  "(a plugin can be registered for it)\n");
@@ -214,7 +214,7 @@ static int flaky_deactivate(pvs_ctx *ctx, const pvs_plugin *self, const char *st
     return 0;
 }
 
-static const pvs_plugin_option flaky_options[] = { { "nodes", 0 }, { NULL, 0 } };
+static const pvs_plugin_option flaky_options[] = { PVS_OPT("nodes"), PVS_OPTIONS_END };
 static const char *const flaky_content[] = { "images", NULL };
 static const pvs_plugin flaky = {
     .size = PVS_PLUGIN_SIZE, .type = "flaky", .api = PVS_APIVER, .options = flaky_options,
@@ -227,13 +227,13 @@ static void test_deactivate_continues(void **state)
     fixture *f = *state;
     pvs_error err = PVS_ERROR_INIT;
     assert_int_equal(pvs_register_plugin(f->ctx, &flaky, &err), 0);
-    json_t *cfg = parse(f, "flaky: fl\n\tnodes pve1\n\ndir: local\n\tpath %s/local\n", f->dir);
+    json_t *cfg = parse(f, "flaky: fl\n\tnodes pve1\n\ndir: store\n\tpath %s/local\n", f->dir);
     assert_string_equal(f->w.buf, "");
-    const char *vols[] = { "fl:bad-1", "fl:good-1", "local:100/vm-100-disk-0.raw", "fl:bad-2",
-                           "local:iso/x.iso", "local:not-a-volume" };
+    const char *vols[] = { "fl:bad-1", "fl:good-1", "store:100/vm-100-disk-0.raw", "fl:bad-2",
+                           "store:iso/x.iso", "store:not-a-volume" };
     deact_calls.log[0] = '\0';
     expect_error(pvs_deactivate_volumes(f->ctx, cfg, vols, 6, NULL, &err), &err, PVS_EPARTIAL,
-                 "volume deactivation failed: fl:bad-1 fl:bad-2 local:not-a-volume\n");
+                 "volume deactivation failed: fl:bad-1 fl:bad-2 store:not-a-volume\n");
     assert_string_equal(deact_calls.log, "bad-1;good-1;bad-2;");
     assert_string_equal(f->w.buf,
         "can't deactivate fl:bad-1 - device busy\n"
@@ -246,7 +246,7 @@ static void test_deactivate_continues(void **state)
     expect_error(pvs_deactivate_volumes(f->ctx, cfg, bad, 2, NULL, &err), &err, PVS_ENOENT,
                  "storage 'nope' does not exist\n");
     assert_string_equal(deact_calls.log, "");
-    const char *all_good[] = { "fl:good-1", "local:100/vm-100-disk-0.raw" };
+    const char *all_good[] = { "fl:good-1", "store:100/vm-100-disk-0.raw" };
     assert_int_equal(pvs_deactivate_volumes(f->ctx, cfg, all_good, 2, NULL, &err), 0);
     json_decref(cfg);
 }

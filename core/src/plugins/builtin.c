@@ -5,5 +5,18 @@
 const pvs_plugin *const pvs_builtin_plugins[] = {
     &pvs_dir_plugin,
     &pvs_rbd_plugin,
+    /* upstream's other types, in the order PVE::Storage registers them */
+    &pvs_lvm_schema,
+    &pvs_lvmthin_schema,
+    &pvs_nfs_schema,
+    &pvs_cifs_schema,
+    &pvs_iscsi_schema,
+    &pvs_cephfs_schema,
+    &pvs_iscsidirect_schema,
+    &pvs_zfspool_schema,
+    &pvs_zfs_schema,
+    &pvs_pbs_schema,
+    &pvs_btrfs_schema,
+    &pvs_esxi_schema,
     NULL,
 };

@@ -185,40 +185,29 @@ static int dir_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const cha
 }
 
 static const pvs_property dir_properties[] = {
-    { "path", "string", "pve-storage-path", NULL, 0, -1 },
-    { "mkdir", "boolean", NULL, NULL, 0, -1 },
-    { "create-base-path", "boolean", NULL, NULL, 0, -1 },
-    { "create-subdirs", "boolean", NULL, NULL, 0, -1 },
-    { "is_mountpoint", "string", NULL, NULL, 0, -1 },
-    { "bwlimit", "string", NULL, NULL, 0, -1 },
-    { NULL, NULL, NULL, NULL, 0, -1 },
+    PVS_PROP("path", "string", .format = "pve-storage-path"),
+    PVS_PROP("mkdir", "boolean", .default_value = "yes"),
+    PVS_PROP("create-base-path", "boolean", .default_value = "yes"),
+    PVS_PROP("create-subdirs", "boolean", .default_value = "yes"),
+    PVS_PROP("is_mountpoint", "string", .default_value = "no"),
+    PVS_PROP("bwlimit", "string", .format = "bwlimit"),
+    PVS_PROPS_END,
 };
 
 static const pvs_plugin_option dir_options[] = {
-    { "path", 1 },
-    { "nodes", 0 },
-    { "shared", 0 },
-    { "disable", 0 },
-    { "maxfiles", 0 },
-    { "prune-backups", 0 },
-    { "max-protected-backups", 0 },
-    { "content", 0 },
-    { "format", 0 },
-    { "mkdir", 0 },
-    { "create-base-path", 0 },
-    { "create-subdirs", 0 },
-    { "is_mountpoint", 0 },
-    { "bwlimit", 0 },
-    { "preallocation", 0 },
-    { "content-dirs", 0 },
-    { "snapshot-as-volume-chain", 0 },
-    { NULL, 0 },
+    PVS_FIXED("path"), PVS_OPT("content-dirs"), PVS_OPT("nodes"), PVS_OPT("shared"),
+    PVS_OPT("disable"), PVS_OPT("prune-backups"), PVS_OPT("max-protected-backups"),
+    PVS_OPT("content"), PVS_OPT("format"), PVS_OPT("mkdir"), PVS_OPT("create-base-path"),
+    PVS_OPT("create-subdirs"), PVS_OPT("is_mountpoint"), PVS_OPT("bwlimit"),
+    PVS_OPT("preallocation"), PVS_FIXED_OPT("snapshot-as-volume-chain"), PVS_OPTIONS_END,
 };
 
 static const char *const dir_content_valid[] = {
     "images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none", NULL,
 };
 static const char *const dir_content_default[] = { "images", "rootdir", NULL };
+static const char *const dir_formats[] = { "raw", "qcow2", "vmdk", "subvol", NULL };
+static const char *const dir_secrets[] = { NULL };
 
 const pvs_plugin pvs_dir_plugin = {
     .size = PVS_PLUGIN_SIZE,
@@ -236,4 +225,7 @@ const pvs_plugin pvs_dir_plugin = {
     .map_volume = NULL,     /* the path */
     .unmap_volume = NULL,   /* nothing to do */
     .properties = dir_properties,
+    .formats = dir_formats,
+    .format_default = "raw",
+    .sensitive_properties = dir_secrets,
 };

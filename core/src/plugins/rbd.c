@@ -670,29 +670,29 @@ static int rbd_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const cha
 }
 
 static const pvs_property rbd_properties[] = {
-    { "monhost", "string", NULL, NULL, 0, -1 },
-    { "pool", "string", NULL, NULL, 0, -1 },
-    { "data-pool", "string", NULL, NULL, 0, -1 },
-    { "namespace", "string", NULL, NULL, 0, -1 },
-    { "username", "string", NULL, NULL, 0, -1 },
-    { "authsupported", "string", NULL, NULL, 0, -1 },
-    { "krbd", "boolean", NULL, NULL, 0, -1 },
-    { "keyring", "string", NULL, NULL, 0, -1 },
+    PVS_PROP("monhost", "string", .format = "pve-storage-portal-dns-list"),
+    PVS_PROP("pool", "string"),
+    PVS_PROP("data-pool", "string"),
+    PVS_PROP("namespace", "string"),
+    PVS_PROP("username", "string"),
+    PVS_PROP("authsupported", "string"),
+    PVS_PROP("krbd", "boolean", .default_value = "0"),
+    PVS_PROP("keyring", "string"),
     /* not a storage.cfg property upstream: the cluster's FSID for tests and
      * hosts without a reachable cluster */
-    { "fsid", "string", "uuid", NULL, 0, -1 },
-    { NULL, NULL, NULL, NULL, 0, -1 },
+    PVS_PROP("fsid", "string", .format = "uuid"),
+    PVS_PROPS_END,
 };
 
 static const pvs_plugin_option rbd_options[] = {
-    { "pool", 0 },   { "namespace", 0 }, { "monhost", 0 }, { "username", 0 },
-    { "krbd", 0 },   { "keyring", 0 },   { "data-pool", 0 }, { "content", 0 },
-    { "disable", 0 }, { "nodes", 0 },    { "fsid", 0 },     { "bwlimit", 0 },
-    { "shared", 0 }, { NULL, 0 },
+    PVS_OPT("nodes"), PVS_OPT("disable"), PVS_OPT("monhost"), PVS_OPT("pool"),
+    PVS_OPT("data-pool"), PVS_OPT("namespace"), PVS_OPT("username"), PVS_OPT("content"),
+    PVS_OPT("krbd"), PVS_OPT("keyring"), PVS_OPT("bwlimit"), PVS_OPT("fsid"), PVS_OPTIONS_END,
 };
 
 static const char *const rbd_content_valid[] = { "images", "rootdir", NULL };
 static const char *const rbd_content_default[] = { "images", NULL };
+static const char *const rbd_secrets[] = { "keyring", NULL };
 
 const pvs_plugin pvs_rbd_plugin = {
     .size = PVS_PLUGIN_SIZE,
@@ -712,4 +712,5 @@ const pvs_plugin pvs_rbd_plugin = {
     .unmap_volume = rbd_unmap,
     .state_free = rbd_state_free,
     .properties = rbd_properties,
+    .sensitive_properties = rbd_secrets,
 };

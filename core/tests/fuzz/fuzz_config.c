@@ -26,9 +26,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!cfg || !json_is_object(json_object_get(cfg, "ids")) || !json_is_object(json_object_get(cfg, "order")))
         abort();
     const char *id;
-    json_t *scfg;
+    json_t *scfg, *order = json_object_get(cfg, "order");
+    /* each section is an object with a type, or null (skipped, as upstream
+     * keeps it undef); each is in order, but the default 'local' */
+    if (!json_is_object(json_object_get(json_object_get(cfg, "ids"), "local")))
+        abort();
     json_object_foreach(json_object_get(cfg, "ids"), id, scfg) {
-        if (!json_is_string(json_object_get(scfg, "type")) || !json_object_get(json_object_get(cfg, "order"), id))
+        int implicit = json_object_get(scfg, "priority") != NULL;
+        if (!json_is_null(scfg) && !json_is_string(json_object_get(scfg, "type")))
+            abort();
+        if (!implicit && !json_is_integer(json_object_get(order, id)))
+            abort();
+        if (json_object_get(scfg, "content") && !json_is_object(json_object_get(scfg, "content")))
             abort();
     }
     json_decref(cfg);
