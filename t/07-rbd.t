@@ -210,6 +210,42 @@ reset_kernel();
     configure(rbd_command => $fake, ceph_timeout => 10);
 }
 
+# A Perl plugin between rbd and dir volumes: one list, in its order, each
+# with the hints (the plugin looks at what rbd has mapped when its turn comes)
+{
+    package Mixed::Plugin {
+        our @seen;
+        sub api { 13 }
+        sub type { 'mixed' }
+        sub plugindata { return { content => [ { images => 1 }, { images => 1 } ] } }
+        sub options { return { content => { optional => 1 } } }
+        sub activate_volume {
+            my ($class, $storeid, $scfg, $volname, $snap, $cache, $hints) = @_;
+            push @seen, [$volname, $hints->{'guest-is-windows'}, main::take_log()];
+            return 1;
+        }
+    }
+    PVE::Storage::XS::register_plugin('Mixed::Plugin');
+    my $image2 = "vm-" . (800 + $$ % 100) . "-disk-0";
+    system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring",
+           'create', '--size', '8M', '--image-feature', 'layering', "rbd/$image2") == 0 or die "rbd create failed\n";
+    make_path("$root/iso/template/iso");
+    open(my $fh, '>', "$root/iso/template/iso/x.iso") or die;
+    close($fh);
+    my $mixed = PVE::Storage::XS::parse_config("rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n\n"
+        . "dir: isos\n\tpath $root/iso\n\tcontent iso\n\nmixed: mx\n\tcontent images\n");
+    reset_kernel();
+    take_log();
+    activate_volumes($mixed, ["ceph:$image", 'isos:iso/x.iso', 'mx:vm-100-disk-0', "ceph:$image2"], undef,
+                     { 'guest-is-windows' => 1 });
+    is_deeply(\@Mixed::Plugin::seen, [['vm-100-disk-0', 1, ["$c map $image --options rxbounce"]]],
+              'the Perl plugin ran after the first rbd volume, with the hints');
+    is_deeply(take_log(), ["$c map $image2 --options rxbounce"], 'and before the second');
+    reset_kernel();
+    system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm',
+           '--no-progress', "rbd/$image2");
+}
+
 configure(%$old);
 system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm', '--no-progress', "rbd/$image");
 done_testing();

@@ -17,9 +17,17 @@
 #define MAX_DEPTH 512
 
 #define MY_CXT_KEY "PVE::Storage::XS::_guts" XS_VERSION
+struct perl_plugin;
+
 typedef struct {
     pvs_ctx *ctx;
     AV *warnings;       /* collected during a core call, emitted after it */
+    /* the storage-level call under way, for the Perl plugins it reaches:
+     * the caller's $cfg and $hints (handed on as they are) and upstream's
+     * $cache of the call; NULL outside one */
+    SV *call_cfg, *call_hints, *call_cache;
+    SV *pending_die;    /* what a Perl plugin died with, to die with it again */
+    struct perl_plugin *plugins;   /* registered classes, freed with the context */
 } my_cxt_t;
 START_MY_CXT
 
@@ -88,11 +96,16 @@ static void flush_warnings(pTHX_ my_cxt_t *cxt)
     }
 }
 
-/* warnings first, then the core's message, exactly (it ends in "\n") */
+/* warnings first, then the core's message, exactly (it ends in "\n"); a
+ * Perl plugin's die comes out as it went in (an exception object stays one) */
 static void die_with(pTHX_ my_cxt_t *cxt, pvs_error *err)
 {
-    SV *msg = sv_2mortal(text_sv(aTHX_ err->message ? err->message : "unknown error\n",
-                                 err->message ? strlen(err->message) : 14));
+    SV *msg = err->code == PVS_EPLUGIN && cxt->pending_die
+                  ? sv_2mortal(cxt->pending_die)
+                  : sv_2mortal(text_sv(aTHX_ err->message ? err->message : "unknown error\n",
+                                       err->message ? strlen(err->message) : 14));
+    if (err->code == PVS_EPLUGIN)
+        cxt->pending_die = NULL;
     pvs_error_clear(err);
     flush_warnings(aTHX_ cxt);
     croak_sv(msg);
@@ -601,12 +614,447 @@ static int verify_fast(pTHX_ SV *hints, pvs_error *err, int *rc)
     return 1;
 }
 
+/* ---- plugins written in Perl ----
+ *
+ * A registered class is an ordinary pvs_plugin table, embedded first in a
+ * perl_plugin that also holds the class; its trampolines call the class's
+ * methods with upstream's arguments.  The core calls them on the caller's
+ * thread, holding no lock, in the middle of a core call: every Perl call
+ * here runs under eval, so a die (the plugin's, or a dying warn handler's)
+ * becomes the core call's error instead of unwinding through C frames. */
+
+typedef struct perl_plugin {
+    pvs_plugin table;         /* first: the core's `self` is this */
+    SV *class_sv;
+    char *type, *name;
+    pvs_schema *schema;
+    struct perl_plugin *next;
+} perl_plugin;
+
+/* What a Perl call died with, as the core call's error; kept to die with
+ * the same value once the core call returns. */
+static int perl_failed(pTHX_ my_cxt_t *cxt, pvs_error *err)
+{
+    SV *e = ERRSV;
+    SvREFCNT_dec(cxt->pending_die);
+    cxt->pending_die = newSVsv(e);
+    STRLEN len;
+    const char *m = SvPVutf8(sv_2mortal(newSVsv(e)), len);
+    return pvs_error_set(err, PVS_EPLUGIN, "%.*s", (int)len, m);
+}
+
+/* Emit the core's warnings so far, in order before the plugin's own. */
+static int flush_in_call(pTHX_ my_cxt_t *cxt, pvs_error *err)
+{
+    if (av_count(cxt->warnings) == 0)
+        return 0;
+    AV *pending = cxt->warnings;
+    cxt->warnings = newAV();
+    sv_2mortal((SV *)pending);
+    dSP;
+    PUSHMARK(SP);
+    SSize_t n = av_count(pending);
+    EXTEND(SP, n);
+    for (SSize_t i = 0; i < n; i++) {
+        SV **m = av_fetch(pending, i, 0);
+        STRLEN len;
+        const char *s = m ? SvPV(*m, len) : (len = 0, "");
+        PUSHs(sv_2mortal(text_sv(aTHX_ s, len)));
+    }
+    PUTBACK;
+    call_pv("PVE::Storage::XS::_warn_all", G_DISCARD | G_EVAL);
+    return SvTRUE(ERRSV) ? perl_failed(aTHX_ cxt, err) : 0;
+}
+
+/* $class->method(@args) in list context under eval: at most max results,
+ * mortal, in out; their count, or -1 with the plugin's die in err.  Call
+ * between ENTER/SAVETMPS and FREETMPS/LEAVE. */
+static int invoke(pTHX_ const perl_plugin *pp, const char *method, SV **args, int nargs,
+                  SV **out, int max, pvs_error *err)
+{
+    dMY_CXT;
+    if (flush_in_call(aTHX_ &MY_CXT, err))
+        return -1;
+    dSP;
+    PUSHMARK(SP);
+    EXTEND(SP, nargs + 1);
+    PUSHs(pp->class_sv);
+    for (int i = 0; i < nargs; i++)
+        PUSHs(args[i] ? args[i] : &PL_sv_undef);
+    PUTBACK;
+    int count = call_method(method, G_LIST | G_EVAL);
+    SPAGAIN;
+    SV **first = SP - count + 1;
+    for (int i = 0; i < count && i < max; i++)
+        out[i] = sv_mortalcopy(first[i]);
+    SP -= count;
+    PUTBACK;
+    if (SvTRUE(ERRSV))
+        return perl_failed(aTHX_ &MY_CXT, err), -1;
+    return count;
+}
+
+static SV *str_or_undef(pTHX_ const char *s)
+{
+    return s ? sv_2mortal(text_sv(aTHX_ s, strlen(s))) : &PL_sv_undef;
+}
+
+/* The section as the caller handed it over (the very hash upstream passes
+ * on), or a conversion of the core's when there is no caller's $cfg. */
+static SV *section_sv(pTHX_ my_cxt_t *cxt, const char *storeid, const json_t *scfg)
+{
+    if (cxt->call_cfg && storeid) {
+        SV **ids = hv_fetchs((HV *)SvRV(cxt->call_cfg), "ids", 0);
+        SV **sec = ids && SvROK(*ids) && SvTYPE(SvRV(*ids)) == SVt_PVHV
+                       ? hv_fetch((HV *)SvRV(*ids), storeid, -(I32)strlen(storeid), 0) : NULL;
+        if (sec && SvROK(*sec))
+            return *sec;
+    }
+    return scfg ? sv_2mortal(to_perl(aTHX_ scfg)) : &PL_sv_undef;
+}
+
+static SV *hints_sv(pTHX_ my_cxt_t *cxt, const json_t *hints)
+{
+    if (!hints)
+        return &PL_sv_undef;
+    return cxt->call_hints ? cxt->call_hints : sv_2mortal(to_perl(aTHX_ hints));
+}
+
+static SV *cache_sv(pTHX_ my_cxt_t *cxt)
+{
+    return cxt->call_cache ? cxt->call_cache : sv_2mortal(newRV_noinc((SV *)newHV()));
+}
+
+/* A result string for the core (malloc()ed), or NULL with err set. */
+static char *result_string(pTHX_ const perl_plugin *pp, const char *method, SV *sv, pvs_error *err)
+{
+    if (!sv || !SvOK(sv)) {
+        pvs_error_set(err, PVS_EPLUGIN, "%s->%s returned no value\n", pp->name, method);
+        return NULL;
+    }
+    STRLEN len;
+    const char *s = SvPVutf8(sv, len);
+    if (strlen(s) != len) {
+        pvs_error_set(err, PVS_EPLUGIN, "%s->%s returned a value with a NUL byte\n", pp->name, method);
+        return NULL;
+    }
+    char *copy = strdup(s);
+    if (!copy)
+        pvs_error_set(err, PVS_ENOMEM, "out of memory\n");
+    return copy;
+}
+
+#define PLP(self) ((const perl_plugin *)(self))
+
+/* one method call with its scope: rc, the results in out */
+#define PERL_CALL(method, max, ...)                                               \
+    dTHX;                                                                         \
+    dMY_CXT;                                                                      \
+    ENTER;                                                                        \
+    SAVETMPS;                                                                     \
+    SV *args[] = { __VA_ARGS__ };                                                 \
+    SV *out[(max) > 0 ? (max) : 1] = { NULL };                                    \
+    int rc = invoke(aTHX_ PLP(self), method, args, (int)(sizeof args / sizeof args[0]), out, max, err)
+
+#define PERL_DONE(value) \
+    FREETMPS;            \
+    LEAVE;               \
+    return value
+
+static int pl_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
+{
+    PERL_CALL("parse_volname", 7, str_or_undef(aTHX_ volname));
+    (void)MY_CXT;
+    char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
+    for (int i = 0; rc >= 0 && i < 7 && i < rc; i++)
+        if (out[i] && SvOK(out[i]) && !(*fields[i] = result_string(aTHX_ PLP(self), "parse_volname", out[i], err)))
+            rc = -1;
+    if (rc < 0)
+        pvs_volname_clear(v);
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static int pl_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
+                   const char *storeid, const char *snapname, char **path, pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("path", 1, section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ volname),
+              str_or_undef(aTHX_ storeid), str_or_undef(aTHX_ snapname));
+    if (rc >= 0 && !(*path = result_string(aTHX_ PLP(self), "path", out[0], err)))
+        rc = -1;
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static int pl_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                               const json_t *scfg, pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("activate_storage", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+              cache_sv(aTHX_ &MY_CXT));
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static int pl_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                              const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("activate_volume", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), cache_sv(aTHX_ &MY_CXT),
+              hints_sv(aTHX_ &MY_CXT, hints));
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static int pl_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                                const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("deactivate_volume", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), cache_sv(aTHX_ &MY_CXT));
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static int pl_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                         const char *volname, const char *snapname, const json_t *hints, char **path,
+                         pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("map_volume", 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), hints_sv(aTHX_ &MY_CXT, hints));
+    if (rc >= 0 && !(*path = result_string(aTHX_ PLP(self), "map_volume", out[0], err)))
+        rc = -1;
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static int pl_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                           const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("unmap_volume", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname));
+    PERL_DONE(rc < 0 ? err->code : 0);
+}
+
+static void free_perl_plugin(pTHX_ perl_plugin *pp)
+{
+    if (!pp)
+        return;
+    SvREFCNT_dec(pp->class_sv);
+    free(pp->type);
+    free(pp->name);
+    pvs_schema_free(pp->schema);
+    free(pp);
+}
+
+/* Holds a table being built: freed on the scope's exit unless taken. */
+typedef struct guard {
+    perl_plugin *pp;
+} guard;
+
+static void guard_cleanup(pTHX_ void *p)
+{
+    guard *g = p;
+    free_perl_plugin(aTHX_ g->pp);
+    g->pp = NULL;
+}
+
+static guard *guard_new(pTHX)
+{
+    guard *g;
+    Newxz(g, 1, guard);
+    SAVEFREEPV(g);
+    SAVEDESTRUCTOR_X(guard_cleanup, g);
+    return g;
+}
+
+/* $class->method() in scalar context under eval; NULL when the class
+ * cannot do it.  A die is the registration's error. */
+static int class_can(pTHX_ SV *class_sv, const char *method);
+
+static SV *class_value(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method)
+{
+    if (!class_can(aTHX_ class_sv, method))
+        return NULL;
+    dSP;
+    PUSHMARK(SP);
+    XPUSHs(class_sv);
+    PUTBACK;
+    int count = call_method(method, G_SCALAR | G_EVAL);
+    SPAGAIN;
+    SV *v = count ? sv_mortalcopy(POPs) : &PL_sv_undef;
+    PUTBACK;
+    if (SvTRUE(ERRSV)) {
+        SV *e = sv_mortalcopy(ERRSV);
+        flush_warnings(aTHX_ cxt);
+        croak_sv(e);
+    }
+    return v;
+}
+
+/* a class's declaration (a hash reference) as JSON, or NULL without one */
+static json_t *declared(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method, frame *f, int slot)
+{
+    SV *v = class_value(aTHX_ cxt, class_sv, method);
+    if (!v || !SvOK(v))
+        return NULL;
+    char what[64];
+    snprintf(what, sizeof what, "%s()", method);
+    data_to_json(aTHX_ cxt, v, what, &f->v[slot]);
+    return f->v[slot];
+}
+
+static int class_can(pTHX_ SV *class_sv, const char *method)
+{
+    dSP;
+    PUSHMARK(SP);
+    XPUSHs(class_sv);
+    XPUSHs(sv_2mortal(newSVpv(method, 0)));
+    PUTBACK;
+    int count = call_method("can", G_SCALAR);
+    SPAGAIN;
+    int yes = count && SvTRUE(POPs);
+    PUTBACK;
+    return yes;
+}
+
+static void set_methods(pTHX_ perl_plugin *pp)
+{
+    pvs_plugin *t = &pp->table;
+    t->parse_volname = class_can(aTHX_ pp->class_sv, "parse_volname") ? pl_parse_volname : NULL;
+    t->path = class_can(aTHX_ pp->class_sv, "path") ? pl_path : NULL;
+    t->activate_storage = class_can(aTHX_ pp->class_sv, "activate_storage") ? pl_activate_storage : NULL;
+    t->activate_volume = class_can(aTHX_ pp->class_sv, "activate_volume") ? pl_activate_volume : NULL;
+    t->deactivate_volume = class_can(aTHX_ pp->class_sv, "deactivate_volume") ? pl_deactivate_volume : NULL;
+    t->map_volume = class_can(aTHX_ pp->class_sv, "map_volume") ? pl_map_volume : NULL;
+    t->unmap_volume = class_can(aTHX_ pp->class_sv, "unmap_volume") ? pl_unmap_volume : NULL;
+}
+
+/* A table for class (held by g): its type and API version, and the schema
+ * it declares, or for a class serving a type this library already
+ * describes, that description.  A class PVE::Storage serves a type with
+ * (upstream loaded and accepted it) is not checked again: upstream's API
+ * may be newer than this library's. */
+static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs_plugin *known,
+                                    int upstream, guard *g, frame *f)
+{
+    perl_plugin *pp = g->pp = calloc(1, sizeof *pp);
+    if (!pp)
+        die_text(aTHX_ cxt, "out of memory\n");
+    pp->class_sv = newSVsv(class_sv);
+    pp->name = strdup(SvPVutf8_nolen(class_sv));
+    pvs_plugin *t = &pp->table;
+    t->size = PVS_PLUGIN_SIZE;
+    t->name = pp->name;
+    if (known) {   /* PVE::Storage's own class for a type described here */
+        memcpy(t, known, known->size < sizeof *t ? known->size : sizeof *t);
+        t->size = PVS_PLUGIN_SIZE;
+        t->name = pp->name;
+        t->api = PVS_APIVER;
+        t->activate_volumes = NULL;
+        t->state_free = NULL;
+    } else {
+        if (!upstream && !class_can(aTHX_ class_sv, "api"))
+            die_text(aTHX_ cxt, "does not provide an api() method\n");
+        SV *type = class_value(aTHX_ cxt, class_sv, "type");
+        SV *api = class_value(aTHX_ cxt, class_sv, "api");
+        pp->type = strdup(type && SvOK(type) ? SvPVutf8_nolen(type) : "");
+        t->type = pp->type;
+        t->api = upstream ? PVS_APIVER : api && SvOK(api) ? (int)SvIV(api) : 0;
+        json_t *props = declared(aTHX_ cxt, class_sv, "properties", f, 0);
+        json_t *opts = declared(aTHX_ cxt, class_sv, "options", f, 1);
+        json_t *data = declared(aTHX_ cxt, class_sv, "plugindata", f, 2);
+        if (!(pp->schema = pvs_schema_from_json(props, opts, data, &f->err)))
+            die_with(aTHX_ cxt, &f->err);
+        pvs_schema_apply(pp->schema, t);
+    }
+    if (!pp->name)
+        die_text(aTHX_ cxt, "out of memory\n");
+    set_methods(aTHX_ pp);
+    return pp;
+}
+
+/* Register pp; on success the context owns it from now on. */
+static int enter_plugin(pTHX_ my_cxt_t *cxt, perl_plugin *pp, pvs_error *err)
+{
+    if (pvs_register_plugin(cxt->ctx, &pp->table, err))
+        return -1;
+    pp->next = cxt->plugins;
+    cxt->plugins = pp;
+    return 0;
+}
+
+/* With PVE::Storage loaded, a type this library cannot serve goes to the
+ * class PVE::Storage::Plugin->lookup(TYPE) names, as upstream would call. */
+static void serve_by_upstream(pTHX_ my_cxt_t *cxt, const json_t *cfg)
+{
+    if (!hv_exists(GvHVn(PL_incgv), "PVE/Storage.pm", 14))
+        return;
+    const char *id;
+    json_t *scfg;
+    json_object_foreach(json_object_get(cfg, "ids"), id, scfg) {
+        const char *type = json_string_value(json_object_get(scfg, "type"));
+        const pvs_plugin *known = type ? pvs_plugin_lookup(cxt->ctx, type, NULL) : NULL;
+        if (!type || (known && pvs_plugin_implemented(known)))
+            continue;
+        ENTER;
+        SAVETMPS;
+        dSP;
+        PUSHMARK(SP);
+        XPUSHs(sv_2mortal(newSVpvs("PVE::Storage::Plugin")));
+        XPUSHs(sv_2mortal(text_sv(aTHX_ type, strlen(type))));
+        PUTBACK;
+        int count = call_method("lookup", G_SCALAR | G_EVAL);
+        SPAGAIN;
+        SV *class_sv = count ? sv_mortalcopy(POPs) : &PL_sv_undef;
+        PUTBACK;
+        if (!SvTRUE(ERRSV) && SvOK(class_sv)) {
+            frame *f = frame_new(aTHX);
+            guard *g = guard_new(aTHX);
+            perl_plugin *pp = perl_plugin_new(aTHX_ cxt, class_sv, known, 1, g, f);
+            free(pp->type);
+            pp->table.type = pp->type = strdup(type);
+            if (!pp->type)
+                die_text(aTHX_ cxt, "out of memory\n");
+            if (enter_plugin(aTHX_ cxt, pp, &f->err) != 0) {
+                char *why = f->err.message;
+                f->err.message = NULL;
+                pvs_error_set(&f->err, f->err.code, "cannot serve storage type '%s' with %s: %s", type,
+                              pp->name, why ? why : "unknown error\n");
+                free(why);
+                die_with(aTHX_ cxt, &f->err);
+            }
+            g->pp = NULL;   /* the context's now */
+        }
+        FREETMPS;
+        LEAVE;
+    }
+}
+
+/* The storage-level call under way, for the Perl plugins it reaches: the
+ * caller's own $cfg and $hints, and one $cache for the call (upstream's). */
+static void begin_call(pTHX_ my_cxt_t *cxt, SV *cfg, SV *hints, const json_t *cfg_json)
+{
+    SAVEVPTR(cxt->call_cfg);
+    SAVEVPTR(cxt->call_hints);
+    SAVEVPTR(cxt->call_cache);
+    cxt->call_cfg = SvROK(cfg) && SvTYPE(SvRV(cfg)) == SVt_PVHV ? cfg : NULL;
+    cxt->call_hints = hints && SvOK(hints) ? hints : NULL;
+    cxt->call_cache = sv_2mortal(newRV_noinc((SV *)newHV()));
+    serve_by_upstream(aTHX_ cxt, cfg_json);
+}
+
 /* at interpreter destruction (each thread's interpreter has its own) */
 static void free_cxt(pTHX_ void *p)
 {
     my_cxt_t *cxt = p;
     pvs_ctx_free(cxt->ctx);
     cxt->ctx = NULL;
+    while (cxt->plugins) {   /* after the context: it borrowed their tables */
+        struct perl_plugin *next = cxt->plugins->next;
+        free_perl_plugin(aTHX_ cxt->plugins);
+        cxt->plugins = next;
+    }
+    SvREFCNT_dec(cxt->pending_die);
+    cxt->pending_die = NULL;
     SvREFCNT_dec((SV *)cxt->warnings);
     cxt->warnings = NULL;
 }
@@ -615,6 +1063,8 @@ static void init_cxt(pTHX_ my_cxt_t *cxt)
 {
     pvs_error err = PVS_ERROR_INIT;
     cxt->warnings = newAV();
+    cxt->call_cfg = cxt->call_hints = cxt->call_cache = cxt->pending_die = NULL;
+    cxt->plugins = NULL;
     cxt->ctx = pvs_ctx_new(&err);
     if (!cxt->ctx)
         croak("PVE::Storage::XS: %s", err.message ? err.message : "cannot create a context\n");
@@ -839,6 +1289,7 @@ activate_volumes(cfg, vollist, snapname = &PL_sv_undef, hints = &PL_sv_undef)
         const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
         cfg_to_json(aTHX_ &MY_CXT, cfg, vols, n, 0, &f->v[0]);
         hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
+        begin_call(aTHX_ &MY_CXT, cfg, hints, f->v[0]);
         if (pvs_activate_volumes(MY_CXT.ctx, f->v[0], vols, n, snap, f->v[1], &f->err))
             die_with(aTHX_ &MY_CXT, &f->err);
     }
@@ -859,6 +1310,7 @@ deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     if (n > 0) {
         const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
         cfg_to_json(aTHX_ &MY_CXT, cfg, vols, n, 0, &f->v[0]);
+        begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
         if (pvs_deactivate_volumes(MY_CXT.ctx, f->v[0], vols, n, snap, &f->err))
             die_with(aTHX_ &MY_CXT, &f->err);
     }
@@ -880,6 +1332,7 @@ _volume_call(op, cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     const char *id = str_arg(aTHX_ &MY_CXT, volid, op == 3 ? "storage ID" : "volume ID", 0);
     const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
     cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, op == 3, &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, op == 0 ? hints : NULL, f->v[0]);
     int rc;
     switch (op) {
     case 0:
@@ -966,6 +1419,22 @@ _plugin_call(type, op, storeid, scfg, volname, snapname = &PL_sv_undef, hints = 
     LEAVE;
   OUTPUT:
     RETVAL
+
+void
+register_plugin(class)
+    SV *class
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    str_arg(aTHX_ &MY_CXT, class, "plugin class", 0);
+    guard *g = guard_new(aTHX);
+    perl_plugin *pp = perl_plugin_new(aTHX_ &MY_CXT, class, NULL, 0, g, f);
+    if (enter_plugin(aTHX_ &MY_CXT, pp, &f->err))
+        die_with(aTHX_ &MY_CXT, &f->err);
+    g->pp = NULL;   /* the context's now */
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
 
 IV
 _plugin_api(type)

@@ -58,6 +58,7 @@ enum {
     PVS_EIO = -9,        /* a host file could not be read or written */
     PVS_ECLUSTER = -10,  /* cluster (librados/librbd) failure */
     PVS_EPARTIAL = -11,  /* some volumes of a list failed (deactivation) */
+    PVS_EPLUGIN = -12,   /* a plugin written in Perl or Python failed (its message kept) */
 };
 
 typedef struct pvs_error {
@@ -71,6 +72,13 @@ typedef struct pvs_error {
 
 /* Release what an error holds and reset it to PVS_ERROR_INIT. */
 void pvs_error_clear(pvs_error *err);
+/* Fill err (if not NULL) with code and a printf-formatted message, for
+ * plugins; returns code. */
+int pvs_error_set(pvs_error *err, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* For bindings handing over native strings: 0 if s (n bytes) holds no NUL
  * byte, else PVS_EINVAL "WHAT 'S' contains a NUL byte" (NUL shown as \0). */
@@ -328,7 +336,26 @@ struct pvs_plugin {
     /* Properties whose values are secrets upstream keeps under
      * /etc/pve/priv (NULL-terminated), or NULL. */
     const char *const *sensitive_properties;
+    /* What messages call the plugin (a Perl or Python class name), or NULL
+     * for its type. */
+    const char *name;
 };
+
+/* A plugin's storage.cfg schema built from JSON as upstream's plugins
+ * declare it, for plugins written in other languages: `properties`
+ * ({ NAME: { type, format, enum, pattern, minimum, maximum, maxLength,
+ * default } }), `options` ({ NAME: { optional, fixed } }) and `plugindata`
+ * ({ content: [ {VALID...}, {DEFAULT...} ], format: [ {VALID...}, DEFAULT ],
+ * "sensitive-properties": {...} }); any may be NULL.  Keys and values the
+ * library does not use (descriptions, completion code) are ignored; a format
+ * that is not a name, or a pattern that is not a string, checks nothing.
+ * pvs_schema_apply points a table's schema fields into s, which must then
+ * outlive the table. */
+typedef struct pvs_schema pvs_schema;
+pvs_schema *pvs_schema_from_json(const json_t *properties, const json_t *options,
+                                 const json_t *plugindata, pvs_error *err);
+void pvs_schema_apply(const pvs_schema *s, pvs_plugin *table);
+void pvs_schema_free(pvs_schema *s);
 
 #define PVS_PLUGIN_SIZE (sizeof(pvs_plugin))
 

@@ -62,6 +62,15 @@ int pvs_fail(pvs_error *err, int code, const char *fmt, ...)
     return code;
 }
 
+int pvs_error_set(pvs_error *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = pvs_vfail(err, code, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
 int pvs_oom(pvs_error *err)
 {
     return pvs_fail(err, PVS_ENOMEM, "%s", oom_message);
@@ -82,6 +91,7 @@ const char *pvs_strerror(int code)
     case PVS_EIO: return "EIO";
     case PVS_ECLUSTER: return "ECLUSTER";
     case PVS_EPARTIAL: return "EPARTIAL";
+    case PVS_EPLUGIN: return "EPLUGIN";
     default: return "EUNKNOWN";
     }
 }

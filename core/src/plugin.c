@@ -112,7 +112,7 @@ int pvs_plugin_register(pvs_ctx *ctx, const pvs_plugin *plugin, int builtin, pvs
         return rc;
     if (plugin->api != PVS_APIVER)
         pvs_warn(ctx, "Plugin \"%s\" is implementing an older storage API, an upgrade is recommended\n",
-                 plugin->type);
+                 PVS_PLUGIN_HAS(plugin, name) && plugin->name ? plugin->name : plugin->type);
     return 0;
 }
 

@@ -15,7 +15,7 @@ our @EXPORT_OK = qw(
     APIVER APIAGE $hints_properties $hints_format hints_json_schema
     is_hint_supported verify_hints parse_volume_id read_config parse_config
     activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-    configure settings
+    configure settings register_plugin
 );
 
 use constant APIVER => _APIVER();
@@ -25,6 +25,9 @@ use constant APIAGE => _APIAGE();
 our $hints_properties = _hints_properties();
 our $hints_format = _hints_format();
 $hints_format->{properties} = $hints_properties;
+
+# the core's warnings, emitted from inside a call to a Perl plugin
+sub _warn_all { warn $_ for @_; return }
 
 sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
 sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
