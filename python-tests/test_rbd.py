@@ -273,3 +273,40 @@ def test_warnings_handler_runs_after_the_call(node):
     assert took < 3, f"the handler waited {took:.1f} s for a lock"
     assert take_log(n) == []
     pvestorage.unmap_volume(n["cfg"], f"ceph:{n['image']}")
+
+
+class Mixed:
+    """A Python plugin between rbd volumes: it looks at what rbd mapped when its turn comes."""
+    type = "pymixed"
+    api = 13
+    plugindata = {"content": [{"images": 1}, {"images": 1}]}
+    options = {"content": {"optional": 1}}
+    seen = []
+
+    def activate_volume(self, storeid, scfg, volname, snapname=None, cache=None, hints=None):
+        self.seen.append((volname, hints["guest-is-windows"], take_log(self.node)))
+
+
+def test_python_plugin_in_list_order_between_rbd_volumes(node, tmp_path):
+    n = node
+    image2 = f"vm-{900 + os.getpid() % 100}-disk-0"
+    rbd = ["rbd", "-c", f"{n['root']}/etc/pve/ceph.conf", "--keyring", f"{n['root']}/etc/pve/priv/ceph/ceph.keyring"]
+    subprocess.run(rbd + ["create", "--size", "8M", "--image-feature", "layering", f"rbd/{image2}"], check=True)
+    try:
+        Mixed.node = n
+        pvestorage.register_plugin(Mixed)
+        (tmp_path / "template/iso").mkdir(parents=True)
+        (tmp_path / "template/iso/x.iso").write_bytes(b"")
+        cfg = pvestorage.parse_config("rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n\n"
+                                      f"dir: isos\n\tpath {tmp_path}\n\tcontent iso\n\n"
+                                      "pymixed: mx\n\tcontent images\n")
+        reset(n, "not mapped")
+        take_log(n)
+        pvestorage.activate_volumes(cfg, [f"ceph:{n['image']}", "isos:iso/x.iso", "mx:vm-100-disk-0",
+                                          f"ceph:{image2}"], hints={"guest-is-windows": True})
+        conn = n["conn"]
+        assert Mixed.seen == [("vm-100-disk-0", True, [conn + ["map", n["image"], "--options", "rxbounce"]])]
+        assert take_log(n) == [conn + ["map", image2, "--options", "rxbounce"]]
+    finally:
+        reset(n, "not mapped")
+        subprocess.run(rbd + ["rm", "--no-progress", f"rbd/{image2}"], check=False, capture_output=True)

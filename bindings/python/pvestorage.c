@@ -3,24 +3,14 @@
  *
  * Multi-phase initialisation; all state (exception types, the context, the
  * settings lock) lives in the module state. */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "binding.h"
+
 #include <pthread.h>
 #include <string.h>
 
-#include "pvestorage.h"
 #include "../common/ptrmap.h"
 
 #define MAX_DEPTH 512
-
-typedef struct {
-    PyObject *Error, *HintError, *InvalidError, *NotFoundError, *CommandError, *StorageError,
-        *PluginAPIError, *TimeoutError, *ClusterError, *DeactivationError, *StorageWarning;
-    PyTypeObject *PluginType;
-    /* the core takes a settings snapshot per call: no lock here, so no
-     * lock is ever held while Python code (a warnings handler) runs */
-    pvs_ctx *ctx;
-} modstate;
 
 typedef struct {
     PyObject_HEAD
@@ -61,6 +51,8 @@ static PyObject *message_str(const char *msg)
 /* Raise the exception for err (cleared afterwards); returns NULL. */
 static PyObject *raise_error(modstate *st, pvs_error *err)
 {
+    if (err->code != PVS_EPLUGIN)
+        Py_CLEAR(pyb_plugin_exc);
     if (PyErr_Occurred()) {   /* a warning filter raised first: that wins */
         pvs_error_clear(err);
         return NULL;
@@ -80,6 +72,7 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     case PVS_ETIMEDOUT: type = st->TimeoutError; break;
     case PVS_ECLUSTER: type = st->ClusterError; break;
     case PVS_EPARTIAL: type = st->DeactivationError; break;
+    case PVS_EPLUGIN: type = st->PluginError; break;
     default: type = st->Error; break;
     }
     PyObject *msg = message_str(err->message);
@@ -92,8 +85,13 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
         PyObject *stderr_text = text_or_none(err->stderr_text);
         if (code && status && stderr_text && PyObject_SetAttrString(exc, "code", code) == 0
             && PyObject_SetAttrString(exc, "exit_status", status) == 0
-            && PyObject_SetAttrString(exc, "stderr", stderr_text) == 0)
+            && PyObject_SetAttrString(exc, "stderr", stderr_text) == 0) {
+            if (err->code == PVS_EPLUGIN && pyb_plugin_exc) {   /* raise ... from the plugin's */
+                PyException_SetCause(exc, pyb_plugin_exc);
+                pyb_plugin_exc = NULL;
+            }
             PyErr_SetObject(type, exc);
+        }
         Py_XDECREF(code);
         Py_XDECREF(status);
         Py_XDECREF(stderr_text);
@@ -103,13 +101,8 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     return NULL;
 }
 
-/* Warnings of a core call under way on this thread, emitted after it. */
-typedef struct pending {
-    char **v;
-    size_t n, cap;
-} pending;
-
-static _Thread_local pending *current_pending;
+_Thread_local call_state *pyb_current_call;
+_Thread_local PyObject *pyb_plugin_exc;
 
 /* Emit one warning (GIL held): warnings.warn with a str object (any bytes
  * survive); after a filter turned one into an error, stay quiet. */
@@ -124,7 +117,7 @@ static void emit_warning(modstate *st, const char *message)
     }
 }
 
-static void flush_pending(modstate *st, pending *p)
+void pyb_flush_call(modstate *st, call_state *p)
 {
     for (size_t i = 0; i < p->n; i++) {
         emit_warning(st, p->v[i]);
@@ -139,7 +132,7 @@ static void flush_pending(modstate *st, pending *p)
  * kept for afterwards; anywhere else it is emitted at once. */
 static void warn_sink(void *data, const char *message)
 {
-    pending *p = current_pending;
+    call_state *p = pyb_current_call;
     if (p) {
         if (p->n == p->cap) {
             size_t cap = p->cap ? p->cap * 2 : 4;
@@ -606,21 +599,25 @@ static const char **volids_arg(modstate *st, PyObject *o, size_t *n, PyObject **
  * warnings.warn afterwards, in order.  So a warnings handler can never run
  * while the core holds anything (an image's map lock), and may call back
  * into this module freely. */
-#define BLOCKING_BEGIN(st)                                  \
+#define BLOCKING_CALL(st, cfgo, hintso)                      \
     {                                                       \
-        pending pend_ = { NULL, 0, 0 };                     \
-        pending *outer_ = current_pending;                  \
-        current_pending = &pend_;                           \
+        call_state call_ = { NULL, 0, 0, (cfgo), (hintso), NULL }; \
+        call_state *outer_ = pyb_current_call;              \
+        pyb_current_call = &call_;                          \
         Py_BEGIN_ALLOW_THREADS
+#define BLOCKING_BEGIN(st) BLOCKING_CALL(st, NULL, NULL)
 #define BLOCKING_END(st)                                    \
         Py_END_ALLOW_THREADS                                \
-        current_pending = outer_;                           \
-        flush_pending((st), &pend_);                        \
+        pyb_current_call = outer_;                          \
+        Py_XDECREF(call_.cache);                            \
+        pyb_flush_call((st), &call_);                       \
     }
 
 /* Finish a call: a pending exception (a warning turned error) wins. */
 static PyObject *finish(modstate *st, int rc, pvs_error *err, PyObject *result)
 {
+    if (!rc)
+        Py_CLEAR(pyb_plugin_exc);   /* a plugin's exception the call got past */
     if (rc) {
         Py_XDECREF(result);
         return raise_error(st, err);
@@ -630,6 +627,28 @@ static PyObject *finish(modstate *st, int rc, pvs_error *err, PyObject *result)
         return NULL;
     }
     return result;
+}
+
+/* ---- for foreign.c ---- */
+
+PyObject *pyb_text(const char *s, size_t n)
+{
+    return text(s, n);
+}
+
+PyObject *pyb_to_python(const json_t *j)
+{
+    return to_python(j);
+}
+
+json_t *pyb_data_to_json(modstate *st, PyObject *o, const char *what)
+{
+    return data_to_json(st, o, what);
+}
+
+PyObject *pyb_raise(modstate *st, pvs_error *err)
+{
+    return raise_error(st, err);
 }
 
 /* ---- module functions ---- */
@@ -843,7 +862,7 @@ static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, in
         goto out;
     pvs_error err = PVS_ERROR_INIT;
     int rc;
-    BLOCKING_BEGIN(st)
+    BLOCKING_CALL(st, cfgo, hintso == Py_None ? NULL : hintso)
     rc = activate ? pvs_activate_volumes(st->ctx, cfg, vols, n, snap, hints, &err)
                   : pvs_deactivate_volumes(st->ctx, cfg, vols, n, snap, &err);
     BLOCKING_END(st)
@@ -903,7 +922,7 @@ static PyObject *volume_call(PyObject *module, PyObject *args, PyObject *kw, int
     pvs_error err = PVS_ERROR_INIT;
     char *path = NULL;
     int rc;
-    BLOCKING_BEGIN(st)
+    BLOCKING_CALL(st, cfgo, op == OP_MAP && hintso != Py_None ? hintso : NULL)
     switch (op) {
     case OP_MAP: rc = pvs_map_volume(st->ctx, cfg, id, snap, hints, &path, &err); break;
     case OP_UNMAP: rc = pvs_unmap_volume(st->ctx, cfg, id, snap, &err); break;
@@ -1247,6 +1266,13 @@ static PyMethodDef module_methods[] = {
     { "settings", py_settings, METH_NOARGS, "settings()\n--\n\nThe current host settings." },
     { "hints_json_schema", py_hints_json_schema, METH_NOARGS,
       "hints_json_schema()\n--\n\nThe hint format as a JSON Schema (draft 2020-12) document." },
+    { "register_plugin", pyb_register_plugin, METH_O,
+      "register_plugin(plugin, /)\n--\n\nRegister a storage plugin written in Python: a class (made once,\n"
+      "without arguments) or an object with type, api, optional properties, options and\n"
+      "plugindata, and any of Proxmox's plugin methods (parse_volname, path,\n"
+      "activate_storage, activate_volume, deactivate_volume, map_volume, unmap_volume),\n"
+      "called with keyword arguments snapname=None, cache=None, hints=None.  Its type's\n"
+      "volumes then go to it in every call; it replaces a built-in plugin of its type." },
     { "plugin", py_plugin, METH_O,
       "plugin(type, /)\n--\n\nThe storage plugin for a type, like Proxmox's Plugin->lookup;\n"
       "unknown types raise NotFoundError (a LookupError)." },
@@ -1295,7 +1321,10 @@ static int module_exec(PyObject *module)
                                         "An operation did not finish in time."))
         || !(st->ClusterError = sub_exc(module, st, "ClusterError", NULL, "A Ceph cluster operation failed."))
         || !(st->DeactivationError = sub_exc(module, st, "DeactivationError", NULL,
-                                             "Some volumes of a list could not be deactivated.")))
+                                             "Some volumes of a list could not be deactivated."))
+        || !(st->PluginError = sub_exc(module, st, "PluginError", NULL,
+                                       "A plugin written in Python failed: the exception it raised is "
+                                       "the __cause__.")))
         return -1;
     st->StorageWarning = PyErr_NewExceptionWithDoc("pvestorage.StorageWarning",
                                                    "Warnings of the storage layer.", PyExc_UserWarning, NULL);
@@ -1343,6 +1372,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(st->TimeoutError);
     Py_VISIT(st->ClusterError);
     Py_VISIT(st->DeactivationError);
+    Py_VISIT(st->PluginError);
     Py_VISIT(st->StorageWarning);
     Py_VISIT(st->PluginType);
     return 0;
@@ -1361,6 +1391,7 @@ static int module_clear(PyObject *module)
     Py_CLEAR(st->TimeoutError);
     Py_CLEAR(st->ClusterError);
     Py_CLEAR(st->DeactivationError);
+    Py_CLEAR(st->PluginError);
     Py_CLEAR(st->StorageWarning);
     Py_CLEAR(st->PluginType);
     return 0;
@@ -1372,6 +1403,7 @@ static void module_free(void *module)
     module_clear((PyObject *)module);
     pvs_ctx_free(st->ctx);
     st->ctx = NULL;
+    pyb_free_plugins(st);   /* after the context: it borrowed their tables */
 }
 
 static PyModuleDef_Slot module_slots[] = {

@@ -1,0 +1,453 @@
+/* foreign.c - storage plugins written in Python.
+ *
+ * A registered class is an ordinary pvs_plugin table, embedded first in a
+ * py_plugin that holds the Python object; its trampolines call the
+ * object's methods with Proxmox's arguments (snapname, cache and hints as
+ * keywords).  The core calls them on the caller's thread, with the GIL
+ * released: each trampoline takes the GIL for the Python it runs and gives
+ * it back.  An exception becomes the core call's error (PVS_EPLUGIN), and
+ * the call then raises PluginError from it. */
+#include "binding.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct py_plugin {
+    pvs_plugin table;         /* first: the core's `self` is this */
+    PyObject *obj;
+    modstate *st;             /* the module's: the plugin goes with it */
+    char *type, *name;
+    pvs_schema *schema;
+    struct py_plugin *next;
+} py_plugin;
+
+#define PPY(self) ((const py_plugin *)(self))
+
+/* ---- Python -> core ---- */
+
+/* str as the core's bytes (surrogates back to the bytes they stand for) */
+static char *utf8_copy(PyObject *o)
+{
+    PyObject *b = PyUnicode_Check(o) ? PyUnicode_AsEncodedString(o, "utf-8", "surrogateescape") : NULL;
+    char *s = NULL;
+    if (b && strlen(PyBytes_AS_STRING(b)) == (size_t)PyBytes_GET_SIZE(b))
+        s = strdup(PyBytes_AS_STRING(b));
+    Py_XDECREF(b);
+    PyErr_Clear();
+    return s;
+}
+
+/* The exception being raised, as the call's error; kept to be chained. */
+static int python_failed(pvs_error *err)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value && tb)
+        PyException_SetTraceback(value, tb);
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    char *msg = s ? utf8_copy(s) : NULL;
+    if (msg && !*msg) {   /* raise RuntimeError(): its class says what */
+        free(msg);
+        msg = strdup(((PyTypeObject *)type)->tp_name);
+    }
+    Py_XDECREF(s);
+    PyErr_Clear();
+    Py_XSETREF(pyb_plugin_exc, value ? value : Py_NewRef(Py_None));
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    pvs_error_set(err, PVS_EPLUGIN, "%s\n", msg ? msg : "unknown error");
+    free(msg);
+    return PVS_EPLUGIN;
+}
+
+static int bad_result(const py_plugin *pp, const char *method, const char *what, pvs_error *err)
+{
+    return pvs_error_set(err, PVS_EPLUGIN, "%s.%s returned %s\n", pp->name, method, what);
+}
+
+/* ---- core -> Python ---- */
+
+static PyObject *str_obj(const char *s)
+{
+    return s ? pyb_text(s, strlen(s)) : Py_NewRef(Py_None);
+}
+
+/* The section as the caller handed it over, or the core's converted. */
+static PyObject *section_obj(call_state *cs, const char *storeid, const json_t *scfg)
+{
+    PyObject *ids = cs && cs->cfg && PyDict_Check(cs->cfg) ? PyDict_GetItemString(cs->cfg, "ids") : NULL;
+    PyObject *key = ids && PyDict_Check(ids) && storeid ? str_obj(storeid) : NULL;
+    PyObject *sec = key ? PyDict_GetItemWithError(ids, key) : NULL;
+    Py_XDECREF(key);
+    PyErr_Clear();
+    if (sec)
+        return Py_NewRef(sec);
+    return scfg ? pyb_to_python(scfg) : Py_NewRef(Py_None);
+}
+
+static PyObject *hints_obj(call_state *cs, const json_t *hints)
+{
+    if (!hints)
+        return Py_NewRef(Py_None);
+    return cs && cs->hints ? Py_NewRef(cs->hints) : pyb_to_python(hints);
+}
+
+static PyObject *cache_obj(call_state *cs)
+{
+    if (!cs)
+        return PyDict_New();
+    if (!cs->cache)
+        cs->cache = PyDict_New();
+    return cs->cache ? Py_NewRef(cs->cache) : NULL;
+}
+
+/* ---- the call ---- */
+
+typedef struct kwarg {
+    const char *name;
+    PyObject *value;   /* a new reference, or NULL after a failed conversion */
+} kwarg;
+
+/* obj.method(*pos, **kw), taking the references in pos and kw; the result
+ * (new) or NULL with the exception as err.  GIL held. */
+static PyObject *invoke(const py_plugin *pp, const char *method, PyObject **pos, int npos, kwarg *kw,
+                        int nkw, pvs_error *err)
+{
+    PyObject *args = PyTuple_New(npos), *kwargs = PyDict_New(), *fn = NULL, *res = NULL;
+    int ok = args && kwargs;
+    for (int i = 0; i < npos; i++) {
+        ok = ok && pos[i];
+        if (args && pos[i])
+            PyTuple_SET_ITEM(args, i, pos[i]);   /* stolen */
+        else
+            Py_XDECREF(pos[i]);
+    }
+    for (int i = 0; i < nkw; i++) {
+        ok = ok && kw[i].value && PyDict_SetItemString(kwargs, kw[i].name, kw[i].value) == 0;
+        Py_XDECREF(kw[i].value);
+    }
+    if (ok && (fn = PyObject_GetAttrString(pp->obj, method)))
+        res = PyObject_Call(fn, args, kwargs);
+    Py_XDECREF(fn);
+    Py_XDECREF(args);
+    Py_XDECREF(kwargs);
+    if (!res) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        python_failed(err);
+    }
+    return res;
+}
+
+/* Take the GIL, emit the core's warnings so far (before the plugin's own);
+ * 0, or the error when a warnings filter raised. */
+static int enter_python(const py_plugin *pp, PyGILState_STATE *g, pvs_error *err)
+{
+    *g = PyGILState_Ensure();
+    call_state *cs = pyb_current_call;
+    if (cs && cs->n)
+        pyb_flush_call(pp->st, cs);
+    return PyErr_Occurred() ? python_failed(err) : 0;
+}
+
+#define KW_SNAP(s) { "snapname", str_obj(s) }
+
+static int py_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                               const json_t *scfg, pvs_error *err)
+{
+    (void)ctx;
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        call_state *cs = pyb_current_call;
+        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg) };
+        kwarg kw[] = { { "cache", cache_obj(cs) } };
+        PyObject *res = invoke(PPY(self), "activate_storage", pos, 2, kw, 1, err);
+        rc = res ? 0 : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int py_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                              const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+{
+    (void)ctx;
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        call_state *cs = pyb_current_call;
+        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
+        kwarg kw[] = { KW_SNAP(snapname), { "cache", cache_obj(cs) }, { "hints", hints_obj(cs, hints) } };
+        PyObject *res = invoke(PPY(self), "activate_volume", pos, 3, kw, 3, err);
+        rc = res ? 0 : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int py_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                                const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx;
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        call_state *cs = pyb_current_call;
+        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
+        kwarg kw[] = { KW_SNAP(snapname), { "cache", cache_obj(cs) } };
+        PyObject *res = invoke(PPY(self), "deactivate_volume", pos, 3, kw, 2, err);
+        rc = res ? 0 : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int py_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                           const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx;
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        call_state *cs = pyb_current_call;
+        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
+        kwarg kw[] = { KW_SNAP(snapname) };
+        PyObject *res = invoke(PPY(self), "unmap_volume", pos, 3, kw, 1, err);
+        rc = res ? 0 : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* A path result: a str, or the first item of (path, vmid, vtype). */
+static int path_result(const py_plugin *pp, const char *method, PyObject *res, char **path, pvs_error *err)
+{
+    PyObject *p = res && (PyTuple_Check(res) || PyList_Check(res)) && PySequence_Size(res) > 0
+                      ? PySequence_GetItem(res, 0) : Py_XNewRef(res);
+    PyErr_Clear();
+    *path = p && PyUnicode_Check(p) ? utf8_copy(p) : NULL;
+    Py_XDECREF(p);
+    return *path ? 0 : bad_result(pp, method, "no path (a str without NUL bytes)", err);
+}
+
+static int py_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                         const char *volname, const char *snapname, const json_t *hints, char **path,
+                         pvs_error *err)
+{
+    (void)ctx;
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        call_state *cs = pyb_current_call;
+        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
+        kwarg kw[] = { KW_SNAP(snapname), { "hints", hints_obj(cs, hints) } };
+        PyObject *res = invoke(PPY(self), "map_volume", pos, 3, kw, 2, err);
+        rc = res ? path_result(PPY(self), "map_volume", res, path, err) : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+static int py_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
+                   const char *storeid, const char *snapname, char **path, pvs_error *err)
+{
+    (void)ctx;
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        call_state *cs = pyb_current_call;
+        PyObject *pos[] = { section_obj(cs, storeid, scfg), str_obj(volname), str_obj(storeid) };
+        kwarg kw[] = { KW_SNAP(snapname) };
+        PyObject *res = invoke(PPY(self), "path", pos, 3, kw, 1, err);
+        rc = res ? path_result(PPY(self), "path", res, path, err) : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* (vtype, name, vmid, basename, basevmid, isbase, format), None for unset */
+static int volname_result(const py_plugin *pp, PyObject *res, pvs_volname *v, pvs_error *err)
+{
+    PyObject *seq = PySequence_Fast(res, "");
+    char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
+    int rc = seq ? 0 : bad_result(pp, "parse_volname", "no sequence", err);
+    for (Py_ssize_t i = 0; !rc && i < 7 && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        PyObject *s = item == Py_None ? NULL : PyUnicode_Check(item) ? Py_NewRef(item) : PyObject_Str(item);
+        if (s && !(*fields[i] = utf8_copy(s)))
+            rc = bad_result(pp, "parse_volname", "a field that is not text", err);
+        Py_XDECREF(s);
+    }
+    Py_XDECREF(seq);
+    PyErr_Clear();
+    if (rc)
+        pvs_volname_clear(v);
+    return rc;
+}
+
+static int py_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
+{
+    PyGILState_STATE g;
+    int rc = enter_python(PPY(self), &g, err);
+    if (!rc) {
+        PyObject *pos[] = { str_obj(volname) };
+        PyObject *res = invoke(PPY(self), "parse_volname", pos, 1, NULL, 0, err);
+        rc = res ? volname_result(PPY(self), res, v, err) : PVS_EPLUGIN;
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
+}
+
+/* ---- registration ---- */
+
+static void free_plugin(py_plugin *pp)
+{
+    if (!pp)
+        return;
+    Py_XDECREF(pp->obj);
+    free(pp->type);
+    free(pp->name);
+    pvs_schema_free(pp->schema);
+    free(pp);
+}
+
+void pyb_free_plugins(modstate *st)
+{
+    while (st->plugins) {
+        py_plugin *next = st->plugins->next;
+        free_plugin(st->plugins);
+        st->plugins = next;
+    }
+}
+
+/* obj.name, called when callable; NULL without an exception when absent */
+static PyObject *declared(PyObject *obj, const char *name)
+{
+    PyObject *v = PyObject_GetAttrString(obj, name);
+    if (!v) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError))
+            PyErr_Clear();
+        return NULL;
+    }
+    if (PyCallable_Check(v))
+        Py_SETREF(v, PyObject_CallNoArgs(v));
+    return v;
+}
+
+/* properties, options or plugindata as JSON: NULL when absent or None */
+static int declared_json(modstate *st, PyObject *obj, const char *name, json_t **out)
+{
+    PyObject *v = declared(obj, name);
+    *out = NULL;
+    if (!v)
+        return PyErr_Occurred() ? -1 : 0;
+    if (v != Py_None && !(*out = pyb_data_to_json(st, v, name)))
+        return Py_DECREF(v), -1;
+    Py_DECREF(v);
+    return 0;
+}
+
+static char *class_name(PyObject *plugin, PyObject *obj)
+{
+    PyObject *cls = PyType_Check(plugin) ? plugin : (PyObject *)Py_TYPE(obj);
+    PyObject *mod = PyObject_GetAttrString(cls, "__module__");
+    PyObject *qual = PyObject_GetAttrString(cls, "__qualname__");
+    PyObject *full = mod && qual ? PyUnicode_FromFormat("%S.%S", mod, qual) : NULL;
+    char *s = full ? utf8_copy(full) : NULL;
+    Py_XDECREF(mod);
+    Py_XDECREF(qual);
+    Py_XDECREF(full);
+    PyErr_Clear();
+    return s ? s : strdup("plugin");
+}
+
+/* type and api: the class's identity; 0 or -1 with an exception */
+static int identity(modstate *st, py_plugin *pp)
+{
+    PyObject *type = declared(pp->obj, "type");
+    if (type && PyUnicode_Check(type))
+        pp->type = utf8_copy(type);
+    Py_XDECREF(type);
+    if (!pp->type || !*pp->type) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "%s: type must be a non-empty str", pp->name);
+        return -1;
+    }
+    PyObject *api = declared(pp->obj, "api");
+    if (!api && !PyErr_Occurred())
+        PyErr_SetString(st->PluginAPIError, "does not provide an api() method");
+    if (api && !PyLong_Check(api))
+        PyErr_Format(PyExc_TypeError, "%s: api must be an int", pp->name);
+    pp->table.api = api && PyLong_Check(api) ? (int)PyLong_AsLong(api) : 0;
+    Py_XDECREF(api);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int schema(modstate *st, py_plugin *pp)
+{
+    json_t *props = NULL, *opts = NULL, *data = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    int rc = declared_json(st, pp->obj, "properties", &props) || declared_json(st, pp->obj, "options", &opts)
+             || declared_json(st, pp->obj, "plugindata", &data) ? -1 : 0;
+    if (!rc && !(pp->schema = pvs_schema_from_json(props, opts, data, &err)))
+        rc = (PyErr_NoMemory(), -1);
+    if (!rc)
+        pvs_schema_apply(pp->schema, &pp->table);
+    json_decref(props);
+    json_decref(opts);
+    json_decref(data);
+    pvs_error_clear(&err);
+    return rc;
+}
+
+static void methods(py_plugin *pp)
+{
+    pvs_plugin *t = &pp->table;
+#define HAS(m) PyObject_HasAttrString(pp->obj, m)
+    t->parse_volname = HAS("parse_volname") ? py_parse_volname : NULL;
+    t->path = HAS("path") ? py_path : NULL;
+    t->activate_storage = HAS("activate_storage") ? py_activate_storage : NULL;
+    t->activate_volume = HAS("activate_volume") ? py_activate_volume : NULL;
+    t->deactivate_volume = HAS("deactivate_volume") ? py_deactivate_volume : NULL;
+    t->map_volume = HAS("map_volume") ? py_map_volume : NULL;
+    t->unmap_volume = HAS("unmap_volume") ? py_unmap_volume : NULL;
+#undef HAS
+}
+
+PyObject *pyb_register_plugin(PyObject *module, PyObject *plugin)
+{
+    modstate *st = PyModule_GetState(module);
+    py_plugin *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return PyErr_NoMemory();
+    pp->st = st;
+    pp->obj = PyType_Check(plugin) ? PyObject_CallNoArgs(plugin) : Py_NewRef(plugin);
+    pp->name = pp->obj ? class_name(plugin, pp->obj) : NULL;
+    pp->table.size = PVS_PLUGIN_SIZE;
+    if (!pp->obj || !pp->name || identity(st, pp) || schema(st, pp)) {
+        free_plugin(pp);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    pp->table.type = pp->type;
+    pp->table.name = pp->name;
+    methods(pp);
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_register_plugin(st->ctx, &pp->table, &err)) {
+        free_plugin(pp);
+        return pyb_raise(st, &err);
+    }
+    pp->next = st->plugins;
+    st->plugins = pp;
+    if (PyErr_Occurred())   /* the older-API warning, turned into an error by a filter */
+        return NULL;
+    Py_RETURN_NONE;
+}
