@@ -151,74 +151,59 @@ static int enter_python(const py_plugin *pp, PyGILState_STATE *g, pvs_error *err
     return PyErr_Occurred() ? python_failed(err) : 0;
 }
 
-#define KW_SNAP(s) { "snapname", str_obj(s) }
+/* One method call: which of Proxmox's arguments it takes, and what to do
+ * with its result (GIL held), if anything. */
+enum { A_STOREID = 1, A_SCFG = 2, A_VOLNAME = 4, A_SNAP = 8, A_CACHE = 16, A_HINTS = 32, A_PATH_ORDER = 64 };
 
-static int py_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
-                               const json_t *scfg, pvs_error *err)
+typedef struct pcall {
+    const char *method;
+    unsigned args;
+    const char *storeid, *volname, *snapname;
+    const json_t *scfg, *hints;
+    int (*take)(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err);
+    void *out;
+} pcall;
+
+/* Positional arguments in Proxmox's order: (storeid, scfg, volname), but
+ * path's (scfg, volname, storeid). */
+static int positional(call_state *cs, const pcall *c, PyObject **pos)
 {
-    (void)ctx;
-    PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
-    if (!rc) {
-        call_state *cs = pyb_current_call;
-        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg) };
-        kwarg kw[] = { { "cache", cache_obj(cs) } };
-        PyObject *res = invoke(PPY(self), "activate_storage", pos, 2, kw, 1, err);
-        rc = res ? 0 : PVS_EPLUGIN;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
+    int n = 0;
+    PyObject *storeid = c->args & A_STOREID ? str_obj(c->storeid) : NULL;
+    if (storeid && !(c->args & A_PATH_ORDER))
+        pos[n++] = storeid;
+    if (c->args & A_SCFG)
+        pos[n++] = section_obj(cs, c->storeid, c->scfg);
+    if (c->args & A_VOLNAME)
+        pos[n++] = str_obj(c->volname);
+    if (storeid && (c->args & A_PATH_ORDER))
+        pos[n++] = storeid;
+    return n;
 }
 
-static int py_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                              const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+static int keywords(call_state *cs, const pcall *c, kwarg *kw)
 {
-    (void)ctx;
-    PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
-    if (!rc) {
-        call_state *cs = pyb_current_call;
-        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
-        kwarg kw[] = { KW_SNAP(snapname), { "cache", cache_obj(cs) }, { "hints", hints_obj(cs, hints) } };
-        PyObject *res = invoke(PPY(self), "activate_volume", pos, 3, kw, 3, err);
-        rc = res ? 0 : PVS_EPLUGIN;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
+    int n = 0;
+    if (c->args & A_SNAP)
+        kw[n++] = (kwarg){ "snapname", str_obj(c->snapname) };
+    if (c->args & A_CACHE)
+        kw[n++] = (kwarg){ "cache", cache_obj(cs) };
+    if (c->args & A_HINTS)
+        kw[n++] = (kwarg){ "hints", hints_obj(cs, c->hints) };
+    return n;
 }
 
-static int py_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                                const char *volname, const char *snapname, pvs_error *err)
+static int run(const pvs_plugin *self, const pcall *c, pvs_error *err)
 {
-    (void)ctx;
     PyGILState_STATE g;
     int rc = enter_python(PPY(self), &g, err);
     if (!rc) {
         call_state *cs = pyb_current_call;
-        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
-        kwarg kw[] = { KW_SNAP(snapname), { "cache", cache_obj(cs) } };
-        PyObject *res = invoke(PPY(self), "deactivate_volume", pos, 3, kw, 2, err);
-        rc = res ? 0 : PVS_EPLUGIN;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
-}
-
-static int py_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                           const char *volname, const char *snapname, pvs_error *err)
-{
-    (void)ctx;
-    PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
-    if (!rc) {
-        call_state *cs = pyb_current_call;
-        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
-        kwarg kw[] = { KW_SNAP(snapname) };
-        PyObject *res = invoke(PPY(self), "unmap_volume", pos, 3, kw, 1, err);
-        rc = res ? 0 : PVS_EPLUGIN;
+        PyObject *pos[3];
+        kwarg kw[3];
+        int npos = positional(cs, c, pos), nkw = keywords(cs, c, kw);
+        PyObject *res = invoke(PPY(self), c->method, pos, npos, kw, nkw, err);
+        rc = !res ? PVS_EPLUGIN : c->take ? c->take(PPY(self), c->method, res, c->out, err) : 0;
         Py_XDECREF(res);
     }
     PyGILState_Release(g);
@@ -226,64 +211,29 @@ static int py_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *sto
 }
 
 /* A path result: a str, or the first item of (path, vmid, vtype). */
-static int path_result(const py_plugin *pp, const char *method, PyObject *res, char **path, pvs_error *err)
+static int path_result(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err)
 {
-    PyObject *p = res && (PyTuple_Check(res) || PyList_Check(res)) && PySequence_Size(res) > 0
-                      ? PySequence_GetItem(res, 0) : Py_XNewRef(res);
+    char **path = out;
+    PyObject *p = (PyTuple_Check(res) || PyList_Check(res)) && PySequence_Size(res) > 0
+                      ? PySequence_GetItem(res, 0) : Py_NewRef(res);
     PyErr_Clear();
     *path = p && PyUnicode_Check(p) ? utf8_copy(p) : NULL;
     Py_XDECREF(p);
     return *path ? 0 : bad_result(pp, method, "no path (a str without NUL bytes)", err);
 }
 
-static int py_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                         const char *volname, const char *snapname, const json_t *hints, char **path,
-                         pvs_error *err)
-{
-    (void)ctx;
-    PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
-    if (!rc) {
-        call_state *cs = pyb_current_call;
-        PyObject *pos[] = { str_obj(storeid), section_obj(cs, storeid, scfg), str_obj(volname) };
-        kwarg kw[] = { KW_SNAP(snapname), { "hints", hints_obj(cs, hints) } };
-        PyObject *res = invoke(PPY(self), "map_volume", pos, 3, kw, 2, err);
-        rc = res ? path_result(PPY(self), "map_volume", res, path, err) : PVS_EPLUGIN;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
-}
-
-static int py_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
-                   const char *storeid, const char *snapname, char **path, pvs_error *err)
-{
-    (void)ctx;
-    PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
-    if (!rc) {
-        call_state *cs = pyb_current_call;
-        PyObject *pos[] = { section_obj(cs, storeid, scfg), str_obj(volname), str_obj(storeid) };
-        kwarg kw[] = { KW_SNAP(snapname) };
-        PyObject *res = invoke(PPY(self), "path", pos, 3, kw, 1, err);
-        rc = res ? path_result(PPY(self), "path", res, path, err) : PVS_EPLUGIN;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
-}
-
 /* (vtype, name, vmid, basename, basevmid, isbase, format), None for unset */
-static int volname_result(const py_plugin *pp, PyObject *res, pvs_volname *v, pvs_error *err)
+static int volname_result(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err)
 {
+    pvs_volname *v = out;
     PyObject *seq = PySequence_Fast(res, "");
     char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
-    int rc = seq ? 0 : bad_result(pp, "parse_volname", "no sequence", err);
+    int rc = seq ? 0 : bad_result(pp, method, "no sequence", err);
     for (Py_ssize_t i = 0; !rc && i < 7 && i < PySequence_Fast_GET_SIZE(seq); i++) {
         PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
         PyObject *s = item == Py_None ? NULL : PyUnicode_Check(item) ? Py_NewRef(item) : PyObject_Str(item);
         if (s && !(*fields[i] = utf8_copy(s)))
-            rc = bad_result(pp, "parse_volname", "a field that is not text", err);
+            rc = bad_result(pp, method, "a field that is not text", err);
         Py_XDECREF(s);
     }
     Py_XDECREF(seq);
@@ -293,18 +243,64 @@ static int volname_result(const py_plugin *pp, PyObject *res, pvs_volname *v, pv
     return rc;
 }
 
+static int py_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                               const json_t *scfg, pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "activate_storage", A_STOREID | A_SCFG | A_CACHE, storeid, NULL, NULL, scfg, NULL, NULL, NULL };
+    return run(self, &c, err);
+}
+
+static int py_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                              const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "activate_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_CACHE | A_HINTS,
+                storeid, volname, snapname, scfg, hints, NULL, NULL };
+    return run(self, &c, err);
+}
+
+static int py_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                                const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "deactivate_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_CACHE,
+                storeid, volname, snapname, scfg, NULL, NULL, NULL };
+    return run(self, &c, err);
+}
+
+static int py_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                           const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "unmap_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP, storeid, volname, snapname, scfg,
+                NULL, NULL, NULL };
+    return run(self, &c, err);
+}
+
+static int py_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                         const char *volname, const char *snapname, const json_t *hints, char **path,
+                         pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "map_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_HINTS, storeid, volname, snapname,
+                scfg, hints, path_result, path };
+    return run(self, &c, err);
+}
+
+static int py_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
+                   const char *storeid, const char *snapname, char **path, pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "path", A_SCFG | A_VOLNAME | A_STOREID | A_SNAP | A_PATH_ORDER, storeid, volname, snapname,
+                scfg, NULL, path_result, path };
+    return run(self, &c, err);
+}
+
 static int py_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
 {
-    PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
-    if (!rc) {
-        PyObject *pos[] = { str_obj(volname) };
-        PyObject *res = invoke(PPY(self), "parse_volname", pos, 1, NULL, 0, err);
-        rc = res ? volname_result(PPY(self), res, v, err) : PVS_EPLUGIN;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
+    pcall c = { "parse_volname", A_VOLNAME, NULL, volname, NULL, NULL, NULL, volname_result, v };
+    return run(self, &c, err);
 }
 
 /* ---- registration ---- */
