@@ -200,14 +200,22 @@ with C<unable to parse volume ID '$volid'> unless C<$noerr>.
 
 A C<storage.cfg>, parsed into the shape of C<PVE::Storage::config()>:
 C<< { ids => { STOREID => { type => ..., ... } }, order => { STOREID => N } } >>;
-C<content> and C<nodes> become sets, booleans 0/1. Bad lines are warned and
-skipped, as Proxmox does; an unreadable file dies.
+C<content> and C<nodes> become sets, booleans and integers numbers. Every
+upstream storage type is known (dir, lvm, lvmthin, zfspool, zfs, nfs, cifs,
+cephfs, rbd, pbs, iscsi, iscsidirect, btrfs, esxi), and registered plugins add
+theirs. Values are checked with upstream's rules and messages; a bad value is
+warned and dropped, a section that cannot be kept is C<undef> in C<ids> (as
+upstream), and C<local> is upstream's dir storage at F</var/lib/vz> unless the
+file defines it so. An unreadable file dies.
 
 =item activate_volumes($cfg, $vollist, $snapname, $hints)
 
 Verifies the hints (an invalid hint activates nothing), activates each storage
-involved once, then each volume through its plugin with the hints. An empty
-list does nothing.
+involved once, then each volume through its plugin with the hints, in list
+order, stopping at the first failure. An empty list does nothing. A volume
+whose storage type has no plugin here dies with
+C<storage 'ID' has type 'TYPE', for which no plugin is registered (a plugin can be registered for it)>
+- unless C<PVE::Storage> is loaded (see L</PLUGINS WRITTEN IN PERL>).
 
 =item deactivate_volumes($cfg, $vollist, $snapname)
 
@@ -242,7 +250,85 @@ per distinct hash or array. Only the sections of the storages that the volume
 IDs name are read from C<$cfg>, so a call costs the same with a large
 configuration.
 
+=item register_plugin($class)
+
+Registers a Perl class that implements Proxmox's storage plugin interface:
+C<api>, C<type>, and optionally C<plugindata>, C<properties>, C<options> and
+any of C<parse_volname>, C<path>, C<activate_storage>, C<activate_volume>,
+C<deactivate_volume>, C<map_volume>, C<unmap_volume>. See
+L</PLUGINS WRITTEN IN PERL>.
+
 =back
+
+=head1 PLUGINS WRITTEN IN PERL
+
+    package PVE::Storage::Custom::MyPlugin;
+    use base qw(PVE::Storage::Plugin);     # or no base class at all
+    sub api { 13 }
+    sub type { 'mystorage' }
+    sub plugindata { { content => [ { images => 1, rootdir => 1 }, { images => 1 } ] } }
+    sub properties { { 'my-server' => { type => 'string', format => 'pve-storage-server' } } }
+    sub options { { 'my-server' => { fixed => 1 }, content => { optional => 1 } } }
+    sub activate_volume {
+        my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
+        ...   # $hints->{'guest-is-windows'}
+    }
+
+    PVE::Storage::XS::register_plugin('PVE::Storage::Custom::MyPlugin');
+
+=over 4
+
+=item *
+
+The API version is checked as upstream checks a custom plugin: a newer one
+dies C<implements an API version newer than current (14 E<gt> 13)>, one older
+than 9 dies C<API version too old, please update the plugin (8 E<lt> 9)>, 9
+to 12 load with the warning C<Plugin "CLASS" is implementing an older storage
+API, an upgrade is recommended>. A class without C<api> dies
+C<does not provide an api() method>.
+
+=item *
+
+Its C<properties> and C<options> extend the configuration parser, with the
+rules of upstream's section config: a property is declared once
+(C<duplicate property 'NAME'>), an option names a declared property
+(C<undefined property 'NAME'>).
+
+=item *
+
+Storage-level calls dispatch its type's volumes to it in the caller's list
+order, between the C plugins' volumes, with upstream's arguments: the
+caller's own section hash and hints, and one C<$cache> hash for the whole
+call (C<activate_storage> runs first for each storage). A C<die> in it is the
+call's error: the call dies with the very value the plugin died with (an
+exception object stays one). Its C<warn>s reach C<$SIG{__WARN__}>, after
+any warning of the library that came before them.
+
+=item *
+
+It may call back into C<PVE::Storage::XS>: no lock is held while Perl code
+runs.
+
+=item *
+
+Registering a class for C<dir> or C<rbd> replaces the C plugin, for callers
+that want the Perl behaviour back; a type is registered once otherwise
+(C<duplicate storage plugin type 'TYPE'>).
+
+=item *
+
+When C<PVE::Storage> is loaded, a type that no plugin here implements (lvm,
+lvmthin, zfspool, nfs, ..., or a custom plugin's) is served by the class
+C<< PVE::Storage::Plugin->lookup(TYPE) >> returns, on first use. So
+C<activate_volumes($cfg, $vollist, $snapname, $hints)> works for every
+storage of a node: C where a C plugin exists, Perl otherwise. Those classes
+are upstream's and are not checked again; the type's configuration keeps
+this library's description.
+
+=back
+
+Registrations belong to the interpreter (a new thread's interpreter starts
+with the built-in plugins).
 
 =head1 PLUGIN CLASSES
 
