@@ -673,6 +673,8 @@ static int invoke(pTHX_ const perl_plugin *pp, const char *method, SV **args, in
                   SV **out, int max, pvs_error *err)
 {
     dMY_CXT;
+    SvREFCNT_dec(MY_CXT.pending_die);   /* only this call's die is rethrown */
+    MY_CXT.pending_die = NULL;
     if (flush_in_call(aTHX_ &MY_CXT, err))
         return -1;
     dSP;

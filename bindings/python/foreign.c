@@ -114,6 +114,7 @@ typedef struct kwarg {
 static PyObject *invoke(const py_plugin *pp, const char *method, PyObject **pos, int npos, kwarg *kw,
                         int nkw, pvs_error *err)
 {
+    Py_CLEAR(pyb_plugin_exc);   /* only this call's exception is chained */
     PyObject *args = PyTuple_New(npos), *kwargs = PyDict_New(), *fn = NULL, *res = NULL;
     int ok = args && kwargs;
     for (int i = 0; i < npos; i++) {

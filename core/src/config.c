@@ -26,9 +26,11 @@ static const pvs_property *find_prop(const pvs_ctx *ctx, const char *name)
 {
     const pvs_property *p = find_in(pvs_base_properties, name);
     const pvs_ctx *base = ctx->base;
-    for (size_t i = 0; !p && i < base->nplugins; i++)
-        if (PVS_PLUGIN_HAS(base->plugins[i], properties))
-            p = find_in(base->plugins[i]->properties, name);
+    for (size_t i = 0, n = pvs_plugin_count(base); !p && i < n; i++) {
+        const pvs_plugin *pl = pvs_plugin_at(base, i);
+        if (PVS_PLUGIN_HAS(pl, properties))
+            p = find_in(pl->properties, name);
+    }
     return p;
 }
 

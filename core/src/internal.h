@@ -157,6 +157,10 @@ int pvs_is_cyclic_value(const json_t *v);
 /* pvs_register_plugin; a builtin one may later be replaced, once, by a
  * registered plugin of its type (the context's composition root marks them). */
 int pvs_plugin_register(pvs_ctx *ctx, const pvs_plugin *plugin, int builtin, pvs_error *err);
+/* The registry as lookups read it without the lock (a slot is filled
+ * before it counts; a replaced table stays valid with the context). */
+size_t pvs_plugin_count(const pvs_ctx *base);
+const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i);
 
 /* ---- plugins ---- */
 /* The built-in plugins, NULL-terminated (plugins/builtin.c). */

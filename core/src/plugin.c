@@ -86,11 +86,12 @@ static int enter(pvs_ctx *base, const pvs_plugin *plugin, int builtin, pvs_error
         base->retired[base->nretired] = base->plugins[i];
         base->retired_states[base->nretired++] = base->states[i];
         base->states[i] = NULL;
-    } else {
-        base->nplugins++;
     }
-    base->plugins[i] = plugin;
+    /* lookups read without the lock: the slot is filled before it counts */
     base->builtin[i] = builtin;
+    __atomic_store_n(&base->plugins[i], plugin, __ATOMIC_RELEASE);
+    if (i == base->nplugins)
+        __atomic_store_n(&base->nplugins, i + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -135,11 +136,23 @@ void *pvs_plugin_state(pvs_ctx *ctx, const pvs_plugin *p, void *(*create)(void))
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err)
 {
     const pvs_ctx *base = ctx->base;
-    for (size_t i = 0; type && i < base->nplugins; i++)
-        if (strcmp(base->plugins[i]->type, type) == 0)
-            return base->plugins[i];
+    for (size_t i = 0, n = pvs_plugin_count(base); type && i < n; i++) {
+        const pvs_plugin *p = pvs_plugin_at(base, i);
+        if (strcmp(p->type, type) == 0)
+            return p;
+    }
     pvs_fail(err, PVS_ENOENT, "unknown storage type '%s'\n", type ? type : "");
     return NULL;
+}
+
+size_t pvs_plugin_count(const pvs_ctx *base)
+{
+    return __atomic_load_n(&base->nplugins, __ATOMIC_ACQUIRE);
+}
+
+const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i)
+{
+    return __atomic_load_n(&base->plugins[i], __ATOMIC_ACQUIRE);
 }
 
 int pvs_plugin_implemented(const pvs_plugin *p)
