@@ -339,6 +339,13 @@ struct pvs_plugin {
     /* What messages call the plugin (a Perl or Python class name), or NULL
      * for its type. */
     const char *name;
+    /* Optional: the plugin's own check of a parsed storage.cfg section
+     * (upstream's check_config override), called with after = 0 before the
+     * generic checks (to fill in defaults) and with after = 1 once they
+     * passed (to refuse or normalise values).  A failure skips the section,
+     * its message warned as the reason. */
+    int (*check_config)(const pvs_plugin *self, const char *storeid, json_t *section, int after,
+                        pvs_error *err);
 };
 
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins

@@ -332,6 +332,19 @@ static int check_config(parser *ps, const pvs_plugin *plugin, json_t *sec, strbu
     return 0;
 }
 
+/* The plugin's own check_config (upstream's overrides), before or after. */
+static int plugin_check(const pvs_plugin *plugin, const char *id, json_t *sec, int after, strbuf *why)
+{
+    if (!PVS_PLUGIN_HAS(plugin, check_config) || !plugin->check_config)
+        return 0;
+    pvs_error err = PVS_ERROR_INIT;
+    int rc = plugin->check_config(plugin, id, sec, after, &err);
+    if (rc)
+        sb_add(why, err.message ? err.message : "invalid section\n");
+    pvs_error_clear(&err);
+    return rc ? -1 : 0;
+}
+
 /* The section into ids and order: a section that fails check_config is
  * kept as null, as upstream keeps it undef.  A second section of an ID
  * already defined is warned and dropped (upstream lets the last win). */
@@ -346,7 +359,8 @@ static void finish_section(parser *ps, const pvs_plugin *plugin, const char *id,
     strbuf why;
     sb_init(&why);
     json_object_set_new(sec, "type", json_string(plugin->type));
-    if (check_config(ps, plugin, sec, &why)) {
+    if (plugin_check(plugin, id, sec, 0, &why) || check_config(ps, plugin, sec, &why)
+        || plugin_check(plugin, id, sec, 1, &why)) {
         pvs_warn(ps->ctx, "file %s line %d (skip section '%s'): %s", ps->filename, ps->last_line, id,
                  why.s ? why.s : "out of memory\n");
         sec = NULL;

@@ -180,6 +180,10 @@ extern const pvs_plugin pvs_lvm_schema, pvs_lvmthin_schema, pvs_zfspool_schema, 
 extern const pvs_property pvs_base_properties[];
 int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *out,
                            pvs_error *err);
+/* DirPlugin's check_config (dir and btrfs): a path of [-/a-zA-Z0-9_.@],
+ * made canonical. */
+int pvs_dir_check_config(const pvs_plugin *self, const char *storeid, json_t *section, int after,
+                         pvs_error *err);
 /* PATH/SUBDIR of a content type (content-dirs overrides the default), malloc()ed. */
 char *pvs_base_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err);
 int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,

@@ -214,24 +214,6 @@ static const char *under(const char *volname, const char *prefix)
     return volname + pl;
 }
 
-static int check_traversal(const char *volname, pvs_error *err)
-{
-    if (volname[0] == '/')
-        return pvs_fail(err, PVS_EINVAL, "invalid volume name '%s' - absolute paths are not allowed\n",
-                        volname);
-    for (const char *c = volname; *c;) {
-        size_t n = strcspn(c, "/");
-        if (n == 2 && c[0] == '.' && c[1] == '.')
-            return pvs_fail(err, PVS_EINVAL,
-                            "invalid volume name '%s' - '..' path components are not allowed\n",
-                            volname);
-        c += n;
-        if (*c)
-            c++;
-    }
-    return 0;
-}
-
 int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *out,
                              pvs_error *err)
 {
@@ -240,9 +222,9 @@ int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_voln
     const char *ext;
     size_t len = strlen(volname);
 
-    if (check_traversal(volname, err))
-        return PVS_EINVAL;
-
+    /* Upstream's patterns alone keep names inside the storage: a '/' is
+     * allowed only where a sub directory is meant, so "/etc/x", "iso/../x"
+     * and "100/../../x.raw" fail with its messages. */
     size_t d = span_digits(volname);
     if (d && volname[d] == '/' && volname[d + 1] && !has_space(volname, len))
         return images_volname(volname, out, err);
@@ -251,8 +233,6 @@ int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_voln
         return set_volname(out, err, "iso", name, strlen(name), NULL, 0, "raw");
     if ((name = under(volname, "vztmpl/")) && ext_of(name, strlen(name), vztmpl_exts, 1))
         return set_volname(out, err, "vztmpl", name, strlen(name), NULL, 0, "raw");
-    if ((name = under(volname, "rootdir/")) && span_digits(name) == strlen(name))
-        return set_volname(out, err, "rootdir", name, strlen(name), name, strlen(name), NULL);
     if ((name = under(volname, "backup/")) && ext_of(name, strlen(name), backup_exts, 0)) {
         /* vzdump-(openvz|lxc|qemu)-VMID-... names carry the guest's vmid */
         static const char *const kinds[] = { "vzdump-openvz-", "vzdump-lxc-", "vzdump-qemu-", NULL };
@@ -264,13 +244,15 @@ int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_voln
         }
         return set_volname(out, err, "backup", name, strlen(name), NULL, 0, "raw");
     }
-    if ((name = under(volname, "snippets/")))
+    /* upstream takes "snippets/.." too (the storage's own directory): not here */
+    if ((name = under(volname, "snippets/")) && strcmp(name, ".") && strcmp(name, ".."))
         return set_volname(out, err, "snippets", name, strlen(name), NULL, 0, "raw");
     if (strncmp(volname, "import/", 7) == 0) {
         name = volname + 7;
         const char *ova = strstr(name, ".ova/");
         const char *disk = ova ? ova + 5 : NULL;
-        if (ova && ova > name && safe_chars(name, (size_t)(ova - name)) && !strchr(disk, '/')
+        /* SAFE+.ova/SAFE+.(qcow2|raw|vmdk): the member's name is checked too */
+        if (ova && ova > name && safe_chars(name, (size_t)(ova - name)) && safe_chars(disk, strlen(disk))
             && (ext = ext_of(disk, strlen(disk), ova_disk_exts, 0))) {
             char fmt[16];
             snprintf(fmt, sizeof fmt, "ova+%s", ext + 1);
@@ -331,3 +313,46 @@ int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char
     return rc;
 }
 
+
+/* File::Spec->canonpath of an absolute path: no repeated or trailing
+ * slashes, no "." components, no ".." right under the root. */
+static void canonpath(char *p)
+{
+    char *o = p;
+    for (const char *i = p; *i;) {
+        if (i[0] == '/' && (o > p && o[-1] == '/')) {   /* // */
+            i++;
+        } else if (i[0] == '.' && (i[1] == '/' || !i[1]) && o > p && o[-1] == '/') {   /* /./ */
+            i += i[1] ? 2 : 1;
+        } else if (i[0] == '.' && i[1] == '.' && (i[2] == '/' || !i[2]) && o == p + 1) {   /* /../ */
+            i += i[2] ? 3 : 2;
+        } else {
+            *o++ = *i++;
+        }
+    }
+    while (o > p + 1 && o[-1] == '/')
+        o--;
+    *o = '\0';
+}
+
+int pvs_dir_check_config(const pvs_plugin *self, const char *storeid, json_t *section, int after,
+                         pvs_error *err)
+{
+    (void)self, (void)storeid;
+    const char *path = pvs_scfg_str(section, "path");
+    if (!after || !path)
+        return 0;
+    int ok = path[0] == '/' && path[1];
+    for (const char *c = path; ok && *c; c++)
+        ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+             strchr("-/_.@", *c);
+    if (!ok)
+        return pvs_fail(err, PVS_EINVAL, "illegal path for directory storage: %s\n", path);
+    char *canon = strdup(path);
+    if (!canon)
+        return pvs_oom(err);
+    canonpath(canon);
+    json_object_set_new(section, "path", json_string(canon));
+    free(canon);
+    return 0;
+}

@@ -228,4 +228,5 @@ const pvs_plugin pvs_dir_plugin = {
     .formats = dir_formats,
     .format_default = "raw",
     .sensitive_properties = dir_secrets,
+    .check_config = pvs_dir_check_config,
 };

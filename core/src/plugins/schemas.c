@@ -11,6 +11,21 @@
     .options = t##_options, .content_valid = t##_content, .content_default = t##_content_default
 
 static const char *const no_secrets[] = { NULL };
+
+/* cifs and cephfs mount at /mnt/pve/STOREID unless told otherwise */
+static int mount_path_default(const pvs_plugin *self, const char *storeid, json_t *section, int after,
+                              pvs_error *err)
+{
+    (void)self;
+    if (after || json_object_get(section, "path"))
+        return 0;
+    char *path = pvs_asprintf("/mnt/pve/%s", storeid);
+    if (!path)
+        return pvs_error_set(err, PVS_ENOMEM, "out of memory\n");
+    json_object_set_new(section, "path", json_string(path));
+    free(path);
+    return 0;
+}
 static const char *const password_secret[] = { "password", NULL };
 
 /* ---- lvm, lvmthin ---- */
@@ -149,7 +164,7 @@ static const char *const cifs_content_default[] = { "images", NULL };
 
 const pvs_plugin pvs_cifs_schema = {
     SCHEMA(cifs, 1), .properties = cifs_properties, .formats = file_formats,
-    .format_default = "raw", .sensitive_properties = password_secret,
+    .format_default = "raw", .sensitive_properties = password_secret, .check_config = mount_path_default,
 };
 
 static const pvs_property cephfs_properties[] = {
@@ -171,6 +186,7 @@ static const char *const keyring_secret[] = { "keyring", NULL };
 
 const pvs_plugin pvs_cephfs_schema = {
     SCHEMA(cephfs, 1), .properties = cephfs_properties, .sensitive_properties = keyring_secret,
+    .check_config = mount_path_default,
 };
 
 /* ---- pbs ---- */
@@ -244,7 +260,7 @@ static const char *const btrfs_formats[] = { "raw", "subvol", NULL };
 
 const pvs_plugin pvs_btrfs_schema = {
     SCHEMA(btrfs, 0), .properties = btrfs_properties, .formats = btrfs_formats,
-    .format_default = "raw", .sensitive_properties = no_secrets,
+    .format_default = "raw", .sensitive_properties = no_secrets, .check_config = pvs_dir_check_config,
 };
 
 /* ---- esxi ---- */
