@@ -106,24 +106,52 @@ def test_errors_and_hierarchy(cfg):
     assert isinstance(err, pvestorage.Error)
 
 
-def test_deactivate_warns_and_raises(cfg):
+class Busy:
+    """A plugin whose volumes cannot be deactivated."""
+    type = "pybusy"
+    api = 13
+
+    def deactivate_volume(self, storeid, scfg, volname, snapname=None, cache=None):
+        raise OSError(f"can't deactivate {volname} - device busy")
+
+
+@pytest.fixture
+def busy_cfg(cfg):
+    if not _registered("pybusy"):
+        pvestorage.register_plugin(Busy)
+    return {"ids": dict(cfg["ids"], busy={"type": "pybusy"}), "order": cfg["order"]}
+
+
+def _registered(t):
+    try:
+        return pvestorage.plugin(t) is not None
+    except pvestorage.NotFoundError:
+        return False
+
+
+def test_dir_deactivates_any_name(cfg):
+    # upstream's dir plugin does nothing on deactivation, whatever the name
+    assert pvestorage.deactivate_volumes(cfg, ["store:junk1", "store:100/vm-100-disk-0.raw"]) is None
+
+
+def test_deactivate_warns_and_raises(busy_cfg):
     vol = "store:100/vm-100-disk-0.raw"
     with pytest.warns(pvestorage.StorageWarning) as rec:
         with pytest.raises(pvestorage.DeactivationError) as info:
-            pvestorage.deactivate_volumes(cfg, ["store:junk1", vol, "store:junk2"])
-    assert str(info.value) == "volume deactivation failed: store:junk1 store:junk2"
+            pvestorage.deactivate_volumes(busy_cfg, ["busy:junk1", vol, "busy:junk2"])
+    assert str(info.value) == "volume deactivation failed: busy:junk1 busy:junk2"
     assert [str(w.message) for w in rec] == [
-        "unable to parse directory volume name 'junk1'",
-        "unable to parse directory volume name 'junk2'",
+        "can't deactivate junk1 - device busy",
+        "can't deactivate junk2 - device busy",
     ]
 
 
-def test_warning_as_error_wins(cfg):
+def test_warning_as_error_wins(busy_cfg):
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error", pvestorage.StorageWarning)
         with pytest.raises(pvestorage.StorageWarning, match="junk1"):
-            pvestorage.deactivate_volumes(cfg, ["store:junk1", "store:junk2"])
+            pvestorage.deactivate_volumes(busy_cfg, ["busy:junk1", "busy:junk2"])
 
 
 def test_caller_data_untouched(cfg, tmp_path):

@@ -56,24 +56,36 @@ is($@, "volume list is not an array reference\n", 'volume list must be an array'
 eval { activate_volumes('cfg', [$vol]) };
 is($@, "storage configuration is not a hash reference\n", 'configuration must be a hash');
 
+# a dir name that is no volume deactivates (nothing), as upstream's dir plugin
+ok(eval { deactivate_volumes($cfg, ['store:junk1', $vol]); 1 }, 'dir: nothing to deactivate, whatever the name')
+    or diag $@;
+
 # deactivation goes on, warns each error, then dies
+package Busy::Plugin {
+    sub api { 13 }
+    sub type { 'busy' }
+    sub deactivate_volume { die "can't deactivate $_[3] - device busy\n" }
+}
+PVE::Storage::XS::register_plugin('Busy::Plugin');
+$cfg->{ids}{busy} = { type => 'busy' };
 {
     my @w;
     local $SIG{__WARN__} = sub { push @w, $_[0] };
-    eval { deactivate_volumes($cfg, ['store:junk1', $vol, 'store:junk2']) };
-    is($@, "volume deactivation failed: store:junk1 store:junk2\n", 'deactivation failure message');
+    eval { deactivate_volumes($cfg, ['busy:junk1', $vol, 'busy:junk2']) };
+    is($@, "volume deactivation failed: busy:junk1 busy:junk2\n", 'deactivation failure message');
     is_deeply(\@w, [
-        "unable to parse directory volume name 'junk1'\n",
-        "unable to parse directory volume name 'junk2'\n",
+        "can't deactivate junk1 - device busy\n",
+        "can't deactivate junk2 - device busy\n",
     ], 'each failure warned through $SIG{__WARN__}');
 }
 
 # a dying __WARN__ handler: the die propagates, nothing leaks or crashes
 {
     local $SIG{__WARN__} = sub { die "handler: $_[0]" };
-    eval { deactivate_volumes($cfg, ['store:junk1']) };
-    is($@, "handler: unable to parse directory volume name 'junk1'\n", 'a dying warn handler wins');
+    eval { deactivate_volumes($cfg, ['busy:junk1']) };
+    is($@, "handler: can't deactivate junk1 - device busy\n", 'a dying warn handler wins');
 }
+delete $cfg->{ids}{busy};
 
 # the plugin class, called the way PVE::Storage calls plugins
 my $plugin = 'PVE::Storage::XS::Plugin::Dir';
