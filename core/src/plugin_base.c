@@ -294,7 +294,18 @@ int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char
     if (pvs_plugin_parse_volname(p, volname, v, err))
         return err ? err->code : PVS_EINVAL;
     int rc = 0;
-    if (snapname && (!v->format || (strcmp(v->format, "qcow2") && strcmp(v->format, "qed")))) {
+    /* volume chains: a snapshot is its own file, snap-SNAP-NAME ("current" is the volume) */
+    if (pvs_scfg_bool(scfg, "snapshot-as-volume-chain", 0) && snapname && *snapname
+        && strcmp(snapname, "0") && strcmp(snapname, "current")) {
+        char *snapfile = pvs_asprintf("snap-%s-%s", snapname, v->name);
+        if (!snapfile)
+            rc = pvs_oom(err);
+        free(v->name);
+        v->name = snapfile;
+    }
+    if (rc) {
+        /* out of memory: below */
+    } else if (snapname && (!v->format || (strcmp(v->format, "qcow2") && strcmp(v->format, "qed")))) {
         rc = pvs_fail(err, PVS_EINVAL, "can't snapshot this image format\n");
     } else {
         char *dir = pvs_base_get_subdir(scfg, v->vtype, err);

@@ -192,6 +192,18 @@ static void test_storage_activation_rules(void **state)
     assert_int_equal(pvs_activate_storage(f->ctx, f->cfg, "root-mnt", &err), 0);
     expect_error(pvs_activate_storage(f->ctx, f->cfg, "gone", &err), &err, PVS_ENOENT,
                  "storage 'gone' does not exist\n");
+
+    /* content directories: upstream's messages (checked against its activate_storage) */
+    json_t *cfg = parse(f, "dir: shared-dir\n\tpath %s/sd\n\tcontent iso,images\n\tcontent-dirs iso=same,images=same\n\n"
+                           "dir: blocked\n\tpath %s/bl\n\tcontent iso\n", f->dir, f->dir);
+    snprintf(msg, sizeof msg, "storage 'shared-dir' uses directory %s for multiple content types\n", at(f, "sd/same"));
+    expect_error(pvs_activate_storage(f->ctx, cfg, "shared-dir", &err), &err, PVS_ESTORAGE, msg);
+    mkdirs(at(f, "bl"));
+    write_file(at(f, "bl/template"), "a file in the way");
+    snprintf(msg, sizeof msg, "failed to create content directory '%s' for content 'iso' - File exists\n",
+             at(f, "bl/template/iso"));
+    expect_error(pvs_activate_storage(f->ctx, cfg, "blocked", &err), &err, PVS_ESTORAGE, msg);
+    json_decref(cfg);
 }
 
 /* ---- deactivation goes on past failures: a plugin that fails on "bad-" ---- */

@@ -182,6 +182,12 @@ static void test_paths(void **state)
     check_path(ctx, scfg, "100/vm-100-disk-0.raw", "snap1", NULL, "can't snapshot this image format\n");
     check_path(ctx, scfg, "iso/a.iso", "snap1", NULL, "can't snapshot this image format\n");
     check_path(ctx, scfg, "snippets/..", NULL, NULL, "unable to parse directory volume name 'snippets/..'\n");
+    /* volume chains: a snapshot is a file of its own (upstream's get_snap_name) */
+    json_object_set_new(scfg, "snapshot-as-volume-chain", json_integer(1));
+    check_path(ctx, scfg, "100/vm-100-disk-1.qcow2", "snap1", "/var/lib/vz/images/100/snap-snap1-vm-100-disk-1.qcow2", NULL);
+    check_path(ctx, scfg, "100/vm-100-disk-1.qcow2", "current", "/var/lib/vz/images/100/vm-100-disk-1.qcow2", NULL);
+    check_path(ctx, scfg, "100/vm-100-disk-0.raw", "snap1", NULL, "can't snapshot this image format\n");
+    json_object_del(scfg, "snapshot-as-volume-chain");
     /* content-dirs override */
     json_object_set_new(scfg, "content-dirs", json_pack("{s:s, s:s}", "iso", "isos", "images", "vm/disks"));
     check_path(ctx, scfg, "iso/a.iso", NULL, "/var/lib/vz/isos/a.iso", NULL);

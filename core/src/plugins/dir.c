@@ -15,21 +15,26 @@
 
 /* ---- activation ---- */
 
-/* mkdir -p, using only the stack: it runs in a forked child */
+/* mkdir -p, using only the stack: it runs in a forked child.  -1 with
+ * errno of the first component that failed, as File::Path reports it (a
+ * file where a directory should be is EEXIST). */
 static int mkpath(const char *path)
 {
     char buf[PATH_MAX];
     size_t n = strlen(path);
-    if (n >= sizeof buf)
+    if (n >= sizeof buf) {
+        errno = ENAMETOOLONG;
         return -1;
+    }
     memcpy(buf, path, n + 1);
     for (size_t i = 1; i <= n; i++) {
         if (buf[i] != '/' && buf[i] != '\0')
             continue;
         char c = buf[i];
         buf[i] = '\0';
-        if (mkdir(buf, 0755) && errno != EEXIST)
-            return -1;
+        struct stat st;
+        if (mkdir(buf, 0755) && (errno != EEXIST || stat(buf, &st) || !S_ISDIR(st.st_mode)))
+            return -1;   /* errno: mkdir's (EEXIST for a file in the way) */
         buf[i] = c;
     }
     return 0;
@@ -101,6 +106,60 @@ static const char *expected_mountpoint(const json_t *scfg)
     return mp;
 }
 
+/* the content types with a directory, sorted as upstream walks them */
+static const char *const vtypes[] = { "backup", "images", "import", "iso", "rootdir", "snippets",
+                                      "vztmpl", NULL };
+
+static int subdir_failed(const char *sub, const char *vtype, int e, pvs_error *err)
+{
+    const char *prompt = e == EACCES || e == EPERM || e == EROFS
+                             ? " - ensure that you have read and write access to your storage!" : "";
+    return pvs_fail(err, PVS_ESTORAGE, "failed to create content directory '%s' for content '%s' - %s%s\n",
+                    sub, vtype, strerror(e), prompt);
+}
+
+/* each content type's directory (backup's too when the storage holds
+ * containers: their migration uses it) */
+static int create_subdirs(const json_t *scfg, json_t *content, pvs_error *err)
+{
+    for (const char *const *vt = vtypes; *vt; vt++) {
+        if (!json_object_get(content, *vt)
+            && !(strcmp(*vt, "backup") == 0 && json_object_get(content, "rootdir")))
+            continue;
+        char *sub = pvs_base_get_subdir(scfg, *vt, err);
+        if (!sub)
+            return err ? err->code : PVS_EINVAL;
+        int rc = mkpath(sub) ? subdir_failed(sub, *vt, errno, err) : 0;
+        free(sub);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* two content types must not share a directory (as far as it exists) */
+static int distinct_subdirs(const char *storeid, const json_t *scfg, json_t *content, pvs_error *err)
+{
+    char seen[8][PATH_MAX];
+    int n = 0, rc = 0;
+    for (const char *const *vt = vtypes; *vt && !rc; vt++) {
+        if (!json_object_get(content, *vt))
+            continue;
+        char *sub = pvs_base_get_subdir(scfg, *vt, err);
+        if (!sub)
+            return err ? err->code : PVS_EINVAL;
+        if (realpath(sub, seen[n])) {
+            for (int i = 0; i < n && !rc; i++)
+                if (strcmp(seen[i], seen[n]) == 0)
+                    rc = pvs_fail(err, PVS_ESTORAGE, "storage '%s' uses directory %s for multiple content types\n",
+                                  storeid, seen[n]);
+            n++;
+        }
+        free(sub);
+    }
+    return rc;
+}
+
 static int dir_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                                 const json_t *scfg, pvs_error *err)
 {
@@ -130,26 +189,9 @@ static int dir_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char
         return 0;
     json_t *cs = json_object_get(scfg, "create-subdirs");
     int create = cs ? pvs_scfg_bool(scfg, "create-subdirs", 1) : pvs_scfg_bool(scfg, "mkdir", 1);
-    if (!create)
-        return 0;
-    static const char *const vtypes[] = { "backup", "images", "import", "iso", "rootdir",
-                                          "snippets", "vztmpl", NULL };   /* sorted, as Proxmox */
-    for (const char *const *vt = vtypes; *vt; vt++) {
-        if (!json_object_get(content, *vt)
-            && !(strcmp(*vt, "backup") == 0 && json_object_get(content, "rootdir")))
-            continue;
-        char *sub = pvs_base_get_subdir(scfg, *vt, err);
-        if (!sub)
-            return err ? err->code : PVS_EINVAL;
-        int rc = 0;
-        if (strcmp(sub, path) != 0 && mkpath(sub))
-            rc = pvs_fail(err, PVS_EIO, "unable to create directory '%s' - %s\n", sub, strerror(errno));
-        free(sub);
-        if (rc)
-            return rc;
-    }
+    int rc = create ? create_subdirs(scfg, content, err) : 0;
     (void)self;
-    return 0;
+    return rc ? rc : distinct_subdirs(storeid, scfg, content, err);
 }
 
 static int dir_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
