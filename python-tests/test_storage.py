@@ -229,3 +229,15 @@ def test_type_without_plugin_is_one_clear_error(cfg):
         pvestorage.activate_volumes(node_cfg, ["store:iso/x.iso", "local-lvm:vm-100-disk-0"])
     assert str(info.value) == ("storage 'local-lvm' has type 'lvmthin', for which no plugin is "
                                "registered (a plugin can be registered for it)")
+
+
+def test_path_to_volume_id_and_get_subdir(cfg, tmp_path):
+    iso = tmp_path / "local" / "template" / "iso" / "x.iso"
+    assert pvestorage.path_to_volume_id(cfg, str(iso)) == ("iso", "store:iso/x.iso")
+    assert pvestorage.path_to_volume_id(cfg, "/etc/passwd") is None
+    assert pvestorage.path_to_volume_id(cfg, "store:iso/x.iso") == ("iso", "store:iso/x.iso")
+    with pytest.raises(pvestorage.InvalidError, match="^unable to parse directory volume name 'junk'$"):
+        pvestorage.path_to_volume_id(cfg, "store:junk")
+    assert pvestorage.get_subdir(cfg["ids"]["store"], "iso") == f"{tmp_path}/local/template/iso"
+    with pytest.raises(pvestorage.InvalidError, match="^unknown vtype 'none'$"):
+        pvestorage.get_subdir(cfg["ids"]["store"], "none")

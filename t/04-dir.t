@@ -101,6 +101,23 @@ eval { $plugin->parse_volname('bogus') };
 is($@, "unable to parse directory volume name 'bogus'\n", 'parse_volname dies');
 is(scalar($plugin->path($scfg, '100/vm-100-disk-0.raw', 'store')), $file, 'path (scalar)');
 is_deeply([$plugin->path($scfg, '100/vm-100-disk-0.raw', 'store')], [$file, '100', 'images'], 'path (list)');
+is($plugin->get_subdir($scfg, 'iso'), "$dir/local/template/iso", 'get_subdir');
+eval { $plugin->get_subdir($scfg, 'none') };
+is($@, "unknown vtype 'none'\n", 'get_subdir of a type without a directory');
+
+# PVE::Storage::path in list context: ($path, $owner, $vtype), as qemu-server uses it
+is_deeply([path($cfg, $vol)], [$file, '100', 'images'], 'storage-level path (list)');
+is(scalar(path($cfg, $vol)), $file, 'storage-level path (scalar)');
+is_deeply([path($cfg, 'store:iso/x.iso')], ["$dir/local/template/iso/x.iso", undef, 'iso'], 'an iso has no owner');
+
+# path_to_volume_id, as upstream (checked against its own code)
+is_deeply([PVE::Storage::XS::path_to_volume_id($cfg, $file)], ['images', $vol], 'an image file');
+is_deeply([PVE::Storage::XS::path_to_volume_id($cfg, "$dir/local/template/iso/x.iso")], ['iso', 'store:iso/x.iso'],
+          'an iso file (need not exist)');
+is_deeply([PVE::Storage::XS::path_to_volume_id($cfg, '/etc/passwd')], [''], 'not a volume: (\'\')');
+is_deeply([PVE::Storage::XS::path_to_volume_id($cfg, 'store:iso/x.iso')], ['iso', 'store:iso/x.iso'], 'a volume ID');
+eval { PVE::Storage::XS::path_to_volume_id($cfg, 'store:junk') };
+is($@, "unable to parse directory volume name 'junk'\n", 'a volume ID whose name does not parse dies');
 is($plugin->filesystem_path($scfg, 'iso/x.iso'), "$dir/local/template/iso/x.iso", 'filesystem_path');
 ok(eval { $plugin->activate_storage('store', $scfg, {}); 1 }, 'activate_storage');
 ok(eval { $plugin->activate_volume('store', $scfg, '100/vm-100-disk-0.raw', undef, {}, $hints); 1 },

@@ -1360,6 +1360,76 @@ _volume_call(op, cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     RETVAL
 
 void
+_path_info(cfg, volid, snapname = &PL_sv_undef)
+    SV *cfg
+    SV *volid
+    SV *snapname
+  PPCODE:
+    /* PVE::Storage::path in list context: ($path, $owner, $vtype) */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const char *id = str_arg(aTHX_ &MY_CXT, volid, "volume ID", 0);
+    const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, 0, &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
+    char *owner = NULL, *vtype = NULL;
+    if (pvs_path_info(MY_CXT.ctx, f->v[0], id, snap, &f->str, &owner, &vtype, &f->err))
+        die_with(aTHX_ &MY_CXT, &f->err);
+    SV *out[3] = { sv_2mortal(text_sv(aTHX_ f->str, strlen(f->str))),
+                   owner ? sv_2mortal(text_sv(aTHX_ owner, strlen(owner))) : &PL_sv_undef,
+                   vtype ? sv_2mortal(text_sv(aTHX_ vtype, strlen(vtype))) : &PL_sv_undef };
+    free(owner);
+    free(vtype);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+    EXTEND(SP, 3);
+    for (int i = 0; i < 3; i++)
+        PUSHs(out[i]);
+
+void
+path_to_volume_id(cfg, path)
+    SV *cfg
+    SV *path
+  PPCODE:
+    /* ($vtype, $volid), or ('') when the path is no volume, as upstream */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const char *p = str_arg(aTHX_ &MY_CXT, path, "path", 0);
+    data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration", &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
+    char *vtype = NULL, *volid = NULL;
+    if (pvs_path_to_volume_id(MY_CXT.ctx, f->v[0], p, &vtype, &volid, &f->err))
+        die_with(aTHX_ &MY_CXT, &f->err);
+    SV *out[2] = { sv_2mortal(vtype ? text_sv(aTHX_ vtype, strlen(vtype)) : newSVpvs("")),
+                   volid ? sv_2mortal(text_sv(aTHX_ volid, strlen(volid))) : NULL };
+    free(vtype);
+    free(volid);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+    XPUSHs(out[0]);
+    if (out[1])
+        XPUSHs(out[1]);
+
+SV *
+_get_subdir(scfg, vtype)
+    SV *scfg
+    SV *vtype
+  CODE:
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    data_to_json(aTHX_ &MY_CXT, scfg, "storage section", &f->v[0]);
+    const char *vt = str_arg(aTHX_ &MY_CXT, vtype, "content type", 0);
+    if (!(f->str = pvs_get_subdir(f->v[0], vt, &f->err)))
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = text_sv(aTHX_ f->str, strlen(f->str));
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+void
 _plugin_parse_volname(type, volname)
     const char *type
     SV *volname

@@ -947,6 +947,51 @@ static PyObject *py_activate_storage(PyObject *m, PyObject *a, PyObject *k)
     return volume_call(m, a, k, OP_ACTIVATE_STORAGE);
 }
 
+static PyObject *py_path_to_volume_id(PyObject *module, PyObject *args)
+{
+    PyObject *cfgo, *patho, *keep = NULL, *result = NULL;
+    const char *path;
+    if (!PyArg_ParseTuple(args, "OO:path_to_volume_id", &cfgo, &patho))
+        return NULL;
+    modstate *st = get_state(module);
+    json_t *cfg = NULL;
+    if (str_arg(st, patho, "path", 0, &path, &keep) || !(cfg = data_to_json(st, cfgo, "cfg")))
+        goto out;
+    pvs_error err = PVS_ERROR_INIT;
+    char *vtype = NULL, *volid = NULL;
+    int rc;
+    BLOCKING_CALL(st, cfgo, NULL)
+    rc = pvs_path_to_volume_id(st->ctx, cfg, path, &vtype, &volid, &err);
+    BLOCKING_END(st)
+    result = finish(st, rc, &err, volid ? Py_BuildValue("(NN)", text_or_none(vtype), text_or_none(volid))
+                                        : Py_NewRef(Py_None));
+    free(vtype);
+    free(volid);
+out:
+    json_decref(cfg);
+    Py_XDECREF(keep);
+    return result;
+}
+
+static PyObject *py_get_subdir(PyObject *module, PyObject *args)
+{
+    PyObject *scfgo, *vtypeo, *keep = NULL, *result = NULL;
+    const char *vtype;
+    if (!PyArg_ParseTuple(args, "OO:get_subdir", &scfgo, &vtypeo))
+        return NULL;
+    modstate *st = get_state(module);
+    json_t *scfg = NULL;
+    if (!str_arg(st, vtypeo, "content type", 0, &vtype, &keep) && (scfg = data_to_json(st, scfgo, "scfg"))) {
+        pvs_error err = PVS_ERROR_INIT;
+        char *dir = pvs_get_subdir(scfg, vtype, &err);
+        result = finish(st, dir ? 0 : err.code, &err, text_or_none(dir));
+        free(dir);
+    }
+    json_decref(scfg);
+    Py_XDECREF(keep);
+    return result;
+}
+
 static PyObject *settings_dict(modstate *st)
 {
     PyObject *d = PyDict_New();
@@ -1259,6 +1304,11 @@ static PyMethodDef module_methods[] = {
       "path(cfg, volid, snapname=None)\n--\n\nThe path of a volume." },
     { "activate_storage", (PyCFunction)(void (*)(void))py_activate_storage, METH_VARARGS | METH_KEYWORDS,
       "activate_storage(cfg, storeid)\n--\n\nActivate one storage." },
+    { "path_to_volume_id", py_path_to_volume_id, METH_VARARGS,
+      "path_to_volume_id(cfg, path, /)\n--\n\nWhich volume a file is, as PVE::Storage::path_to_volume_id:\n"
+      "(vtype, volid), or None when the path is no volume of a storage with a path." },
+    { "get_subdir", py_get_subdir, METH_VARARGS,
+      "get_subdir(scfg, vtype, /)\n--\n\nA content type's directory on a storage (content-dirs applied)." },
     { "configure", (PyCFunction)(void (*)(void))py_configure, METH_VARARGS | METH_KEYWORDS,
       "configure(**settings)\n--\n\n"
       "Set host settings: root, rbd_command, ceph_timeout, kernel_version.\n"

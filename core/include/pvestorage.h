@@ -427,6 +427,25 @@ int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid,
 /* PVE::Storage::path: the path of a volume, without activating it. */
 int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid,
              const char *snapname, char **path, pvs_error *err);
+/* pvs_path, with what upstream's PVE::Storage::path gives in list context:
+ * the volume's owner (the VMID) and content type, as its plugin's
+ * parse_volname finds them (NULL when the name has none).  All malloc()ed. */
+int pvs_path_info(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                  char **path, char **owner, char **vtype, pvs_error *err);
+
+/* PVE::Storage::path_to_volume_id: which volume a file is.  A volume ID is
+ * checked against its storage (which must have a path; its name must
+ * parse) and given back as it is; an absolute path (symbolic links
+ * resolved) is looked up in the content directories of the storages that
+ * have a path.  *vtype and *volid are malloc()ed, or both NULL when the path
+ * is no volume (upstream's ('')).  An image is found by its file name
+ * (VMID/NAME); a linked clone is not recognised as one. */
+int pvs_path_to_volume_id(pvs_ctx *ctx, const json_t *cfg, const char *path, char **vtype,
+                          char **volid, pvs_error *err);
+
+/* The base plugin's get_subdir: STORAGE_PATH/SUBDIR of a content type,
+ * content-dirs applied ("storage definition has no path", "unknown vtype"). */
+char *pvs_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err);
 /* Activate one storage (checks disable, runs the plugin's activate_storage). */
 int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid,
                          pvs_error *err);

@@ -265,6 +265,11 @@ int pvs_base_parse_volname(const pvs_plugin *self, const char *volname, pvs_voln
     return pvs_fail(err, PVS_EINVAL, "unable to parse directory volume name '%s'\n", volname);
 }
 
+char *pvs_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err)
+{
+    return pvs_base_get_subdir(scfg, vtype, err);
+}
+
 char *pvs_base_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err)
 {
     const char *path = pvs_scfg_str(scfg, "path");

@@ -217,8 +217,10 @@ static int unmap_volume_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, c
     return rc;
 }
 
+/* The path; owner and vtype (when asked) as the plugin's parse_volname
+ * gives them, which is what upstream's path returns in list context. */
 static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
-             pvs_error *err)
+                   char **owner, char **vtype, pvs_error *err)
 {
     *path = NULL;
     resolved r;
@@ -226,6 +228,18 @@ static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const cha
     if (rc)
         return rc;
     rc = pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
+    pvs_volname v = { 0 };
+    if (!rc && (owner || vtype) && (rc = pvs_plugin_parse_volname(r.plugin, r.volname, &v, err)) == 0) {
+        if (owner)
+            *owner = v.vmid, v.vmid = NULL;
+        if (vtype)
+            *vtype = v.vtype, v.vtype = NULL;
+    }
+    pvs_volname_clear(&v);
+    if (rc) {
+        free(*path);
+        *path = NULL;
+    }
     resolved_clear(&r);
     return rc;
 }
@@ -267,5 +281,12 @@ int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *sna
              pvs_error *err)
 {
     *path = NULL;
-    PVS_CALL(path_in(call, cfg, volid, snapname, path, err));
+    PVS_CALL(path_in(call, cfg, volid, snapname, path, NULL, NULL, err));
+}
+
+int pvs_path_info(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
+                  char **owner, char **vtype, pvs_error *err)
+{
+    *path = *owner = *vtype = NULL;
+    PVS_CALL(path_in(call, cfg, volid, snapname, path, owner, vtype, err));
 }

@@ -96,6 +96,21 @@ static void test_activate_existing_and_missing(void **state)
     assert_int_equal(pvs_path(f->ctx, f->cfg, vol[0], NULL, &path, &err), 0);
     assert_string_equal(path, at(f, "local/images/100/vm-100-disk-0.raw"));
     free(path);
+    /* upstream's path in list context: the owner and the content type too */
+    char *owner, *vtype, *volid;
+    assert_int_equal(pvs_path_info(f->ctx, f->cfg, vol[0], NULL, &path, &owner, &vtype, &err), 0);
+    assert_string_equal(owner, "100");
+    assert_string_equal(vtype, "images");
+    free(path), free(owner), free(vtype);
+    /* and back: the volume a file is */
+    assert_int_equal(pvs_path_to_volume_id(f->ctx, f->cfg, at(f, "local/images/100/vm-100-disk-0.raw"),
+                                           &vtype, &volid, &err), 0);
+    assert_string_equal(vtype, "images");
+    assert_string_equal(volid, "store:100/vm-100-disk-0.raw");
+    free(vtype), free(volid);
+    assert_int_equal(pvs_path_to_volume_id(f->ctx, f->cfg, "/etc/passwd", &vtype, &volid, &err), 0);
+    assert_null(vtype);
+    assert_null(volid);
     assert_int_equal(pvs_unmap_volume(f->ctx, f->cfg, vol[0], NULL, &err), 0);
     assert_string_equal(f->w.buf, "");
     json_decref(hints);

@@ -15,7 +15,7 @@ our @EXPORT_OK = qw(
     APIVER APIAGE $hints_properties $hints_format hints_json_schema
     is_hint_supported verify_hints parse_volume_id read_config parse_config
     activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-    configure settings register_plugin
+    configure settings register_plugin path_to_volume_id
 );
 
 use constant APIVER => _APIVER();
@@ -31,7 +31,12 @@ sub _warn_all { warn $_ for @_; return }
 
 sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
 sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
-sub path { my ($cfg, $volid, $snapname) = @_; return _volume_call(2, $cfg, $volid, $snapname) }
+# ($path, $owner, $vtype) in list context, as PVE::Storage::path
+sub path {
+    my ($cfg, $volid, $snapname) = @_;
+    my @res = _path_info($cfg, $volid, $snapname);
+    return wantarray ? @res : $res[0];
+}
 sub activate_storage { my ($cfg, $storeid) = @_; return _volume_call(3, $cfg, $storeid) }
 
 package PVE::Storage::XS::Plugin;
@@ -43,6 +48,7 @@ use warnings;
 sub _xs_type { my ($class) = @_; die "$class implements no storage type\n" }
 sub type { my ($class) = @_; return $class->_xs_type() }
 sub api { my ($class) = @_; return PVE::Storage::XS::_plugin_api($class->_xs_type()) }
+sub get_subdir { my ($class, $scfg, $vtype) = @_; return PVE::Storage::XS::_get_subdir($scfg, $vtype) }
 
 sub parse_volname {
     my ($class, $volname) = @_;

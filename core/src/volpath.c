@@ -1,0 +1,132 @@
+/* volpath.c - PVE::Storage::path_to_volume_id: which volume a file path is,
+ * for the storages that have a path.  An API entry at the storage level. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "internal.h"
+
+/* path is DIR/NAME with NAME a single component: NAME, or NULL */
+static const char *file_in(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (strncmp(path, dir, n) != 0 || path[n] != '/' || !path[n + 1] || strchr(path + n + 1, '/'))
+        return NULL;
+    return path + n + 1;
+}
+
+/* IMAGEDIR/VMID/NAME, an existing file whose name is an image's */
+static char *image_volid(const pvs_plugin *p, const char *storeid, const char *imagedir, const char *path)
+{
+    size_t n = strlen(imagedir);
+    if (strncmp(path, imagedir, n) != 0 || path[n] != '/')
+        return NULL;
+    const char *vmid = path + n + 1, *slash = strchr(vmid, '/');
+    if (!slash || slash == vmid || strchr(slash + 1, '/'))
+        return NULL;
+    for (const char *c = vmid; c < slash; c++)
+        if (*c < '0' || *c > '9')
+            return NULL;
+    char *volname = pvs_asprintf("%.*s/%s", (int)(slash - vmid), vmid, slash + 1);
+    pvs_volname v;
+    struct stat st;
+    int ok = volname && pvs_plugin_parse_volname(p, volname, &v, NULL) == 0;
+    if (ok)
+        pvs_volname_clear(&v);
+    char *volid = ok && stat(path, &st) == 0 ? pvs_asprintf("%s:%s", storeid, volname) : NULL;
+    free(volname);
+    return volid;
+}
+
+/* The volume ID of path on one storage, its content type in *vtype. */
+static char *volid_on(const pvs_plugin *p, const char *storeid, const json_t *scfg, const char *path,
+                      const char **vtype)
+{
+    static const char *const kinds[] = { "iso", "vztmpl", "backup", "snippets", "import", NULL };
+    char *imagedir = pvs_base_get_subdir(scfg, "images", NULL);
+    char *volid = imagedir ? image_volid(p, storeid, imagedir, path) : NULL;
+    free(imagedir);
+    if (volid) {
+        *vtype = "images";
+        return volid;
+    }
+    for (const char *const *k = kinds; *k && !volid; k++) {
+        char *dir = pvs_base_get_subdir(scfg, *k, NULL);
+        const char *name = dir ? file_in(path, dir) : NULL;
+        char *candidate = name ? pvs_asprintf("%s/%s", *k, name) : NULL;
+        pvs_volname v;
+        /* the name must be one the base plugin takes for that content type */
+        if (candidate && pvs_plugin_parse_volname(p, candidate, &v, NULL) == 0) {
+            /* import files are of the safe characters, without blanks */
+            if (v.vtype && strcmp(v.vtype, *k) == 0 && (strcmp(*k, "import") || !strchr(v.name, ' '))) {
+                volid = pvs_asprintf("%s:%s", storeid, candidate);
+                *vtype = *k;
+            }
+            pvs_volname_clear(&v);
+        }
+        free(candidate);
+        free(dir);
+    }
+    return volid;
+}
+
+/* A volume ID given for a path: its storage must have a path and the name
+ * must parse; ("", NULL) otherwise. */
+static int given_volid(pvs_ctx *ctx, const json_t *cfg, const char *storeid, const char *volname,
+                       const char *volid, char **vtype, char **out, pvs_error *err)
+{
+    json_t *scfg = json_object_get(json_object_get(cfg, "ids"), storeid);
+    const pvs_plugin *p = pvs_plugin_lookup(ctx, pvs_scfg_str(scfg, "type"), NULL);
+    if (!json_is_object(scfg) || !pvs_scfg_str(scfg, "path") || !*pvs_scfg_str(scfg, "path") || !p)
+        return 0;
+    pvs_volname v;
+    int rc = pvs_plugin_parse_volname(p, volname, &v, err);
+    if (rc)
+        return rc;
+    *vtype = v.vtype;
+    v.vtype = NULL;
+    pvs_volname_clear(&v);
+    if (!(*out = strdup(volid)))
+        return pvs_oom(err);
+    return 0;
+}
+
+static int path_to_volid_in(pvs_ctx *ctx, const json_t *cfg, const char *path, char **vtype,
+                            char **volid, pvs_error *err)
+{
+    char *storeid, *volname;
+    if (pvs_parse_volume_id(path, &storeid, &volname, NULL) == 0) {
+        int rc = given_volid(ctx, cfg, storeid, volname, path, vtype, volid, err);
+        free(storeid);
+        free(volname);
+        return rc;
+    }
+    char real[PATH_MAX];
+    const char *p = realpath(path, real) ? real : path;   /* abs_path($path) || $path */
+    const char *id;
+    json_t *scfg;
+    /* upstream walks the storages in hash order: here, in the file's order */
+    json_object_foreach(json_object_get(cfg, "ids"), id, scfg) {
+        const pvs_plugin *pl = pvs_plugin_lookup(ctx, pvs_scfg_str(scfg, "type"), NULL);
+        const char *kind = NULL;
+        if (!json_is_object(scfg) || !pvs_scfg_str(scfg, "path") || !pl)
+            continue;
+        if ((*volid = volid_on(pl, id, scfg, p, &kind))) {
+            if (!(*vtype = strdup(kind)))
+                return pvs_oom(err);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int pvs_path_to_volume_id(pvs_ctx *ctx, const json_t *cfg, const char *path, char **vtype,
+                          char **volid, pvs_error *err)
+{
+    *vtype = *volid = NULL;
+    if (!path)
+        return pvs_fail(err, PVS_EINVAL, "path missing\n");
+    PVS_CALL(path_to_volid_in(call, cfg, path, vtype, volid, err));
+}
