@@ -67,7 +67,10 @@ static void print_json(const json_t *v)
 
 static int fail(pvs_error *err)
 {
-    fputs(err->message ? err->message : "unknown error\n", stderr);
+    if (err->message)
+        fwrite(err->message, 1, pvs_error_length(err), stderr);   /* NUL bytes and all */
+    else
+        fputs("unknown error\n", stderr);
     pvs_error_clear(err);
     return 1;
 }

@@ -103,7 +103,7 @@ static void die_with(pTHX_ my_cxt_t *cxt, pvs_error *err)
     SV *msg = err->code == PVS_EPLUGIN && cxt->pending_die
                   ? sv_2mortal(cxt->pending_die)
                   : sv_2mortal(text_sv(aTHX_ err->message ? err->message : "unknown error\n",
-                                       err->message ? strlen(err->message) : 14));
+                                       err->message ? pvs_error_length(err) : 14));
     if (err->code == PVS_EPLUGIN)
         cxt->pending_die = NULL;
     pvs_error_clear(err);
@@ -369,6 +369,29 @@ static void find_cycle(pTHX_ SV *sv, conv *c)
 /* Hints into *slot: NULL for undef; the cycle marker for a cyclic
  * structure (checked first, as Proxmox does); foreign markers for refs
  * JSON cannot hold. */
+/* Hints whose top hash has a 'download' key are not checked for cycles
+ * upstream (PVE::JSONSchema::validate): only the top level counts then,
+ * a reference value by its type. */
+static json_t *top_level_hints(pTHX_ HV *hv)
+{
+    AV *kv = hash_snapshot(aTHX_ hv);
+    json_t *o = json_object();
+    for (SSize_t i = 0; o && i + 1 < av_count(kv); i += 2) {
+        SV *k = *av_fetch(kv, i, 0), *v = *av_fetch(kv, i + 1, 0);
+        SvGETMAGIC(v);
+        json_t *j = !SvROK(v) ? scalar_to_json(aTHX_ v)
+                    : is_bool_object(aTHX_ v) ? json_boolean(SvTRUE(v))
+                    : pvs_foreign_value(sv_reftype(SvRV(v), sv_isobject(v)));
+        STRLEN klen;
+        const char *ks = SvPVutf8(k, klen);
+        if (!j || json_object_setn_new_nocheck(o, ks, klen, j)) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
 static void hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv, json_t **slot)
 {
     *slot = NULL;
@@ -379,7 +402,10 @@ static void hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv, json_t **slot)
     find_cycle(aTHX_ sv, c);
     if (c->too_deep && !c->cyclic)
         die_text(aTHX_ cxt, "hints are nested too deeply\n");
-    if (c->cyclic) {
+    if (c->cyclic && SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV && !sv_isobject(sv)
+        && hv_exists((HV *)SvRV(sv), "download", 8)) {
+        *slot = top_level_hints(aTHX_ (HV *)SvRV(sv));
+    } else if (c->cyclic) {
         *slot = pvs_cyclic_value();
     } else {
         ptrmap_free(&c->seen);

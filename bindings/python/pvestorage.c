@@ -38,6 +38,15 @@ static PyObject *text_or_none(const char *s)
 }
 
 /* The core's message without its final newline (Python's str(exc) style). */
+static PyObject *message_strn(const char *msg, size_t n)
+{
+    if (!msg)
+        msg = "unknown error\n", n = strlen(msg);
+    if (n && msg[n - 1] == '\n')
+        n--;
+    return text(msg, n);
+}
+
 static PyObject *message_str(const char *msg)
 {
     if (!msg)
@@ -75,7 +84,7 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     case PVS_EPLUGIN: type = st->PluginError; break;
     default: type = st->Error; break;
     }
-    PyObject *msg = message_str(err->message);
+    PyObject *msg = message_strn(err->message, pvs_error_length(err));
     PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
     Py_XDECREF(msg);
     if (exc) {
@@ -358,6 +367,34 @@ static void conv_init(conv *c, const char *what)
     c->what = what;
 }
 
+static json_t *top_level_hints(PyObject *d)
+{
+    json_t *o = json_object();
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (o && PyDict_Next(d, &pos, &k, &v)) {
+        conv c;
+        conv_init(&c, "hints");
+        json_t *j = PyDict_Check(v) || PyList_Check(v) || PyTuple_Check(v) ? pvs_foreign_value(type_name(v))
+                                                                            : to_json(v, &c);
+        ptrmap_free(&c.seen);
+        Py_ssize_t n;
+        PyObject *keep = NULL;
+        const char *ks = PyUnicode_Check(k) ? str_bytes(k, &n, &keep) : NULL;
+        if (!j || !ks || json_object_setn_new_nocheck(o, ks, (size_t)n, j)) {
+            if (!ks)
+                json_decref(j);
+            Py_XDECREF(keep);
+            json_decref(o);
+            if (!PyErr_Occurred())
+                PyErr_NoMemory();
+            return NULL;
+        }
+        Py_XDECREF(keep);
+    }
+    return o;
+}
+
 /* Hints: *out NULL for None (absent); -1 with an exception on failure. */
 static int hints_to_json(modstate *st, PyObject *o, json_t **out)
 {
@@ -367,7 +404,12 @@ static int hints_to_json(modstate *st, PyObject *o, json_t **out)
     conv c;
     conv_init(&c, "hints");
     json_t *j = to_json(o, &c);
-    if (j && c.cyclic) {
+    if (j && c.cyclic && PyDict_Check(o) && PyDict_GetItemString(o, "download")) {
+        /* upstream checks no cycles when the top has a 'download' key: the
+         * top level alone counts then, a container by its type */
+        json_decref(j);
+        j = top_level_hints(o);
+    } else if (j && c.cyclic) {
         json_decref(j);
         j = pvs_cyclic_value();
         if (!j)

@@ -66,9 +66,14 @@ typedef struct pvs_error {
     char *message;       /* exact message, ends in "\n"; NULL when code == 0 */
     int exit_status;     /* PVS_ECOMMAND: exit status, or -1 (signal/timeout) */
     char *stderr_text;   /* PVS_ECOMMAND: the command's captured stderr, or NULL */
+    size_t message_len;  /* the message's length when it holds NUL bytes (a hint's
+                            value, as upstream shows it); 0: up to its NUL */
 } pvs_error;
 
-#define PVS_ERROR_INIT { 0, NULL, -1, NULL }
+#define PVS_ERROR_INIT { 0, NULL, -1, NULL, 0 }
+
+/* The length of err's message in bytes (NUL bytes in it included). */
+size_t pvs_error_length(const pvs_error *err);
 
 /* Release what an error holds and reset it to PVS_ERROR_INIT. */
 void pvs_error_clear(pvs_error *err);

@@ -15,6 +15,14 @@ void pvs_error_clear(pvs_error *err)
     err->message = NULL;
     err->exit_status = -1;
     err->stderr_text = NULL;
+    err->message_len = 0;
+}
+
+size_t pvs_error_length(const pvs_error *err)
+{
+    if (!err || !err->message)
+        return 0;
+    return err->message_len ? err->message_len : strlen(err->message);
 }
 
 void pvs_error_move(pvs_error *dst, pvs_error *src)
@@ -29,6 +37,7 @@ void pvs_error_move(pvs_error *dst, pvs_error *src)
     src->message = NULL;
     src->exit_status = -1;
     src->stderr_text = NULL;
+    src->message_len = 0;
 }
 
 static const char oom_message[] = "out of memory\n";

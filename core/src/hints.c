@@ -131,8 +131,9 @@ static int judge(const pvs_value *v, strbuf *msg, int *truth)
         return 1;
     }
     if (msg) {
+        /* the value's bytes as they are, NUL bytes too (upstream's $@ holds them) */
         sb_add(msg, "type check ('boolean') failed - got '");
-        sb_add_printable(msg, s, n);
+        sb_addn(msg, s, n);
         sb_add(msg, "'");
     }
     return 0;
@@ -179,8 +180,9 @@ int pvs_hint_value_bool(const pvs_value *v)
 /* ---- verify_hints ---- */
 
 typedef struct hint_err {
-    char *path;     /* printable key, or "_root" */
+    char *path;     /* the key's bytes, or "_root" */
     char *msg;
+    size_t pathlen, msglen;   /* both may hold NUL bytes */
     size_t seq;     /* the order found: keeps the sort stable */
 } hint_err;
 
@@ -198,7 +200,8 @@ static void errs_add(hint_errs *e, const char *key, size_t keylen, strbuf *msg)
     if (keylen == 0 || (keylen == 1 && key[0] == '0'))
         sb_add(&p, "_root");
     else
-        sb_add_printable(&p, key, keylen);
+        sb_addn(&p, key, keylen);
+    size_t pathlen = p.len, msglen = msg->len;
     char *path = sb_take(&p);
     char *text = sb_take(msg);
     if (path && text && e->n == e->cap) {
@@ -217,14 +220,18 @@ static void errs_add(hint_errs *e, const char *key, size_t keylen, strbuf *msg)
     }
     e->v[e->n].path = path;
     e->v[e->n].msg = text;
+    e->v[e->n].pathlen = pathlen;
+    e->v[e->n].msglen = msglen;
     e->v[e->n].seq = e->n;
     e->n++;
 }
 
 static int cmp_err(const void *a, const void *b)
 {
-    const hint_err *x = a, *y = b;
-    int c = strcmp(x->path, y->path);
+    const hint_err *x = a, *y = b;   /* Perl's sort: bytes, then length */
+    int c = memcmp(x->path, y->path, x->pathlen < y->pathlen ? x->pathlen : y->pathlen);
+    if (!c)
+        c = (x->pathlen > y->pathlen) - (x->pathlen < y->pathlen);
     return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
@@ -239,20 +246,28 @@ static int errs_report(hint_errs *e, pvs_error *err)
         sb_init(&sb);
         sb_add(&sb, "internal error - hints are not valid: 400 Parameter verification failed.\n");
         for (size_t i = 0; i < e->n; i++) {
-            if (i > 0 && strcmp(e->v[i - 1].path, e->v[i].path) == 0) {
+            const hint_err *h = &e->v[i];
+            if (i > 0 && h[-1].pathlen == h->pathlen && memcmp(h[-1].path, h->path, h->pathlen) == 0) {
                 /* two errors on one path: joined by a literal backslash-n, as Proxmox does */
                 sb.len--; /* drop the "\n" of the previous line */
-                sb_addf(&sb, "\\n%s\n", e->v[i].msg);
+                sb_add(&sb, "\\n");
             } else {
-                sb_addf(&sb, "%s: %s\n", e->v[i].path, e->v[i].msg);
+                sb_addn(&sb, h->path, h->pathlen);
+                sb_add(&sb, ": ");
             }
+            sb_addn(&sb, h->msg, h->msglen);
+            sb_add(&sb, "\n");
         }
+        size_t len = sb.len;
         char *text = sb_take(&sb);
-        if (text) {
-            rc = pvs_fail(err, PVS_EHINTS, "%s", text);
-            free(text);
+        if (text && err) {
+            pvs_error_clear(err);
+            err->code = rc = PVS_EHINTS;
+            err->message = text;
+            err->message_len = memchr(text, '\0', len) ? len : 0;
         } else {
-            rc = pvs_oom(err);
+            free(text);
+            rc = text ? PVS_EHINTS : pvs_oom(err);
         }
     }
     for (size_t i = 0; i < e->n; i++) {

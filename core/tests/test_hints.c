@@ -45,7 +45,6 @@ static const vector vectors[] = {
     { "{\"guest-is-windows\": \"1\\n\"}", BOOLFAIL("guest-is-windows", "'1\n'") },
     { "{\"guest-is-windows\": \"1.0\"}", BOOLFAIL("guest-is-windows", "'1.0'") },
     { "{\"guest-is-windows\": \"+1\"}", BOOLFAIL("guest-is-windows", "'+1'") },
-    { "{\"guest-is-windows\": \"1\\u0000\"}", BOOLFAIL("guest-is-windows", "'1\\0'") },
     { "{\"guest-is-windows\": \"Fenster \\u00fc\\u2713\"}",
       BOOLFAIL("guest-is-windows", "'Fenster \xc3\xbc\xe2\x9c\x93'") },
     /* references where a boolean belongs */
@@ -232,7 +231,18 @@ static void test_nul_in_key(void **state)
     json_t *h = json_object();
     json_object_setn_new(h, "a\0b", 3, json_true());
     assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
-    assert_string_equal(err.message, HDR "a\\0b: " UNKNOWN "\n");
+    /* the key's bytes as they are: upstream's $@ holds the NUL byte */
+    static const char want[] = HDR "a\0b: " UNKNOWN "\n";
+    assert_int_equal(pvs_error_length(&err), sizeof want - 1);
+    assert_memory_equal(err.message, want, sizeof want - 1);
+    json_decref(h);
+    pvs_error_clear(&err);
+    /* and a value's */
+    h = json_pack("{s:s#}", "guest-is-windows", "1\0", (int)2);
+    assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
+    static const char want2[] = BOOLFAIL("guest-is-windows", "'1\0'");
+    assert_int_equal(pvs_error_length(&err), sizeof want2 - 1);
+    assert_memory_equal(err.message, want2, sizeof want2 - 1);
     json_decref(h);
     pvs_error_clear(&err);
 }
