@@ -214,3 +214,13 @@ def test_schema_divergence_is_perl_number_printing(validator):
     h = {GW: 1.0000000000000002}
     assert pvestorage.verify_hints(h) is h
     assert not validator.is_valid(h)
+
+
+def test_storage_hints():
+    assert pvestorage.storage_hints("win11", True) == {"guest-is-windows": 1, "plugin-may-deactivate-volume": 1}
+    assert pvestorage.storage_hints("l26") == {"guest-is-windows": 0, "plugin-may-deactivate-volume": 0}
+    assert pvestorage.storage_hints() == {"guest-is-windows": 0, "plugin-may-deactivate-volume": 0}
+    got = [pvestorage.storage_hints(o)["guest-is-windows"]
+           for o in ["wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win0", "win00", "Win10", "other"]]
+    assert got == [1, 1, 1, 1, 1, 1, 0, 1, 0, 0]
+    assert pvestorage.verify_hints(pvestorage.storage_hints("win10", may_deactivate=True)) is not None

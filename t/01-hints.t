@@ -193,4 +193,16 @@ is(scalar(my @none = verify_hints(undef)), 0, 'undef hints: empty list in list c
     ok(!utf8::is_utf8($hb->{$gw}), 'a byte string stays a byte string');
 }
 
+# qemu-server's rule for a VM's hints
+is_deeply(PVE::Storage::XS::storage_hints('win11', 1),
+          { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 }, 'storage_hints: Windows at VM start');
+is_deeply(PVE::Storage::XS::storage_hints('l26'),
+          { 'guest-is-windows' => 0, 'plugin-may-deactivate-volume' => 0 }, 'storage_hints: Linux');
+is_deeply([map { PVE::Storage::XS::storage_hints($_)->{'guest-is-windows'} } qw(wxp w2k w2k3 w2k8 wvista win7 win0 win00 Win10 other)],
+          [1, 1, 1, 1, 1, 1, 0, 1, 0, 0], 'windows_version, as qemu-server');
+is_deeply(PVE::Storage::XS::generate_storage_hints({ ostype => 'win10' }, 1),
+          { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 }, 'generate_storage_hints($conf, 1)');
+is_deeply(PVE::Storage::XS::generate_storage_hints({}),
+          { 'guest-is-windows' => 0, 'plugin-may-deactivate-volume' => 0 }, 'no ostype');
+
 done_testing();

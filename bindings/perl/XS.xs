@@ -1160,6 +1160,24 @@ hints_json_schema()
     RETVAL
 
 SV *
+storage_hints(ostype = &PL_sv_undef, may_deactivate = &PL_sv_undef)
+    SV *ostype
+    SV *may_deactivate
+  CODE:
+    /* qemu-server's generate_storage_hints, from the guest's ostype */
+    dMY_CXT;
+    ENTER;
+    const char *os = str_arg(aTHX_ &MY_CXT, ostype, "ostype", 1);
+    json_t *h = pvs_storage_hints(os, SvTRUE(may_deactivate));
+    if (!h)
+        die_text(aTHX_ &MY_CXT, "out of memory\n");
+    RETVAL = to_perl(aTHX_ h);
+    json_decref(h);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+SV *
 is_hint_supported(name)
     SV *name
   CODE:

@@ -989,6 +989,20 @@ static PyObject *py_activate_storage(PyObject *m, PyObject *a, PyObject *k)
     return volume_call(m, a, k, OP_ACTIVATE_STORAGE);
 }
 
+static PyObject *py_storage_hints(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "ostype", "may_deactivate", NULL };
+    PyObject *osto = Py_None, *keep = NULL, *result = NULL;
+    int may = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|Op:storage_hints", kwlist, &osto, &may))
+        return NULL;
+    const char *os;
+    if (!str_arg(get_state(module), osto, "ostype", 1, &os, &keep))
+        result = to_python_steal(pvs_storage_hints(os, may));
+    Py_XDECREF(keep);
+    return result;
+}
+
 static PyObject *py_path_to_volume_id(PyObject *module, PyObject *args)
 {
     PyObject *cfgo, *patho, *keep = NULL, *result = NULL;
@@ -1346,6 +1360,10 @@ static PyMethodDef module_methods[] = {
       "path(cfg, volid, snapname=None)\n--\n\nThe path of a volume." },
     { "activate_storage", (PyCFunction)(void (*)(void))py_activate_storage, METH_VARARGS | METH_KEYWORDS,
       "activate_storage(cfg, storeid)\n--\n\nActivate one storage." },
+    { "storage_hints", (PyCFunction)(void (*)(void))py_storage_hints, METH_VARARGS | METH_KEYWORDS,
+      "storage_hints(ostype=None, may_deactivate=False)\n--\n\nThe hints of a VM by qemu-server's rule "
+      "(generate_storage_hints):\n{'guest-is-windows': 0|1, 'plugin-may-deactivate-volume': 0|1}; Windows\n"
+      "is an ostype of wxp, w2k, w2k3, w2k8, wvista or winN; may_deactivate is true at VM start." },
     { "path_to_volume_id", py_path_to_volume_id, METH_VARARGS,
       "path_to_volume_id(cfg, path, /)\n--\n\nWhich volume a file is, as PVE::Storage::path_to_volume_id:\n"
       "(vtype, volid), or None when the path is no volume of a storage with a path." },

@@ -196,6 +196,14 @@ json_t *pvs_hints_format(void);
 /* The hints format as a JSON Schema (draft 2020-12) document. */
 json_t *pvs_hints_json_schema(void);
 
+/* qemu-server's rule for the hints of a VM (generate_storage_hints): a new
+ * object { "guest-is-windows": 0|1, "plugin-may-deactivate-volume": 0|1 }.
+ * guest-is-windows is 1 when ostype names Windows (windows_version: wxp,
+ * w2k, w2k3, w2k8, wvista, winN); may_deactivate is 1 at VM start. */
+json_t *pvs_storage_hints(const char *ostype, int may_deactivate);
+/* 1 iff ostype names a Windows guest, as qemu-server's windows_version. */
+int pvs_guest_is_windows(const char *ostype);
+
 /* Values a binding cannot express in JSON, for pvs_verify_hints():
  * a native reference that is neither a plain map nor a plain list (a code
  * reference, a scalar reference, an object of class NAME...) reported as

@@ -385,3 +385,25 @@ json_t *pvs_hints_json_schema(void)
                      "additionalProperties", 0,
                      "properties", props);
 }
+
+/* ---- the upper layer's rule (qemu-server) ---- */
+
+int pvs_guest_is_windows(const char *ostype)
+{
+    static const char *const named[] = { "wxp", "w2k3", "w2k", "w2k8", "wvista", NULL };
+    if (!ostype)
+        return 0;
+    for (const char *const *n = named; *n; n++)
+        if (strcmp(ostype, *n) == 0)
+            return 1;
+    /* ^win(\d+)$: the version, true as Perl sees it ("0" is false, "00" is not) */
+    const char *d = strncmp(ostype, "win", 3) == 0 ? ostype + 3 : NULL;
+    size_t n = d ? strspn(d, "0123456789") : 0;
+    return n && !d[n] && strcmp(d, "0") != 0;
+}
+
+json_t *pvs_storage_hints(const char *ostype, int may_deactivate)
+{
+    return json_pack("{s:i, s:i}", "guest-is-windows", pvs_guest_is_windows(ostype),
+                     "plugin-may-deactivate-volume", may_deactivate ? 1 : 0);
+}

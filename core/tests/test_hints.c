@@ -247,6 +247,34 @@ static void test_nul_in_key(void **state)
     pvs_error_clear(&err);
 }
 
+/* qemu-server's generate_storage_hints / windows_version */
+static void test_storage_hints(void **state)
+{
+    (void)state;
+    static const char *const windows[] = { "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10",
+                                           "win11", "win00", NULL };
+    static const char *const others[] = { "l26", "l24", "solaris", "other", "win", "win0", "Win10", "win10x",
+                                          "w2k12", "", NULL };
+    for (const char *const *o = windows; *o; o++)
+        if (!pvs_guest_is_windows(*o))
+            fail_msg("%s is Windows", *o);
+    for (const char *const *o = others; *o; o++)
+        if (pvs_guest_is_windows(*o))
+            fail_msg("%s is not Windows", *o);
+    assert_false(pvs_guest_is_windows(NULL));
+    json_t *h = pvs_storage_hints("win11", 1);
+    json_t *want = json_pack("{s:i, s:i}", "guest-is-windows", 1, "plugin-may-deactivate-volume", 1);
+    assert_true(json_equal(h, want));
+    assert_int_equal(pvs_verify_hints(h, NULL), 0);
+    json_decref(h);
+    json_decref(want);
+    h = pvs_storage_hints(NULL, 0);
+    want = json_pack("{s:i, s:i}", "guest-is-windows", 0, "plugin-may-deactivate-volume", 0);
+    assert_true(json_equal(h, want));
+    json_decref(h);
+    json_decref(want);
+}
+
 static void test_is_hint_supported(void **state)
 {
     (void)state;
@@ -319,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_foreign_and_cycle),
         cmocka_unit_test(test_nul_in_key),
         cmocka_unit_test(test_is_hint_supported),
+        cmocka_unit_test(test_storage_hints),
         cmocka_unit_test(test_hint_bool),
         cmocka_unit_test(test_exports),
     };

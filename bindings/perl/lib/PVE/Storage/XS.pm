@@ -15,7 +15,7 @@ our @EXPORT_OK = qw(
     APIVER APIAGE $hints_properties $hints_format hints_json_schema
     is_hint_supported verify_hints parse_volume_id read_config parse_config
     activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-    configure settings register_plugin path_to_volume_id
+    configure settings register_plugin path_to_volume_id storage_hints generate_storage_hints
 );
 
 use constant APIVER => _APIVER();
@@ -25,6 +25,15 @@ use constant APIAGE => _APIAGE();
 our $hints_properties = _hints_properties();
 our $hints_format = _hints_format();
 $hints_format->{properties} = $hints_properties;
+
+# qemu-server's generate_storage_hints($conf, $plugin_may_deactivate_volume):
+# the hints of a VM, from its configuration
+sub generate_storage_hints {
+    my ($conf, $plugin_may_deactivate_volume) = @_;
+    my $hints = storage_hints($conf->{ostype});
+    $hints->{'plugin-may-deactivate-volume'} = $plugin_may_deactivate_volume || 0;
+    return $hints;
+}
 
 # the core's warnings, emitted from inside a call to a Perl plugin
 sub _warn_all { warn $_ for @_; return }
@@ -255,6 +264,15 @@ FETCH) leaks nothing, and a structure that shares sub-structures is read once
 per distinct hash or array. Only the sections of the storages that the volume
 IDs name are read from C<$cfg>, so a call costs the same with a large
 configuration.
+
+=item storage_hints($ostype, $may_deactivate), generate_storage_hints($conf, $plugin_may_deactivate_volume)
+
+The hints an upper layer passes for a VM, by qemu-server's rule:
+C<guest-is-windows> is 1 when C<$ostype> (C<< $conf->{ostype} >>) names Windows
+(C<wxp>, C<w2k>, C<w2k3>, C<w2k8>, C<wvista>, C<winN>), else 0;
+C<plugin-may-deactivate-volume> is 1 at VM start, else 0.
+C<generate_storage_hints> takes the VM's configuration hash, as qemu-server's
+does.
 
 =item register_plugin($class)
 
