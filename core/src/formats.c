@@ -137,36 +137,67 @@ static int all_digits(const char *s)
     return 1;
 }
 
-/* PVE::Tools::parse_host_and_port: HOST[:PORT], [ADDR][:PORT], IPV6[.PORT] */
-static int host_and_port(const char *v)
+static void set_span(char *out, size_t size, const char *s, size_t n)
+{
+    if (!out)
+        return;
+    n = n < size ? n : size - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* PVE::Tools::parse_host_and_port: HOST[:PORT], [ADDR][:PORT], IPV6[.PORT].
+ * 1 with the host (brackets gone) and the port ("" for none), or 0. */
+int pvs_host_and_port(const char *v, char *host, size_t hostsz, char *port, size_t portsz)
 {
     char buf[256];
     size_t len = strlen(v);
-    if (len >= sizeof buf)
-        return is_hostish(v, len);
     const char *colon = strrchr(v, ':');
+    set_span(port, portsz, "", 0);
+    if (len >= sizeof buf)
+        return is_hostish(v, len) ? (set_span(host, hostsz, v, len), 1) : 0;
     if (v[0] == '[') {
         const char *close = strchr(v, ']');
         if (!close || (close[1] && (close[1] != ':' || !all_digits(close + 2))))
             return 0;
-        memcpy(buf, v + 1, (size_t)(close - v - 1));
-        buf[close - v - 1] = '\0';
-        return is_ipv6(buf) || is_ipv4(buf) || is_hostish(buf, strlen(buf));
+        set_span(buf, sizeof buf, v + 1, (size_t)(close - v - 1));
+        if (!is_ipv6(buf) && !is_ipv4(buf) && !is_hostish(buf, strlen(buf)))
+            return 0;
+        set_span(host, hostsz, buf, strlen(buf));
+        if (close[1])
+            set_span(port, portsz, close + 2, strlen(close + 2));
+        return 1;
     }
-    size_t host = colon && all_digits(colon + 1) ? (size_t)(colon - v) : len;
-    memcpy(buf, v, host);
-    buf[host] = '\0';
-    if (is_ipv4(buf) || is_hostish(buf, host))
+    size_t h = colon && all_digits(colon + 1) ? (size_t)(colon - v) : len;
+    set_span(buf, sizeof buf, v, h);
+    if (is_ipv4(buf) || is_hostish(buf, h)) {
+        set_span(host, hostsz, v, h);
+        if (h < len)
+            set_span(port, portsz, colon + 1, strlen(colon + 1));
         return 1;
-    memcpy(buf, v, len + 1);
-    char *dot = strrchr(buf, '.');
-    if (is_ipv6(buf))
-        return 1;
+    }
+    if (is_ipv6(v))
+        return set_span(host, hostsz, v, len), 1;
+    const char *dot = strrchr(v, '.');
     if (dot && all_digits(dot + 1)) {
-        *dot = '\0';
-        return is_ipv6(buf);
+        set_span(buf, sizeof buf, v, (size_t)(dot - v));
+        if (is_ipv6(buf)) {
+            set_span(host, hostsz, buf, strlen(buf));
+            set_span(port, portsz, dot + 1, strlen(dot + 1));
+            return 1;
+        }
     }
     return 0;
+}
+
+int pvs_is_ipv6(const char *s)
+{
+    return is_ipv6(s);
+}
+
+static int host_and_port(const char *v)
+{
+    return pvs_host_and_port(v, NULL, 0, NULL, 0);
 }
 
 static int portal_dns(const char *v, strbuf *why)

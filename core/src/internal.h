@@ -200,6 +200,11 @@ int pvs_storeid_valid(const char *s);
 typedef int (*pvs_format_fn)(const char *v, strbuf *why);
 /* The check of a named string format, or NULL for a name it does not know. */
 pvs_format_fn pvs_string_format(const char *name);
+/* PVE::Tools::parse_host_and_port: 1 with host and port (port "" when
+ * none) copied into the buffers (either may be NULL), or 0. */
+int pvs_host_and_port(const char *v, char *host, size_t hostsz, char *port, size_t portsz);
+/* Net::IP::ip_is_ipv6 */
+int pvs_is_ipv6(const char *s);
 /* 1 iff ct is a content type of any storage (pve-storage-content). */
 int pvs_content_type_valid(const char *ct);
 

@@ -13,7 +13,7 @@
 
 #define FAKE_LOG_MAX 65536
 
-static char cluster_conf[1024], cluster_keyring[1024], cluster_fsid[64], mon_addr[256], mon_v2[256];
+static char cluster_conf[1024], cluster_keyring[1024], cluster_fsid[64], mon_addr[256];
 static rados_t cluster;
 static int image_counter;
 
@@ -63,8 +63,6 @@ static inline void read_env_file(void)
             char *s = strstr(v, "v1:");
             if (s)
                 snprintf(mon_addr, sizeof mon_addr, "%.*s", (int)strcspn(s + 3, ",]"), s + 3);
-            if ((s = strstr(v, "v2:")))
-                snprintf(mon_v2, sizeof mon_v2, "%.*s", (int)strcspn(s, ",]"), s);
         }
     }
     fclose(f);

@@ -268,6 +268,32 @@ static void test_real_node(void **state)
     }
 }
 
+/* rbd, as upstream: IPv6 monitors in brackets, the keyring's file checked,
+ * a managed cluster's fsid from its ceph.conf (no cluster needed here) */
+static void test_rbd_connection_details(void **state)
+{
+    (void)state;
+    char root[700], p[800], text[1024], want[1024];
+    snprintf(root, sizeof root, "%s/rbdroot", dir);
+    snprintf(p, sizeof p, "%s/etc/pve/priv/ceph", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/rbd.cfg", dir);
+    snprintf(text, sizeof text, "rbd: v6\n\tpool vm\n\tmonhost fd00::1 [fd00::2]:3300;10.0.0.1:6789\n\n"
+                                "rbd: managed\n\tpool vm\n\tkrbd 1\n");
+    write_file(p, text);
+    expect(run("--root", root, "--config", p, "path", "v6:vm-100-disk-0", NULL), 0,
+           "rbd:vm/vm-100-disk-0:mon_host=[fd00\\:\\:1];[fd00\\:\\:2]\\:3300;10.0.0.1\\:6789:auth_supported=none\n", "");
+    char key[900];
+    snprintf(key, sizeof key, "%s/etc/pve/priv/ceph/v6.keyring", root);
+    write_file(key, "[client.admin]\n\tno key here\n");
+    snprintf(want, sizeof want, "Not a proper rbd authentication file: %s\n", key);
+    expect(run("--root", root, "--config", p, "path", "v6:vm-100-disk-0", NULL), 1, "", want);
+    snprintf(key, sizeof key, "%s/etc/pve/ceph.conf", root);
+    write_file(key, "[global]\n\tmon_host = 127.0.0.1:1\n");
+    expect(run("--root", root, "--config", p, "path", "managed:vm-100-disk-0", NULL), 1, "",
+           "cluster fsid has invalid format\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_json_non_utf8),
         cmocka_unit_test(test_garbage_monhost),
         cmocka_unit_test(test_real_node),
+        cmocka_unit_test(test_rbd_connection_details),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

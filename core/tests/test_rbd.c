@@ -309,15 +309,51 @@ static void test_paths_and_activation(void **state)
     snprintf(volid, sizeof volid, "ext:%s", f->image);
     json_t *h = hints_of(1, 1);
     const char *ext[] = { volid };
+    /* the first call on an external cluster without a ceph.conf of its own
+     * wrote one naming its keyring (upstream's ceph_create_configuration);
+     * the calls after it use it */
+    char conf[1024], text[2048];
+    snprintf(conf, sizeof conf, "%s/etc/pve/priv/ceph/ext.conf", f->root);
+    FILE *cf = fopen(conf, "r");
+    assert_non_null(cf);
+    size_t tn = fread(text, 1, sizeof text - 1, cf);
+    fclose(cf);
+    text[tn] = '\0';
+    snprintf(want, sizeof want, "[global]\n\tkeyring = %s/etc/pve/priv/ceph/ext.keyring\n\n", f->root);
+    assert_string_equal(text, want);
     assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, ext, 1, NULL, h, &err), 0);
     snprintf(want, sizeof want,
-             "[\"-p\",\"rbd\",\"-m\",\"%s\",\"--auth_supported\",\"cephx\",\"-n\",\"client.admin\","
+             "[\"-p\",\"rbd\",\"-c\",\"%s\",\"-m\",\"%s\",\"--auth_supported\",\"cephx\",\"-n\",\"client.admin\","
              "\"--keyring\",\"%s/etc/pve/priv/ceph/ext.keyring\",\"map\",\"%s\",\"--options\",\"rxbounce\"]\n",
-             mon_addr, f->root, f->image);
+             conf, mon_addr, f->root, f->image);
     assert_string_equal(take_log(f), want);
     assert_int_equal(pvs_deactivate_volumes(f->ctx, f->cfg, ext, 1, NULL, &err), 0);
     assert_non_null(strstr(take_log(f), "\"unmap\""));
     json_decref(h);
+    pvs_error_clear(&err);
+}
+
+/* deactivation unmaps a mapped device whatever krbd says now (upstream
+ * calls unmap_volume unconditionally): krbd may have been switched off
+ * while the guest ran */
+static void test_deactivate_after_krbd_off(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    char volid[128];
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    const char *vols[] = { volid };
+    assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, vols, 1, NULL, NULL, &err), 0);
+    assert_non_null(strstr(take_log(f), "\"map\""));
+    json_t *cfg = json_deep_copy(f->cfg);
+    json_object_set_new(json_object_get(json_object_get(cfg, "ids"), "ceph"), "krbd", json_integer(0));
+    assert_int_equal(pvs_deactivate_volumes(f->ctx, cfg, vols, 1, NULL, &err), 0);
+    assert_non_null(strstr(take_log(f), "\"unmap\""));
+    /* nothing mapped: nothing to do */
+    assert_int_equal(pvs_deactivate_volumes(f->ctx, cfg, vols, 1, NULL, &err), 0);
+    assert_string_equal(take_log(f), "");
+    json_decref(cfg);
     pvs_error_clear(&err);
 }
 
@@ -441,6 +477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_old_dev_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paths_and_activation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activate_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deactivate_after_krbd_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

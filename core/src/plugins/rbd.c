@@ -1,6 +1,8 @@
 /* rbd.c - the rbd plugin (SPEC §5 rbd): krbd mapping with rxbounce for
  * Windows guests, remapping only when the hints say it is safe. */
 #include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,22 +106,115 @@ static int exists(const char *path)
     return path && stat(path, &st) == 0;
 }
 
-/* the monitor list, Proxmox's split_list joined by sep */
-static char *hostlist(const char *list, char sep)
-{
+/* PVE::CephConfig::hostlist: the monitors of a split_list, each as
+ * HOST[:PORT] with an IPv6 address in brackets, joined by sep.  Upstream
+ * turns an entry that is no address into ""; librados would then print
+ * its complaints to the process's stdout and stderr, so here the first
+ * such entry is the error (*bad, malloc()ed) instead. */
+typedef struct hosts {
     strbuf sb;
-    sb_init(&sb);
-    for (const char *p = list; *p;) {
-        p += strspn(p, ",; \t");
-        size_t n = strcspn(p, ",; \t");
-        if (!n)
-            break;
-        if (sb.len)
-            sb_addn(&sb, &sep, 1);
-        sb_addn(&sb, p, n);
-        p += n;
+    char sep;
+    char *bad;
+} hosts;
+
+static int host_item(const char *item, void *data)
+{
+    hosts *h = data;
+    char host[256], port[16];
+    if (!pvs_host_and_port(item, host, sizeof host, port, sizeof port)) {
+        h->bad = strdup(item);
+        return 1;
     }
-    return sb_take(&sb);
+    if (h->sb.len)
+        sb_addn(&h->sb, &h->sep, 1);
+    sb_addf(&h->sb, pvs_is_ipv6(host) ? "[%s]%s%s" : "%s%s%s", host, *port ? ":" : "", port);
+    return 0;
+}
+
+static char *hostlist(const char *list, char sep, char **bad)
+{
+    hosts h = { { 0 }, sep, NULL };
+    sb_init(&h.sb);
+    if (pvs_split_list(list, host_item, &h)) {
+        sb_free(&h.sb);
+        *bad = h.bad;
+        return NULL;
+    }
+    return sb_take(&h.sb);
+}
+
+/* ceph_check_keyfile: a keyring file must hold a "[NAME] key = ...==" */
+static int check_keyfile(const char *path, pvs_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    char buf[65536];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    regex_t rx;
+    int ok = n > 0 && regcomp(&rx, "\\[[^[:space:]]+\\][[:space:]]*key[[:space:]]*=[[:space:]]*[^[:space:]]+==[[:space:]]*$",
+                              REG_EXTENDED | REG_NOSUB | REG_NEWLINE) == 0;
+    if (ok) {
+        ok = regexec(&rx, buf, 0, NULL, 0) == 0;
+        regfree(&rx);
+    }
+    return ok ? 0 : pvs_fail(err, PVS_EINVAL, "Not a proper rbd authentication file: %s\n", path);
+}
+
+/* An external cluster without its own ceph.conf gets one naming its keyring,
+ * as upstream's ceph_create_configuration writes it (used from the next
+ * call on, as upstream). */
+static int create_conf(const char *conf, const char *keyring, pvs_error *err)
+{
+    int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    char *text = pvs_asprintf("[global]\n\tkeyring = %s\n\n", keyring);
+    ssize_t len = text ? (ssize_t)strlen(text) : 0;
+    int ok = fd >= 0 && text && write(fd, text, (size_t)len) == len;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    free(text);
+    if (ok || (fd < 0 && e == EEXIST))
+        return 0;
+    return pvs_fail(err, PVS_EIO, "unable to write '%s' - %s\n", conf, strerror(e));
+}
+
+static int monitors(const char *storeid, const char *monhost, rbd_opts *o, pvs_error *err)
+{
+    char *bad = NULL;
+    if ((o->mon_host = hostlist(monhost, ',', &bad)) || !bad)
+        return o->mon_host ? 0 : pvs_oom(err);
+    pvs_fail(err, PVS_EINVAL, "rbd error: invalid monitor address '%s' in monhost of storage '%s'\n", bad, storeid);
+    free(bad);
+    return PVS_EINVAL;
+}
+
+/* Which ceph.conf: the managed cluster's, or an external one's own */
+static int cluster_conf(pvs_ctx *ctx, const char *storeid, const char *monhost, const char *keyfile,
+                        rbd_opts *o, pvs_error *err)
+{
+    char *custom = pvs_asprintf("/etc/pve/priv/ceph/%s.conf", storeid);
+    char *path = custom ? pvs_host_path(ctx, custom) : NULL;
+    free(custom);
+    int rc = path ? 0 : pvs_oom(err);
+    if (!rc && !monhost) {
+        if (!(o->conf = pvs_host_path(ctx, "/etc/pve/ceph.conf")))
+            rc = pvs_oom(err);
+        else if (exists(path))
+            pvs_warn(ctx, "ignoring custom ceph config for storage '%s', 'monhost' is not set "
+                          "(assuming pveceph managed cluster)!\n", storeid);
+    } else if (!rc && exists(path)) {
+        o->conf = path;
+        path = NULL;
+    } else if (!rc && exists(keyfile)) {
+        rc = create_conf(path, keyfile, err);
+    }
+    free(path);
+    return rc;
 }
 
 int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts *o, pvs_error *err)
@@ -127,47 +222,30 @@ int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts
     memset(o, 0, sizeof *o);
     const char *pool = pvs_scfg_str(scfg, "pool"), *ns = pvs_scfg_str(scfg, "namespace");
     const char *monhost = pvs_scfg_str(scfg, "monhost"), *user = pvs_scfg_str(scfg, "username");
-    const char *keyring = pvs_scfg_str(scfg, "keyring");
-    char *custom = pvs_asprintf("/etc/pve/priv/ceph/%s.conf", storeid);
-    char *custom_full = custom ? pvs_host_path(ctx, custom) : NULL;
-    free(custom);
-
+    /* the secret lives under /etc/pve/priv, never in storage.cfg */
+    char *k = pvs_asprintf("/etc/pve/priv/ceph/%s.keyring", storeid);
+    char *keyfile = k ? pvs_host_path(ctx, k) : NULL;
+    free(k);
     o->cache = pvs_plugin_state(ctx, &pvs_rbd_plugin, rbd_state_new);
     o->pool = strdup(pool && *pool ? pool : "rbd");
     o->namespace_ = ns && *ns ? strdup(ns) : NULL;
     o->user = strdup(user && *user ? user : "admin");
-    if (!monhost) {
-        /* a cluster managed by this Proxmox VE cluster */
-        o->conf = pvs_host_path(ctx, "/etc/pve/ceph.conf");
-        if (exists(custom_full))
-            pvs_warn(ctx, "ignoring custom ceph config for storage '%s', 'monhost' is not set "
-                          "(assuming pveceph managed cluster)!\n", storeid);
-    } else {
-        o->mon_host = hostlist(monhost, ',');
-        if (exists(custom_full)) {
-            o->conf = custom_full;
-            custom_full = NULL;
-        }
+    int rc = !keyfile || !o->pool || !o->user || (ns && *ns && !o->namespace_) ? pvs_oom(err) : 0;
+    if (!rc)
+        rc = check_keyfile(keyfile, err);
+    if (!rc)
+        rc = cluster_conf(ctx, storeid, monhost, keyfile, o, err);
+    if (!rc && monhost)
+        rc = monitors(storeid, monhost, o, err);
+    if (!rc && exists(keyfile)) {
+        o->keyring = keyfile;
+        keyfile = NULL;
     }
-    free(custom_full);
-    if (keyring && *keyring) {
-        o->keyring = strdup(keyring);   /* a path from the configuration: taken as written */
-    } else {
-        char *k = pvs_asprintf("/etc/pve/priv/ceph/%s.keyring", storeid);
-        o->keyring = k ? pvs_host_path(ctx, k) : NULL;
-        free(k);
-        if (o->keyring && !exists(o->keyring)) {
-            free(o->keyring);
-            o->keyring = NULL;
-        }
-    }
+    free(keyfile);
     o->auth = o->keyring ? "cephx" : "none";
-    if (!o->pool || !o->user || (ns && *ns && !o->namespace_) || (!monhost && !o->conf)
-        || (monhost && !o->mon_host)) {
+    if (rc)
         rbd_opts_clear(o);
-        return pvs_oom(err);
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- the rbd command ---- */
@@ -381,7 +459,8 @@ static char *librbd_path(const rbd_store *st, const rbd_vol *rv)
     if (o->conf)
         sb_addf(&sb, ":conf=%s", o->conf);
     if (o->mon_host) {
-        char *hosts = hostlist(o->mon_host, ';');
+        char *bad = NULL, *hosts = hostlist(o->mon_host, ';', &bad);
+        free(bad);
         sb_add(&sb, ":mon_host=");
         for (const char *p = hosts; p && *p; p++)
             sb_add(&sb, *p == ':' ? "\\:" : (char[]){ *p, '\0' });
@@ -660,12 +739,12 @@ static int rbd_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char 
     return rbd_activate_volumes(ctx, self, storeid, scfg, &volname, 1, snapname, hints, err);
 }
 
+/* upstream unmaps a mapped device whatever krbd says now (it may have been
+ * switched off while the volume was mapped) */
 static int rbd_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                                  const json_t *scfg, const char *volname, const char *snapname,
                                  pvs_error *err)
 {
-    if (!pvs_scfg_bool(scfg, "krbd", 0))
-        return 0;
     return rbd_unmap(ctx, self, storeid, scfg, volname, snapname, err);
 }
 

@@ -505,8 +505,13 @@ int rbd_cluster_fsid(pvs_ctx *ctx, const char *storeid, const json_t *scfg, cons
     const char *given = pvs_scfg_str(scfg, "fsid");
     char *found = NULL;
     char buf[64];
-    if (!given && !o->mon_host)
-        given = found = conf_fsid(o->conf);   /* a managed cluster: its ceph.conf */
+    if (!given && !o->mon_host) {
+        /* a managed cluster: its ceph.conf says, or nothing does (upstream
+         * does not ask the cluster then) */
+        given = found = conf_fsid(o->conf);
+        if (!given)
+            return pvs_fail(err, PVS_EINVAL, "cluster fsid has invalid format\n");
+    }
     if (!given) {
         int rc = fsid_from_cluster(ctx, storeid, o, buf, sizeof buf, err);
         if (rc)
@@ -514,9 +519,8 @@ int rbd_cluster_fsid(pvs_ctx *ctx, const char *storeid, const json_t *scfg, cons
         given = buf;
     }
     int ok = valid_fsid(given);
-    if (ok) {
-        for (int i = 0; i < 36; i++)
-            fsid[i] = (char)(given[i] >= 'A' && given[i] <= 'F' ? given[i] - 'A' + 'a' : given[i]);
+    if (ok) {   /* as written: upstream's /i match keeps the case */
+        memcpy(fsid, given, 36);
         fsid[36] = '\0';
     }
     free(found);
