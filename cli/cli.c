@@ -20,6 +20,7 @@ typedef struct cli {
     json_t *hints;        /* from --hint/--hints, NULL when none */
     int hints_given;
     int json_schema;
+    json_t *info;         /* --json: informational lines, for the result */
 } cli;
 
 static const char *prog = "pvestorage";
@@ -60,8 +61,18 @@ typedef struct command {
     int (*run)(cli *c, int argc, char **argv);
 } command;
 
-static void print_json(const json_t *v)
+/* --json: what upstream prints (feature changes) goes in the result */
+static void collect_info(void *data, const char *message)
 {
+    cli *c = data;
+    size_t n = strlen(message);
+    json_array_append_new(c->info, json_stringn(message, n && message[n - 1] == '\n' ? n - 1 : n));
+}
+
+static void print_json(cli *c, json_t *v)
+{
+    if (c->info && json_array_size(c->info) && json_is_object(v))
+        json_object_set(v, "info", c->info);
     cli_print_json(stdout, v);
 }
 
@@ -117,7 +128,7 @@ static int volumes_cmd(cli *c, int argc, char **argv, int activate)
         return fail(&err);
     if (c->json) {
         json_t *o = json_pack("{s:o}", activate ? "activated" : "deactivated", string_array(argc, argv));
-        print_json(o);
+        print_json(c, o);
         json_decref(o);
     }
     return 0;
@@ -148,7 +159,7 @@ static int print_path(cli *c, const char *volid, int map)
         return fail(&err);
     if (c->json) {
         json_t *o = json_pack("{s:o, s:o}", "volid", cli_string(volid), "path", cli_string(path));
-        print_json(o);
+        print_json(c, o);
         json_decref(o);
     } else {
         puts(path);
@@ -182,7 +193,7 @@ static int cmd_unmap(cli *c, int argc, char **argv)
         return fail(&err);
     if (c->json) {
         json_t *o = json_pack("{s:o, s:b}", "volid", cli_string(argv[0]), "unmapped", 1);
-        print_json(o);
+        print_json(c, o);
         json_decref(o);
     }
     return 0;
@@ -197,7 +208,7 @@ static int cmd_verify_hints(cli *c, int argc, char **argv)
         return fail(&err);
     if (c->json) {
         json_t *o = json_pack("{s:b, s:O?}", "valid", 1, "hints", c->hints);
-        print_json(o);
+        print_json(c, o);
         json_decref(o);
     } else {
         puts(c->hints ? "hints are valid" : "no hints given");
@@ -372,6 +383,8 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
         command_usage(stderr, cmd);
         return EXIT_USAGE;
     }
+    if (c->json && (c->info = json_array()))
+        pvs_ctx_set_info(c->ctx, collect_info, c);   /* text mode: stdout, as upstream */
     return cmd->run(c, nargs, args);
 }
 
@@ -437,6 +450,7 @@ int pvs_cli_main(int argc, char **argv)
             rc = run_command(&c, cmd, argc - optind, argv + optind);
     }
     json_decref(c.hints);
+    json_decref(c.info);
     pvs_ctx_free(c.ctx);
     return rc;
 }

@@ -146,7 +146,7 @@ def test_unmap_fails_during_remap(node):
     assert path == n["dev"]
     assert [str(w.message) for w in rec] == [
         f"could not unmap to apply rxbounce - can't unmap rbd device {n['dev']}: "
-        "rbd: unmap failed: (16) Device or resource busy"]
+        "rbd: sysfs write failed\n"]
     assert map_options(n) == "name=admin,key=client.admin"
 
 
@@ -156,7 +156,7 @@ def test_map_fails(node):
     os.environ["FAKE_RBD_FAIL"] = "map"
     with pytest.raises(pvestorage.CommandError) as info:
         pvestorage.activate_volumes(n["cfg"], [f"ceph:{n['image']}"], hints={"guest-is-windows": True})
-    assert str(info.value) == f"can't map rbd volume {n['image']}: rbd: map failed: (5) Input/output error"
+    assert str(info.value) == f"can't map rbd volume {n['image']}: rbd: sysfs write failed"
     assert info.value.exit_status == 5
     assert "rbd: sysfs write failed" in info.value.stderr
     assert info.value.code == "ECOMMAND"
@@ -310,3 +310,24 @@ def test_python_plugin_in_list_order_between_rbd_volumes(node, tmp_path):
     finally:
         reset(n, "not mapped")
         subprocess.run(rbd + ["rm", "--no-progress", f"rbd/{image2}"], check=False, capture_output=True)
+
+
+def test_feature_change_is_logged(node, caplog):
+    """What upstream prints on stdout when it changes image features goes to
+    the logging module, logger "pvestorage", at INFO."""
+    import logging
+    n = node
+    fresh = f"vm-{500 + os.getpid() % 100}-disk-9"
+    rbd = ["rbd", "-c", f"{n['root']}/etc/pve/ceph.conf", "--keyring", f"{n['root']}/etc/pve/priv/ceph/ceph.keyring"]
+    subprocess.run(rbd + ["create", "--size", "8M", "--image-feature", "layering", f"rbd/{fresh}"], check=True)
+    try:
+        reset(n, "not mapped")
+        with caplog.at_level(logging.INFO, logger="pvestorage"):
+            pvestorage.map_volume(n["cfg"], f"ceph:{fresh}")
+        assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records] == [
+            ("pvestorage", "INFO",
+             "enable RBD image features this kernel RBD drivers supports: fast-diff,object-map,exclusive-lock")]
+        pvestorage.unmap_volume(n["cfg"], f"ceph:{fresh}")
+    finally:
+        reset(n, "not mapped")
+        subprocess.run(rbd + ["rm", "--no-progress", f"rbd/{fresh}"], check=False, capture_output=True)

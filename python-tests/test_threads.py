@@ -73,9 +73,19 @@ def test_warnings_from_threads(cfg):
     import warnings
     done = []
 
+    class Busy:   # a plugin whose volumes cannot be deactivated: the core warns why
+        type = "pythreadbusy"
+        api = 13
+
+        def deactivate_volume(self, storeid, scfg, volname, snapname=None, cache=None):
+            raise OSError(f"can't deactivate {volname} - device busy")
+
+    pvestorage.register_plugin(Busy)
+    busy = {"ids": dict(cfg["ids"], busy={"type": "pythreadbusy"})}
+
     def run():
         try:
-            pvestorage.deactivate_volumes(cfg, ["store:junk"])
+            pvestorage.deactivate_volumes(busy, ["busy:junk"])
         except pvestorage.DeactivationError:
             done.append(1)
 
@@ -87,5 +97,5 @@ def test_warnings_from_threads(cfg):
         for t in threads:
             t.join(60)
     assert len(done) == 4
-    assert [str(w.message) for w in rec] == ["unable to parse directory volume name 'junk'"] * 4
+    assert [str(w.message) for w in rec] == ["can't deactivate junk - device busy"] * 4
     assert all(w.category is pvestorage.StorageWarning for w in rec)

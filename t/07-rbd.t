@@ -150,7 +150,7 @@ device_state('mapped without rxbounce');
     local $SIG{__WARN__} = sub { push @warnings, $_[0] };
     my $path = map_volume($cfg, "ceph:$image", undef, { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 });
     is($path, $dev, 'unmap fails during a remap: path returned');
-    is_deeply(\@warnings, ["could not unmap to apply rxbounce - can't unmap rbd device $dev: rbd: unmap failed: (16) Device or resource busy\n"],
+    is_deeply(\@warnings, ["could not unmap to apply rxbounce - can't unmap rbd device $dev: rbd: sysfs write failed\n\n"],
               'unmap fails during a remap: warned');
     is(map_options(), 'name=admin,key=client.admin', 'still mapped as before');
     take_log();
@@ -159,7 +159,8 @@ reset_kernel();
 {
     local $ENV{FAKE_RBD_FAIL} = 'map';
     eval { activate_volumes($cfg, ["ceph:$image"], undef, { 'guest-is-windows' => 1 }) };
-    is($@, "can't map rbd volume $image: rbd: map failed: (5) Input/output error\n", 'map fails: the command\'s error');
+    # upstream's run_rbd_command: the line before rbd's last one
+    is($@, "can't map rbd volume $image: rbd: sysfs write failed\n", 'map fails: the command\'s error');
     take_log();
 }
 eval { map_volume($cfg, 'ceph:vm-999-disk-404') };
@@ -244,6 +245,36 @@ reset_kernel();
     reset_kernel();
     system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm',
            '--no-progress', "rbd/$image2");
+}
+
+# upstream prints the image features it changes on standard output: here
+# the selected handle gets the same line, in order with the warnings
+{
+    my $fresh = "vm-" . (600 + $$ % 100) . "-disk-9";
+    system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring",
+           'create', '--size', '8M', '--image-feature', 'layering', "rbd/$fresh") == 0 or die "rbd create failed\n";
+    reset_kernel();
+    take_log();
+    my $out = '';
+    open(my $fh, '>', \$out) or die;
+    my $prev = select($fh);
+    my $path = eval { map_volume($cfg, "ceph:$fresh") };
+    select($prev);
+    close($fh);
+    is($@, '', 'a fresh image maps');
+    is($out, "enable RBD image features this kernel RBD drivers supports: fast-diff,object-map,exclusive-lock\n",
+       'the feature change is printed, as upstream prints it');
+    $out = '';
+    open($fh, '>', \$out) or die;
+    $prev = select($fh);
+    map_volume($cfg, "ceph:$fresh");
+    select($prev);
+    is($out, '', 'mapped already: nothing to change, nothing printed');
+    unmap_volume($cfg, "ceph:$fresh");
+    reset_kernel();
+    take_log();
+    system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm',
+           '--no-progress', "rbd/$fresh");
 }
 
 configure(%$old);

@@ -69,6 +69,15 @@ static void collect_warning(void *data, const char *message)
     av_push(cxt->warnings, newSVpv(message, 0));
 }
 
+/* informational lines go in the same queue (as references), so they keep
+ * their order with the warnings; they are printed, as upstream prints them */
+static void collect_info(void *data, const char *message)
+{
+    dTHX;
+    my_cxt_t *cxt = data;
+    av_push(cxt->warnings, newRV_noinc(newSVpv(message, 0)));
+}
+
 static SV *text_sv(pTHX_ const char *s, STRLEN n)
 {
     SV *sv = newSVpvn(s, n);
@@ -77,7 +86,28 @@ static SV *text_sv(pTHX_ const char *s, STRLEN n)
     return sv;
 }
 
-/* Emit what the core warned, through Perl's warn (so $SIG{__WARN__} sees it). */
+/* The queued messages as _emit's arguments: a warning as text, an
+ * informational line as a reference to it. */
+static void push_queued(pTHX_ AV *pending)
+{
+    dSP;
+    PUSHMARK(SP);
+    SSize_t n = av_count(pending);
+    EXTEND(SP, n);
+    for (SSize_t i = 0; i < n; i++) {
+        SV **m = av_fetch(pending, i, 0);
+        SV *v = m && SvROK(*m) ? SvRV(*m) : m ? *m : NULL;
+        STRLEN len = 0;
+        const char *s = v ? SvPV(v, len) : "";
+        SV *text = sv_2mortal(text_sv(aTHX_ s, len));
+        PUSHs(m && SvROK(*m) ? sv_2mortal(newRV_inc(text)) : text);
+    }
+    PUTBACK;
+}
+
+/* Emit what the core said: warnings through Perl's warn (so
+ * $SIG{__WARN__} sees them), information through print (the selected
+ * handle).  A dying handler's die goes on from here. */
 static void flush_warnings(pTHX_ my_cxt_t *cxt)
 {
     if (av_count(cxt->warnings) == 0)
@@ -85,15 +115,8 @@ static void flush_warnings(pTHX_ my_cxt_t *cxt)
     AV *pending = cxt->warnings;
     cxt->warnings = newAV();
     sv_2mortal((SV *)pending);   /* freed even if a handler dies */
-    SSize_t n = av_count(pending);
-    for (SSize_t i = 0; i < n; i++) {
-        SV **m = av_fetch(pending, i, 0);
-        if (m) {
-            STRLEN len;
-            const char *s = SvPV(*m, len);
-            warn_sv(sv_2mortal(text_sv(aTHX_ s, len)));
-        }
-    }
+    push_queued(aTHX_ pending);
+    call_pv("PVE::Storage::XS::_emit", G_DISCARD);
 }
 
 /* warnings first, then the core's message, exactly (it ends in "\n"); a
@@ -677,18 +700,8 @@ static int flush_in_call(pTHX_ my_cxt_t *cxt, pvs_error *err)
     AV *pending = cxt->warnings;
     cxt->warnings = newAV();
     sv_2mortal((SV *)pending);
-    dSP;
-    PUSHMARK(SP);
-    SSize_t n = av_count(pending);
-    EXTEND(SP, n);
-    for (SSize_t i = 0; i < n; i++) {
-        SV **m = av_fetch(pending, i, 0);
-        STRLEN len;
-        const char *s = m ? SvPV(*m, len) : (len = 0, "");
-        PUSHs(sv_2mortal(text_sv(aTHX_ s, len)));
-    }
-    PUTBACK;
-    call_pv("PVE::Storage::XS::_warn_all", G_DISCARD | G_EVAL);
+    push_queued(aTHX_ pending);
+    call_pv("PVE::Storage::XS::_emit", G_DISCARD | G_EVAL);
     return SvTRUE(ERRSV) ? perl_failed(aTHX_ cxt, err) : 0;
 }
 
@@ -1097,6 +1110,7 @@ static void init_cxt(pTHX_ my_cxt_t *cxt)
     if (!cxt->ctx)
         croak("PVE::Storage::XS: %s", err.message ? err.message : "cannot create a context\n");
     pvs_ctx_set_warn(cxt->ctx, collect_warning, cxt);
+    pvs_ctx_set_info(cxt->ctx, collect_info, cxt);
     call_atexit(free_cxt, cxt);
 }
 

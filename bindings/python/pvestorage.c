@@ -126,10 +126,34 @@ static void emit_warning(modstate *st, const char *message)
     }
 }
 
+/* An informational line (upstream prints it): logging, logger "pvestorage". */
+static void emit_info(const char *message)
+{
+    if (PyErr_Occurred())
+        return;
+    PyObject *msg = message_str(message);
+    PyObject *logging = msg ? PyImport_ImportModule("logging") : NULL;
+    PyObject *logger = logging ? PyObject_CallMethod(logging, "getLogger", "s", "pvestorage") : NULL;
+    PyObject *res = logger ? PyObject_CallMethod(logger, "info", "sO", "%s", msg) : NULL;
+    Py_XDECREF(res);
+    Py_XDECREF(logger);
+    Py_XDECREF(logging);
+    Py_XDECREF(msg);
+}
+
+/* Kept messages start with their kind: 'W' a warning, 'I' information. */
+static void emit(modstate *st, const char *kept)
+{
+    if (kept[0] == 'I')
+        emit_info(kept + 1);
+    else
+        emit_warning(st, kept + 1);
+}
+
 void pyb_flush_call(modstate *st, call_state *p)
 {
     for (size_t i = 0; i < p->n; i++) {
-        emit_warning(st, p->v[i]);
+        emit(st, p->v[i]);
         free(p->v[i]);
     }
     free(p->v);
@@ -137,27 +161,45 @@ void pyb_flush_call(modstate *st, call_state *p)
     p->n = p->cap = 0;
 }
 
-/* The core's warning sink: inside a call (GIL released), the warning is
- * kept for afterwards; anywhere else it is emitted at once. */
-static void warn_sink(void *data, const char *message)
+/* The core's warning and info sinks: inside a call (GIL released), the
+ * message is kept for afterwards, in order; anywhere else it goes out at
+ * once. */
+static void sink(modstate *st, char kind, const char *message)
 {
     call_state *p = pyb_current_call;
-    if (p) {
-        if (p->n == p->cap) {
-            size_t cap = p->cap ? p->cap * 2 : 4;
-            char **v = realloc(p->v, cap * sizeof *v);
-            if (!v)
-                return;   /* out of memory: the warning is lost, the call goes on */
-            p->v = v;
-            p->cap = cap;
-        }
-        if ((p->v[p->n] = strdup(message)))
-            p->n++;
+    char *kept = malloc(strlen(message) + 2);
+    if (!kept)
+        return;   /* out of memory: the message is lost, the call goes on */
+    kept[0] = kind;
+    strcpy(kept + 1, message);
+    if (!p) {
+        PyGILState_STATE g = PyGILState_Ensure();
+        emit(st, kept);
+        PyGILState_Release(g);
+        free(kept);
         return;
     }
-    PyGILState_STATE g = PyGILState_Ensure();
-    emit_warning(data, message);
-    PyGILState_Release(g);
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 4;
+        char **v = realloc(p->v, cap * sizeof *v);
+        if (!v) {
+            free(kept);
+            return;
+        }
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = kept;
+}
+
+static void warn_sink(void *data, const char *message)
+{
+    sink(data, 'W', message);
+}
+
+static void info_sink(void *data, const char *message)
+{
+    sink(data, 'I', message);
 }
 
 /* ---- Python -> json ---- */
@@ -1451,6 +1493,7 @@ static int module_exec(PyObject *module)
         return -1;
     }
     pvs_ctx_set_warn(st->ctx, warn_sink, st);
+    pvs_ctx_set_info(st->ctx, info_sink, st);
 
     /* shaped like Proxmox's: HINTS_FORMAT['properties'] is HINTS_PROPERTIES */
     PyObject *props = to_python_steal(pvs_hints_properties());

@@ -130,6 +130,11 @@ const char *const *pvs_ctx_setting_names(void);
 /* Where warnings go.  The default sink writes them to stderr.
  * fn == NULL restores the default. */
 void pvs_ctx_set_warn(pvs_ctx *ctx, pvs_warn_fn fn, void *data);
+/* Where informational messages go: what upstream prints on standard
+ * output (e.g. "enable RBD image features this kernel RBD drivers
+ * supports: ..."), a whole line ending in "\n".  NULL restores the
+ * default, stdout, as upstream. */
+void pvs_ctx_set_info(pvs_ctx *ctx, pvs_warn_fn fn, void *data);
 
 /* ------------------------------------------------------------------ */
 /* Hints                                                               */

@@ -171,6 +171,19 @@ void pvs_ctx_set_warn(pvs_ctx *ctx, pvs_warn_fn fn, void *data)
     ctx->warn_data = fn ? data : NULL;
 }
 
+static void stdout_sink(void *data, const char *message)
+{
+    (void)data;
+    fputs(message, stdout);
+    fflush(stdout);
+}
+
+void pvs_ctx_set_info(pvs_ctx *ctx, pvs_warn_fn fn, void *data)
+{
+    ctx->info_fn = fn ? fn : stdout_sink;
+    ctx->info_data = fn ? data : NULL;
+}
+
 /* The defaults, then the environment (naming the variable in an error). */
 static pvs_settings *initial_settings(pvs_error *err)
 {
@@ -219,6 +232,7 @@ pvs_ctx *pvs_ctx_new(pvs_error *err)
     pthread_mutex_init(&ctx->lock, NULL);
     ctx->base = ctx;
     ctx->warn_fn = stderr_sink;
+    ctx->info_fn = stdout_sink;
     if (!(ctx->set = initial_settings(err)))
         goto fail;
     for (size_t i = 0; pvs_builtin_plugins[i]; i++)

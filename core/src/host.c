@@ -78,6 +78,8 @@ pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
     view->set->refs++;
     view->warn_fn = ctx->warn_fn;
     view->warn_data = ctx->warn_data;
+    view->info_fn = ctx->info_fn;
+    view->info_data = ctx->info_data;
     pthread_mutex_unlock(&ctx->lock);
     view->deadline_ms = pvs_now_ms() + (long long)view->set->ceph_timeout * 1000;
     if (ctx->norphans)
@@ -99,6 +101,18 @@ long long pvs_call_left_ms(const pvs_ctx *call)
         return (long long)call->set->ceph_timeout * 1000;
     long long left = call->deadline_ms - pvs_now_ms();
     return left > 0 ? left : 0;
+}
+
+void pvs_info(pvs_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pvs_error tmp = PVS_ERROR_INIT;
+    pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
+    va_end(ap);
+    if (tmp.message)
+        ctx->info_fn(ctx->info_data, tmp.message);
+    pvs_error_clear(&tmp);
 }
 
 void pvs_warn(pvs_ctx *ctx, const char *fmt, ...)

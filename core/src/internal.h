@@ -40,6 +40,8 @@ struct pvs_ctx {
 
     pvs_warn_fn warn_fn;
     void *warn_data;
+    pvs_warn_fn info_fn;
+    void *info_data;
 
     /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
@@ -117,12 +119,15 @@ long long pvs_now_ms(void);
 /* Keep a killed child that has not exited yet, to be reaped later. */
 void pvs_adopt_orphan(pvs_ctx *ctx, pid_t pid);
 void pvs_warn(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
+/* An informational line (upstream's print to stdout), to the info sink. */
+void pvs_info(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 /* ROOT + path for a host path ("/sys/..."); malloc()ed. */
 char *pvs_host_path(const pvs_ctx *ctx, const char *path);
 
 /* ---- run.c ---- */
 typedef struct pvs_run_result {
     int exit_status;          /* -1 when killed by a signal or the timeout */
+    int signal;               /* the signal that killed it, or 0 */
     int timed_out;
     char *out;                /* captured stdout, NUL-terminated */
     char *err;                /* captured stderr, NUL-terminated */

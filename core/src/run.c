@@ -21,6 +21,7 @@ void pvs_run_result_clear(pvs_run_result *res)
     free(res->err);
     res->out = res->err = NULL;
     res->exit_status = -1;
+    res->signal = 0;
     res->timed_out = 0;
 }
 
@@ -189,6 +190,7 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
 {
     res->out = res->err = NULL;
     res->exit_status = -1;
+    res->signal = 0;
     res->timed_out = 0;
     strbuf bufs[2];
     sb_init(&bufs[0]);
@@ -207,6 +209,7 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
             kill_and_reap(ctx, pid);
     }
     res->exit_status = WIFEXITED(status) && !res->timed_out ? WEXITSTATUS(status) : -1;
+    res->signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     res->out = sb_take(&bufs[0]);
     res->err = sb_take(&bufs[1]);
     if (!res->out || !res->err) {

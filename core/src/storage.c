@@ -229,7 +229,9 @@ static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const cha
         return rc;
     rc = pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
     pvs_volname v = { 0 };
-    if (!rc && (owner || vtype) && (rc = pvs_plugin_parse_volname(r.plugin, r.volname, &v, err)) == 0) {
+    /* a plugin whose path works but whose names do not parse here (a Perl
+     * class with path alone) just has no owner and type to tell */
+    if (!rc && (owner || vtype) && pvs_plugin_parse_volname(r.plugin, r.volname, &v, NULL) == 0) {
         if (owner)
             *owner = v.vmid, v.vmid = NULL;
         if (vtype)

@@ -150,7 +150,7 @@ static void test_remap_then_missing(void **state)
     setenv("FAKE_RBD_FAIL", "map", 1);
     char *path = NULL;
     assert_int_equal(pvs_map_volume(f->ctx, f->cfg, a, NULL, h, &path, &err), PVS_ECOMMAND);
-    snprintf(want, sizeof want, "can't map rbd volume %s: rbd: map failed: (5) Input/output error\n"
+    snprintf(want, sizeof want, "can't map rbd volume %s: rbd: sysfs write failed\n"
              "volume '%s' was unmapped to apply rxbounce and is no longer mapped\n", f->image, a);
     assert_string_equal(err.message, want);
     assert_null(map_options(f));   /* indeed not mapped */

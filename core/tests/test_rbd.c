@@ -86,8 +86,10 @@ static void test_unmap_fails_during_remap(void **state)
     char *path = NULL;
     pvs_error err = PVS_ERROR_INIT;
     assert_int_equal(pvs_map_volume(f->ctx, f->cfg, volid, NULL, h, &path, &err), 0);
+    /* upstream's run_rbd_command reports the line before rbd's last one, and
+     * its warn adds a newline to the message's own */
     snprintf(want, sizeof want, "could not unmap to apply rxbounce - can't unmap rbd device %s: "
-             "rbd: unmap failed: (16) Device or resource busy\n", f->dev);
+             "rbd: sysfs write failed\n\n", f->dev);
     assert_string_equal(f->w.buf, want);
     assert_string_equal(path, f->dev);   /* still mapped, path returned */
     assert_string_equal(map_options(f), "name=admin,key=client.admin");
@@ -106,12 +108,50 @@ static void test_map_fails(void **state)
     char *path = NULL;
     pvs_error err = PVS_ERROR_INIT;
     assert_int_equal(pvs_map_volume(f->ctx, f->cfg, volid, NULL, NULL, &path, &err), PVS_ECOMMAND);
-    snprintf(want, sizeof want, "can't map rbd volume %s: rbd: map failed: (5) Input/output error\n", f->image);
+    snprintf(want, sizeof want, "can't map rbd volume %s: rbd: sysfs write failed\n", f->image);
     assert_string_equal(err.message, want);
     assert_int_equal(err.exit_status, 5);
     assert_non_null(strstr(err.stderr_text, "rbd: sysfs write failed\nrbd: map failed: (5) Input/output error\n"));
     assert_null(path);
     pvs_error_clear(&err);
+}
+
+/* upstream's run_rbd_command, line by line: an rbd whose map fails with a
+ * given stderr (a script in front of fake-rbd) */
+static void test_rbd_error_lines(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    static const struct { const char *stderr_text; int code; const char *want; } cases[] = {
+        /* the line before the last, its librbd log prefix dropped */
+        { "2024-01-02 03:04:05.123456 7f09f94d0760 -1 librbd: image is locked\nrbd: map failed: (16) busy\n", 16,
+          "image is locked" },
+        /* one line: that one */
+        { "rbd: oops\n", 1, "rbd: oops" },
+        /* the last line empty (Perl-false): the one before it */
+        { "rbd: first\nrbd: second\n\n", 1, "rbd: second" },
+        /* \r ends a line too */
+        { "progress 10%\rrbd: failed\r", 1, "progress 10%" },
+        /* nothing said */
+        { "", 3, "exit code 3" },
+    };
+    char script[1024], volid[128], want[512];
+    snprintf(script, sizeof script, "%s/failing-rbd", f->root);
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    assert_int_equal(pvs_ctx_set(f->ctx, "rbd_command", script, NULL), 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[2048];
+        snprintf(text, sizeof text, "#!/bin/sh\ncase \" $* \" in *\" map \"*) printf '%%s' '%s' >&2; exit %d;; esac\n"
+                                    "exec %s \"$@\"\n", cases[i].stderr_text, cases[i].code, getenv("PVS_FAKE_RBD"));
+        write_file(script, text);
+        chmod(script, 0755);
+        char *path = NULL;
+        pvs_error err = PVS_ERROR_INIT;
+        assert_int_equal(pvs_map_volume(f->ctx, f->cfg, volid, NULL, NULL, &path, &err), PVS_ECOMMAND);
+        snprintf(want, sizeof want, "can't map rbd volume %s: %s\n", f->image, cases[i].want);
+        assert_string_equal(err.message, want);
+        pvs_error_clear(&err);
+    }
 }
 
 static void test_image_missing(void **state)
@@ -357,6 +397,27 @@ static void test_deactivate_after_krbd_off(void **state)
     pvs_error_clear(&err);
 }
 
+/* upstream prints the features it changes on stdout: the info sink gets
+ * that line (a fresh image with layering alone, kernel 6.1) */
+static void test_feature_change_info(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    warnings info;
+    memset(&info, 0, sizeof info);
+    pvs_ctx_set_info(f->ctx, collect_warning, &info);
+    pvs_error err = PVS_ERROR_INIT;
+    char volid[128], *path = NULL;
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    assert_int_equal(pvs_map_volume(f->ctx, f->cfg, volid, NULL, NULL, &path, &err), 0);
+    free(path);
+    assert_string_equal(info.buf, "enable RBD image features this kernel RBD drivers supports: "
+                                  "fast-diff,object-map,exclusive-lock\n");
+    assert_string_equal(f->w.buf, "");
+    pvs_ctx_set_info(f->ctx, NULL, NULL);
+    pvs_error_clear(&err);
+}
+
 static void test_activate_many(void **state)
 {
     NEED_ROOT();
@@ -414,7 +475,9 @@ static void test_cli(void **state)
                           NULL };
     pvs_run_result r;
     assert_int_equal(pvs_run(map, 60, &r, NULL), 0);
-    snprintf(want, sizeof want, "{\"volid\":\"%s\",\"path\":\"%s\"}\n", volid, f->dev);
+    /* --json: what upstream prints (the features it enabled) is in the result */
+    snprintf(want, sizeof want, "{\"volid\":\"%s\",\"path\":\"%s\",\"info\":[\"enable RBD image features this "
+             "kernel RBD drivers supports: fast-diff,object-map,exclusive-lock\"]}\n", volid, f->dev);
     assert_int_equal(r.exit_status, 0);
     assert_string_equal(r.out, want);
     pvs_run_result_clear(&r);
@@ -478,6 +541,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paths_and_activation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activate_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deactivate_after_krbd_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feature_change_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rbd_error_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -288,37 +288,69 @@ static void rbd_argv(pvs_ctx *ctx, const rbd_opts *o, const char *op, const char
     argv[n] = NULL;
 }
 
-/* The last thing the command said on stderr (librbd's log prefix dropped),
- * as Proxmox's run_rbd_command reports it. */
-static char *last_error_line(const char *text)
+/* "2014-02-06 11:51:59.839135 7f09f94d0760 -1 librbd: MESSAGE": MESSAGE
+ * (upstream's run_rbd_command drops that log prefix), or NULL */
+static const char *librbd_message(const char *line)
 {
-    const char *last = NULL;
-    size_t last_len = 0;
-    for (const char *p = text; p && *p;) {
-        size_t n = strcspn(p, "\n");
-        size_t k = n;
-        while (k && (p[k - 1] == ' ' || p[k - 1] == '\r'))
-            k--;
-        if (k) {
-            last = p;
-            last_len = k;
-        }
-        p += n;
-        if (*p)
-            p++;
-    }
-    if (!last)
+    const char *p = line;
+    static const char shape[] = "dddd-dd-dd dd:dd:dd.";
+    for (size_t i = 0; i < sizeof shape - 1; i++, p++)
+        if (shape[i] == 'd' ? !(*p >= '0' && *p <= '9') : *p != shape[i])
+            return NULL;
+    size_t n = strspn(p, "0123456789");
+    if (!n || p[n] != ' ')
         return NULL;
-    const char *lib = NULL;
-    for (const char *q = last; q + 8 <= last + last_len; q++)
-        if (strncmp(q, " librbd: ", 9) == 0) {
-            lib = q + 9;
-            break;
+    p += n + 1;
+    n = strspn(p, "0123456789abcdef");
+    if (!n || p[n] != ' ')
+        return NULL;
+    p += n + 1;
+    n = strspn(p, "-0123456789");
+    if (!n || strncmp(p + n, " librbd: ", 9) != 0)
+        return NULL;
+    return p + n + 9;
+}
+
+/* Perl's truth of a line */
+static int truthy(const char *s, size_t n)
+{
+    return n && !(n == 1 && s[0] == '0');
+}
+
+/* What upstream's run_rbd_command (over run_command with an errmsg) says
+ * of rbd's stderr: run_command keeps the last line for its own message and
+ * hands the lines before it (Perl-true ones) to run_rbd_command, whose last
+ * such line, when there is one, is the message instead.  Lines end at
+ * "\n", "\r\n", "\r" or backspaces.  *last gets the last line (malloc()ed,
+ * NULL when none is Perl-true); the return value the earlier one. */
+static char *stderr_lines(const char *text, char **last)
+{
+    char *prev = NULL;
+    *last = NULL;
+    for (const char *p = text ? text : ""; *p;) {
+        size_t n = strcspn(p, "\n\r\b");
+        if (*last) {   /* a line before another: run_rbd_command sees it */
+            free(prev);
+            prev = *last;
         }
-    /* "2014-02-06 11:51:59.839135 7f09f94d0760 -1 librbd: MESSAGE" */
-    if (lib && last_len > 10 && last[4] == '-' && last[7] == '-')
-        return strndup(lib, last_len - (size_t)(lib - last));
-    return strndup(last, last_len);
+        *last = truthy(p, n) ? strndup(p, n) : NULL;
+        p += n;
+        if (*p == '\r')
+            p += p[1] == '\n' ? 2 : 1;
+        else if (*p == '\n')
+            p++;
+        else
+            p += strspn(p, "\b");
+    }
+    if (prev) {
+        const char *m = librbd_message(prev);
+        if (m) {
+            char *msg = strdup(m);
+            free(prev);
+            prev = msg;
+        }
+    }
+    return prev;
 }
 
 static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pvs_error *err)
@@ -337,15 +369,17 @@ static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pv
         pvs_run_result_clear(&r);
         return 0;
     }
-    char *line = last_error_line(r.err);
+    char *last, *line = stderr_lines(r.err, &last);
     char *cmd = pvs_argv_string(argv);
-    if (r.timed_out)
+    if (r.timed_out)   /* our deadline: upstream's run has none */
         rc = pvs_fail(err, PVS_ETIMEDOUT, "%s: command '%s' failed: got timeout\n", errmsg, cmd ? cmd : argv[0]);
-    else if (line)
-        rc = pvs_fail(err, PVS_ECOMMAND, "%s: %s\n", errmsg, line);
+    else if (line || last)
+        rc = pvs_fail(err, PVS_ECOMMAND, "%s: %s\n", errmsg, line ? line : last);
+    else if (r.exit_status < 0)
+        rc = pvs_fail(err, PVS_ECOMMAND, "%s: got signal %d\n", errmsg, r.signal ? r.signal : 9);
     else
-        rc = pvs_fail(err, PVS_ECOMMAND, "%s: command '%s' failed: exit code %d\n", errmsg,
-                      cmd ? cmd : argv[0], r.exit_status);
+        rc = pvs_fail(err, PVS_ECOMMAND, "%s: exit code %d\n", errmsg, r.exit_status);
+    free(last);
     if (err) {
         err->exit_status = r.exit_status;
         err->stderr_text = r.err;
@@ -567,7 +601,8 @@ static int change_volume(pvs_ctx *ctx, const char *storeid, const rbd_store *st,
     if (rv->remap) {
         pvs_error e = PVS_ERROR_INIT;
         if (unmap_device(ctx, &st->o, rv->dev, &e))
-            pvs_warn(ctx, "could not unmap to apply rxbounce - %s", e.message ? e.message : "unknown error\n");
+            /* upstream: warn "... - $@\n", $@ ending in its own newline */
+            pvs_warn(ctx, "could not unmap to apply rxbounce - %s\n", e.message ? e.message : "unknown error\n");
         pvs_error_clear(&e);
         int id;
         if (rbd_device_state(ctx, rv->dev, &id, NULL) != 0)

@@ -324,6 +324,7 @@ typedef struct update_job {
     char *pool, *ns, *image;
     uint64_t enable, disable;
     char *warning;                /* a failed enable: warned by the caller */
+    char *disabling, *enabling;   /* the features changed, as upstream prints them */
     pvs_error err;
 } update_job;
 
@@ -335,6 +336,8 @@ static void update_release(rbd_job *j)
     free(u->ns);
     free(u->image);
     free(u->warning);
+    free(u->disabling);
+    free(u->enabling);
     pvs_error_clear(&u->err);
     free(u);
 }
@@ -370,18 +373,19 @@ static void update_run(rbd_job *j)
     uint64_t features = 0;
     rbd_get_features(img, &features);
     uint64_t disabled = u->disable & features, enabled = u->enable & ~features;
-    char *text = NULL;
+    u->disabling = disabled ? features_text(disabled, disable_order, 4) : NULL;
     if (disabled && (rc = rbd_update_features(img, disabled, 0)) < 0) {
-        text = features_text(disabled, disable_order, 4);
         pvs_fail(&u->err, PVS_ECLUSTER, "could not disable krbd-incompatible image features '%s' for rbd "
-                                        "image: %s: %s\n", text ? text : "", u->image, rbd_strerr(rc, eb, sizeof eb));
-    } else if (enabled && (rc = rbd_update_features(img, enabled, 1)) < 0) {
+                                        "image: %s: %s\n", u->disabling ? u->disabling : "", u->image,
+                 rbd_strerr(rc, eb, sizeof eb));
+    } else if (enabled) {
+        u->enabling = features_text(enabled, enable_order, 3);
         /* the kernel copes without them: a warning, as Proxmox's */
-        text = features_text(enabled, enable_order, 3);
-        u->warning = pvs_asprintf("could not enable krbd-compatible image features '%s' for rbd image: "
-                                  "%s: %s\n", text ? text : "", u->image, rbd_strerr(rc, eb, sizeof eb));
+        if ((rc = rbd_update_features(img, enabled, 1)) < 0)
+            u->warning = pvs_asprintf("could not enable krbd-compatible image features '%s' for rbd image: "
+                                      "%s: %s\n", u->enabling ? u->enabling : "", u->image,
+                                      rbd_strerr(rc, eb, sizeof eb));
     }
-    free(text);
     rbd_close(img);
     rados_ioctx_destroy(io);
 }
@@ -405,8 +409,14 @@ int rbd_change_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, co
         rbd_conn_drop(o, u->c);
         rc = rbd_timeout_error(ctx, "changing image features", storeid, err);
     }
+    /* upstream prints what it changes before it tries (its stdout: the info sink) */
+    if (!rc && u->disabling)
+        pvs_info(ctx, "disable RBD image features this kernel RBD drivers is not compatible with: %s\n",
+                 u->disabling);
     if (!rc && u->err.code)
         rc = u->err.code, pvs_error_move(err, &u->err);
+    if (!rc && u->enabling)
+        pvs_info(ctx, "enable RBD image features this kernel RBD drivers supports: %s\n", u->enabling);
     if (!rc && u->warning)
         pvs_warn(ctx, "%s", u->warning);
     rbd_job_put(&u->j);

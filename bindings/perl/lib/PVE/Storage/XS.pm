@@ -35,8 +35,14 @@ sub generate_storage_hints {
     return $hints;
 }
 
-# the core's warnings, emitted from inside a call to a Perl plugin
-sub _warn_all { warn $_ for @_; return }
+# what the core said during a call: warnings through warn, informational
+# lines (references) through print, as upstream prints them
+sub _emit {
+    for my $m (@_) {
+        if (ref($m)) { print $$m } else { warn $m }
+    }
+    return;
+}
 
 sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
 sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
