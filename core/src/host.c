@@ -103,28 +103,29 @@ long long pvs_call_left_ms(const pvs_ctx *call)
     return left > 0 ? left : 0;
 }
 
+static void emit(pvs_warn_fn fn, void *data, const char *fmt, va_list ap)
+{
+    pvs_error tmp = PVS_ERROR_INIT;
+    pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
+    if (tmp.message)
+        fn(data, tmp.message);
+    pvs_error_clear(&tmp);
+}
+
 void pvs_info(pvs_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    pvs_error tmp = PVS_ERROR_INIT;
-    pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
+    emit(ctx->info_fn, ctx->info_data, fmt, ap);
     va_end(ap);
-    if (tmp.message)
-        ctx->info_fn(ctx->info_data, tmp.message);
-    pvs_error_clear(&tmp);
 }
 
 void pvs_warn(pvs_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    pvs_error tmp = PVS_ERROR_INIT;
-    pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
+    emit(ctx->warn_fn, ctx->warn_data, fmt, ap);
     va_end(ap);
-    if (tmp.message)
-        ctx->warn_fn(ctx->warn_data, tmp.message);
-    pvs_error_clear(&tmp);
 }
 
 char *pvs_host_path(const pvs_ctx *ctx, const char *path)
