@@ -11,12 +11,17 @@ BEGIN {
 }
 
 use Exporter 'import';
-our @EXPORT_OK = qw(
-    APIVER APIAGE $hints_properties $hints_format hints_json_schema
-    is_hint_supported verify_hints parse_volume_id read_config parse_config
-    activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-    configure settings register_plugin path_to_volume_id storage_hints generate_storage_hints
+our %EXPORT_TAGS = (
+    hints => [qw(APIVER APIAGE $hints_properties $hints_format hints_json_schema is_hint_supported
+                 verify_hints storage_hints generate_storage_hints)],
+    config => [qw(parse_volume_id read_config parse_config)],
+    volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
+                   path_to_volume_id)],
+    plugins => [qw(register_plugin)],
+    settings => [qw(configure settings)],
 );
+our @EXPORT_OK = map { @$_ } values %EXPORT_TAGS;
+$EXPORT_TAGS{all} = [@EXPORT_OK];
 
 use constant APIVER => _APIVER();
 use constant APIAGE => _APIAGE();
@@ -54,79 +59,9 @@ sub path {
 }
 sub activate_storage { my ($cfg, $storeid) = @_; return _volume_call(3, $cfg, $storeid) }
 
-package PVE::Storage::XS::Plugin;
-
-use strict;
-use warnings;
-
-# The storage type implemented in C; subclasses may override type() freely.
-sub _xs_type { my ($class) = @_; die "$class implements no storage type\n" }
-sub type { my ($class) = @_; return $class->_xs_type() }
-sub api { my ($class) = @_; return PVE::Storage::XS::_plugin_api($class->_xs_type()) }
-sub get_subdir { my ($class, $scfg, $vtype) = @_; return PVE::Storage::XS::_get_subdir($scfg, $vtype) }
-
-sub parse_volname {
-    my ($class, $volname) = @_;
-    return PVE::Storage::XS::_plugin_parse_volname($class->_xs_type(), $volname);
-}
-
-sub path {
-    my ($class, $scfg, $volname, $storeid, $snapname) = @_;
-    my $path = PVE::Storage::XS::_plugin_call($class->_xs_type(), 0, $storeid, $scfg, $volname, $snapname);
-    return $path if !wantarray;
-    my ($vtype, undef, $vmid) = $class->parse_volname($volname);
-    return ($path, $vmid, $vtype);
-}
-
-sub filesystem_path {
-    my ($class, $scfg, $volname, $snapname) = @_;
-    return $class->path($scfg, $volname, undef, $snapname);
-}
-
-sub activate_storage {
-    my ($class, $storeid, $scfg, $cache) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 5, $storeid, $scfg, undef);
-    return;
-}
-
-sub activate_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 1, $storeid, $scfg, $volname, $snapname, $hints);
-    return;
-}
-
-sub deactivate_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 2, $storeid, $scfg, $volname, $snapname);
-    return;
-}
-
-sub map_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname, $hints) = @_;
-    return PVE::Storage::XS::_plugin_call($class->_xs_type(), 3, $storeid, $scfg, $volname, $snapname, $hints);
-}
-
-sub unmap_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 4, $storeid, $scfg, $volname, $snapname);
-    return 1;
-}
-
-package PVE::Storage::XS::Plugin::Dir;
-
-use strict;
-use warnings;
-use parent -norequire, 'PVE::Storage::XS::Plugin';
-
-sub _xs_type { return 'dir' }
-
-package PVE::Storage::XS::Plugin::RBD;
-
-use strict;
-use warnings;
-use parent -norequire, 'PVE::Storage::XS::Plugin';
-
-sub _xs_type { return 'rbd' }
+# the plugin classes, each in its file (use parent 'PVE::Storage::XS::Plugin::Dir' works)
+require PVE::Storage::XS::Plugin::Dir;
+require PVE::Storage::XS::Plugin::RBD;
 
 1;
 
@@ -164,6 +99,18 @@ Errors die with the exact message of Proxmox VE, ending in C<"\n"> (so Perl
 adds no C<at ... line ...>). Warnings go through Perl's C<warn>, so
 C<$SIG{__WARN__}> and C<local $SIG{__WARN__}> see them. The hashes, arrays and
 values you pass are never modified.
+
+=head1 EXPORTS
+
+Nothing by default. The tags: C<:hints> (the hint functions and constants,
+C<storage_hints>, C<generate_storage_hints>), C<:config> (C<parse_volume_id>,
+C<read_config>, C<parse_config>), C<:volumes> (the storage-level calls and
+C<path_to_volume_id>), C<:plugins> (C<register_plugin>), C<:settings>
+(C<configure>, C<settings>), and C<:all>.
+
+The plugin classes C<PVE::Storage::XS::Plugin>, C<PVE::Storage::XS::Plugin::Dir>
+and C<PVE::Storage::XS::Plugin::RBD> each have their own file, so
+C<use parent 'PVE::Storage::XS::Plugin::Dir'> loads what it needs.
 
 =head1 CONSTANTS AND VARIABLES
 
