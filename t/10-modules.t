@@ -34,4 +34,14 @@ is_deeply([sort @{ $tags{all} }], [sort @PVE::Storage::XS::EXPORT_OK], ':all is 
     main::ok(defined(&T::Hints::verify_hints) && !defined(&T::Hints::activate_volumes), ':hints imports the hints only');
 }
 
+# Makefile.PL names a missing library in words (it dies before writing anything)
+{
+    use FindBin;
+    my $top = "$FindBin::Bin/..";
+    my $out = `cd $top && PVS_MAKEFILE_REQUIRE=nosuch/thing.h:nosuchlib:libnosuch-dev $^X Makefile.PL 2>&1`;
+    isnt($?, 0, 'Makefile.PL fails without a library it needs');
+    is($out, "PVE::Storage::XS needs libnosuchlib (<nosuch/thing.h> and -lnosuchlib), which this system lacks: "
+           . "install libnosuch-dev (Debian), or point CPATH and LIBRARY_PATH at it\n", 'and says which, and how to get it');
+}
+
 done_testing();

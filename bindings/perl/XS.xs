@@ -399,7 +399,7 @@ static json_t *top_level_hints(pTHX_ HV *hv)
 {
     AV *kv = hash_snapshot(aTHX_ hv);
     json_t *o = json_object();
-    for (SSize_t i = 0; o && i + 1 < av_count(kv); i += 2) {
+    for (SSize_t i = 0; o && i + 1 < (SSize_t)av_count(kv); i += 2) {
         SV *k = *av_fetch(kv, i, 0), *v = *av_fetch(kv, i + 1, 0);
         SvGETMAGIC(v);
         json_t *j = !SvROK(v) ? scalar_to_json(aTHX_ v)
