@@ -44,6 +44,16 @@ is_deeply([parse_volume_id('store:100/vm-100-disk-0.raw')], ['store', '100/vm-10
 is(scalar(parse_volume_id('store:iso/x.iso')), 'store', 'scalar context: the storage ID');
 eval { parse_volume_id('nonsense') };
 is($@, "unable to parse volume ID 'nonsense'\n", 'bad volume ID dies');
+# the die value is a string to string comparisons and matches, and tells more when asked
+{
+    my $e = $@;
+    isa_ok($e, 'PVE::Storage::XS::Error');
+    is("$e", "unable to parse volume ID 'nonsense'\n", 'it stringifies to the message exactly');
+    ok($e =~ /^unable to parse volume ID/ && $e eq "unable to parse volume ID 'nonsense'\n", '=~ and eq work');
+    is($e->code, 'EINVAL', 'its code');
+    is($e->message, "$e", 'its message');
+    is($e->exit_status, undef, 'no command ran');
+}
 is(scalar(parse_volume_id('nonsense', 1)), undef, 'noerr');
 is(scalar(my @l = parse_volume_id('nonsense', 1)), 0, 'noerr: empty list');
 eval { parse_volume_id("store:x\0y") };

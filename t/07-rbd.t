@@ -161,6 +161,9 @@ reset_kernel();
     eval { activate_volumes($cfg, ["ceph:$image"], undef, { 'guest-is-windows' => 1 }) };
     # upstream's run_rbd_command: the line before rbd's last one
     is($@, "can't map rbd volume $image: rbd: sysfs write failed\n", 'map fails: the command\'s error');
+    is($@->code, 'ECOMMAND', 'map fails: the code');
+    is($@->exit_status, 5, 'map fails: the exit status');
+    like($@->stderr, qr/^rbd: sysfs write failed\nrbd: map failed: \(5\) Input\/output error\n/, 'map fails: rbd\'s stderr');
     take_log();
 }
 eval { map_volume($cfg, 'ceph:vm-999-disk-404') };

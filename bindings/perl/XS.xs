@@ -121,12 +121,28 @@ static void flush_warnings(pTHX_ my_cxt_t *cxt)
 
 /* warnings first, then the core's message, exactly (it ends in "\n"); a
  * Perl plugin's die comes out as it went in (an exception object stays one) */
+/* The die value: a PVE::Storage::XS::Error, which stringifies to the
+ * message exactly (so $@ =~ /.../ and eq keep working) and also tells the
+ * code, the exit status and the command's stderr, as Sys::Virt's errors. */
+static SV *error_object(pTHX_ pvs_error *err)
+{
+    HV *hv = newHV();
+    SV *msg = text_sv(aTHX_ err->message ? err->message : "unknown error\n",
+                      err->message ? pvs_error_length(err) : 14);
+    hv_stores(hv, "message", msg);
+    hv_stores(hv, "code", newSVpv(pvs_strerror(err->code), 0));
+    hv_stores(hv, "exit_status", err->code == PVS_ECOMMAND && err->exit_status >= 0
+                                     ? newSViv(err->exit_status) : newSV(0));
+    hv_stores(hv, "stderr", err->stderr_text ? text_sv(aTHX_ err->stderr_text, strlen(err->stderr_text))
+                                             : newSV(0));
+    return sv_bless(newRV_noinc((SV *)hv), gv_stashpvs("PVE::Storage::XS::Error", GV_ADD));
+}
+
 static void die_with(pTHX_ my_cxt_t *cxt, pvs_error *err)
 {
     SV *msg = err->code == PVS_EPLUGIN && cxt->pending_die
                   ? sv_2mortal(cxt->pending_die)
-                  : sv_2mortal(text_sv(aTHX_ err->message ? err->message : "unknown error\n",
-                                       err->message ? pvs_error_length(err) : 14));
+                  : sv_2mortal(error_object(aTHX_ err));
     if (err->code == PVS_EPLUGIN)
         cxt->pending_die = NULL;
     pvs_error_clear(err);

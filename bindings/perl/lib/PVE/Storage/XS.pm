@@ -59,6 +59,15 @@ sub path {
 }
 sub activate_storage { my ($cfg, $storeid) = @_; return _volume_call(3, $cfg, $storeid) }
 
+# What the calls die with: the message as a string, and more when asked.
+package PVE::Storage::XS::Error {
+    use overload '""' => sub { $_[0]{message} }, 'bool' => sub { 1 }, fallback => 1;
+    sub message { $_[0]{message} }
+    sub code { $_[0]{code} }
+    sub exit_status { $_[0]{exit_status} }
+    sub stderr { $_[0]{stderr} }
+}
+
 # the plugin classes, each in its file (use parent 'PVE::Storage::XS::Plugin::Dir' works)
 require PVE::Storage::XS::Plugin::Dir;
 require PVE::Storage::XS::Plugin::RBD;
@@ -99,6 +108,17 @@ Errors die with the exact message of Proxmox VE, ending in C<"\n"> (so Perl
 adds no C<at ... line ...>). Warnings go through Perl's C<warn>, so
 C<$SIG{__WARN__}> and C<local $SIG{__WARN__}> see them. The hashes, arrays and
 values you pass are never modified.
+
+=head1 ERRORS
+
+Every call dies with a C<PVE::Storage::XS::Error> object. It stringifies to
+the message exactly, ending in a newline, as Proxmox's own die messages do,
+so C<$@ =~ /.../>, C<$@ eq "..."> and C<print $@> work as with a string.
+Callers who want more ask it: C<< $@->code >> (C<EINVAL>, C<ENOENT>,
+C<EHINTS>, C<ECOMMAND>, C<ETIMEDOUT>, ...), C<< $@->message >>,
+C<< $@->exit_status >> and C<< $@->stderr >> (for a command that failed:
+its exit status and everything it wrote on stderr). A Perl plugin's die
+comes out as the plugin's own value.
 
 =head1 EXPORTS
 
