@@ -69,6 +69,19 @@ if [ -d t ] && ls t/*.t >/dev/null 2>&1; then
   count "Perl tests" $(( ${tests:-0} - nfail )) "$nfail" "$rc"
 fi
 
+# the Perl distribution as a CPAN user gets it: built and tested from the
+# tarball's own files (MANIFEST), in a scratch copy of the tree
+if [ -f MANIFEST ]; then
+  echo "== Perl distribution (make disttest)"
+  dist=$(mktemp -d /tmp/pvestorage-dist.XXXXXX)
+  git ls-files -z 2>/dev/null | xargs -0 -I{} cp --parents {} "$dist/" 2>/dev/null || cp -a . "$dist/"
+  ( cd "$dist" && perl Makefile.PL >/dev/null && make disttest ) >"$LOG/disttest.log" 2>&1
+  rc=$?
+  tail -4 "$LOG/disttest.log"
+  rm -rf "$dist"
+  count "Perl distribution" $(( rc == 0 )) $(( rc != 0 )) "$rc"
+fi
+
 if [ -d python-tests ]; then
   echo "== Python tests (pytest)"
   PYTHONPATH="$ROOT/build/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
