@@ -40,3 +40,14 @@ cmake --build "$tmp/cmake/b" >/dev/null
 got=$("$tmp/cmake/b/consumer")
 [ "$got" = "$want" ] || { echo "CMake consumer printed: $got"; exit 1; }
 echo "installed library found and linked by pkg-config and by find_package"
+
+# the Python module and its stub, installed beside the library
+if [ -d "$tmp/prefix/lib/python3/dist-packages" ]; then
+  [ -f "$tmp/prefix/lib/python3/dist-packages/pvestorage.pyi" ] || { echo "no pvestorage.pyi installed"; exit 1; }
+  got=$(cd / && PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
+        'import pvestorage; print(pvestorage.APIVER, pvestorage.__file__.startswith("'"$tmp"'"))')
+  [ "$got" = "13 True" ] || { echo "installed Python module: $got"; exit 1; }
+else
+  echo "cmake --install installed no Python module"
+  exit 1
+fi
