@@ -21,6 +21,7 @@ typedef struct cli {
     int hints_given;
     int json_schema;
     json_t *info;         /* --json: informational lines, for the result */
+    json_t *warnings;     /* --json: the warnings, for the result */
 } cli;
 
 static const char *prog = "pvestorage";
@@ -61,27 +62,62 @@ typedef struct command {
     int (*run)(cli *c, int argc, char **argv);
 } command;
 
-/* --json: what upstream prints (feature changes) goes in the result */
+/* --json: one document for every outcome, the same envelope for every
+ * command: {"ok": true, RESULT..., "warnings": [...], "info": [...]} or
+ * {"ok": false, "error": {...}, "warnings": [...], "info": [...]}.  What
+ * the storage layer warns and prints (feature changes) is collected. */
+static json_t *line_string(const char *message, size_t n)
+{
+    char *copy = strndup(message, n && message[n - 1] == '\n' ? n - 1 : n);
+    json_t *j = copy ? cli_string(copy) : NULL;
+    free(copy);
+    return j;
+}
+
 static void collect_info(void *data, const char *message)
 {
     cli *c = data;
-    size_t n = strlen(message);
-    json_array_append_new(c->info, json_stringn(message, n && message[n - 1] == '\n' ? n - 1 : n));
+    json_array_append_new(c->info, line_string(message, strlen(message)));
+}
+
+static void collect_warning(void *data, const char *message)
+{
+    cli *c = data;
+    json_array_append_new(c->warnings, line_string(message, strlen(message)));
+}
+
+static void print_envelope(cli *c, int ok, json_t *body)
+{
+    json_t *o = json_pack("{s:b}", "ok", ok);
+    json_object_update(o, body);
+    json_object_set(o, "warnings", c->warnings ? c->warnings : json_array());
+    json_object_set(o, "info", c->info ? c->info : json_array());
+    cli_print_json(stdout, o);
+    json_decref(o);
 }
 
 static void print_json(cli *c, json_t *v)
 {
-    if (c->info && json_array_size(c->info) && json_is_object(v))
-        json_object_set(v, "info", c->info);
-    cli_print_json(stdout, v);
+    print_envelope(c, 1, v);
 }
 
-static int fail(pvs_error *err)
+static int fail(cli *c, pvs_error *err)
 {
-    if (err->message)
+    if (c->json) {
+        json_t *e = json_pack("{s:s, s:o, s:o, s:o}", "code", pvs_strerror(err->code),
+                              "message", err->message ? line_string(err->message, pvs_error_length(err))
+                                                      : json_string("unknown error"),
+                              "exit_status", err->code == PVS_ECOMMAND && err->exit_status >= 0
+                                                 ? json_integer(err->exit_status) : json_null(),
+                              "stderr", err->stderr_text ? cli_string(err->stderr_text) : json_null());
+        json_t *body = json_pack("{s:o}", "error", e);
+        print_envelope(c, 0, body);
+        json_decref(body);
+    } else if (err->message) {
         fwrite(err->message, 1, pvs_error_length(err), stderr);   /* NUL bytes and all */
-    else
+    } else {
         fputs("unknown error\n", stderr);
+    }
     pvs_error_clear(err);
     return 1;
 }
@@ -119,13 +155,13 @@ static int volumes_cmd(cli *c, int argc, char **argv, int activate)
     pvs_error err = PVS_ERROR_INIT;
     json_t *cfg = load_config(c, &err);
     if (!cfg)
-        return fail(&err);
+        return fail(c, &err);
     const char *const *vols = (const char *const *)argv;
     int rc = activate ? pvs_activate_volumes(c->ctx, cfg, vols, (size_t)argc, c->snapname, c->hints, &err)
                       : pvs_deactivate_volumes(c->ctx, cfg, vols, (size_t)argc, c->snapname, &err);
     json_decref(cfg);
     if (rc)
-        return fail(&err);
+        return fail(c, &err);
     if (c->json) {
         json_t *o = json_pack("{s:o}", activate ? "activated" : "deactivated", string_array(argc, argv));
         print_json(c, o);
@@ -150,13 +186,13 @@ static int print_path(cli *c, const char *volid, int map)
     pvs_error err = PVS_ERROR_INIT;
     json_t *cfg = load_config(c, &err);
     if (!cfg)
-        return fail(&err);
+        return fail(c, &err);
     char *path = NULL;
     int rc = map ? pvs_map_volume(c->ctx, cfg, volid, c->snapname, c->hints, &path, &err)
                  : pvs_path(c->ctx, cfg, volid, c->snapname, &path, &err);
     json_decref(cfg);
     if (rc)
-        return fail(&err);
+        return fail(c, &err);
     if (c->json) {
         json_t *o = json_pack("{s:o, s:o}", "volid", cli_string(volid), "path", cli_string(path));
         print_json(c, o);
@@ -186,11 +222,11 @@ static int cmd_unmap(cli *c, int argc, char **argv)
     pvs_error err = PVS_ERROR_INIT;
     json_t *cfg = load_config(c, &err);
     if (!cfg)
-        return fail(&err);
+        return fail(c, &err);
     int rc = pvs_unmap_volume(c->ctx, cfg, argv[0], c->snapname, &err);
     json_decref(cfg);
     if (rc)
-        return fail(&err);
+        return fail(c, &err);
     if (c->json) {
         json_t *o = json_pack("{s:o, s:b}", "volid", cli_string(argv[0]), "unmapped", 1);
         print_json(c, o);
@@ -205,7 +241,7 @@ static int cmd_verify_hints(cli *c, int argc, char **argv)
     (void)argv;
     pvs_error err = PVS_ERROR_INIT;
     if (pvs_verify_hints(c->hints, &err))
-        return fail(&err);
+        return fail(c, &err);
     if (c->json) {
         json_t *o = json_pack("{s:b, s:O?}", "valid", 1, "hints", c->hints);
         print_json(c, o);
@@ -220,12 +256,18 @@ static int cmd_hints(cli *c, int argc, char **argv)
 {
     (void)argc;
     (void)argv;
-    if (c->json_schema || c->json) {
-        json_t *o = c->json_schema ? pvs_hints_json_schema() : pvs_hints_properties();
+    if (c->json_schema) {   /* a schema document, not a result */
+        json_t *o = pvs_hints_json_schema();
         char *s = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (s)
             puts(s);
         free(s);
+        json_decref(o);
+        return 0;
+    }
+    if (c->json) {
+        json_t *o = json_pack("{s:o}", "hints", pvs_hints_properties());
+        print_json(c, o);
         json_decref(o);
         return 0;
     }
@@ -383,8 +425,10 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
         command_usage(stderr, cmd);
         return EXIT_USAGE;
     }
-    if (c->json && (c->info = json_array()))
+    if (c->json && (c->info = json_array()) && (c->warnings = json_array())) {
         pvs_ctx_set_info(c->ctx, collect_info, c);   /* text mode: stdout, as upstream */
+        pvs_ctx_set_warn(c->ctx, collect_warning, c);   /* text mode: stderr */
+    }
     return cmd->run(c, nargs, args);
 }
 
@@ -406,7 +450,7 @@ int pvs_cli_main(int argc, char **argv)
     cli c = { 0 };
     c.ctx = pvs_ctx_new(&err);
     if (!c.ctx)
-        return fail(&err);
+        return fail(&c, &err);
 
     int o, rc = 0;
     optind = 0;   /* glibc: start over (the command may run more than once in a process) */
@@ -451,6 +495,7 @@ int pvs_cli_main(int argc, char **argv)
     }
     json_decref(c.hints);
     json_decref(c.info);
+    json_decref(c.warnings);
     pvs_ctx_free(c.ctx);
     return rc;
 }

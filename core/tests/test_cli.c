@@ -101,9 +101,13 @@ static void test_path_and_map(void **state)
     snprintf(want, sizeof want, "%s/store/template/iso/x.iso\n", dir);
     expect(run("--config", cfgpath, "path", "store:iso/x.iso", NULL), 0, want, "");
     expect(run("--config", cfgpath, "map", "store:iso/x.iso", "--hint", "guest-is-windows=1", NULL), 0, want, "");
-    snprintf(json, sizeof json, "{\"volid\":\"store:iso/x.iso\",\"path\":\"%s/store/template/iso/x.iso\"}\n", dir);
+    snprintf(json, sizeof json, "{\"ok\":true,\"volid\":\"store:iso/x.iso\",\"path\":\"%s/store/template/iso/x.iso\",\"warnings\":[],\"info\":[]}\n", dir);
     expect(run("--config", cfgpath, "--json", "map", "store:iso/x.iso", NULL), 0, json, "");
     expect(run("--config", cfgpath, "path", "nope:iso/x.iso", NULL), 1, "", "storage 'nope' does not exist\n");
+    /* --json: one document for every outcome, failures included, nothing on stderr */
+    expect(run("--config", cfgpath, "--json", "path", "nope:iso/x.iso", NULL), 1,
+           "{\"ok\":false,\"error\":{\"code\":\"ENOENT\",\"message\":\"storage 'nope' does not exist\","
+           "\"exit_status\":null,\"stderr\":null},\"warnings\":[],\"info\":[]}\n", "");
     expect(run("--config", cfgpath, "path", "store:iso/../../x.iso", NULL), 1, "",
            "unable to parse directory volume name 'iso/../../x.iso'\n");
     expect(run("--config", cfgpath, "path", "store:100/vm-100-disk-0.raw", "--snapshot", "s1", NULL), 1, "",
@@ -125,16 +129,16 @@ static void test_activate(void **state)
     expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=1", NULL), 0, "", "");
     expect(run("--config", cfgpath, "--json", "activate", vol, "--hints",
                "{\"guest-is-windows\": true, \"plugin-may-deactivate-volume\": true}", NULL),
-           0, "{\"activated\":[\"store:100/vm-100-disk-0.raw\"]}\n", "");
+           0, "{\"ok\":true,\"activated\":[\"store:100/vm-100-disk-0.raw\"],\"warnings\":[],\"info\":[]}\n", "");
     expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=yes", NULL), 1, "",
            "internal error - hints are not valid: 400 Parameter verification failed.\n"
            "guest-is-windows: type check ('boolean') failed - got 'yes'\n");
     expect(run("--config", cfgpath, "--json", "deactivate", vol, NULL), 0,
-           "{\"deactivated\":[\"store:100/vm-100-disk-0.raw\"]}\n", "");
+           "{\"ok\":true,\"deactivated\":[\"store:100/vm-100-disk-0.raw\"],\"warnings\":[],\"info\":[]}\n", "");
     /* upstream's dir plugin deactivates nothing, whatever the name */
     expect(run("--config", cfgpath, "deactivate", vol, "store:junk", NULL), 0, "", "");
     expect(run("--config", cfgpath, "--json", "unmap", vol, NULL), 0,
-           "{\"volid\":\"store:100/vm-100-disk-0.raw\",\"unmapped\":true}\n", "");
+           "{\"ok\":true,\"volid\":\"store:100/vm-100-disk-0.raw\",\"unmapped\":true,\"warnings\":[],\"info\":[]}\n", "");
 }
 
 static void test_hints(void **state)
@@ -152,7 +156,8 @@ static void test_hints(void **state)
            "_root: type check ('object') failed\n");
     expect(run("--json", "verify-hints", "--hint", "guest-is-windows=true", "--hint",
                "plugin-may-deactivate-volume=0", NULL),
-           0, "{\"valid\":true,\"hints\":{\"guest-is-windows\":true,\"plugin-may-deactivate-volume\":0}}\n", "");
+           0, "{\"ok\":true,\"valid\":true,\"hints\":{\"guest-is-windows\":true,\"plugin-may-deactivate-volume\":0},"
+              "\"warnings\":[],\"info\":[]}\n", "");
     expect(run("verify-hints", "--hint", "guest-is-windows=1", NULL), 0, "hints are valid\n", "");
     expect(run("verify-hints", "--hint", "guest-is-windows", NULL), 2, "",
            "pvestorage: --hint expects NAME=VALUE, got 'guest-is-windows'\nTry 'pvestorage --help'.\n");
@@ -186,6 +191,12 @@ static void test_config_warnings(void **state)
     assert_int_equal(o.status, 0);
     assert_string_equal(o.err, want);
     out_free(&o);
+    /* --json: the warning is in the document, not on stderr */
+    char json[2048];
+    want[strlen(want) - 1] = '\0';
+    snprintf(json, sizeof json, "{\"ok\":true,\"volid\":\"store:iso/a.iso\",\"path\":\"%s/store/template/iso/a.iso\","
+                                "\"warnings\":[\"%s\"],\"info\":[]}\n", dir, want);
+    expect(run("--config", p, "--json", "path", "store:iso/a.iso", NULL), 0, json, "");
     snprintf(p, sizeof p, "%s/missing.cfg", dir);
     snprintf(want, sizeof want, "unable to read '%s' - No such file or directory\n", p);
     expect(run("--config", p, "path", "store:iso/a.iso", NULL), 1, "", want);
@@ -205,13 +216,13 @@ static void test_json_non_utf8(void **state)
     strcat(p, "/vm-101-\xff\x80.raw");
     write_file(p, "");
     expect(run("--config", cfgpath, "--json", "activate", "store:101/vm-101-\xff\x80.raw", NULL), 0,
-           "{\"activated\":[\"store:101/vm-101-\\udcff\\udc80.raw\"]}\n", "");
-    snprintf(want, sizeof want, "{\"volid\":\"store:101/vm-101-\\udcff\\udc80.raw\",\"path\":"
-             "\"%s/store/images/101/vm-101-\\udcff\\udc80.raw\"}\n", dir);
+           "{\"ok\":true,\"activated\":[\"store:101/vm-101-\\udcff\\udc80.raw\"],\"warnings\":[],\"info\":[]}\n", "");
+    snprintf(want, sizeof want, "{\"ok\":true,\"volid\":\"store:101/vm-101-\\udcff\\udc80.raw\",\"path\":"
+             "\"%s/store/images/101/vm-101-\\udcff\\udc80.raw\",\"warnings\":[],\"info\":[]}\n", dir);
     expect(run("--config", cfgpath, "--json", "path", "store:101/vm-101-\xff\x80.raw", NULL), 0, want, "");
     /* valid UTF-8 stays as it is; quotes and control characters are escaped */
     expect(run("--config", cfgpath, "--json", "deactivate", "store:iso/gr\xc3\xbcn \"x\"\t.iso", NULL), 0,
-           "{\"deactivated\":[\"store:iso/gr\xc3\xbcn \\\"x\\\"\\u0009.iso\"]}\n", "");
+           "{\"ok\":true,\"deactivated\":[\"store:iso/gr\xc3\xbcn \\\"x\\\"\\u0009.iso\"],\"warnings\":[],\"info\":[]}\n", "");
 }
 
 /* a monitor list librados could not parse never reaches it: the parser

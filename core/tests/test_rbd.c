@@ -476,8 +476,8 @@ static void test_cli(void **state)
     pvs_run_result r;
     assert_int_equal(pvs_run(map, 60, &r, NULL), 0);
     /* --json: what upstream prints (the features it enabled) is in the result */
-    snprintf(want, sizeof want, "{\"volid\":\"%s\",\"path\":\"%s\",\"info\":[\"enable RBD image features this "
-             "kernel RBD drivers supports: fast-diff,object-map,exclusive-lock\"]}\n", volid, f->dev);
+    snprintf(want, sizeof want, "{\"ok\":true,\"volid\":\"%s\",\"path\":\"%s\",\"warnings\":[],\"info\":[\"enable RBD "
+             "image features this kernel RBD drivers supports: fast-diff,object-map,exclusive-lock\"]}\n", volid, f->dev);
     assert_int_equal(r.exit_status, 0);
     assert_string_equal(r.out, want);
     pvs_run_result_clear(&r);
