@@ -108,6 +108,18 @@ static inline void create_image(const char *ns, const char *name, uint64_t featu
     rados_ioctx_destroy(io);
 }
 
+/* remove an image a test made (the cluster outlives the test) */
+static inline void remove_image(const char *ns, const char *name)
+{
+    rados_ioctx_t io;
+    if (rados_ioctx_create(cluster, "rbd", &io) != 0)
+        return;
+    if (ns)
+        rados_ioctx_set_namespace(io, ns);
+    rbd_remove(io, name);
+    rados_ioctx_destroy(io);
+}
+
 static inline uint64_t image_features(const char *ns, const char *name)
 {
     rados_ioctx_t io;
@@ -188,7 +200,9 @@ static inline int setup(void **state)
     setenv("FAKE_RBD_LOG", f->log, 1);
     unsetenv("FAKE_RBD_FAIL");
     unsetenv("FAKE_RBD_OLD_PATHS");
-    snprintf(f->image, sizeof f->image, "vm-%d-disk-%d", 100 + image_counter, getpid() % 1000);
+    /* the whole pid: the plain and the sanitizer runs share one cluster, and
+     * pid % 1000 of two runs can meet */
+    snprintf(f->image, sizeof f->image, "vm-%d-disk-%d", 100 + image_counter, (int)getpid());
     image_counter++;
     create_image(NULL, f->image, RBD_FEATURE_LAYERING);
     snprintf(f->dev, sizeof f->dev, "/dev/rbd-pve/%s/rbd/%s", cluster_fsid, f->image);
@@ -203,6 +217,7 @@ static inline int teardown(void **state)
         return 0;
     json_decref(f->cfg);
     pvs_ctx_free(f->ctx);
+    remove_image(NULL, f->image);
     remove_tree(f->root);
     free(f->root);
     free(f);

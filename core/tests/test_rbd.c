@@ -425,7 +425,7 @@ static void test_activate_many(void **state)
     char names[5][64], volids[5][400];
     const char *vols[5];
     for (int i = 0; i < 5; i++) {
-        snprintf(names[i], sizeof names[i], "vm-%d-disk-%d", 500 + i, getpid() % 1000);
+        snprintf(names[i], sizeof names[i], "vm-%d-disk-%d", 500 + i, (int)getpid());
         create_image(NULL, names[i], RBD_FEATURE_LAYERING);
         snprintf(volids[i], sizeof volids[i], "ceph:%s", names[i]);
         vols[i] = volids[i];
