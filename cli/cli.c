@@ -22,6 +22,7 @@ typedef struct cli {
     int json_schema;
     json_t *info;         /* --json: informational lines, for the result */
     json_t *warnings;     /* --json: the warnings, for the result */
+    int quiet;            /* --quiet: no warnings */
 } cli;
 
 static const char *prog = "pvestorage";
@@ -48,7 +49,8 @@ static const char global_usage[] =
     "  --rbd-command PATH    rbd command for kernel mapping (default /usr/bin/rbd)\n"
     "  --ceph-timeout SECS   cluster connection/operation timeout (default 60)\n"
     "  --kernel-version M.N  kernel version deciding krbd features (default: uname)\n"
-    "  --json                machine-readable output\n"
+    "  --json                one JSON document on stdout for every outcome\n"
+    "  --quiet               no warnings\n"
     "  --help, --version\n"
     "\n"
     "Run 'pvestorage COMMAND --help' for a command's options; see pvestorage(1).\n";
@@ -84,6 +86,11 @@ static void collect_warning(void *data, const char *message)
 {
     cli *c = data;
     json_array_append_new(c->warnings, line_string(message, strlen(message)));
+}
+
+static void drop_warning(void *data, const char *message)
+{
+    (void)data, (void)message;
 }
 
 static void print_envelope(cli *c, int ok, json_t *body)
@@ -310,20 +317,33 @@ static void command_usage(FILE *f, const command *cmd)
         fputs("  --snapshot NAME    the snapshot of the volume\n", f);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+/* A usage error (exit 2): on stderr with a pointer to --help, or with
+ * --json as the envelope's error (code EUSAGE), like every outcome. */
+static int usage_message(cli *c, const char *msg)
 {
-    fprintf(stderr, "%s: ", prog);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s --help'.\n", prog);
+    if (c->json) {
+        json_t *body = json_pack("{s:{s:s, s:o, s:n, s:n}}", "error", "code", "EUSAGE", "message",
+                                 cli_string(msg), "exit_status", "stderr");
+        print_envelope(c, 0, body);
+        json_decref(body);
+    } else {
+        fprintf(stderr, "%s: %s\nTry '%s --help'.\n", prog, msg, prog);
+    }
     return EXIT_USAGE;
 }
 
-/* --hint NAME=VALUE: VALUE as a JSON scalar when it is one, else a string */
+static int usage_error(cli *c, const char *fmt, const char *arg)
+{
+    char msg[1024];
+    snprintf(msg, sizeof msg, fmt, arg);
+    return usage_message(c, msg);
+}
+
 static int add_hint(cli *c, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
-        return usage_error("--hint expects NAME=VALUE, got '%s'", arg);
+        return usage_error(c, "--hint expects NAME=VALUE, got '%s'", arg);
     char *name = strndup(arg, (size_t)(eq - arg));
     const char *text = eq + 1;
     json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
@@ -337,12 +357,12 @@ static int add_hint(cli *c, const char *arg)
     if (!c->hints)
         c->hints = json_object();
     if (!name || !v || !c->hints) {
-        rc = usage_error("out of memory%s", "");
+        rc = usage_error(c, "out of memory%s", "");
     } else if (json_object_get(c->hints, name)) {
-        rc = usage_error("hint '%s' given twice", name);
+        rc = usage_error(c, "hint '%s' given twice", name);
     } else if (json_object_set_new(c->hints, name, v)) {
         v = NULL;
-        rc = usage_error("hint name '%s' is not valid UTF-8", name);
+        rc = usage_error(c, "hint name '%s' is not valid UTF-8", name);
     } else {
         v = NULL;
     }
@@ -356,9 +376,10 @@ static int set_hints_json(cli *c, const char *arg)
     json_error_t jerr;
     json_t *v = json_loads(arg, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!v) {
-        fprintf(stderr, "%s: invalid --hints JSON: %s (line %d, column %d)\nTry '%s --help'.\n",
-                prog, jerr.text, jerr.line, jerr.column, prog);
-        return EXIT_USAGE;
+        char msg[512];
+        snprintf(msg, sizeof msg, "invalid --hints JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                 jerr.column);
+        return usage_message(c, msg);
     }
     c->hints = json_is_null(v) ? NULL : v;
     if (!c->hints)
@@ -392,9 +413,9 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
         case O_HINT:
         case O_HINTS:
             if (!cmd->hints)
-                return usage_error("'%s' takes no hints", cmd->name);
+                return usage_error(c, "'%s' takes no hints", cmd->name);
             if (o == O_HINT ? hints_json : (hints_json || hint_count))
-                return usage_error("use either --hints or --hint (%s)", "not both, --hints once");
+                return usage_error(c, "use either --hints or --hint (%s)", "not both, --hints once");
             rc = o == O_HINT ? add_hint(c, optarg) : set_hints_json(c, optarg);
             if (rc)
                 return rc;
@@ -403,25 +424,28 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
             break;
         case O_SNAP:
             if (!cmd->snapshot)
-                return usage_error("'%s' takes no --snapshot", cmd->name);
+                return usage_error(c, "'%s' takes no --snapshot", cmd->name);
             c->snapname = optarg;
             break;
         case O_SCHEMA:
             if (strcmp(cmd->name, "hints"))
-                return usage_error("--json-schema belongs to the 'hints' command%s", "");
+                return usage_error(c, "--json-schema belongs to the 'hints' command%s", "");
             c->json_schema = 1;
             break;
         default:
-            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     /* getopt permuted the options after the volume IDs out of the way */
     int nargs = argc - optind;
     char **args = argv + optind;
     if (nargs < cmd->min_args || (cmd->max_args >= 0 && nargs > cmd->max_args)) {
-        fprintf(stderr, "%s %s: expected %s%s\n", prog, cmd->name,
-                cmd->min_args ? cmd->args : "no arguments",
-                cmd->max_args < 0 ? "" : (nargs > cmd->max_args ? " (too many arguments)" : ""));
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: expected %s%s", cmd->name, cmd->min_args ? cmd->args : "no arguments",
+                 cmd->max_args < 0 ? "" : (nargs > cmd->max_args ? " (too many arguments)" : ""));
+        if (c->json)
+            return usage_message(c, msg);
+        fprintf(stderr, "%s %s\n", prog, msg);
         command_usage(stderr, cmd);
         return EXIT_USAGE;
     }
@@ -429,6 +453,8 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
         pvs_ctx_set_info(c->ctx, collect_info, c);   /* text mode: stdout, as upstream */
         pvs_ctx_set_warn(c->ctx, collect_warning, c);   /* text mode: stderr */
     }
+    if (c->quiet)
+        pvs_ctx_set_warn(c->ctx, drop_warning, NULL);
     return cmd->run(c, nargs, args);
 }
 
@@ -442,12 +468,16 @@ int pvs_cli_main(int argc, char **argv)
         { "ceph-timeout", required_argument, NULL, O_TIMEOUT },
         { "kernel-version", required_argument, NULL, O_KERNEL },
         { "json", no_argument, NULL, 'j' },
+        { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
     };
     pvs_error err = PVS_ERROR_INIT;
     cli c = { 0 };
+    /* --json anywhere: even a usage error is reported in JSON */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        c.json |= strcmp(argv[i], "--json") == 0;
     c.ctx = pvs_ctx_new(&err);
     if (!c.ctx)
         return fail(&c, &err);
@@ -455,7 +485,7 @@ int pvs_cli_main(int argc, char **argv)
     int o, rc = 0;
     optind = 0;   /* glibc: start over (the command may run more than once in a process) */
     opterr = 0;
-    while (rc == 0 && (o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while (rc == 0 && (o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
         const char *setting = NULL;
         switch (o) {
         case O_CONFIG: c.config = optarg; break;
@@ -464,6 +494,7 @@ int pvs_cli_main(int argc, char **argv)
         case O_TIMEOUT: setting = "ceph_timeout"; break;
         case O_KERNEL: setting = "kernel_version"; break;
         case 'j': c.json = 1; break;
+        case 'q': c.quiet = 1; break;
         case 'h':
             fputs(global_usage, stdout);
             pvs_ctx_free(c.ctx);
@@ -473,23 +504,25 @@ int pvs_cli_main(int argc, char **argv)
             pvs_ctx_free(c.ctx);
             return 0;
         default:
-            rc = usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            rc = usage_error(&c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
         if (setting && pvs_ctx_set(c.ctx, setting, optarg, &err)) {
-            fprintf(stderr, "%s: %s", prog, err.message);
+            size_t n = strlen(err.message);
+            if (n && err.message[n - 1] == '\n')
+                err.message[n - 1] = '\0';
+            rc = usage_message(&c, err.message);
             pvs_error_clear(&err);
-            rc = EXIT_USAGE;
         }
     }
     if (rc == 0 && optind >= argc)
-        rc = usage_error("no command given%s", "");
+        rc = usage_error(&c, "no command given%s", "");
     if (rc == 0) {
         const command *cmd = NULL;
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
             if (strcmp(commands[i].name, argv[optind]) == 0)
                 cmd = &commands[i];
         if (!cmd)
-            rc = usage_error("unknown command '%s'", argv[optind]);
+            rc = usage_error(&c, "unknown command '%s'", argv[optind]);
         else
             rc = run_command(&c, cmd, argc - optind, argv + optind);
     }

@@ -85,7 +85,15 @@ static void test_usage(void **state)
     expect(run("--bogus", "path", "x:y", NULL), 2, "",
            "pvestorage: unknown or incomplete option '--bogus'\nTry 'pvestorage --help'.\n");
     expect(run("--root", "relative", "hints", NULL), 2, "",
-           "pvestorage: invalid value for setting 'root': 'relative' is not an absolute path\n");
+           "pvestorage: invalid value for setting 'root': 'relative' is not an absolute path\n"
+           "Try 'pvestorage --help'.\n");
+    /* --json: a usage error is one JSON document too (exit 2, code EUSAGE) */
+    expect(run("--json", "frob", NULL), 2,
+           "{\"ok\":false,\"error\":{\"code\":\"EUSAGE\",\"message\":\"unknown command 'frob'\","
+           "\"exit_status\":null,\"stderr\":null},\"warnings\":[],\"info\":[]}\n", "");
+    expect(run("--config", cfgpath, "map", "--json", NULL), 2,
+           "{\"ok\":false,\"error\":{\"code\":\"EUSAGE\",\"message\":\"map: expected VOLID\","
+           "\"exit_status\":null,\"stderr\":null},\"warnings\":[],\"info\":[]}\n", "");
     o = run("--config", cfgpath, "map", NULL);
     assert_int_equal(o.status, 2);
     assert_non_null(strstr(o.err, "pvestorage map: expected VOLID"));
@@ -191,6 +199,10 @@ static void test_config_warnings(void **state)
     assert_int_equal(o.status, 0);
     assert_string_equal(o.err, want);
     out_free(&o);
+    /* --quiet: no warnings */
+    char path_line[1024];
+    snprintf(path_line, sizeof path_line, "%s/store/template/iso/a.iso\n", dir);
+    expect(run("--quiet", "--config", p, "path", "store:iso/a.iso", NULL), 0, path_line, "");
     /* --json: the warning is in the document, not on stderr */
     char json[2048];
     want[strlen(want) - 1] = '\0';
