@@ -40,6 +40,7 @@ static const char global_usage[] =
     "  map VOLID             map a volume, print its path\n"
     "  unmap VOLID           unmap a volume\n"
     "  path VOLID            print the path of a volume\n"
+    "  status                each storage: type, enabled, active, content\n"
     "  verify-hints          check hints given with --hint/--hints\n"
     "  hints                 list the defined hints (--json-schema: JSON Schema)\n"
     "\n"
@@ -242,6 +243,42 @@ static int cmd_unmap(cli *c, int argc, char **argv)
     return 0;
 }
 
+/* every storage: type, enabled, active, content */
+static int cmd_status(cli *c, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err), *list = NULL;
+    if (!cfg)
+        return fail(c, &err);
+    int rc = pvs_storage_status(c->ctx, cfg, &list, &err);
+    json_decref(cfg);
+    if (rc)
+        return fail(c, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:o}", "storages", list);
+        print_json(c, o);
+        json_decref(o);
+        return 0;
+    }
+    printf("%-20s %-12s %-8s %-8s %s\n", "STORAGE", "TYPE", "ENABLED", "ACTIVE", "CONTENT");
+    size_t i;
+    json_t *s;
+    json_array_foreach(list, i, s) {
+        json_t *active = json_object_get(s, "active"), *ct;
+        size_t j;
+        printf("%-20s %-12s %-8s %-8s ", json_string_value(json_object_get(s, "storage")),
+               json_string_value(json_object_get(s, "type")),
+               json_is_true(json_object_get(s, "enabled")) ? "yes" : "no",
+               json_is_null(active) ? "-" : json_is_true(active) ? "yes" : "no");
+        json_array_foreach(json_object_get(s, "content"), j, ct)
+            printf("%s%s", j ? "," : "", json_string_value(ct));
+        putchar('\n');
+    }
+    json_decref(list);
+    return 0;
+}
+
 static int cmd_verify_hints(cli *c, int argc, char **argv)
 {
     (void)argc;
@@ -296,6 +333,8 @@ static const command commands[] = {
     { "map", "VOLID", 1, 1, 1, 1, "Map a volume with hints and print its path.", cmd_map },
     { "unmap", "VOLID", 1, 1, 1, 0, "Unmap a volume.", cmd_unmap },
     { "path", "VOLID", 1, 1, 1, 0, "Print the path of a volume alone on stdout.", cmd_path },
+    { "status", "", 0, 0, 0, 0,
+      "Each storage: type, enabled, active (reachable now), content. Reads only.", cmd_status },
     { "verify-hints", "", 0, 0, 0, 1,
       "Verify hints as storage calls do; exit 1 with the error when invalid.", cmd_verify_hints },
     { "hints", "", 0, 0, 0, 0,

@@ -364,6 +364,11 @@ struct pvs_plugin {
      * its message warned as the reason. */
     int (*check_config)(const pvs_plugin *self, const char *storeid, json_t *section, int after,
                         pvs_error *err);
+    /* Optional: whether the storage can be reached now (upstream's
+     * check_connection): 1, or 0 with the reason in err.  Without it a
+     * storage with a path is online when the path is a directory. */
+    int (*check_connection)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                            const json_t *scfg, pvs_error *err);
 };
 
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins
@@ -445,6 +450,13 @@ int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid,
 /* PVE::Storage::path: the path of a volume, without activating it. */
 int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid,
              const char *snapname, char **path, pvs_error *err);
+/* Every storage of cfg, in the file's order, as an operator looks at it:
+ * a new array of { "storage", "type", "enabled", "active", "content",
+ * "shared" } objects; active is true or false (then "reason" says why), or
+ * null for a type this library cannot look at.  Reads only: nothing is
+ * created or mapped. */
+int pvs_storage_status(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
+
 /* pvs_path, with what upstream's PVE::Storage::path gives in list context:
  * the volume's owner (the VMID) and content type, as its plugin's
  * parse_volname finds them (NULL when the name has none).  All malloc()ed. */

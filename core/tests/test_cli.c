@@ -317,6 +317,61 @@ static void test_rbd_connection_details(void **state)
            "cluster fsid has invalid format\n");
 }
 
+/* status: each storage's type, enabled, active, content (reads only; the
+ * one rbd storage's cluster is a closed loopback port) */
+static void test_status(void **state)
+{
+    (void)state;
+    char root[700], p[800], text[2048], want[4096];
+    snprintf(root, sizeof root, "%s/statusroot", dir);
+    snprintf(p, sizeof p, "%s/etc/pve", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/etc/pve/ceph.conf", root);
+    write_file(p, "[global]\n\tfsid = 11111111-2222-3333-4444-555555555555\n\tmon_host = 127.0.0.1:1\n");
+    snprintf(p, sizeof p, "%s/there", dir);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/status.cfg", dir);
+    snprintf(text, sizeof text,
+             "dir: there\n\tpath %s/there\n\tcontent iso,images\n\n"
+             "dir: gone\n\tpath %s/gone\n\n"
+             "dir: off\n\tpath %s/there\n\tdisable\n\n"
+             "lvmthin: thin\n\tthinpool data\n\tvgname pve\n\n"
+             "rbd: ceph\n\tpool rbd\n\tkrbd 1\n", dir, dir, dir);
+    write_file(p, text);
+    out o = run("--root", root, "--config", p, "--ceph-timeout", "3", "--json", "status", NULL);
+    assert_int_equal(o.status, 0);
+    assert_string_equal(o.err, "");
+    json_t *doc = json_loads(o.out, 0, NULL), *list = json_object_get(doc, "storages");
+    assert_non_null(list);
+    /* the file's order, after the implicit local */
+    static const char *const ids[] = { "local", "there", "gone", "off", "thin", "ceph" };
+    assert_int_equal(json_array_size(list), 6);
+    for (size_t i = 0; i < 6; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "storage")), ids[i]);
+    json_t *there = json_array_get(list, 1), *gone = json_array_get(list, 2), *off = json_array_get(list, 3);
+    json_t *thin = json_array_get(list, 4), *ceph = json_array_get(list, 5);
+    assert_true(json_is_true(json_object_get(there, "active")));
+    char *c = json_dumps(json_object_get(there, "content"), 0);
+    assert_string_equal(c, "[\"images\", \"iso\"]");
+    free(c);
+    assert_true(json_is_false(json_object_get(gone, "active")));
+    snprintf(want, sizeof want, "directory '%s/gone' does not exist or is unreachable", dir);
+    assert_string_equal(json_string_value(json_object_get(gone, "reason")), want);
+    assert_true(json_is_false(json_object_get(off, "enabled")));
+    assert_true(json_is_false(json_object_get(off, "active")));
+    assert_true(json_is_null(json_object_get(thin, "active")));   /* no plugin here can tell */
+    assert_string_equal(json_string_value(json_object_get(thin, "type")), "lvmthin");
+    assert_true(json_is_false(json_object_get(ceph, "active")));
+    assert_non_null(strstr(json_string_value(json_object_get(ceph, "reason")), "storage 'ceph'"));
+    assert_true(json_is_true(json_object_get(ceph, "shared")));
+    /* reads only: nothing created */
+    snprintf(p, sizeof p, "%s/gone", dir);
+    struct stat st;
+    assert_int_not_equal(stat(p, &st), 0);
+    json_decref(doc);
+    out_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_garbage_monhost),
         cmocka_unit_test(test_real_node),
         cmocka_unit_test(test_rbd_connection_details),
+        cmocka_unit_test(test_status),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

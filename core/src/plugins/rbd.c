@@ -783,6 +783,22 @@ static int rbd_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const cha
     return rbd_unmap(ctx, self, storeid, scfg, volname, snapname, err);
 }
 
+/* upstream's check_connection: the cluster answers */
+static int rbd_check_connection(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                                const json_t *scfg, pvs_error *err)
+{
+    (void)self;
+    rbd_opts o;
+    rbd_conn *c = NULL;
+    if (rbd_opts_get(ctx, storeid, scfg, &o, err))
+        return 0;
+    int rc = rbd_conn_get(ctx, storeid, &o, &c, err);
+    if (!rc)
+        rbd_conn_put(c);
+    rbd_opts_clear(&o);
+    return rc ? 0 : 1;
+}
+
 static const pvs_property rbd_properties[] = {
     PVS_PROP("monhost", "string", .format = "pve-storage-portal-dns-list"),
     PVS_PROP("pool", "string"),
@@ -827,4 +843,5 @@ const pvs_plugin pvs_rbd_plugin = {
     .state_free = rbd_state_free,
     .properties = rbd_properties,
     .sensitive_properties = rbd_secrets,
+    .check_connection = rbd_check_connection,
 };
