@@ -291,15 +291,22 @@ static void test_real_node(void **state)
     }
 }
 
+/* a node's root of its own under the test's dir, with sub made in it */
+static void node_root(char *root, size_t n, const char *name, const char *sub)
+{
+    char p[1024];
+    snprintf(root, n, "%s/%s", dir, name);
+    snprintf(p, sizeof p, "%s/%s", root, sub);
+    mkdirs(p);
+}
+
 /* rbd, as upstream: IPv6 monitors in brackets, the keyring's file checked,
  * a managed cluster's fsid from its ceph.conf (no cluster needed here) */
 static void test_rbd_connection_details(void **state)
 {
     (void)state;
     char root[700], p[800], text[1024], want[1024];
-    snprintf(root, sizeof root, "%s/rbdroot", dir);
-    snprintf(p, sizeof p, "%s/etc/pve/priv/ceph", root);
-    mkdirs(p);
+    node_root(root, sizeof root, "rbdroot", "etc/pve/priv/ceph");
     snprintf(p, sizeof p, "%s/rbd.cfg", dir);
     snprintf(text, sizeof text, "rbd: v6\n\tpool vm\n\tmonhost fd00::1 [fd00::2]:3300;10.0.0.1:6789\n\n"
                                 "rbd: managed\n\tpool vm\n\tkrbd 1\n");
@@ -323,9 +330,7 @@ static void test_status(void **state)
 {
     (void)state;
     char root[700], p[800], text[2048], want[4096];
-    snprintf(root, sizeof root, "%s/statusroot", dir);
-    snprintf(p, sizeof p, "%s/etc/pve", root);
-    mkdirs(p);
+    node_root(root, sizeof root, "statusroot", "etc/pve");
     snprintf(p, sizeof p, "%s/etc/pve/ceph.conf", root);
     write_file(p, "[global]\n\tfsid = 11111111-2222-3333-4444-555555555555\n\tmon_host = 127.0.0.1:1\n");
     snprintf(p, sizeof p, "%s/there", dir);
