@@ -98,8 +98,8 @@ static void print_envelope(cli *c, int ok, json_t *body)
 {
     json_t *o = json_pack("{s:b}", "ok", ok);
     json_object_update(o, body);
-    json_object_set(o, "warnings", c->warnings ? c->warnings : json_array());
-    json_object_set(o, "info", c->info ? c->info : json_array());
+    json_object_set_new(o, "warnings", c->warnings ? json_incref(c->warnings) : json_array());
+    json_object_set_new(o, "info", c->info ? json_incref(c->info) : json_array());
     cli_print_json(stdout, o);
     json_decref(o);
 }

@@ -107,27 +107,38 @@ void rbd_job_init(rbd_job *j, void (*run)(rbd_job *), void (*release)(rbd_job *)
     j->release = release;
 }
 
+static void job_release(rbd_job *j)
+{
+    pthread_mutex_destroy(&j->m);
+    pthread_cond_destroy(&j->cv);
+    j->release(j);
+}
+
 void rbd_job_put(rbd_job *j)
 {
     pthread_mutex_lock(&j->m);
     int last = --j->refs == 0;
     pthread_mutex_unlock(&j->m);
-    if (last) {
-        pthread_mutex_destroy(&j->m);
-        pthread_cond_destroy(&j->cv);
-        j->release(j);
-    }
+    if (last)
+        job_release(j);
 }
 
+/* The worker drops its reference in the same step that says it is done: a
+ * waiter that saw `done` is then the last holder and releases the job (and
+ * the connection it holds) on its own thread, so nothing of the job runs
+ * after the call returns -- not even a rados_shutdown racing the process's
+ * exit. Only a job the waiter gave up on releases itself here. */
 static void *job_thread(void *p)
 {
     rbd_job *j = p;
     j->run(j);
     pthread_mutex_lock(&j->m);
     j->done = 1;
+    int last = --j->refs == 0;
     pthread_cond_signal(&j->cv);
     pthread_mutex_unlock(&j->m);
-    rbd_job_put(j);
+    if (last)
+        job_release(j);
     return NULL;
 }
 
