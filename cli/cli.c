@@ -20,6 +20,7 @@ typedef struct cli {
     json_t *hints;        /* from --hint/--hints, NULL when none */
     int hints_given;
     int json_schema;
+    long long vmid;       /* list --vmid, -1 when not given */
     json_t *info;         /* --json: informational lines, for the result */
     json_t *warnings;     /* --json: the warnings, for the result */
     int quiet;            /* --quiet: no warnings */
@@ -243,24 +244,56 @@ static int cmd_unmap(cli *c, int argc, char **argv)
     return 0;
 }
 
-/* every storage: type, enabled, active, content */
-static int cmd_status(cli *c, int argc, char **argv)
+/* The listing commands: the configuration, then one call giving a list;
+ * --json prints {key: list} (and 0 is returned with *list NULL), text
+ * output is the caller's. */
+typedef int (*list_fn)(pvs_ctx *ctx, const json_t *cfg, const char *arg, long long vmid, json_t **out,
+                       pvs_error *err);
+
+static int listing(cli *c, list_fn fn, const char *arg, const char *key, json_t **list)
 {
-    (void)argc, (void)argv;
     pvs_error err = PVS_ERROR_INIT;
-    json_t *cfg = load_config(c, &err), *list = NULL;
+    json_t *cfg = load_config(c, &err);
+    *list = NULL;
     if (!cfg)
         return fail(c, &err);
-    int rc = pvs_storage_status(c->ctx, cfg, &list, &err);
+    int rc = fn(c->ctx, cfg, arg, c->vmid, list, &err);
     json_decref(cfg);
     if (rc)
         return fail(c, &err);
     if (c->json) {
-        json_t *o = json_pack("{s:o}", "storages", list);
+        json_t *o = json_pack("{s:o}", key, *list);
+        if (arg)
+            json_object_set_new(o, "storage", json_string(arg));
         print_json(c, o);
         json_decref(o);
-        return 0;
+        *list = NULL;
     }
+    return 0;
+}
+
+static int status_fn(pvs_ctx *ctx, const json_t *cfg, const char *arg, long long vmid, json_t **out,
+                     pvs_error *err)
+{
+    (void)arg, (void)vmid;
+    return pvs_storage_status(ctx, cfg, out, err);
+}
+
+static int mapped_fn(pvs_ctx *ctx, const json_t *cfg, const char *arg, long long vmid, json_t **out,
+                     pvs_error *err)
+{
+    (void)arg, (void)vmid;
+    return pvs_mapped_devices(ctx, cfg, out, err);
+}
+
+/* every storage: type, enabled, active, content */
+static int cmd_status(cli *c, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    json_t *list;
+    int rc = listing(c, status_fn, NULL, "storages", &list);
+    if (rc || !list)
+        return rc;
     printf("%-20s %-12s %-8s %-8s %s\n", "STORAGE", "TYPE", "ENABLED", "ACTIVE", "CONTENT");
     size_t i;
     json_t *s;
@@ -274,6 +307,56 @@ static int cmd_status(cli *c, int argc, char **argv)
         json_array_foreach(json_object_get(s, "content"), j, ct)
             printf("%s%s", j ? "," : "", json_string_value(ct));
         putchar('\n');
+    }
+    json_decref(list);
+    return 0;
+}
+
+/* the volumes on one storage */
+static int cmd_list(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    json_t *list;
+    int rc = listing(c, pvs_list_volumes, argv[0], "volumes", &list);
+    if (rc || !list)
+        return rc;
+    printf("%-44s %-8s %-8s %14s %s\n", "VOLID", "FORMAT", "CONTENT", "SIZE", "VMID");
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        json_t *vmid = json_object_get(v, "vmid");
+        printf("%-44s %-8s %-8s %14" JSON_INTEGER_FORMAT " ", json_string_value(json_object_get(v, "volid")),
+               json_string_value(json_object_get(v, "format")) ? json_string_value(json_object_get(v, "format")) : "-",
+               json_string_value(json_object_get(v, "content")) ? json_string_value(json_object_get(v, "content")) : "-",
+               json_integer_value(json_object_get(v, "size")));
+        if (vmid)
+            printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(vmid));
+        else
+            puts("-");
+    }
+    json_decref(list);
+    return 0;
+}
+
+/* the kernel RBD devices and the volumes they are */
+static int cmd_mapped(cli *c, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    json_t *list;
+    int rc = listing(c, mapped_fn, NULL, "devices", &list);
+    if (rc || !list)
+        return rc;
+    printf("%-12s %-10s %-10s %-24s %-10s %-36s %s\n", "DEVICE", "POOL", "NAMESPACE", "IMAGE", "SNAPSHOT",
+           "VOLID", "OPTIONS");
+    size_t i;
+    json_t *d;
+    json_array_foreach(list, i, d) {
+        const char *f[7] = { "device", "pool", "namespace", "image", "snapshot", "volid", "options" };
+        const char *w[7] = { "%-12s ", "%-10s ", "%-10s ", "%-24s ", "%-10s ", "%-36s ", "%s\n" };
+        for (int k = 0; k < 7; k++) {
+            const char *s = json_string_value(json_object_get(d, f[k]));
+            printf(w[k], s ? s : "-");
+        }
     }
     json_decref(list);
     return 0;
@@ -335,6 +418,12 @@ static const command commands[] = {
     { "path", "VOLID", 1, 1, 1, 0, "Print the path of a volume alone on stdout.", cmd_path },
     { "status", "", 0, 0, 0, 0,
       "Each storage: type, enabled, active (reachable now), content. Reads only.", cmd_status },
+    { "list", "STORAGE", 1, 1, 0, 0,
+      "The volumes on a storage (sizes in bytes); --vmid N: only guest N's.\n"
+      "Dir storages are read from their directories, rbd storages from the cluster.", cmd_list },
+    { "mapped", "", 0, 0, 0, 0,
+      "The kernel RBD devices of this host: device, pool, namespace, image, snapshot,\n"
+      "the volume ID when a storage matches, and the map options. Reads only.", cmd_mapped },
     { "verify-hints", "", 0, 0, 0, 1,
       "Verify hints as storage calls do; exit 1 with the error when invalid.", cmd_verify_hints },
     { "hints", "", 0, 0, 0, 0,
@@ -347,7 +436,8 @@ static void command_usage(FILE *f, const command *cmd)
     fprintf(f, "usage: %s [GLOBAL OPTIONS] %s%s%s%s%s%s\n\n%s\n", prog, cmd->name,
             *cmd->args ? " " : "", cmd->args, cmd->snapshot ? " [--snapshot NAME]" : "",
             cmd->hints ? " [--hint NAME=VALUE]... [--hints JSON]" : "",
-            strcmp(cmd->name, "hints") == 0 ? " [--json-schema]" : "", cmd->help);
+            strcmp(cmd->name, "hints") == 0 ? " [--json-schema]" : strcmp(cmd->name, "list") == 0 ? " [--vmid N]" : "",
+            cmd->help);
     if (cmd->hints)
         fputs("\n  --hint NAME=VALUE  one hint, e.g. guest-is-windows=1 (repeatable); VALUE\n"
               "                     is read as JSON when it is true/false/null or a number\n"
@@ -428,12 +518,13 @@ static int set_hints_json(cli *c, const char *arg)
 
 static int run_command(cli *c, const command *cmd, int argc, char **argv)
 {
-    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA };
+    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID };
     static const struct option opts[] = {
         { "hint", required_argument, NULL, O_HINT },
         { "hints", required_argument, NULL, O_HINTS },
         { "snapshot", required_argument, NULL, O_SNAP },
         { "json-schema", no_argument, NULL, O_SCHEMA },
+        { "vmid", required_argument, NULL, O_VMID },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -471,6 +562,16 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
                 return usage_error(c, "--json-schema belongs to the 'hints' command%s", "");
             c->json_schema = 1;
             break;
+        case O_VMID: {
+            if (strcmp(cmd->name, "list"))
+                return usage_error(c, "--vmid belongs to the 'list' command%s", "");
+            char *end;
+            errno = 0;
+            c->vmid = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || c->vmid < 0)
+                return usage_error(c, "--vmid: '%s' is not a guest ID", optarg);
+            break;
+        }
         default:
             return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -513,7 +614,7 @@ int pvs_cli_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     pvs_error err = PVS_ERROR_INIT;
-    cli c = { 0 };
+    cli c = { .vmid = -1 };
     /* --json anywhere: even a usage error is reported in JSON */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         c.json |= strcmp(argv[i], "--json") == 0;

@@ -369,6 +369,11 @@ struct pvs_plugin {
      * storage with a path is online when the path is a directory. */
     int (*check_connection)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                             const json_t *scfg, pvs_error *err);
+    /* Optional: the volumes on the storage (see pvs_list_volumes), only
+     * vmid's when vmid >= 0, in any order.  Without it a storage with a
+     * path is listed from its directories. */
+    int (*list_volumes)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
+                        const json_t *scfg, long long vmid, json_t **out, pvs_error *err);
 };
 
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins
@@ -456,6 +461,18 @@ int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid,
  * null for a type this library cannot look at.  Reads only: nothing is
  * created or mapped. */
 int pvs_storage_status(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
+/* The volumes on one storage (pvesm list): a new array, sorted by volid, of
+ * { "volid", "content", "format", "size", "used"?, "vmid"?, "parent"? }
+ * objects -- only the guest vmid's when vmid >= 0.  Storages with a path
+ * are read from their directories (sizes as qemu-img tells them: a qcow2
+ * image's virtual size), rbd storages from the cluster.  Reads only. */
+int pvs_list_volumes(pvs_ctx *ctx, const json_t *cfg, const char *storeid, long long vmid,
+                     json_t **out, pvs_error *err);
+/* The kernel RBD devices mapped on this host (under the root setting): a new
+ * array of { "device", "id", "pool", "namespace", "image", "snapshot",
+ * "options", "volid" } in device order; volid is the volume of a storage of
+ * cfg (its pool and namespace) or null.  Reads only. */
+int pvs_mapped_devices(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
 
 /* pvs_path, with what upstream's PVE::Storage::path gives in list context:
  * the volume's owner (the VMID) and content type, as its plugin's

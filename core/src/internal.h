@@ -222,6 +222,13 @@ int pvs_split_list(const char *s, pvs_item_fn fn, void *data);
  * check does: 0 when valid, else -1 with upstream's message (trailing
  * newlines as upstream dies with them) appended to why. */
 int pvs_property_check(const pvs_property *p, const char *v, strbuf *why);
+/* The plugin serving a storage section, or NULL with one error naming the
+ * storage and its type. */
+const pvs_plugin *pvs_storage_plugin(const pvs_ctx *ctx, const char *storeid, const json_t *scfg,
+                                     pvs_error *err);
+/* The volumes of a storage with a path, read from its directories. */
+int pvs_base_list_volumes(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                          long long vmid, json_t *out, pvs_error *err);
 /* content type -> default sub directory, or NULL for an unknown type */
 const char *pvs_vtype_subdir(const char *vtype);
 /* The string value of key in scfg, or NULL. */

@@ -22,7 +22,7 @@ static void resolved_clear(resolved *r)
 
 /* The plugin of a storage section: a type with no plugin in this context
  * is one clear error naming the storage and the type. */
-static const pvs_plugin *storage_plugin(const pvs_ctx *ctx, const char *storeid, const json_t *scfg,
+const pvs_plugin *pvs_storage_plugin(const pvs_ctx *ctx, const char *storeid, const json_t *scfg,
                                         pvs_error *err)
 {
     const char *type = pvs_scfg_str(scfg, "type");
@@ -45,7 +45,7 @@ static int resolve(const pvs_ctx *ctx, const json_t *cfg, const char *volid, res
         return err ? err->code : PVS_EINVAL;
     r->scfg = pvs_storage_config(cfg, r->storeid, err);
     if (r->scfg)
-        r->plugin = storage_plugin(ctx, r->storeid, r->scfg, err);
+        r->plugin = pvs_storage_plugin(ctx, r->storeid, r->scfg, err);
     if (!r->plugin) {
         int code = err ? err->code : PVS_ENOENT;
         resolved_clear(r);
@@ -110,7 +110,7 @@ static int activate_storage_in(pvs_ctx *ctx, const json_t *cfg, const char *stor
     const json_t *scfg = pvs_storage_config(cfg, storeid, err);
     if (!scfg)
         return PVS_ENOENT;
-    const pvs_plugin *plugin = storage_plugin(ctx, storeid, scfg, err);
+    const pvs_plugin *plugin = pvs_storage_plugin(ctx, storeid, scfg, err);
     if (!plugin)
         return err ? err->code : PVS_ENOENT;
     return activate_one_storage(ctx, storeid, scfg, plugin, err);

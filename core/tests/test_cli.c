@@ -377,6 +377,115 @@ static void test_status(void **state)
     out_free(&o);
 }
 
+/* list: a dir storage's volumes as pvesm list shows them -- qcow2 virtual
+ * size, a container's disk as rootdir, backups by guest; what is no volume
+ * (a FIFO, a stray file, a directory) is left out */
+static void test_list(void **state)
+{
+    (void)state;
+    char root[700], p[900], want[4096];
+    node_root(root, sizeof root, "listroot", "s/images/100");
+    snprintf(p, sizeof p, "%s/s/images/101", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/s/template/iso", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/s/dump", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/etc/pve/lxc", root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/etc/pve/lxc/101.conf", root);
+    write_file(p, "arch: amd64\n");
+    /* a qcow2 header: magic, version 3, virtual size 4 GiB at byte 24 */
+    static const unsigned char qcow2[32] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, [24] = 0, 0, 0, 1, 0, 0, 0, 0 };
+    snprintf(p, sizeof p, "%s/s/images/100/vm-100-disk-0.qcow2", root);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fwrite(qcow2, 1, sizeof qcow2, f);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/s/images/101/vm-101-disk-0.raw", root);
+    write_file(p, "0123456789");
+    snprintf(p, sizeof p, "%s/s/images/100/vm-100-disk-1.raw", root);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    snprintf(p, sizeof p, "%s/s/images/100/notes.txt", root);
+    write_file(p, "x");
+    snprintf(p, sizeof p, "%s/s/template/iso/virtio.iso", root);
+    write_file(p, "iso");
+    snprintf(p, sizeof p, "%s/s/dump/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst", root);
+    write_file(p, "");
+    snprintf(p, sizeof p, "%s/list.cfg", dir);
+    write_file(p, "dir: store\n\tpath /s\n\tcontent images,rootdir,iso,backup\n\n"
+                  "dir: vmonly\n\tpath /s\n\tcontent images\n");
+    expect(run("--root", root, "--config", p, "list", "store", NULL), 0,
+           "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
+           "store:100/vm-100-disk-0.qcow2                qcow2    images       4294967296 100\n"
+           "store:101/vm-101-disk-0.raw                  raw      rootdir              10 101\n"
+           "store:backup/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst vma.zst  backup                0 100\n"
+           "store:iso/virtio.iso                         iso      iso                   3 -\n", "");
+    /* a guest's volumes: no iso; a container's disk is not an 'images' volume */
+    out o = run("--root", root, "--config", p, "--json", "list", "store", "--vmid", "100", NULL);
+    assert_int_equal(o.status, 0);
+    json_t *doc = json_loads(o.out, 0, NULL), *vols = json_object_get(doc, "volumes");
+    assert_int_equal(json_array_size(vols), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vols, 0), "volid")),
+                        "store:100/vm-100-disk-0.qcow2");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vols, 0), "vmid")), 100);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vols, 1), "format")), "vma.zst");
+    json_decref(doc);
+    out_free(&o);
+    expect(run("--root", root, "--config", p, "list", "vmonly", NULL), 0,
+           "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
+           "vmonly:100/vm-100-disk-0.qcow2               qcow2    images       4294967296 100\n", "");
+    expect(run("--root", root, "--config", p, "list", "nosuch", NULL), 1, "", "storage 'nosuch' does not exist\n");
+    expect(run("--config", p, "list", "store", "--vmid", "x", NULL), 2, "",
+           "pvestorage: --vmid: 'x' is not a guest ID\nTry 'pvestorage --help'.\n");
+    expect(run("--config", p, "path", "--vmid", "1", "store:iso/virtio.iso", NULL), 2, "",
+           "pvestorage: --vmid belongs to the 'list' command\nTry 'pvestorage --help'.\n");
+    snprintf(p, sizeof p, "%s/thin.cfg", dir);
+    write_file(p, "lvmthin: thin\n\tthinpool data\n\tvgname pve\n");
+    snprintf(want, sizeof want, "storage 'thin' has type 'lvmthin', for which no plugin is registered "
+                                "(a plugin can be registered for it)\n");
+    expect(run("--config", p, "list", "thin", NULL), 1, "", want);
+}
+
+/* mapped: the kernel's rbd devices (sysfs under the root) with the volume
+ * of the storage on their pool and namespace */
+static void test_mapped(void **state)
+{
+    (void)state;
+    char root[700], p[1024], d[900];
+    node_root(root, sizeof root, "mappedroot", "sys/devices/rbd/0");
+    static const char *const dev0[][2] = { { "pool", "rbd" }, { "pool_ns", "" }, { "name", "vm-100-disk-0" },
+                                           { "current_snap", "-" },
+                                           { "config_info", "127.0.0.1:6789 name=admin,key=client.admin,rxbounce rbd vm-100-disk-0 -" } };
+    static const char *const dev1[][2] = { { "pool", "other" }, { "pool_ns", "ns1" }, { "name", "base-9-disk-0" },
+                                           { "current_snap", "s1" },
+                                           { "config_info", "127.0.0.1:6789 name=admin,key=client.admin other base-9-disk-0 s1" } };
+    for (int dev = 0; dev < 2; dev++) {
+        snprintf(d, sizeof d, "%s/sys/devices/rbd/%d", root, dev == 0 ? 0 : 12);
+        mkdirs(d);
+        for (int i = 0; i < 5; i++) {
+            snprintf(p, sizeof p, "%s/%s", d, dev == 0 ? dev0[i][0] : dev1[i][0]);
+            write_file(p, dev == 0 ? dev0[i][1] : dev1[i][1]);
+        }
+    }
+    snprintf(p, sizeof p, "%s/mapped.cfg", dir);
+    write_file(p, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n\nrbd: elsewhere\n\tpool other\n\tnamespace ns2\n");
+    expect(run("--root", root, "--config", p, "mapped", NULL), 0,
+           "DEVICE       POOL       NAMESPACE  IMAGE                    SNAPSHOT   VOLID                                OPTIONS\n"
+           "/dev/rbd0    rbd        -          vm-100-disk-0            -          ceph:vm-100-disk-0                   name=admin,key=client.admin,rxbounce\n"
+           "/dev/rbd12   other      ns1        base-9-disk-0            s1         -                                    name=admin,key=client.admin\n", "");
+    expect(run("--root", root, "--config", p, "--json", "mapped", NULL), 0,
+           "{\"ok\":true,\"devices\":[{\"device\":\"/dev/rbd0\",\"id\":0,\"pool\":\"rbd\",\"namespace\":null,"
+           "\"image\":\"vm-100-disk-0\",\"snapshot\":null,\"options\":\"name=admin,key=client.admin,rxbounce\",\"volid\":\"ceph:vm-100-disk-0\"},"
+           "{\"device\":\"/dev/rbd12\",\"id\":12,\"pool\":\"other\",\"namespace\":\"ns1\",\"image\":\"base-9-disk-0\","
+           "\"snapshot\":\"s1\",\"options\":\"name=admin,key=client.admin\",\"volid\":null}],\"warnings\":[],\"info\":[]}\n", "");
+    /* no device at all: an empty list, not an error */
+    snprintf(d, sizeof d, "%s/empty", dir);
+    mkdirs(d);
+    expect(run("--root", d, "--config", p, "--json", "mapped", NULL), 0,
+           "{\"ok\":true,\"devices\":[],\"warnings\":[],\"info\":[]}\n", "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -390,6 +499,8 @@ int main(void)
         cmocka_unit_test(test_real_node),
         cmocka_unit_test(test_rbd_connection_details),
         cmocka_unit_test(test_status),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_mapped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

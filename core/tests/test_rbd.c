@@ -482,6 +482,31 @@ static void test_cli(void **state)
     assert_string_equal(r.out, want);
     pvs_run_result_clear(&r);
     assert_string_equal(map_options(f), "name=admin,key=client.admin,rxbounce");
+    /* the image is listed from the cluster (librbd), and the device as that volume */
+    const char *list[] = { cli, "--root", f->root, "--json", "list", "ceph", "--vmid", NULL, NULL };
+    char vmid[16];
+    snprintf(vmid, sizeof vmid, "%.*s", (int)strcspn(f->image + 3, "-"), f->image + 3);
+    list[7] = vmid;
+    assert_int_equal(pvs_run(list, 60, &r, NULL), 0);
+    assert_int_equal(r.exit_status, 0);
+    json_t *doc = json_loads(r.out, 0, NULL), *vols = json_object_get(doc, "volumes");
+    assert_int_equal(json_array_size(vols), 1);
+    json_t *vol = json_array_get(vols, 0);
+    assert_string_equal(json_string_value(json_object_get(vol, "volid")), volid);
+    assert_string_equal(json_string_value(json_object_get(vol, "format")), "raw");
+    assert_int_equal(json_integer_value(json_object_get(vol, "size")), 8 << 20);   /* as created */
+    assert_int_equal(json_integer_value(json_object_get(vol, "vmid")), atoi(vmid));
+    json_decref(doc);
+    pvs_run_result_clear(&r);
+    const char *mapped[] = { cli, "--root", f->root, "--json", "mapped", NULL };
+    assert_int_equal(pvs_run(mapped, 60, &r, NULL), 0);
+    doc = json_loads(r.out, 0, NULL);
+    json_t *dev = json_array_get(json_object_get(doc, "devices"), 0);
+    assert_string_equal(json_string_value(json_object_get(dev, "volid")), volid);
+    assert_string_equal(json_string_value(json_object_get(dev, "options")), "name=admin,key=client.admin,rxbounce");
+    assert_string_equal(json_string_value(json_object_get(dev, "image")), f->image);
+    json_decref(doc);
+    pvs_run_result_clear(&r);
     const char *unmap[] = { cli, "--root", f->root, "--rbd-command", fake, "unmap", volid, NULL };
     assert_int_equal(pvs_run(unmap, 60, &r, NULL), 0);
     assert_int_equal(r.exit_status, 0);

@@ -799,6 +799,19 @@ static int rbd_check_connection(pvs_ctx *ctx, const pvs_plugin *self, const char
     return rc ? 0 : 1;
 }
 
+/* upstream's list_images: the pool's vm-/base- images */
+static int rbd_list_volumes(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                            long long vmid, json_t **out, pvs_error *err)
+{
+    (void)self;
+    rbd_opts o;
+    if (rbd_opts_get(ctx, storeid, scfg, &o, err))
+        return err ? err->code : PVS_EINVAL;
+    int rc = rbd_list_images(ctx, storeid, &o, vmid, out, err);
+    rbd_opts_clear(&o);
+    return rc;
+}
+
 static const pvs_property rbd_properties[] = {
     PVS_PROP("monhost", "string", .format = "pve-storage-portal-dns-list"),
     PVS_PROP("pool", "string"),
@@ -844,4 +857,5 @@ const pvs_plugin pvs_rbd_plugin = {
     .properties = rbd_properties,
     .sensitive_properties = rbd_secrets,
     .check_connection = rbd_check_connection,
+    .list_volumes = rbd_list_volumes,
 };

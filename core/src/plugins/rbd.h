@@ -61,6 +61,11 @@ int rbd_job_wait(pvs_ctx *ctx, rbd_job *j);
 void rbd_job_put(rbd_job *j);
 int rbd_timeout_error(pvs_ctx *ctx, const char *what, const char *storeid, pvs_error *err);
 const char *rbd_strerr(int rc, char *buf, size_t size);
+/* An I/O context on pool (and namespace ns, or NULL), with rbd's messages. */
+int rbd_open_ioctx(rbd_conn *c, const char *pool, const char *ns, rados_ioctx_t *io, pvs_error *err);
+/* The guest images of the storage's pool (vmid's only when >= 0): rbd_list.c */
+int rbd_list_images(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, long long vmid, json_t **out,
+                    pvs_error *err);
 
 /* The cluster FSID: the section's fsid, else the managed cluster's ceph.conf
  * [global] fsid, else asked from the cluster. */
@@ -93,6 +98,8 @@ int rbd_device_state(pvs_ctx *ctx, const char *host_path, int *id, pvs_error *er
 /* The map options of /dev/rbdN (malloc()ed, comma-separated), or NULL when
  * they cannot be read. */
 char *rbd_map_options(pvs_ctx *ctx, int id);
+/* The first line of /sys/devices/rbd/ID/NAME (under the root), or NULL. */
+char *rbd_sysfs_line(pvs_ctx *ctx, int id, const char *name);
 /* 1 iff option is one of the comma-separated tokens of options. */
 int rbd_has_option(const char *options, const char *option);
 

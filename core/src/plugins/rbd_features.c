@@ -160,7 +160,7 @@ static void read_release(rbd_job *j)
     free(r);
 }
 
-static int open_ioctx(rbd_conn *c, const char *pool, const char *ns, rados_ioctx_t *io, pvs_error *err)
+int rbd_open_ioctx(rbd_conn *c, const char *pool, const char *ns, rados_ioctx_t *io, pvs_error *err)
 {
     char eb[128];
     int rc = rados_ioctx_create(c->cluster, pool, io);
@@ -243,7 +243,7 @@ static void read_run(rbd_job *j)
 {
     read_job *r = (read_job *)j;
     rados_ioctx_t io;
-    if (open_ioctx(r->c, r->pool, r->ns, &io, &r->err))
+    if (rbd_open_ioctx(r->c, r->pool, r->ns, &io, &r->err))
         return;
     uint64_t *features = calloc(r->n, sizeof *features);
     int *status = calloc(r->n, sizeof *status);
@@ -360,7 +360,7 @@ static void update_run(rbd_job *j)
     update_job *u = (update_job *)j;
     char eb[128];
     rados_ioctx_t io;
-    if (open_ioctx(u->c, u->pool, u->ns, &io, &u->err))
+    if (rbd_open_ioctx(u->c, u->pool, u->ns, &io, &u->err))
         return;
     rbd_image_t img;
     int rc = rbd_open(io, u->image, &img, NULL);

@@ -116,6 +116,13 @@ static char *read_first_line(pvs_ctx *ctx, const char *host_path)
     return line;
 }
 
+char *rbd_sysfs_line(pvs_ctx *ctx, int id, const char *name)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/rbd/%d/%s", id, name);
+    return read_first_line(ctx, path);
+}
+
 /* A number in /sys/devices/rbd/ID/NAME, or -1. */
 static long sysfs_number(pvs_ctx *ctx, int id, const char *name)
 {

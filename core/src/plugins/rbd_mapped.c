@@ -1,0 +1,104 @@
+/* rbd_mapped.c - the kernel RBD devices mapped on this host, as the kernel
+ * lists them under /sys/devices/rbd (under the root setting), each with the
+ * volume of a storage when one matches its pool and namespace.  Reads only:
+ * pvestorage mapped, and what an operator compares with the guests. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rbd.h"
+
+static int by_id(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* the device IDs, ascending */
+static int *device_ids(pvs_ctx *ctx, size_t *n)
+{
+    char *dir = pvs_host_path(ctx, "/sys/devices/rbd");
+    DIR *d = dir ? opendir(dir) : NULL;
+    int *ids = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    *n = 0;
+    while (d && (e = readdir(d))) {
+        char *end;
+        long id = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end || id < 0 || id > 1 << 20)
+            continue;
+        if (*n == cap) {
+            int *v = realloc(ids, (cap = cap ? 2 * cap : 16) * sizeof *v);
+            if (!v)
+                break;
+            ids = v;
+        }
+        ids[(*n)++] = (int)id;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    if (ids)
+        qsort(ids, *n, sizeof *ids, by_id);
+    return ids;
+}
+
+/* the first rbd storage of cfg (file order) on pool/namespace, or NULL */
+static const char *matching_storage(const json_t *cfg, const char *pool, const char *ns)
+{
+    const json_t *ids = json_object_get(cfg, "ids"), *order = json_object_get(cfg, "order");
+    const char *best = NULL, *id;
+    long long best_order = 0;
+    json_t *scfg;
+    json_object_foreach((json_t *)ids, id, scfg) {
+        const char *p = pvs_scfg_str(scfg, "pool"), *n = pvs_scfg_str(scfg, "namespace");
+        if (!pvs_scfg_str(scfg, "type") || strcmp(pvs_scfg_str(scfg, "type"), "rbd") != 0
+            || strcmp(p ? p : "rbd", pool) != 0 || strcmp(n ? n : "", ns ? ns : "") != 0)
+            continue;
+        long long o = json_integer_value(json_object_get(order, id));
+        if (!best || o < best_order)
+            best = id, best_order = o;
+    }
+    return best;
+}
+
+static json_t *device_entry(pvs_ctx *ctx, const json_t *cfg, int id)
+{
+    char dev[32];
+    snprintf(dev, sizeof dev, "/dev/rbd%d", id);
+    char *pool = rbd_sysfs_line(ctx, id, "pool"), *ns = rbd_sysfs_line(ctx, id, "pool_ns"),
+         *image = rbd_sysfs_line(ctx, id, "name"), *snap = rbd_sysfs_line(ctx, id, "current_snap"),
+         *opts = rbd_map_options(ctx, id);
+    if (ns && !*ns)
+        free(ns), ns = NULL;
+    if (snap && (!*snap || strcmp(snap, "-") == 0))
+        free(snap), snap = NULL;
+    const char *storeid = pool && image ? matching_storage(cfg, pool, ns) : NULL;
+    json_t *o = json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?}", "device", dev, "id", id, "pool", pool,
+                          "namespace", ns, "image", image, "snapshot", snap, "options", opts);
+    if (o)
+        json_object_set_new(o, "volid", storeid ? json_pack("s++", storeid, ":", image) : json_null());
+    free(pool), free(ns), free(image), free(snap), free(opts);
+    return o;
+}
+
+static int mapped_in(pvs_ctx *call, const json_t *cfg, json_t **out, pvs_error *err)
+{
+    size_t n;
+    int *ids = device_ids(call, &n);
+    if (!(*out = json_array())) {
+        free(ids);
+        return pvs_oom(err);
+    }
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(*out, device_entry(call, cfg, ids[i]));
+    free(ids);
+    return 0;
+}
+
+int pvs_mapped_devices(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err)
+{
+    *out = NULL;
+    PVS_CALL(mapped_in(call, cfg, out, err));
+}
