@@ -11,6 +11,8 @@ PACKAGES=(
   valgrind
   clang libclang-rt-14-dev
   ceph-mon ceph-osd ceph-common
+  python3-pip python3-setuptools python3-wheel
+  debhelper dh-python lintian
 )
 
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # README command 2: install what is missing, build with -Werror, run every
 # suite: C (ctest, then again under ASan+UBSan), the fuzz targets (30 s
-# each), Perl (prove), Python (pytest), then the Perl and Python suites under
-# valgrind.  Ends with one summary line "N passed, M failed".
+# each), Perl (prove), the Perl distribution, the packages (pip, Debian),
+# Python (pytest), then the Perl and Python suites under valgrind.  Ends
+# with one summary line "N passed, M failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -81,6 +82,14 @@ if [ -f MANIFEST ]; then
   rm -rf "$dist"
   count "Perl distribution" $(( rc == 0 )) $(( rc != 0 )) "$rc"
 fi
+
+# installed the way users install it: pip (wheel, --target) and the Debian
+# packages (built with their tests, lintian, used from a scratch root)
+echo "== packages (pip, Debian)"
+bash scripts/check-packages.sh 2>&1 | tee "$LOG/packages.log"
+rc=${PIPESTATUS[0]}
+line=$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$LOG/packages.log" | tail -1)
+count "packages" "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$rc"
 
 if [ -d python-tests ]; then
   echo "== Python tests (pytest)"

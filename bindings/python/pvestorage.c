@@ -1566,7 +1566,7 @@ static PyModuleDef_Slot module_slots[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "pvestorage",
+    .m_name = "pvestorage._pvestorage",
     .m_doc = "Proxmox VE storage activation and mapping with hints (storage API 13), in C.\n\n"
              "The same operations as Perl's PVE::Storage, with native dicts: verify_hints,\n"
              "activate_volumes, map_volume, ... and plugin(type) for the plugins' methods.\n"
@@ -1579,7 +1579,7 @@ static struct PyModuleDef module_def = {
     .m_free = module_free,
 };
 
-PyMODINIT_FUNC PyInit_pvestorage(void)
+PyMODINIT_FUNC PyInit__pvestorage(void)
 {
     return PyModuleDef_Init(&module_def);
 }

@@ -24,7 +24,8 @@ want="13 1 internal error - hints are not valid: 400 Parameter verification fail
 guest-is-windows: type check ('boolean') failed - got 'yes'"
 export PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig
 # shellcheck disable=SC2046
-cc "$tmp/consumer.c" $(pkg-config --cflags --libs pvestorage) -Wl,-rpath,"$tmp/prefix/lib" -o "$tmp/by-pkgconfig"
+cc "$tmp/consumer.c" $(pkg-config --cflags --libs pvestorage) -Wl,-rpath,"$(pkg-config --variable=libdir pvestorage)" \
+   -o "$tmp/by-pkgconfig"
 got=$("$tmp/by-pkgconfig")
 [ "$got" = "$want" ] || { echo "pkg-config consumer printed: $got"; exit 1; }
 mkdir "$tmp/cmake"
@@ -43,7 +44,9 @@ echo "installed library found and linked by pkg-config and by find_package"
 
 # the Python module and its stub, installed beside the library
 if [ -d "$tmp/prefix/lib/python3/dist-packages" ]; then
-  [ -f "$tmp/prefix/lib/python3/dist-packages/pvestorage.pyi" ] || { echo "no pvestorage.pyi installed"; exit 1; }
+  for f in __init__.py __init__.pyi py.typed; do
+    [ -f "$tmp/prefix/lib/python3/dist-packages/pvestorage/$f" ] || { echo "no pvestorage/$f installed"; exit 1; }
+  done
   got=$(cd / && PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
         'import pvestorage; print(pvestorage.APIVER, pvestorage.__file__.startswith("'"$tmp"'"))')
   [ "$got" = "13 True" ] || { echo "installed Python module: $got"; exit 1; }
