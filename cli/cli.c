@@ -21,6 +21,8 @@ typedef struct cli {
     int hints_given;
     int json_schema;
     long long vmid;       /* list --vmid, -1 when not given */
+    int dry_run;          /* activate/map --dry-run */
+    json_t *volumes;      /* activate/map: the per-volume records, for --json */
     json_t *info;         /* --json: informational lines, for the result */
     json_t *warnings;     /* --json: the warnings, for the result */
     int quiet;            /* --quiet: no warnings */
@@ -101,6 +103,8 @@ static void print_envelope(cli *c, int ok, json_t *body)
     json_object_update(o, body);
     json_object_set_new(o, "warnings", c->warnings ? json_incref(c->warnings) : json_array());
     json_object_set_new(o, "info", c->info ? json_incref(c->info) : json_array());
+    if (c->volumes)
+        json_object_set(o, "volumes", c->volumes);
     cli_print_json(stdout, o);
     json_decref(o);
 }
@@ -158,7 +162,31 @@ static json_t *string_array(int argc, char **argv)
     return a;
 }
 
-/* activate and deactivate: a list of volumes, the list back in --json */
+/* --dry-run without --json: the plan, a volume a line, each command below it */
+static void print_plan(const json_t *records)
+{
+    size_t i, j;
+    json_t *r, *cmd;
+    json_array_foreach(records, i, r) {
+        const char *path = json_string_value(json_object_get(r, "path"));
+        printf("%s: %s%s%s\n", json_string_value(json_object_get(r, "volid")),
+               json_string_value(json_object_get(r, "action")), path ? " " : "", path ? path : "");
+        json_array_foreach(json_object_get(r, "commands"), j, cmd) {
+            char *line = NULL;
+            size_t k, len = 0;
+            json_t *a;
+            FILE *m = open_memstream(&line, &len);
+            json_array_foreach(cmd, k, a)
+                fprintf(m, "%s%s", k ? " " : "", json_string_value(a));
+            fclose(m);
+            printf("  would run: %s\n", line ? line : "");
+            free(line);
+        }
+    }
+}
+
+/* activate and deactivate: a list of volumes, the list back in --json
+ * (activate: with each volume's record; --dry-run: the records alone) */
 static int volumes_cmd(cli *c, int argc, char **argv, int activate)
 {
     pvs_error err = PVS_ERROR_INIT;
@@ -166,15 +194,19 @@ static int volumes_cmd(cli *c, int argc, char **argv, int activate)
     if (!cfg)
         return fail(c, &err);
     const char *const *vols = (const char *const *)argv;
-    int rc = activate ? pvs_activate_volumes(c->ctx, cfg, vols, (size_t)argc, c->snapname, c->hints, &err)
+    int rc = activate ? pvs_activate_volumes_report(c->ctx, cfg, vols, (size_t)argc, c->snapname, c->hints,
+                                                    c->dry_run ? PVS_DRY_RUN : 0, &c->volumes, &err)
                       : pvs_deactivate_volumes(c->ctx, cfg, vols, (size_t)argc, c->snapname, &err);
     json_decref(cfg);
     if (rc)
         return fail(c, &err);
     if (c->json) {
-        json_t *o = json_pack("{s:o}", activate ? "activated" : "deactivated", string_array(argc, argv));
+        json_t *o = c->dry_run ? json_pack("{s:b}", "dry_run", 1)
+                               : json_pack("{s:o}", activate ? "activated" : "deactivated", string_array(argc, argv));
         print_json(c, o);
         json_decref(o);
+    } else if (c->dry_run) {
+        print_plan(c->volumes);
     }
     return 0;
 }
@@ -197,15 +229,20 @@ static int print_path(cli *c, const char *volid, int map)
     if (!cfg)
         return fail(c, &err);
     char *path = NULL;
-    int rc = map ? pvs_map_volume(c->ctx, cfg, volid, c->snapname, c->hints, &path, &err)
+    int rc = map ? pvs_map_volume_report(c->ctx, cfg, volid, c->snapname, c->hints, c->dry_run ? PVS_DRY_RUN : 0,
+                                         &path, &c->volumes, &err)
                  : pvs_path(c->ctx, cfg, volid, c->snapname, &path, &err);
     json_decref(cfg);
     if (rc)
         return fail(c, &err);
     if (c->json) {
         json_t *o = json_pack("{s:o, s:o}", "volid", cli_string(volid), "path", cli_string(path));
+        if (c->dry_run)
+            json_object_set_new(o, "dry_run", json_true());
         print_json(c, o);
         json_decref(o);
+    } else if (c->dry_run) {
+        print_plan(c->volumes);
     } else {
         puts(path);
     }
@@ -410,10 +447,11 @@ static int cmd_hints(cli *c, int argc, char **argv)
 static const command commands[] = {
     { "activate", "VOLID...", 1, -1, 1, 1,
       "Activate volumes: verify the hints, activate each storage once, then each\n"
-      "volume through its plugin with the hints.", cmd_activate },
+      "volume through its plugin with the hints.  --dry-run: every read, no change;\n"
+      "prints what each volume would get and the commands it would run.", cmd_activate },
     { "deactivate", "VOLID...", 1, -1, 1, 0,
       "Deactivate volumes; goes on past a failing volume and fails at the end.", cmd_deactivate },
-    { "map", "VOLID", 1, 1, 1, 1, "Map a volume with hints and print its path.", cmd_map },
+    { "map", "VOLID", 1, 1, 1, 1, "Map a volume with hints and print its path (--dry-run: the plan).", cmd_map },
     { "unmap", "VOLID", 1, 1, 1, 0, "Unmap a volume.", cmd_unmap },
     { "path", "VOLID", 1, 1, 1, 0, "Print the path of a volume alone on stdout.", cmd_path },
     { "status", "", 0, 0, 0, 0,
@@ -436,7 +474,8 @@ static void command_usage(FILE *f, const command *cmd)
     fprintf(f, "usage: %s [GLOBAL OPTIONS] %s%s%s%s%s%s\n\n%s\n", prog, cmd->name,
             *cmd->args ? " " : "", cmd->args, cmd->snapshot ? " [--snapshot NAME]" : "",
             cmd->hints ? " [--hint NAME=VALUE]... [--hints JSON]" : "",
-            strcmp(cmd->name, "hints") == 0 ? " [--json-schema]" : strcmp(cmd->name, "list") == 0 ? " [--vmid N]" : "",
+            strcmp(cmd->name, "hints") == 0 ? " [--json-schema]" : strcmp(cmd->name, "list") == 0 ? " [--vmid N]"
+            : cmd->hints && strcmp(cmd->name, "verify-hints") ? " [--dry-run]" : "",
             cmd->help);
     if (cmd->hints)
         fputs("\n  --hint NAME=VALUE  one hint, e.g. guest-is-windows=1 (repeatable); VALUE\n"
@@ -518,13 +557,14 @@ static int set_hints_json(cli *c, const char *arg)
 
 static int run_command(cli *c, const command *cmd, int argc, char **argv)
 {
-    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID };
+    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY };
     static const struct option opts[] = {
         { "hint", required_argument, NULL, O_HINT },
         { "hints", required_argument, NULL, O_HINTS },
         { "snapshot", required_argument, NULL, O_SNAP },
         { "json-schema", no_argument, NULL, O_SCHEMA },
         { "vmid", required_argument, NULL, O_VMID },
+        { "dry-run", no_argument, NULL, O_DRY },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -561,6 +601,11 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
             if (strcmp(cmd->name, "hints"))
                 return usage_error(c, "--json-schema belongs to the 'hints' command%s", "");
             c->json_schema = 1;
+            break;
+        case O_DRY:
+            if (strcmp(cmd->name, "activate") && strcmp(cmd->name, "map"))
+                return usage_error(c, "--dry-run belongs to the 'activate' and 'map' commands%s", "");
+            c->dry_run = 1;
             break;
         case O_VMID: {
             if (strcmp(cmd->name, "list"))
@@ -669,6 +714,7 @@ int pvs_cli_main(int argc, char **argv)
     json_decref(c.hints);
     json_decref(c.info);
     json_decref(c.warnings);
+    json_decref(c.volumes);
     pvs_ctx_free(c.ctx);
     return rc;
 }

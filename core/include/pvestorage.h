@@ -461,6 +461,29 @@ int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid,
  * null for a type this library cannot look at.  Reads only: nothing is
  * created or mapped. */
 int pvs_storage_status(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
+/* pvs_activate_volumes and pvs_map_volume, reporting what they did to each
+ * volume: *report is a new array (also after a failure) of one record per
+ * volume reached, in the caller's order: { "volid", "path", "action",
+ * "warnings": [...] } and, for kernel RBD, "options_before" and
+ * "options_after" (the kernel's map options, null when not mapped) and
+ * "commands" (each rbd argv run).  action is activated, mapped,
+ * already-mapped, remapped, remap-skipped-unsafe, remap-failed,
+ * options-unknown, not-implemented, skipped-dry-run, failed (then "error"
+ * has the message), or what a plugin reported (pvs_report_action).  With
+ * PVS_DRY_RUN every read is done and nothing is changed -- no map, unmap,
+ * feature update, mkdir or lock file -- and the records say what the real
+ * call would do, with the commands it would run. */
+#define PVS_DRY_RUN 1
+int pvs_activate_volumes_report(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                                const char *snapname, const json_t *hints, int flags, json_t **report,
+                                pvs_error *err);
+int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                          const json_t *hints, int flags, char **path, json_t **report, pvs_error *err);
+/* For plugins: 1 in a dry run (read, change nothing), and the action of
+ * the volume being worked on in a reporting call (a no-op otherwise). */
+int pvs_dry_run(const pvs_ctx *ctx);
+void pvs_report_action(pvs_ctx *ctx, const char *action);
+
 /* The volumes on one storage (pvesm list): a new array, sorted by volid, of
  * { "volid", "content", "format", "size", "used"?, "vmid"?, "parent"? }
  * objects -- only the guest vmid's when vmid >= 0.  Storages with a path

@@ -103,10 +103,13 @@ long long pvs_call_left_ms(const pvs_ctx *call)
     return left > 0 ? left : 0;
 }
 
-static void emit(pvs_warn_fn fn, void *data, const char *fmt, va_list ap)
+/* to the sink; a warning also to the volume a reporting call works on */
+static void emit(pvs_ctx *report_to, pvs_warn_fn fn, void *data, const char *fmt, va_list ap)
 {
     pvs_error tmp = PVS_ERROR_INIT;
     pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
+    if (tmp.message && report_to)
+        pvs_report_warning(report_to, tmp.message);
     if (tmp.message)
         fn(data, tmp.message);
     pvs_error_clear(&tmp);
@@ -116,7 +119,7 @@ void pvs_info(pvs_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit(ctx->info_fn, ctx->info_data, fmt, ap);
+    emit(NULL, ctx->info_fn, ctx->info_data, fmt, ap);
     va_end(ap);
 }
 
@@ -124,7 +127,7 @@ void pvs_warn(pvs_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit(ctx->warn_fn, ctx->warn_data, fmt, ap);
+    emit(ctx, ctx->warn_fn, ctx->warn_data, fmt, ap);
     va_end(ap);
 }
 

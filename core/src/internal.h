@@ -43,6 +43,12 @@ struct pvs_ctx {
     pvs_warn_fn info_fn;
     void *info_data;
 
+    /* a call that reports (pvs_*_report): one record per volume, and the
+     * one being worked on; dry_run: every read, no change */
+    json_t *report;
+    json_t *report_current;
+    int dry_run;
+
     /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
     size_t nplugins;
@@ -61,6 +67,24 @@ struct pvs_ctx {
     pid_t *orphans;
     size_t norphans;
 };
+
+/* ---- report.c: per-volume outcomes of a reporting call ---- */
+/* One record per volume ID, in the caller's order, before anything runs. */
+int pvs_report_prepare(pvs_ctx *call, const char *const *volids, size_t n, pvs_error *err);
+/* The next record of STOREID:VOLNAME that has no action yet becomes the
+ * current one (what warnings and actions go to). */
+void pvs_report_select(pvs_ctx *call, const char *storeid, const char *volname);
+/* Set KEY of the current record (value stolen). */
+void pvs_report_set(pvs_ctx *call, const char *key, json_t *value);
+/* Add an argv that was (or, dry-run, would be) run for the current volume. */
+void pvs_report_command(pvs_ctx *call, const char *const *argv);
+/* A warning, to the current record too. */
+void pvs_report_warning(pvs_ctx *call, const char *message);
+/* The current record's action, unless it has one; its path when it has none. */
+void pvs_report_done(pvs_ctx *call, const char *action, const char *path);
+/* After the call: a failure is the current record's ("failed", "error");
+ * records never reached are dropped. */
+void pvs_report_finish(pvs_ctx *call, int rc, const pvs_error *err);
 
 /* ---- error.c ---- */
 /* Set err (if not NULL) to code with a printf-formatted message; returns code. */
@@ -172,6 +196,8 @@ const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i);
 extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
+/* 1 for the plugins that honour a dry run themselves (builtin.c) */
+int pvs_builtin_dry_runs(const pvs_plugin *p);
 /* The schema-only tables: types whose sections parse but whose volumes
  * need a registered plugin (plugins/schemas.c). */
 extern const pvs_plugin pvs_lvm_schema, pvs_lvmthin_schema, pvs_zfspool_schema, pvs_zfs_schema,

@@ -102,7 +102,44 @@ static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t 
         return pvs_fail(err, PVS_ESTORAGE, "storage '%s' is disabled\n", storeid);
     if (check_node(storeid, scfg, err))
         return PVS_ESTORAGE;
+    if (ctx->dry_run && !pvs_builtin_dry_runs(plugin))
+        return 0;   /* what it would do is its own: not asked in a dry run */
     return pvs_plugin_activate_storage(ctx, plugin, storeid, scfg, err);
+}
+
+/* A reporting call: the volume's record after its plugin returned -- the
+ * plugin's own action, or what the storage layer knows: activated, mapped,
+ * not-implemented (the plugin has no such method), skipped-dry-run (a
+ * plugin that does not dry-run was not asked) -- and its path. */
+static void report_volume(pvs_ctx *ctx, const resolved *r, const char *snapname, const char *action)
+{
+    if (!ctx->report)
+        return;
+    char *path = NULL;
+    pvs_error e = PVS_ERROR_INIT;
+    pvs_plugin_path(ctx, r->plugin, r->scfg, r->volname, r->storeid, snapname, &path, &e);
+    pvs_error_clear(&e);
+    pvs_report_done(ctx, action, path);
+    free(path);
+}
+
+static const char *default_action(pvs_ctx *ctx, const pvs_plugin *p, int has_method, const char *done)
+{
+    return ctx->dry_run && !pvs_builtin_dry_runs(p) ? "skipped-dry-run" : has_method ? done : "not-implemented";
+}
+
+/* one volume through a plugin that does not batch */
+static int activate_one_volume(pvs_ctx *ctx, const resolved *r, const char *snapname, const json_t *hints,
+                               pvs_error *err)
+{
+    const pvs_plugin *p = r->plugin;
+    pvs_report_select(ctx, r->storeid, r->volname);
+    int rc = 0;
+    if (!ctx->dry_run || pvs_builtin_dry_runs(p))
+        rc = pvs_plugin_activate_volume(ctx, p, r->storeid, r->scfg, r->volname, snapname, hints, err);
+    if (!rc)
+        report_volume(ctx, r, snapname, default_action(ctx, p, p->activate_volume != NULL, "activated"));
+    return rc;
 }
 
 static int activate_storage_in(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
@@ -127,6 +164,10 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
     resolved *rs;
     if ((rc = resolve_all(ctx, cfg, volids, n, &rs, err)))
         return rc;
+    if ((rc = pvs_report_prepare(ctx, volids, n, err))) {
+        free_all(rs, n);
+        return rc;
+    }
 
     /* each storage once, in the order the volumes name them */
     for (size_t i = 0; i < n && !rc; i++) {
@@ -143,9 +184,8 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
     if (!rc && !batch)
         rc = pvs_oom(err);
     for (size_t i = 0; i < n && !rc;) {
-        if (!rs[i].plugin->activate_volumes) {
-            rc = pvs_plugin_activate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
-                                            rs[i].volname, snapname, hints, err);
+        if (!rs[i].plugin->activate_volumes || (ctx->dry_run && !pvs_builtin_dry_runs(rs[i].plugin))) {
+            rc = activate_one_volume(ctx, &rs[i], snapname, hints, err);
             i++;
             continue;
         }
@@ -154,6 +194,10 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
             batch[m] = rs[i + m].volname;
         rc = rs[i].plugin->activate_volumes(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg, batch, m,
                                             snapname, hints, err);
+        for (size_t k = 0; k < m && !rc; k++) {   /* what the plugin did not report itself */
+            pvs_report_select(ctx, rs[i + k].storeid, rs[i + k].volname);
+            report_volume(ctx, &rs[i + k], snapname, "activated");
+        }
         i += m;
     }
     free(batch);
@@ -199,8 +243,14 @@ static int map_volume_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, con
     resolved r;
     if (rc || (rc = resolve(ctx, cfg, volid, &r, err)))
         return rc;
-    rc = pvs_plugin_map_volume(ctx, r.plugin, r.storeid, r.scfg, r.volname, snapname, hints, path,
-                               err);
+    if (!(rc = pvs_report_prepare(ctx, &volid, 1, err))) {
+        pvs_report_select(ctx, r.storeid, r.volname);
+        int asked = !ctx->dry_run || pvs_builtin_dry_runs(r.plugin);
+        rc = asked ? pvs_plugin_map_volume(ctx, r.plugin, r.storeid, r.scfg, r.volname, snapname, hints, path, err)
+                   : pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
+        if (!rc)
+            pvs_report_done(ctx, default_action(ctx, r.plugin, 1, "mapped"), *path);   /* the base: the path */
+    }
     resolved_clear(&r);
     return rc;
 }
@@ -291,4 +341,66 @@ int pvs_path_info(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char
 {
     *path = *owner = *vtype = NULL;
     PVS_CALL(path_in(call, cfg, volid, snapname, path, owner, vtype, err));
+}
+
+/* the same calls, reporting what they did to each volume, or (dry run) what
+ * they would do */
+typedef struct report_state {
+    json_t *report, *current;
+    int dry_run;
+} report_state;
+
+/* (a plugin may call back into a reporting call: the outer one's state is kept) */
+static report_state report_begin(pvs_ctx *call, int flags)
+{
+    report_state outer = { call->report, call->report_current, call->dry_run };
+    call->report = json_array();
+    call->report_current = NULL;
+    call->dry_run = (flags & PVS_DRY_RUN) != 0 || outer.dry_run;
+    return outer;
+}
+
+static int report_end(pvs_ctx *call, report_state outer, int rc, json_t **report, pvs_error *err)
+{
+    if (!call->report && !rc)
+        rc = pvs_oom(err);
+    pvs_report_finish(call, rc, err);
+    *report = call->report;
+    call->report = outer.report;
+    call->report_current = outer.current;
+    call->dry_run = outer.dry_run;
+    return rc;
+}
+
+static int activate_report_in(pvs_ctx *call, const json_t *cfg, const char *const *volids, size_t n,
+                              const char *snapname, const json_t *hints, int flags, json_t **report,
+                              pvs_error *err)
+{
+    report_state outer = report_begin(call, flags);
+    int rc = call->report ? activate_volumes_in(call, cfg, volids, n, snapname, hints, err) : 0;
+    return report_end(call, outer, rc, report, err);
+}
+
+static int map_report_in(pvs_ctx *call, const json_t *cfg, const char *volid, const char *snapname,
+                         const json_t *hints, int flags, char **path, json_t **report, pvs_error *err)
+{
+    report_state outer = report_begin(call, flags);
+    int rc = call->report ? map_volume_in(call, cfg, volid, snapname, hints, path, err) : 0;
+    return report_end(call, outer, rc, report, err);
+}
+
+int pvs_activate_volumes_report(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
+                                const char *snapname, const json_t *hints, int flags, json_t **report,
+                                pvs_error *err)
+{
+    *report = NULL;
+    PVS_CALL(activate_report_in(call, cfg, volids, n, snapname, hints, flags, report, err));
+}
+
+int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
+                          const json_t *hints, int flags, char **path, json_t **report, pvs_error *err)
+{
+    *path = NULL;
+    *report = NULL;
+    PVS_CALL(map_report_in(call, cfg, volid, snapname, hints, flags, path, report, err));
 }

@@ -109,7 +109,9 @@ static void test_path_and_map(void **state)
     snprintf(want, sizeof want, "%s/store/template/iso/x.iso\n", dir);
     expect(run("--config", cfgpath, "path", "store:iso/x.iso", NULL), 0, want, "");
     expect(run("--config", cfgpath, "map", "store:iso/x.iso", "--hint", "guest-is-windows=1", NULL), 0, want, "");
-    snprintf(json, sizeof json, "{\"ok\":true,\"volid\":\"store:iso/x.iso\",\"path\":\"%s/store/template/iso/x.iso\",\"warnings\":[],\"info\":[]}\n", dir);
+    snprintf(json, sizeof json, "{\"ok\":true,\"volid\":\"store:iso/x.iso\",\"path\":\"%s/store/template/iso/x.iso\","
+             "\"warnings\":[],\"info\":[],\"volumes\":[{\"volid\":\"store:iso/x.iso\",\"path\":"
+             "\"%s/store/template/iso/x.iso\",\"action\":\"mapped\",\"warnings\":[]}]}\n", dir, dir);
     expect(run("--config", cfgpath, "--json", "map", "store:iso/x.iso", NULL), 0, json, "");
     expect(run("--config", cfgpath, "path", "nope:iso/x.iso", NULL), 1, "", "storage 'nope' does not exist\n");
     /* --json: one document for every outcome, failures included, nothing on stderr */
@@ -135,9 +137,30 @@ static void test_activate(void **state)
     strcat(p, "/vm-100-disk-0.raw");
     write_file(p, "");
     expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=1", NULL), 0, "", "");
+    char json[2048];
+    snprintf(json, sizeof json, "{\"ok\":true,\"activated\":[\"%s\"],\"warnings\":[],\"info\":[],\"volumes\":"
+             "[{\"volid\":\"%s\",\"path\":\"%s\",\"action\":\"activated\",\"warnings\":[]}]}\n", vol, vol, p);
     expect(run("--config", cfgpath, "--json", "activate", vol, "--hints",
-               "{\"guest-is-windows\": true, \"plugin-may-deactivate-volume\": true}", NULL),
-           0, "{\"ok\":true,\"activated\":[\"store:100/vm-100-disk-0.raw\"],\"warnings\":[],\"info\":[]}\n", "");
+               "{\"guest-is-windows\": true, \"plugin-may-deactivate-volume\": true}", NULL), 0, json, "");
+    /* a dry run: the plan, the same action, nothing else printed */
+    snprintf(json, sizeof json, "%s: activated %s\n", vol, p);
+    expect(run("--config", cfgpath, "activate", "--dry-run", vol, NULL), 0, json, "");
+    expect(run("--config", cfgpath, "path", "--dry-run", vol, NULL), 2, "",
+           "pvestorage: --dry-run belongs to the 'activate' and 'map' commands\nTry 'pvestorage --help'.\n");
+    /* a failure: the failing volume's record says so, the ones after it are not there */
+    out o = run("--config", cfgpath, "--json", "activate", vol, "store:100/vm-100-disk-9.raw", vol, NULL);
+    assert_int_equal(o.status, 1);
+    json_t *doc = json_loads(o.out, 0, NULL), *recs = json_object_get(doc, "volumes");
+    assert_int_equal(json_array_size(recs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(recs, 0), "action")), "activated");
+    json_t *bad = json_array_get(recs, 1);
+    assert_string_equal(json_string_value(json_object_get(bad, "action")), "failed");
+    assert_string_equal(json_string_value(json_object_get(bad, "error")),
+                        "volume 'store:100/vm-100-disk-9.raw' does not exist");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(doc, "error"), "message")),
+                        "volume 'store:100/vm-100-disk-9.raw' does not exist");
+    json_decref(doc);
+    out_free(&o);
     expect(run("--config", cfgpath, "activate", vol, "--hint", "guest-is-windows=yes", NULL), 1, "",
            "internal error - hints are not valid: 400 Parameter verification failed.\n"
            "guest-is-windows: type check ('boolean') failed - got 'yes'\n");
@@ -227,8 +250,10 @@ static void test_json_non_utf8(void **state)
     mkdirs(p);
     strcat(p, "/vm-101-\xff\x80.raw");
     write_file(p, "");
-    expect(run("--config", cfgpath, "--json", "activate", "store:101/vm-101-\xff\x80.raw", NULL), 0,
-           "{\"ok\":true,\"activated\":[\"store:101/vm-101-\\udcff\\udc80.raw\"],\"warnings\":[],\"info\":[]}\n", "");
+    snprintf(want, sizeof want, "{\"ok\":true,\"activated\":[\"store:101/vm-101-\\udcff\\udc80.raw\"],\"warnings\":[],"
+             "\"info\":[],\"volumes\":[{\"volid\":\"store:101/vm-101-\\udcff\\udc80.raw\",\"path\":"
+             "\"%s/store/images/101/vm-101-\\udcff\\udc80.raw\",\"action\":\"activated\",\"warnings\":[]}]}\n", dir);
+    expect(run("--config", cfgpath, "--json", "activate", "store:101/vm-101-\xff\x80.raw", NULL), 0, want, "");
     snprintf(want, sizeof want, "{\"ok\":true,\"volid\":\"store:101/vm-101-\\udcff\\udc80.raw\",\"path\":"
              "\"%s/store/images/101/vm-101-\\udcff\\udc80.raw\",\"warnings\":[],\"info\":[]}\n", dir);
     expect(run("--config", cfgpath, "--json", "path", "store:101/vm-101-\xff\x80.raw", NULL), 0, want, "");

@@ -5,6 +5,18 @@
 
 /* ---- the decision table: gw {absent,0,1} x pm {absent,0,1} x device state ---- */
 
+/* a clean emulated kernel, the device in state st (see device_state) */
+static void reset_kernel(fx *f, int st)
+{
+    char d[1024];
+    snprintf(d, sizeof d, "%s/dev", f->root);
+    remove_tree(d);
+    snprintf(d, sizeof d, "%s/sys", f->root);
+    remove_tree(d);
+    device_state(f, st);
+    clear_warnings(f);
+}
+
 static void test_decision_table(void **state)
 {
     NEED_ROOT();
@@ -18,14 +30,7 @@ static void test_decision_table(void **state)
     for (int st = 0; st < 4; st++)
         for (int gw = -1; gw <= 1; gw++)
             for (int pm = -1; pm <= 1; pm++) {
-                /* a clean kernel for each case */
-                char d[1024];
-                snprintf(d, sizeof d, "%s/dev", f->root);
-                remove_tree(d);
-                snprintf(d, sizeof d, "%s/sys", f->root);
-                remove_tree(d);
-                device_state(f, st);
-                clear_warnings(f);
+                reset_kernel(f, st);   /* a clean kernel for each case */
                 json_t *h = hints_of(gw, pm);
                 char *path = NULL;
                 pvs_error err = PVS_ERROR_INIT;
@@ -458,6 +463,111 @@ static void test_activate_many(void **state)
     json_decref(h);
 }
 
+/* ---- outcomes: each action, and a dry run that plans what the real call does ---- */
+
+
+/* the one record of a map_volume_report call, checked for what every record has */
+static json_t *one_record(json_t *report, const char *volid)
+{
+    assert_int_equal(json_array_size(report), 1);
+    json_t *r = json_array_get(report, 0);
+    assert_string_equal(json_string_value(json_object_get(r, "volid")), volid);
+    assert_true(json_is_array(json_object_get(r, "warnings")));
+    return r;
+}
+
+static void test_report_actions(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char volid[128];
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    /* kernel state, may-deactivate -> the action (a Windows guest) */
+    static const struct { int st, pm; const char *action; } cases[] = {
+        { 0, 1, "mapped" }, { 1, 1, "remapped" }, { 1, 0, "remap-skipped-unsafe" },
+        { 2, 1, "already-mapped" }, { 3, 1, "options-unknown" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        reset_kernel(f, cases[i].st);
+        char before[1024];
+        snprintf(before, sizeof before, "%s", map_options(f) ? map_options(f) : "(none)");
+        json_t *h = hints_of(1, cases[i].pm), *plan = NULL, *done = NULL;
+        pvs_error err = PVS_ERROR_INIT;
+        char *path = NULL;
+        /* the dry run: every read, no rbd command, the kernel as it was */
+        assert_int_equal(pvs_map_volume_report(f->ctx, f->cfg, volid, NULL, h, PVS_DRY_RUN, &path, &plan, &err), 0);
+        assert_string_equal(take_log(f), "");
+        assert_string_equal(map_options(f) ? map_options(f) : "(none)", before);
+        assert_string_equal(path, f->dev);
+        free(path);
+        json_t *p = one_record(plan, volid);
+        if (strcmp(json_string_value(json_object_get(p, "action")), cases[i].action))
+            fail_msg("case %zu dry run: %s, expected %s", i, json_string_value(json_object_get(p, "action")),
+                     cases[i].action);
+        /* the real call does what the plan said, with the same commands */
+        clear_warnings(f);
+        assert_int_equal(pvs_map_volume_report(f->ctx, f->cfg, volid, NULL, h, 0, &path, &done, &err), 0);
+        free(path);
+        json_t *d = one_record(done, volid);
+        assert_string_equal(json_string_value(json_object_get(d, "action")), cases[i].action);
+        json_t *dc = json_object_get(d, "commands"), *pc = json_object_get(p, "commands");
+        assert_true((!dc && !pc) || json_equal(dc, pc));   /* none at all, or the same */
+        size_t ncmd = json_array_size(json_object_get(d, "commands")), lines = 0;
+        for (const char *l = take_log(f); (l = strchr(l, '\n')); l++)
+            lines++;
+        assert_int_equal(lines, ncmd);
+        /* options before and after, as the kernel has them */
+        json_t *ob = json_object_get(d, "options_before"), *oa = json_object_get(d, "options_after");
+        if (cases[i].st == 0)
+            assert_true(json_is_null(ob));
+        if (cases[i].st == 3)
+            assert_true(json_is_null(ob) && json_is_null(oa));
+        if (!strcmp(cases[i].action, "mapped") || !strcmp(cases[i].action, "remapped"))
+            assert_string_equal(json_string_value(oa), "name=admin,key=client.admin,rxbounce");
+        if (!strcmp(cases[i].action, "remapped"))
+            assert_string_equal(json_string_value(ob), "name=admin,key=client.admin");
+        /* the warning is the volume's */
+        if (!strcmp(cases[i].action, "remap-skipped-unsafe")) {
+            char w[512];
+            snprintf(w, sizeof w, "not unmapping volume %s to apply rxbounce since it is not safe", f->image);
+            assert_string_equal(json_string_value(json_array_get(json_object_get(d, "warnings"), 0)), w);
+        }
+        json_decref(plan);
+        json_decref(done);
+        json_decref(h);
+    }
+    /* the unmap of a remap fails: the volume stays as it was, and says so */
+    reset_kernel(f, 1);
+    setenv("FAKE_RBD_FAIL", "unmap", 1);
+    json_t *h = hints_of(1, 1), *rep = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    char *path = NULL;
+    assert_int_equal(pvs_map_volume_report(f->ctx, f->cfg, volid, NULL, h, 0, &path, &rep, &err), 0);
+    unsetenv("FAKE_RBD_FAIL");
+    free(path);
+    assert_string_equal(json_string_value(json_object_get(one_record(rep, volid), "action")), "remap-failed");
+    json_decref(rep);
+    take_log(f);
+    /* a missing image: the volume failed, with the call's message */
+    const char *vols[] = { volid, "ceph:vm-999-disk-404" };
+    reset_kernel(f, 0);
+    assert_int_equal(pvs_activate_volumes_report(f->ctx, f->cfg, vols, 2, NULL, h, 0, &rep, &err), PVS_ENOENT);
+    assert_int_equal(json_array_size(rep), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 0), "action")), "mapped");
+    json_t *bad = json_array_get(rep, 1);
+    assert_string_equal(json_string_value(json_object_get(bad, "action")), "failed");
+    assert_string_equal(json_string_value(json_object_get(bad, "error")),
+                        "rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory");
+    pvs_error_clear(&err);
+    json_decref(rep);
+    /* the plan of the same list: the first volume is already mapped now */
+    assert_int_equal(pvs_activate_volumes_report(f->ctx, f->cfg, vols, 1, NULL, h, PVS_DRY_RUN, &rep, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 0), "action")), "already-mapped");
+    json_decref(rep);
+    take_log(f);
+    json_decref(h);
+}
+
 /* the command, as an operator runs it */
 static void test_cli(void **state)
 {
@@ -475,11 +585,29 @@ static void test_cli(void **state)
                           NULL };
     pvs_run_result r;
     assert_int_equal(pvs_run(map, 60, &r, NULL), 0);
-    /* --json: what upstream prints (the features it enabled) is in the result */
-    snprintf(want, sizeof want, "{\"ok\":true,\"volid\":\"%s\",\"path\":\"%s\",\"warnings\":[],\"info\":[\"enable RBD "
-             "image features this kernel RBD drivers supports: fast-diff,object-map,exclusive-lock\"]}\n", volid, f->dev);
+    /* --json: what upstream prints (the features it enabled) is in the
+     * result, and what was done to the volume */
     assert_int_equal(r.exit_status, 0);
-    assert_string_equal(r.out, want);
+    json_t *out = json_loads(r.out, 0, NULL);
+    assert_non_null(out);
+    assert_true(json_is_true(json_object_get(out, "ok")));
+    assert_string_equal(json_string_value(json_object_get(out, "path")), f->dev);
+    snprintf(want, sizeof want, "[\"enable RBD image features this kernel RBD drivers supports: "
+             "fast-diff,object-map,exclusive-lock\"]");
+    char *info = json_dumps(json_object_get(out, "info"), JSON_COMPACT);
+    assert_string_equal(info, want);
+    free(info);
+    json_t *rec = json_array_get(json_object_get(out, "volumes"), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "volid")), volid);
+    assert_string_equal(json_string_value(json_object_get(rec, "action")), "mapped");
+    assert_true(json_is_null(json_object_get(rec, "options_before")));
+    assert_string_equal(json_string_value(json_object_get(rec, "options_after")), "name=admin,key=client.admin,rxbounce");
+    json_t *argv0 = json_array_get(json_object_get(rec, "commands"), 0);
+    size_t na = json_array_size(argv0);
+    assert_true(na > 4);
+    assert_string_equal(json_string_value(json_array_get(argv0, na - 4)), "map");
+    assert_string_equal(json_string_value(json_array_get(argv0, na - 1)), "rxbounce");
+    json_decref(out);
     pvs_run_result_clear(&r);
     assert_string_equal(map_options(f), "name=admin,key=client.admin,rxbounce");
     /* the image is listed from the cluster (librbd), and the device as that volume */
@@ -569,6 +697,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_feature_change_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rbd_error_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_actions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

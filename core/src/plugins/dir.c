@@ -179,7 +179,9 @@ static int dir_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char
      * timeout, because they hang on an unresponsive mount. */
     json_t *cbp = json_object_get(scfg, "create-base-path");
     int create_base = cbp ? pvs_scfg_bool(scfg, "create-base-path", 1) : pvs_scfg_bool(scfg, "mkdir", 1);
-    if (pvs_fork_check_call(ctx, create_base ? mkpath_and_check : is_dir, path, ACTIVATE_TIMEOUT) != 1)
+    int dry = pvs_dry_run(ctx);   /* a dry run creates nothing: what is missing would be created */
+    if (pvs_fork_check_call(ctx, create_base && !dry ? mkpath_and_check : is_dir, path, ACTIVATE_TIMEOUT) != 1
+        && !(dry && create_base))
         return pvs_fail(err, PVS_ESTORAGE,
                         "unable to activate storage '%s' - directory '%s' does not exist or is "
                         "unreachable\n", storeid, path);
@@ -189,7 +191,7 @@ static int dir_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char
         return 0;
     json_t *cs = json_object_get(scfg, "create-subdirs");
     int create = cs ? pvs_scfg_bool(scfg, "create-subdirs", 1) : pvs_scfg_bool(scfg, "mkdir", 1);
-    int rc = create ? create_subdirs(scfg, content, err) : 0;
+    int rc = create && !dry ? create_subdirs(scfg, content, err) : 0;
     (void)self;
     return rc ? rc : distinct_subdirs(storeid, scfg, content, err);
 }

@@ -355,6 +355,9 @@ static char *stderr_lines(const char *text, char **last)
 
 static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pvs_error *err)
 {
+    pvs_report_command(ctx, argv);   /* a reporting call lists what it runs */
+    if (pvs_dry_run(ctx))
+        return 0;                    /* ... or would run */
     pvs_run_result r;
     int rc = pvs_run_call(ctx, argv, &r, err);
     if (rc) {
@@ -430,6 +433,7 @@ typedef struct rbd_vol {
     char *lock_key;    /* FSID/POOL[/NS]/IMAGE[@SNAP] */
     int mapped, id;
     int rxbounce;      /* mapped with it: 1, without: 0, unknown: -1 */
+    char *options;     /* the kernel's map options (read for a reporting call or a Windows guest) */
     int remap;         /* to be unmapped and mapped again with rxbounce */
     rbd_feat feat;
     pvs_error err;     /* what stops this volume, reported at its turn */
@@ -441,6 +445,9 @@ static void rbd_vol_clear(rbd_vol *rv)
     free(rv->name);
     free(rv->dev);
     free(rv->lock_key);
+    if (rv->options)
+        explicit_bzero(rv->options, strlen(rv->options));
+    free(rv->options);
     pvs_error_clear(&rv->feat.err);
     pvs_error_clear(&rv->err);
     memset(rv, 0, sizeof *rv);
@@ -528,6 +535,24 @@ static int rbd_path_m(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, 
     return rc;
 }
 
+/* A reporting call's map options of a volume: before the change, and after
+ * it (read again from the kernel; null in a dry run, which changed nothing) */
+static void report_options(pvs_ctx *ctx, const rbd_vol *rv, int changed)
+{
+    if (!ctx->report)
+        return;
+    pvs_report_set(ctx, "options_before", rv->mapped && rv->options ? json_stringn_nocheck(rv->options, strlen(rv->options))
+                                                                      : json_null());
+    char *after = NULL;
+    int id = -1;
+    if (!changed)
+        after = rv->mapped && rv->options ? strdup(rv->options) : NULL;
+    else if (!pvs_dry_run(ctx) && rbd_device_state(ctx, rv->dev, &id, NULL) == 1)
+        after = rbd_map_options(ctx, id);
+    pvs_report_set(ctx, "options_after", after ? json_stringn_nocheck(after, strlen(after)) : json_null());
+    free(after);
+}
+
 /* What the kernel says about a volume, and what step 1 of SPEC §5 rbd
  * map_volume decides for it: a Windows guest's volume mapped without
  * rxbounce is remapped when the hints say that is safe.  Reads only. */
@@ -538,27 +563,33 @@ static int look_at_volume(pvs_ctx *ctx, rbd_vol *rv, int windows, int may_deacti
     if (rc < 0)
         return rc;
     rv->mapped = rc;
-    if (!windows || !rv->mapped)
+    if (!rv->mapped || (!windows && !ctx->report))
         return 0;
-    char *opts = rbd_map_options(ctx, rv->id);
-    if (opts) {
-        rv->rxbounce = rbd_has_option(opts, "rxbounce");
-        explicit_bzero(opts, strlen(opts));
-        free(opts);
-    }
+    rv->options = rbd_map_options(ctx, rv->id);
+    if (!windows)
+        return 0;
+    if (rv->options)
+        rv->rxbounce = rbd_has_option(rv->options, "rxbounce");
     rv->remap = rv->rxbounce == 0 && may_deactivate;
     return 0;
 }
 
-/* The warnings of step 1 for a volume that stays as it is mapped. */
-static void warn_not_remapped(pvs_ctx *ctx, const rbd_vol *rv, const char *volname)
+/* A volume that stays as it is mapped: step 1's warnings for a Windows
+ * guest, and what a reporting call says of it. */
+static void keep_mapped(pvs_ctx *ctx, const rbd_vol *rv, const char *volname, int windows)
 {
     char devnode[32];
     snprintf(devnode, sizeof devnode, "/dev/rbd%d", rv->id);
-    if (rv->rxbounce < 0)
+    const char *action = "already-mapped";
+    if (windows && rv->rxbounce < 0) {
         pvs_warn(ctx, "cannot read map options of %s, not remapping volume %s\n", devnode, volname);
-    else if (rv->rxbounce == 0)
+        action = "options-unknown";
+    } else if (windows && rv->rxbounce == 0) {
         pvs_warn(ctx, "not unmapping volume %s to apply rxbounce since it is not safe\n", volname);
+        action = "remap-skipped-unsafe";
+    }
+    report_options(ctx, rv, 0);
+    pvs_report_done(ctx, action, rv->dev);
 }
 
 /* An error after the volume was unmapped for a remap says so. */
@@ -605,15 +636,25 @@ static int change_volume(pvs_ctx *ctx, const char *storeid, const rbd_store *st,
             pvs_warn(ctx, "could not unmap to apply rxbounce - %s\n", e.message ? e.message : "unknown error\n");
         pvs_error_clear(&e);
         int id;
-        if (rbd_device_state(ctx, rv->dev, &id, NULL) != 0)
+        if (!pvs_dry_run(ctx) && rbd_device_state(ctx, rv->dev, &id, NULL) != 0) {
+            report_options(ctx, rv, 0);
+            pvs_report_done(ctx, "remap-failed", rv->dev);
             return 0;   /* still mapped, as it was: upstream returns the path */
+        }
         unmapped = 1;
     }
     int rc = 0;
-    if (rv->feat.change)
-        rc = rbd_change_features(ctx, storeid, &st->o, rv->v.name, err);
+    if (rv->feat.change) {
+        pvs_report_set(ctx, "features_changed", json_true());
+        if (!pvs_dry_run(ctx))
+            rc = rbd_change_features(ctx, storeid, &st->o, rv->v.name, err);
+    }
     if (!rc)
         rc = map_device(ctx, &st->o, rv, windows, err);
+    if (!rc) {
+        report_options(ctx, rv, 1);
+        pvs_report_done(ctx, unmapped ? "remapped" : "mapped", rv->dev);
+    }
     return rc && unmapped ? no_longer_mapped(err, storeid, volname, rc) : rc;
 }
 
@@ -702,16 +743,17 @@ static int map_many(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, c
             keys[nlocks] = rvs[i].lock_key;
             names[nlocks++] = rvs[i].name;
         }
-    if (!rc && !(rc = rbd_lock_images(ctx, keys, names, nlocks, &locks, err)))
+    /* a dry run takes no lock: that would create lock files */
+    if (!rc && (pvs_dry_run(ctx) || !(rc = rbd_lock_images(ctx, keys, names, nlocks, &locks, err))))
         rc = look_at_all(ctx, storeid, &st, rvs, n, snapname, windows, may, err);
     for (size_t i = 0; !rc && i < n; i++) {
         rbd_vol *rv = &rvs[i];
+        pvs_report_select(ctx, storeid, volnames[i]);
         if (rv->err.code) {
             rc = rv->err.code;
             pvs_error_move(err, &rv->err);
         } else if (rv->mapped && !rv->remap) {
-            if (windows)
-                warn_not_remapped(ctx, rv, volnames[i]);
+            keep_mapped(ctx, rv, volnames[i], windows);
         } else {
             rc = change_volume(ctx, storeid, &st, rv, volnames[i], windows, err);
         }
