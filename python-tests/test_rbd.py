@@ -331,3 +331,85 @@ def test_feature_change_is_logged(node, caplog):
     finally:
         reset(n, "not mapped")
         subprocess.run(rbd + ["rm", "--no-progress", f"rbd/{fresh}"], check=False, capture_output=True)
+
+
+# ---- outcomes: what each volume got, and the dry run that plans it ----
+
+REPORT_CASES = [("not mapped", True, "mapped"), ("mapped without rxbounce", True, "remapped"),
+                ("mapped without rxbounce", False, "remap-skipped-unsafe"),
+                ("mapped with rxbounce", True, "already-mapped"), ("config_info unreadable", True, "options-unknown")]
+
+
+@pytest.mark.parametrize("state,may,action", REPORT_CASES)
+def test_report_actions_and_dry_run(node, state, may, action, recwarn):
+    n = node
+    volid = f"ceph:{n['image']}"
+    hints = {"guest-is-windows": True, "plugin-may-deactivate-volume": may}
+    reset(n, state)
+    before = map_options(n)
+    plan = pvestorage.activate_volumes_report(n["cfg"], [volid], hints=hints, dry_run=True)
+    assert take_log(n) == []                      # no rbd command ran
+    assert map_options(n) == before               # the kernel as it was
+    [p] = plan
+    assert (p["volid"], p["path"], p["action"]) == (volid, n["dev"], action)
+    done = pvestorage.activate_volumes_report(n["cfg"], [volid], hints=hints)
+    [d] = done
+    assert d["action"] == action
+    assert d.get("commands") == p.get("commands")  # the plan is what ran
+    assert take_log(n) == [c[1:] for c in d.get("commands") or []]   # (the log leaves out argv[0])
+    assert all(c[0] == FAKE for c in d.get("commands") or [])
+    if action in ("mapped", "remapped"):
+        assert d["options_after"] == "name=admin,key=client.admin,rxbounce"
+    if action == "remap-skipped-unsafe":
+        assert d["warnings"] == [f"not unmapping volume {n['image']} to apply rxbounce since it is not safe"]
+    # the upstream-compatible call is unchanged: no return value
+    reset(n, state)
+    assert pvestorage.activate_volumes(n["cfg"], [volid], hints=hints) is None
+
+
+def test_report_failure_carries_the_records(node):
+    n = node
+    reset(n, "not mapped")
+    with pytest.raises(pvestorage.NotFoundError) as e:
+        pvestorage.activate_volumes_report(n["cfg"], [f"ceph:{n['image']}", "ceph:vm-999-disk-404"],
+                                           hints={"guest-is-windows": True})
+    assert [r["action"] for r in e.value.volumes] == ["mapped", "failed"]
+    assert e.value.volumes[1]["error"] == \
+        "rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory"
+    reset(n, "mapped without rxbounce")
+    os.environ["FAKE_RBD_FAIL"] = "unmap"
+    try:
+        with pytest.warns(pvestorage.StorageWarning, match="could not unmap to apply rxbounce"):
+            [r] = pvestorage.map_volume_report(n["cfg"], f"ceph:{n['image']}",
+                                               hints={"guest-is-windows": True, "plugin-may-deactivate-volume": True})
+    finally:
+        os.environ.pop("FAKE_RBD_FAIL", None)
+    assert r["action"] == "remap-failed"
+    assert r["warnings"][0].startswith("could not unmap to apply rxbounce - can't unmap rbd device")
+    reset(n, "not mapped")
+
+
+class Reporting:
+    type = "pyreport"
+    api = 13
+    plugindata = {"content": [{"images": 1}, {"images": 1}]}
+    options = {"content": {"optional": 1}}
+    calls = []
+
+    def activate_volume(self, storeid, scfg, volname, snapname=None, cache=None, hints=None):
+        self.calls.append(volname)
+
+
+def test_foreign_plugin_is_not_asked_in_a_dry_run(node, tmp_path):
+    pvestorage.register_plugin(Reporting)
+    cfg = pvestorage.parse_config(f"pyreport: pr\n\tcontent images\n\ndir: dd\n\tpath {tmp_path}\n\tcontent images\n")
+    (tmp_path / "images/100").mkdir(parents=True)
+    (tmp_path / "images/100/vm-100-disk-0.raw").write_bytes(b"")
+    vols = ["pr:vm-100-disk-0", "dd:100/vm-100-disk-0.raw"]
+    plan = pvestorage.activate_volumes_report(cfg, vols, dry_run=True)
+    assert [r["action"] for r in plan] == ["skipped-dry-run", "activated"]
+    assert Reporting.calls == []
+    done = pvestorage.activate_volumes_report(cfg, vols)
+    assert [r["action"] for r in done] == ["activated", "activated"]
+    assert done[1]["path"] == f"{tmp_path}/images/100/vm-100-disk-0.raw"
+    assert Reporting.calls == ["vm-100-disk-0"]

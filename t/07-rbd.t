@@ -280,6 +280,47 @@ reset_kernel();
            '--no-progress', "rbd/$fresh");
 }
 
+# outcomes: each action, and a dry run that plans what the real call does
+{
+    my @cases = (['not mapped', 1, 'mapped'], ['mapped without rxbounce', 1, 'remapped'],
+                 ['mapped without rxbounce', 0, 'remap-skipped-unsafe'], ['mapped with rxbounce', 1, 'already-mapped'],
+                 ['config_info unreadable', 1, 'options-unknown']);
+    for my $case (@cases) {
+        my ($state, $may, $action) = @$case;
+        my $hints = { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => $may };
+        reset_kernel();
+        device_state($state);
+        my $before = map_options();
+        my @warned;
+        local $SIG{__WARN__} = sub { push @warned, @_ };
+        my $plan = PVE::Storage::XS::activate_volumes_report($cfg, ["ceph:$image"], undef, $hints, { dry_run => 1 });
+        is_deeply(take_log(), [], "$state: the dry run runs no rbd command");
+        is(map_options(), $before, "$state: and leaves the kernel as it was");
+        is($plan->[0]{action}, $action, "$state: the plan says $action");
+        my $done = PVE::Storage::XS::activate_volumes_report($cfg, ["ceph:$image"], undef, $hints);
+        is($done->[0]{action}, $action, "$state: the real call did $action");
+        is($done->[0]{path}, $dev, "$state: with the device's path");
+        is_deeply($done->[0]{commands} // [], $plan->[0]{commands} // [], "$state: the commands of the plan ran");
+        is(scalar(@{ take_log() }), scalar(@{ $done->[0]{commands} // [] }), "$state: and only those");
+        is_deeply($done->[0]{warnings}, [map { s/\n\z//r } @warned[scalar(@warned) / 2 .. $#warned]],
+                  "$state: the volume's warnings are in its record");
+    }
+    reset_kernel();
+    my $err;
+    eval { PVE::Storage::XS::activate_volumes_report($cfg, ["ceph:$image", 'ceph:vm-999-disk-404'], undef,
+                                                     { 'guest-is-windows' => 1 }) };
+    $err = $@;
+    isa_ok($err, 'PVE::Storage::XS::Error', 'a failing reporting call dies with the error object');
+    is_deeply([map { $_->{action} } @{ $err->volumes }], ['mapped', 'failed'], 'whose volumes say what happened');
+    is($err->volumes->[1]{error}, 'rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory',
+       'the failed volume has the error');
+    my $r = PVE::Storage::XS::map_volume_report($cfg, "ceph:$image", undef, { 'guest-is-windows' => 1 });
+    is($r->[0]{action}, 'already-mapped', 'map_volume_report: one record');
+    is($r->[0]{options_before}, 'name=admin,key=client.admin,rxbounce', 'with the kernel\'s options');
+    reset_kernel();
+    take_log();
+}
+
 configure(%$old);
 system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm', '--no-progress', "rbd/$image");
 done_testing();

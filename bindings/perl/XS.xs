@@ -150,6 +150,20 @@ static void die_with(pTHX_ my_cxt_t *cxt, pvs_error *err)
     croak_sv(msg);
 }
 
+static SV *to_perl(pTHX_ const json_t *j);
+
+/* die_with, the records of a reporting call in the error's ->volumes */
+static void die_with_report(pTHX_ my_cxt_t *cxt, pvs_error *err, const json_t *report)
+{
+    if (err->code == PVS_EPLUGIN && cxt->pending_die)
+        die_with(aTHX_ cxt, err);   /* the plugin's own die value, as it was */
+    SV *obj = sv_2mortal(error_object(aTHX_ err));
+    hv_stores((HV *)SvRV(obj), "volumes", report ? to_perl(aTHX_ report) : newRV_noinc((SV *)newAV()));
+    pvs_error_clear(err);
+    flush_warnings(aTHX_ cxt);
+    croak_sv(obj);
+}
+
 static void die_text(pTHX_ my_cxt_t *cxt, const char *text)
 {
     pvs_error err = PVS_ERROR_INIT;
@@ -1371,6 +1385,41 @@ activate_volumes(cfg, vollist, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     }
     flush_warnings(aTHX_ &MY_CXT);
     LEAVE;
+
+SV *
+_report_call(map, cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, dry_run = 0)
+    int map
+    SV *cfg
+    SV *vols
+    SV *snapname
+    SV *hints
+    int dry_run
+  CODE:
+    /* activate_volumes_report (map 0) and map_volume_report (map 1): the
+     * records, an array of hashes; after a failure the error's ->volumes */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    size_t n = 1;
+    const char *one = NULL, **ids = &one;
+    if (map)
+        one = str_arg(aTHX_ &MY_CXT, vols, "volume ID", 0);
+    else
+        ids = volids_arg(aTHX_ &MY_CXT, vols, &n);
+    const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+    cfg_to_json(aTHX_ &MY_CXT, cfg, ids, n, 0, &f->v[0]);
+    hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
+    begin_call(aTHX_ &MY_CXT, cfg, hints, f->v[0]);
+    int flags = dry_run ? PVS_DRY_RUN : 0;
+    int rc = map ? pvs_map_volume_report(MY_CXT.ctx, f->v[0], one, snap, f->v[1], flags, &f->str, &f->v[2], &f->err)
+                 : pvs_activate_volumes_report(MY_CXT.ctx, f->v[0], ids, n, snap, f->v[1], flags, &f->v[2], &f->err);
+    if (rc)
+        die_with_report(aTHX_ &MY_CXT, &f->err, f->v[2]);
+    RETVAL = to_perl(aTHX_ f->v[2]);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
 
 void
 deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)

@@ -916,6 +916,16 @@ static PyObject *py_parse_config(PyObject *module, PyObject *args, PyObject *kw)
     return finish(st, 0, &err, to_python_steal(cfg));
 }
 
+/* what a volume-list call converted, released with its result */
+static PyObject *release_args(json_t *cfg, json_t *hints, const char **vols, PyObject *keep, PyObject *result)
+{
+    json_decref(cfg);
+    json_decref(hints);
+    PyMem_Free(vols);
+    Py_XDECREF(keep);
+    return result;
+}
+
 static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, int activate)
 {
     static char *kwlist_a[] = { "cfg", "volids", "snapname", "hints", NULL };
@@ -952,11 +962,7 @@ static PyObject *volumes_call(PyObject *module, PyObject *args, PyObject *kw, in
     BLOCKING_END(st)
     result = finish(st, rc, &err, Py_NewRef(Py_None));
 out:
-    json_decref(cfg);
-    json_decref(hints);
-    PyMem_Free(vols);
-    Py_XDECREF(keep);
-    return result;
+    return release_args(cfg, hints, vols, keep, result);
 }
 
 static PyObject *py_activate_volumes(PyObject *m, PyObject *a, PyObject *k)
@@ -1030,6 +1036,61 @@ static PyObject *py_activate_storage(PyObject *m, PyObject *a, PyObject *k)
 {
     return volume_call(m, a, k, OP_ACTIVATE_STORAGE);
 }
+
+/* The records of a reporting call, a list of dicts; after a failure the
+ * call's exception carries them as .volumes. */
+static PyObject *records_result(modstate *st, int rc, pvs_error *err, json_t *report)
+{
+    PyObject *records = report ? to_python(report) : PyList_New(0);
+    json_decref(report);
+    PyObject *result = finish(st, rc, err, records ? Py_NewRef(records) : NULL);
+    if (!result && rc && records) {
+        PyObject *t, *v, *tb;
+        PyErr_Fetch(&t, &v, &tb);
+        PyErr_NormalizeException(&t, &v, &tb);
+        if (v && PyObject_SetAttrString(v, "volumes", records) < 0)
+            PyErr_Clear();
+        PyErr_Restore(t, v, tb);
+    }
+    Py_XDECREF(records);
+    return result;
+}
+
+/* activate_volumes_report / map_volume_report: what each volume got, or
+ * (dry_run) would get */
+static PyObject *report_call(PyObject *module, PyObject *args, PyObject *kw, int map)
+{
+    static char *kw_a[] = { "cfg", "volids", "snapname", "hints", "dry_run", NULL };
+    static char *kw_m[] = { "cfg", "volid", "snapname", "hints", "dry_run", NULL };
+    PyObject *cfgo, *volo, *snapo = Py_None, *hintso = Py_None, *keep = NULL, *result = NULL;
+    int dry = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, map ? "OO|OO$p:map_volume_report" : "OO|OO$p:activate_volumes_report",
+                                     map ? kw_m : kw_a, &cfgo, &volo, &snapo, &hintso, &dry))
+        return NULL;
+    modstate *st = get_state(module);
+    size_t n = 1;
+    const char *one = NULL, *snap = NULL, **vols = NULL;
+    json_t *cfg = NULL, *hints = NULL, *report = NULL;
+    if (map ? str_arg(st, volo, "volume ID", 0, &one, &keep) != 0 : !(vols = volids_arg(st, volo, &n, &keep)))
+        goto out;
+    if (str_arg(st, snapo, "snapshot name", 1, &snap, &keep) || !(cfg = cfg_to_json(st, cfgo, map ? &one : vols, n, 0))
+        || hints_to_json(st, hintso, &hints))
+        goto out;
+    pvs_error err = PVS_ERROR_INIT;
+    char *path = NULL;
+    int rc, flags = dry ? PVS_DRY_RUN : 0;
+    BLOCKING_CALL(st, cfgo, hintso == Py_None ? NULL : hintso)
+    rc = map ? pvs_map_volume_report(st->ctx, cfg, one, snap, hints, flags, &path, &report, &err)
+             : pvs_activate_volumes_report(st->ctx, cfg, vols, n, snap, hints, flags, &report, &err);
+    BLOCKING_END(st)
+    free(path);   /* each record has its path */
+    result = records_result(st, rc, &err, report);
+out:
+    return release_args(cfg, hints, vols, keep, result);
+}
+
+static PyObject *py_activate_volumes_report(PyObject *m, PyObject *a, PyObject *k) { return report_call(m, a, k, 0); }
+static PyObject *py_map_volume_report(PyObject *m, PyObject *a, PyObject *k) { return report_call(m, a, k, 1); }
 
 static PyObject *py_storage_hints(PyObject *module, PyObject *args, PyObject *kw)
 {
@@ -1391,6 +1452,15 @@ static PyMethodDef module_methods[] = {
     { "activate_volumes", (PyCFunction)(void (*)(void))py_activate_volumes, METH_VARARGS | METH_KEYWORDS,
       "activate_volumes(cfg, volids, snapname=None, hints=None)\n--\n\n"
       "Verify hints, activate each storage once, then each volume with the hints." },
+    { "activate_volumes_report", (PyCFunction)(void (*)(void))py_activate_volumes_report, METH_VARARGS | METH_KEYWORDS,
+      "activate_volumes_report(cfg, volids, snapname=None, hints=None, *, dry_run=False)\n--\n\n"
+      "activate_volumes, returning one dict per volume: volid, path, action, warnings\n"
+      "(and for kernel RBD options_before, options_after, commands).  dry_run: every\n"
+      "read, no change; the dicts are the plan.  A failure's exception has .volumes." },
+    { "map_volume_report", (PyCFunction)(void (*)(void))py_map_volume_report, METH_VARARGS | METH_KEYWORDS,
+      "map_volume_report(cfg, volid, snapname=None, hints=None, *, dry_run=False)\n--\n\n"
+      "map_volume, returning the volume's record (a list of one dict), as\n"
+      "activate_volumes_report does." },
     { "deactivate_volumes", (PyCFunction)(void (*)(void))py_deactivate_volumes, METH_VARARGS | METH_KEYWORDS,
       "deactivate_volumes(cfg, volids, snapname=None)\n--\n\n"
       "Deactivate volumes, going on past failures (each warned), then raise DeactivationError." },

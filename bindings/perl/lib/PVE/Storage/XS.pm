@@ -16,7 +16,7 @@ our %EXPORT_TAGS = (
                  verify_hints storage_hints generate_storage_hints)],
     config => [qw(parse_volume_id read_config parse_config)],
     volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-                   path_to_volume_id)],
+                   path_to_volume_id activate_volumes_report map_volume_report)],
     plugins => [qw(register_plugin)],
     settings => [qw(configure settings)],
 );
@@ -50,6 +50,16 @@ sub _emit {
 }
 
 sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
+
+# the same calls, with what each volume got (or, { dry_run => 1 }, would get)
+sub activate_volumes_report {
+    my ($cfg, $vollist, $snapname, $hints, $opts) = @_;
+    return _report_call(0, $cfg, $vollist, $snapname, $hints, ($opts // {})->{dry_run} ? 1 : 0);
+}
+sub map_volume_report {
+    my ($cfg, $volid, $snapname, $hints, $opts) = @_;
+    return _report_call(1, $cfg, $volid, $snapname, $hints, ($opts // {})->{dry_run} ? 1 : 0);
+}
 sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
 # ($path, $owner, $vtype) in list context, as PVE::Storage::path
 sub path {
@@ -66,6 +76,7 @@ package PVE::Storage::XS::Error {
     sub code { $_[0]{code} }
     sub exit_status { $_[0]{exit_status} }
     sub stderr { $_[0]{stderr} }
+    sub volumes { $_[0]{volumes} }   # the records, from the *_report calls
 }
 
 # the plugin classes, each in its file (use parent 'PVE::Storage::XS::Plugin::Dir' works)
@@ -204,6 +215,21 @@ order, stopping at the first failure. An empty list does nothing. A volume
 whose storage type has no plugin here dies with
 C<storage 'ID' has type 'TYPE', for which no plugin is registered (a plugin can be registered for it)>
 - unless C<PVE::Storage> is loaded (see L</PLUGINS WRITTEN IN PERL>).
+
+=item activate_volumes_report($cfg, $vollist, $snapname, $hints, { dry_run => 1 })
+
+=item map_volume_report($cfg, $volid, $snapname, $hints, { dry_run => 1 })
+
+The same calls, returning what was done to each volume: an array of hashes,
+one per volume reached in the list's order, with C<volid>, C<path>,
+C<action> (C<activated>, C<mapped>, C<already-mapped>, C<remapped>,
+C<remap-skipped-unsafe>, C<remap-failed>, C<options-unknown>,
+C<not-implemented>, C<skipped-dry-run>, C<failed>), the volume's
+C<warnings>, and for kernel RBD C<options_before>, C<options_after> and
+C<commands> (each rbd argv). With C<dry_run> every read is done and nothing
+changes: the hashes are the plan, with the commands the real call would run.
+A failure dies with the error object, whose C<volumes> method returns the
+records (the failing volume's C<action> is C<failed>, with its C<error>).
 
 =item deactivate_volumes($cfg, $vollist, $snapname)
 
