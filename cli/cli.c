@@ -22,6 +22,8 @@ typedef struct cli {
     int json_schema;
     long long vmid;       /* list --vmid, -1 when not given */
     int dry_run;          /* activate/map --dry-run */
+    long long vm;         /* activate --vm VMID, -1 when not given */
+    int may_deactivate;   /* activate --vm ... --may-deactivate */
     json_t *volumes;      /* activate/map: the per-volume records, for --json */
     json_t *info;         /* --json: informational lines, for the result */
     json_t *warnings;     /* --json: the warnings, for the result */
@@ -162,6 +164,8 @@ static json_t *string_array(int argc, char **argv)
     return a;
 }
 
+static int usage_error(cli *c, const char *fmt, const char *arg);
+
 /* --dry-run without --json: the plan, a volume a line, each command below it */
 static void print_plan(const json_t *records)
 {
@@ -211,8 +215,51 @@ static int volumes_cmd(cli *c, int argc, char **argv, int activate)
     return 0;
 }
 
+/* activate --vm: the VM-start flow, qemu-server's volumes and hints */
+static int activate_vm(cli *c)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err), *hints = NULL;
+    if (!cfg)
+        return fail(c, &err);
+    int rc = pvs_activate_guest(c->ctx, cfg, c->vm, c->may_deactivate, c->dry_run ? PVS_DRY_RUN : 0, &c->volumes,
+                                &hints, &err);
+    json_decref(cfg);
+    if (rc) {
+        json_decref(hints);
+        return fail(c, &err);
+    }
+    if (c->json) {
+        json_t *o = json_pack("{s:I, s:o}", "vmid", (json_int_t)c->vm, "hints", hints);
+        if (c->dry_run)
+            json_object_set_new(o, "dry_run", json_true());
+        else {
+            json_t *ids = json_array(), *r;
+            size_t i;
+            json_array_foreach(c->volumes, i, r)
+                json_array_append(ids, json_object_get(r, "volid"));
+            json_object_set_new(o, "activated", ids);
+        }
+        print_json(c, o);
+        json_decref(o);
+        return 0;
+    }
+    json_decref(hints);
+    if (c->dry_run)
+        print_plan(c->volumes);
+    return 0;
+}
+
 static int cmd_activate(cli *c, int argc, char **argv)
 {
+    if (c->vm >= 0 && argc > 0)
+        return usage_error(c, "activate: either --vm or volume IDs%s", "");
+    if (c->vm < 0 && c->may_deactivate)
+        return usage_error(c, "--may-deactivate belongs to --vm%s", "");
+    if (c->vm >= 0)
+        return activate_vm(c);
+    if (argc == 0)
+        return usage_error(c, "activate: expected VOLID... or --vm VMID%s", "");
     return volumes_cmd(c, argc, argv, 1);
 }
 
@@ -445,10 +492,13 @@ static int cmd_hints(cli *c, int argc, char **argv)
 }
 
 static const command commands[] = {
-    { "activate", "VOLID...", 1, -1, 1, 1,
+    { "activate", "VOLID...|--vm VMID", 0, -1, 1, 1,
       "Activate volumes: verify the hints, activate each storage once, then each\n"
       "volume through its plugin with the hints.  --dry-run: every read, no change;\n"
-      "prints what each volume would get and the commands it would run.", cmd_activate },
+      "prints what each volume would get and the commands it would run.\n"
+      "--vm VMID: the VM-start flow -- the guest's volumes from\n"
+      "/etc/pve/qemu-server/VMID.conf and the hints qemu-server computes (its ostype;\n"
+      "--may-deactivate: plugin-may-deactivate-volume, as at VM start).", cmd_activate },
     { "deactivate", "VOLID...", 1, -1, 1, 0,
       "Deactivate volumes; goes on past a failing volume and fails at the end.", cmd_deactivate },
     { "map", "VOLID", 1, 1, 1, 1, "Map a volume with hints and print its path (--dry-run: the plan).", cmd_map },
@@ -557,7 +607,7 @@ static int set_hints_json(cli *c, const char *arg)
 
 static int run_command(cli *c, const command *cmd, int argc, char **argv)
 {
-    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY };
+    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY, O_VM, O_MAY };
     static const struct option opts[] = {
         { "hint", required_argument, NULL, O_HINT },
         { "hints", required_argument, NULL, O_HINTS },
@@ -565,6 +615,8 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
         { "json-schema", no_argument, NULL, O_SCHEMA },
         { "vmid", required_argument, NULL, O_VMID },
         { "dry-run", no_argument, NULL, O_DRY },
+        { "vm", required_argument, NULL, O_VM },
+        { "may-deactivate", no_argument, NULL, O_MAY },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -607,16 +659,24 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
                 return usage_error(c, "--dry-run belongs to the 'activate' and 'map' commands%s", "");
             c->dry_run = 1;
             break;
-        case O_VMID: {
-            if (strcmp(cmd->name, "list"))
-                return usage_error(c, "--vmid belongs to the 'list' command%s", "");
+        case O_VMID:
+        case O_VM: {
+            const char *want = o == O_VM ? "activate" : "list";
+            if (strcmp(cmd->name, want))
+                return usage_error(c, o == O_VM ? "--vm belongs to the 'activate' command%s"
+                                                : "--vmid belongs to the 'list' command%s", "");
             char *end;
             errno = 0;
-            c->vmid = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || c->vmid < 0)
-                return usage_error(c, "--vmid: '%s' is not a guest ID", optarg);
+            long long v = strtoll(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0)
+                return usage_error(c, o == O_VM ? "--vm: '%s' is not a guest ID" : "--vmid: '%s' is not a guest ID",
+                                   optarg);
+            *(o == O_VM ? &c->vm : &c->vmid) = v;
             break;
         }
+        case O_MAY:
+            c->may_deactivate = 1;
+            break;
         default:
             return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -659,7 +719,7 @@ int pvs_cli_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     pvs_error err = PVS_ERROR_INIT;
-    cli c = { .vmid = -1 };
+    cli c = { .vmid = -1, .vm = -1 };
     /* --json anywhere: even a usage error is reported in JSON */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         c.json |= strcmp(argv[i], "--json") == 0;

@@ -400,8 +400,16 @@ class Reporting:
         self.calls.append(volname)
 
 
+def use_reporting():
+    """Register the plugin once per process (a type is registered once)."""
+    if not getattr(Reporting, "registered", False):
+        pvestorage.register_plugin(Reporting)
+        Reporting.registered = True
+    Reporting.calls = []
+
+
 def test_foreign_plugin_is_not_asked_in_a_dry_run(node, tmp_path):
-    pvestorage.register_plugin(Reporting)
+    use_reporting()
     cfg = pvestorage.parse_config(f"pyreport: pr\n\tcontent images\n\ndir: dd\n\tpath {tmp_path}\n\tcontent images\n")
     (tmp_path / "images/100").mkdir(parents=True)
     (tmp_path / "images/100/vm-100-disk-0.raw").write_bytes(b"")
@@ -413,3 +421,45 @@ def test_foreign_plugin_is_not_asked_in_a_dry_run(node, tmp_path):
     assert [r["action"] for r in done] == ["activated", "activated"]
     assert done[1]["path"] == f"{tmp_path}/images/100/vm-100-disk-0.raw"
     assert Reporting.calls == ["vm-100-disk-0"]
+
+
+def test_vm_start_flow(node, tmp_path):
+    """A Windows 11 guest with disks on krbd, dir and a Python plugin, a cdrom,
+    an unused disk and a snapshot section: qemu-server's volumes and hints."""
+    n = node
+    use_reporting()
+    (tmp_path / "images/100").mkdir(parents=True)
+    (tmp_path / "images/100/vm-100-disk-1.qcow2").write_bytes(b"")
+    cfg = pvestorage.parse_config("rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n\n"
+                                  f"dir: dd\n\tpath {tmp_path}\n\tcontent images\n\n"
+                                  "pyreport: pr\n\tcontent images\n")
+    confdir = n["root"] / "etc/pve/qemu-server"
+    confdir.mkdir(parents=True, exist_ok=True)
+    (confdir / "100.conf").write_text(
+        "ostype: win11\n"
+        f"scsi0: ceph:{n['image']},size=8M\n"
+        "virtio0: dd:100/vm-100-disk-1.qcow2\n"
+        "sata0: pr:100/vm-100-disk-2.raw\n"
+        "ide2: none,media=cdrom\n"
+        "unused0: ceph:vm-100-disk-404\n"
+        "\n[snap]\nscsi1: ceph:vm-100-disk-405\n")
+    reset(n, "not mapped")
+    plan = pvestorage.activate_vm_volumes(cfg, 100, True, dry_run=True)
+    assert [(r["volid"], r["action"]) for r in plan] == [
+        (f"ceph:{n['image']}", "mapped"), ("dd:100/vm-100-disk-1.qcow2", "activated"),
+        ("pr:100/vm-100-disk-2.raw", "skipped-dry-run")]
+    assert take_log(n) == [] and Reporting.calls == []
+    done = pvestorage.activate_vm_volumes(cfg, 100, may_deactivate=True)
+    assert [r["action"] for r in done] == ["mapped", "activated", "activated"]
+    assert take_log(n) == [n["conn"] + ["map", n["image"], "--options", "rxbounce"]]
+    assert Reporting.calls == ["100/vm-100-disk-2.raw"]
+    # a Linux guest: no rxbounce
+    (confdir / "101.conf").write_text(f"ostype: l26\nscsi0: ceph:{n['image']}\n")
+    reset(n, "not mapped")
+    [r] = pvestorage.activate_vm_volumes(cfg, 101)
+    assert r["options_after"] == "name=admin,key=client.admin"
+    # a disk on a storage that is not there: the disk key is named
+    (confdir / "102.conf").write_text("ostype: win11\nscsi0: gone:vm-102-disk-0\n")
+    with pytest.raises(pvestorage.NotFoundError, match="^scsi0: storage 'gone' does not exist$"):
+        pvestorage.activate_vm_volumes(cfg, 102, True)
+    reset(n, "not mapped")

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(hints volname config sysfs cli)
+[ ${#targets[@]} -gt 0 ] || targets=(hints volname config sysfs cli guest)
 
 if ! command -v clang >/dev/null; then
   echo "fuzz: SKIP: clang is not installed (scripts/install-deps.sh installs it)"

@@ -321,6 +321,33 @@ reset_kernel();
     take_log();
 }
 
+# the VM-start flow: qemu-server's volumes and hints in one call
+{
+    make_path("$root/etc/pve/qemu-server");
+    my $write = sub { my ($vmid, $text) = @_; open(my $fh, '>', "$root/etc/pve/qemu-server/$vmid.conf") or die; print $fh $text; close($fh) };
+    $write->(100, "ostype: win11\nscsi0: ceph:$image,size=8M\nide2: none,media=cdrom\nunused0: ceph:vm-100-disk-404\n\n[snap]\nscsi1: ceph:vm-100-disk-405\n");
+    reset_kernel();
+    take_log();
+    my $plan = PVE::Storage::XS::activate_vm_volumes($cfg, 100, 1, { dry_run => 1 });
+    is_deeply([map { [$_->{volid}, $_->{action}] } @$plan], [["ceph:$image", 'mapped']], 'the plan: the one disk, to be mapped');
+    is_deeply(take_log(), [], 'the dry run ran nothing');
+    my $done = PVE::Storage::XS::activate_vm_volumes($cfg, 100, 1);
+    is($done->[0]{action}, 'mapped', 'the Windows guest\'s disk is mapped');
+    is($done->[0]{options_after}, 'name=admin,key=client.admin,rxbounce', 'with rxbounce');
+    is_deeply(take_log(), ["$c map $image --options rxbounce"], 'one rbd map, as the plan said');
+    $write->(101, "ostype: l26\nvirtio0: ceph:$image\n");
+    reset_kernel();
+    $done = PVE::Storage::XS::activate_vm_volumes($cfg, 101);
+    is($done->[0]{options_after}, 'name=admin,key=client.admin', 'a Linux guest\'s disk: no rxbounce');
+    $write->(102, "scsi0: gone:vm-102-disk-0\n");
+    eval { PVE::Storage::XS::activate_vm_volumes($cfg, 102, 1) };
+    is("$@", "scsi0: storage 'gone' does not exist\n", 'a disk on a missing storage: the error names the disk');
+    eval { PVE::Storage::XS::activate_vm_volumes($cfg, 100, 1, 'dry') };
+    is("$@", "activate_vm_volumes: options must be a hash reference\n", 'options are a hash');
+    reset_kernel();
+    take_log();
+}
+
 configure(%$old);
 system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm', '--no-progress', "rbd/$image");
 done_testing();

@@ -1421,6 +1421,36 @@ _report_call(map, cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, dry_
   OUTPUT:
     RETVAL
 
+SV *
+activate_vm_volumes(cfg, vmid, may_deactivate = 0, opts = &PL_sv_undef)
+    SV *cfg
+    IV vmid
+    int may_deactivate
+    SV *opts
+  CODE:
+    /* the VM-start flow: qemu-server's volumes and hints, the records back */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    int dry = 0;
+    if (SvROK(opts) && SvTYPE(SvRV(opts)) == SVt_PVHV) {
+        SV **d = hv_fetchs((HV *)SvRV(opts), "dry_run", 0);
+        dry = d && SvTRUE(*d);
+    } else if (SvOK(opts)) {
+        die_text(aTHX_ &MY_CXT, "activate_vm_volumes: options must be a hash reference\n");
+    }
+    /* the guest's storages are known only once its configuration is read: all of them */
+    data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration", &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
+    if (pvs_activate_guest(MY_CXT.ctx, f->v[0], (long long)vmid, may_deactivate, dry ? PVS_DRY_RUN : 0, &f->v[2],
+                           NULL, &f->err))
+        die_with_report(aTHX_ &MY_CXT, &f->err, f->v[2]);
+    RETVAL = to_perl(aTHX_ f->v[2]);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
 void
 deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     SV *cfg

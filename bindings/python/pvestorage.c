@@ -1092,6 +1092,28 @@ out:
 static PyObject *py_activate_volumes_report(PyObject *m, PyObject *a, PyObject *k) { return report_call(m, a, k, 0); }
 static PyObject *py_map_volume_report(PyObject *m, PyObject *a, PyObject *k) { return report_call(m, a, k, 1); }
 
+/* activate_vm_volumes: the VM-start flow, the records back */
+static PyObject *py_activate_vm_volumes(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "cfg", "vmid", "may_deactivate", "dry_run", NULL };
+    PyObject *cfgo;
+    long long vmid;
+    int may = 0, dry = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OL|p$p:activate_vm_volumes", kwlist, &cfgo, &vmid, &may, &dry))
+        return NULL;
+    modstate *st = get_state(module);
+    json_t *cfg = data_to_json(st, cfgo, "cfg"), *report = NULL;
+    if (!cfg)
+        return NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    int rc;
+    BLOCKING_CALL(st, cfgo, NULL)
+    rc = pvs_activate_guest(st->ctx, cfg, vmid, may, dry ? PVS_DRY_RUN : 0, &report, NULL, &err);
+    BLOCKING_END(st)
+    json_decref(cfg);
+    return records_result(st, rc, &err, report);
+}
+
 static PyObject *py_storage_hints(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "ostype", "may_deactivate", NULL };
@@ -1461,6 +1483,11 @@ static PyMethodDef module_methods[] = {
       "map_volume_report(cfg, volid, snapname=None, hints=None, *, dry_run=False)\n--\n\n"
       "map_volume, returning the volume's record (a list of one dict), as\n"
       "activate_volumes_report does." },
+    { "activate_vm_volumes", (PyCFunction)(void (*)(void))py_activate_vm_volumes, METH_VARARGS | METH_KEYWORDS,
+      "activate_vm_volumes(cfg, vmid, may_deactivate=False, *, dry_run=False)\n--\n\n"
+      "The VM-start flow: the guest's volumes from /etc/pve/qemu-server/VMID.conf\n"
+      "(under the root setting) and the hints qemu-server computes from its ostype,\n"
+      "activated as activate_volumes_report does; the records back." },
     { "deactivate_volumes", (PyCFunction)(void (*)(void))py_deactivate_volumes, METH_VARARGS | METH_KEYWORDS,
       "deactivate_volumes(cfg, volids, snapname=None)\n--\n\n"
       "Deactivate volumes, going on past failures (each warned), then raise DeactivationError." },

@@ -479,6 +479,22 @@ int pvs_activate_volumes_report(pvs_ctx *ctx, const json_t *cfg, const char *con
                                 pvs_error *err);
 int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
                           const json_t *hints, int flags, char **path, json_t **report, pvs_error *err);
+/* A guest's configuration as qemu-server reads it at VM start (its current
+ * section, not snapshots or pending changes): a new { "ostype": string or
+ * null, "volumes": [ { "key", "volid" } ] } with the volumes in
+ * qemu-server's order (ide, scsi, virtio, sata, efidisk0, tpmstate0,
+ * vmstate); unused disks, cdrom none/cdrom and files by path are not
+ * volumes.  _read takes ROOT/etc/pve/qemu-server/VMID.conf. */
+int pvs_guest_config_parse(const char *text, size_t len, json_t **out, pvs_error *err);
+int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error *err);
+/* The VM-start flow in one call: the guest's volumes (each checked as
+ * qemu-server does: its storage exists and takes its content type; an
+ * error names the disk key), the hints generate_storage_hints computes
+ * (guest-is-windows from ostype, plugin-may-deactivate-volume from
+ * may_deactivate: 1 at VM start), then pvs_activate_volumes_report.
+ * *hints (when not NULL) gets the hints used. */
+int pvs_activate_guest(pvs_ctx *ctx, const json_t *cfg, long long vmid, int may_deactivate, int flags,
+                       json_t **report, json_t **hints, pvs_error *err);
 /* For plugins: 1 in a dry run (read, change nothing), and the action of
  * the volume being worked on in a reporting call (a no-op otherwise). */
 int pvs_dry_run(const pvs_ctx *ctx);

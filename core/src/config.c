@@ -489,7 +489,7 @@ json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text, s
 
 /* The whole of a regular file, at most CONFIG_MAX_BYTES: a FIFO, a device
  * (/dev/zero) or a directory is refused before it can block or spin. */
-static char *read_regular_file(const char *path, size_t *len, pvs_error *err)
+char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     struct stat st;
@@ -532,7 +532,7 @@ static char *read_regular_file(const char *path, size_t *len, pvs_error *err)
 json_t *pvs_config_read(pvs_ctx *ctx, const char *path, pvs_error *err)
 {
     size_t len;
-    char *text = read_regular_file(path, &len, err);
+    char *text = pvs_read_regular_file(path, &len, err);
     if (!text)
         return NULL;
     json_t *cfg = pvs_config_parse(ctx, path, text, len, err);

@@ -68,6 +68,14 @@ struct pvs_ctx {
     size_t norphans;
 };
 
+/* The whole of a regular file of at most 16 MiB (config.c); a FIFO, device
+ * or directory is refused before it can block. */
+char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err);
+/* pvs_activate_volumes_report within a call (storage.c) */
+int pvs_activate_report_in(pvs_ctx *call, const json_t *cfg, const char *const *volids, size_t n,
+                           const char *snapname, const json_t *hints, int flags, json_t **report,
+                           pvs_error *err);
+
 /* ---- report.c: per-volume outcomes of a reporting call ---- */
 /* One record per volume ID, in the caller's order, before anything runs. */
 int pvs_report_prepare(pvs_ctx *call, const char *const *volids, size_t n, pvs_error *err);

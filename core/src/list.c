@@ -119,25 +119,24 @@ static void add_entry(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, co
     char *path = NULL;
     if (pvs_base_filesystem_path(p, scfg, volname, NULL, &path, &v, NULL) == 0 && strcmp(v.vtype, vtype) == 0
         && (vmid < 0 || (v.vmid && atoll(v.vmid) == vmid))) {
-        char *host = pvs_host_path(ctx, path);
-        json_t *o = !host ? NULL : strcmp(vtype, "images") ? file_entry(host, &v)
-                                 : image_entry(ctx, host, &v, json_object_get(scfg, "content"));
+        /* a storage's own paths are the host's as they are (the dir plugin's
+         * too); only the node's files (/etc/pve, /sys) are under the root */
+        json_t *o = strcmp(vtype, "images") ? file_entry(path, &v)
+                                            : image_entry(ctx, path, &v, json_object_get(scfg, "content"));
         if (o) {
             json_object_set_new(o, "volid", json_pack("s++", storeid, ":", volname));
             json_array_append_new(out, o);
         }
-        free(host);
     }
     free(path);
     pvs_volname_clear(&v);
 }
 
-/* every entry of DIR (a host path), "PREFIX/NAME" handed to add_entry */
+/* every entry of DIR, "PREFIX/NAME" handed to add_entry */
 static void scan(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
                  const char *dir, const char *prefix, const char *vtype, long long vmid, json_t *out)
 {
-    char *host = pvs_host_path(ctx, dir);
-    DIR *d = host ? opendir(host) : NULL;
+    DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         if (e->d_name[0] == '.')
@@ -149,7 +148,6 @@ static void scan(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const j
     }
     if (d)
         closedir(d);
-    free(host);
 }
 
 /* images/VMID/NAME for every guest directory (or only vmid's) */
@@ -157,8 +155,7 @@ static void scan_images(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, 
                         long long vmid, json_t *out)
 {
     char *dir = pvs_base_get_subdir(scfg, "images", NULL);
-    char *host = dir ? pvs_host_path(ctx, dir) : NULL;
-    DIR *d = host ? opendir(host) : NULL;
+    DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *e;
     while (d && (e = readdir(d))) {
         const char *s = e->d_name;
@@ -171,7 +168,6 @@ static void scan_images(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, 
     }
     if (d)
         closedir(d);
-    free(host);
     free(dir);
 }
 

@@ -372,7 +372,7 @@ static int report_end(pvs_ctx *call, report_state outer, int rc, json_t **report
     return rc;
 }
 
-static int activate_report_in(pvs_ctx *call, const json_t *cfg, const char *const *volids, size_t n,
+int pvs_activate_report_in(pvs_ctx *call, const json_t *cfg, const char *const *volids, size_t n,
                               const char *snapname, const json_t *hints, int flags, json_t **report,
                               pvs_error *err)
 {
@@ -394,7 +394,7 @@ int pvs_activate_volumes_report(pvs_ctx *ctx, const json_t *cfg, const char *con
                                 pvs_error *err)
 {
     *report = NULL;
-    PVS_CALL(activate_report_in(call, cfg, volids, n, snapname, hints, flags, report, err));
+    PVS_CALL(pvs_activate_report_in(call, cfg, volids, n, snapname, hints, flags, report, err));
 }
 
 int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,

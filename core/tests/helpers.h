@@ -85,4 +85,16 @@ static inline void remove_tree(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* BASE/REL with TEXT, its directories made first */
+static inline void put_file(const char *base, const char *rel, const char *text)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", base, rel);
+    char *slash = strrchr(p, '/');
+    *slash = '\0';
+    mkdirs(p);
+    *slash = '/';
+    write_file(p, text);
+}
+
 #endif

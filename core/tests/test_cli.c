@@ -410,16 +410,7 @@ static void test_list(void **state)
     (void)state;
     char root[700], p[900], want[4096];
     node_root(root, sizeof root, "listroot", "s/images/100");
-    snprintf(p, sizeof p, "%s/s/images/101", root);
-    mkdirs(p);
-    snprintf(p, sizeof p, "%s/s/template/iso", root);
-    mkdirs(p);
-    snprintf(p, sizeof p, "%s/s/dump", root);
-    mkdirs(p);
-    snprintf(p, sizeof p, "%s/etc/pve/lxc", root);
-    mkdirs(p);
-    snprintf(p, sizeof p, "%s/etc/pve/lxc/101.conf", root);
-    write_file(p, "arch: amd64\n");
+    put_file(root, "etc/pve/lxc/101.conf", "arch: amd64\n");
     /* a qcow2 header: magic, version 3, virtual size 4 GiB at byte 24 */
     static const unsigned char qcow2[32] = { 'Q', 'F', 'I', 0xfb, 0, 0, 0, 3, [24] = 0, 0, 0, 1, 0, 0, 0, 0 };
     snprintf(p, sizeof p, "%s/s/images/100/vm-100-disk-0.qcow2", root);
@@ -427,19 +418,18 @@ static void test_list(void **state)
     assert_non_null(f);
     fwrite(qcow2, 1, sizeof qcow2, f);
     fclose(f);
-    snprintf(p, sizeof p, "%s/s/images/101/vm-101-disk-0.raw", root);
-    write_file(p, "0123456789");
+    put_file(root, "s/images/101/vm-101-disk-0.raw", "0123456789");
     snprintf(p, sizeof p, "%s/s/images/100/vm-100-disk-1.raw", root);
     assert_int_equal(mkfifo(p, 0600), 0);
     snprintf(p, sizeof p, "%s/s/images/100/notes.txt", root);
     write_file(p, "x");
-    snprintf(p, sizeof p, "%s/s/template/iso/virtio.iso", root);
-    write_file(p, "iso");
-    snprintf(p, sizeof p, "%s/s/dump/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst", root);
-    write_file(p, "");
+    put_file(root, "s/template/iso/virtio.iso", "iso");
+    put_file(root, "s/dump/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst", "");
     snprintf(p, sizeof p, "%s/list.cfg", dir);
-    write_file(p, "dir: store\n\tpath /s\n\tcontent images,rootdir,iso,backup\n\n"
-                  "dir: vmonly\n\tpath /s\n\tcontent images\n");
+    char text[2048];   /* the storages' paths are the host's; /etc/pve is under the root */
+    snprintf(text, sizeof text, "dir: store\n\tpath %s/s\n\tcontent images,rootdir,iso,backup\n\n"
+                                "dir: vmonly\n\tpath %s/s\n\tcontent images\n", root, root);
+    write_file(p, text);
     expect(run("--root", root, "--config", p, "list", "store", NULL), 0,
            "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
            "store:100/vm-100-disk-0.qcow2                qcow2    images       4294967296 100\n"
@@ -511,6 +501,35 @@ static void test_mapped(void **state)
            "{\"ok\":true,\"devices\":[],\"warnings\":[],\"info\":[]}\n", "");
 }
 
+/* activate --vm: the guest's volumes and qemu-server's hints, in one call */
+static void test_activate_vm(void **state)
+{
+    (void)state;
+    char root[700], p[1024], want[4096];
+    node_root(root, sizeof root, "vmroot", "etc/pve/qemu-server");
+    put_file(dir, "store/images/100/vm-100-disk-0.raw", "");
+    snprintf(p, sizeof p, "%s/store/images/100/vm-100-disk-0.raw", dir);
+    put_file(root, "etc/pve/qemu-server/100.conf",
+             "ostype: win10\nsata1: store:100/vm-100-disk-0.raw,size=1G\nide2: none,media=cdrom\n");
+    snprintf(want, sizeof want, "{\"ok\":true,\"vmid\":100,\"hints\":{\"guest-is-windows\":1,"
+             "\"plugin-may-deactivate-volume\":1},\"activated\":[\"store:100/vm-100-disk-0.raw\"],\"warnings\":[],"
+             "\"info\":[],\"volumes\":[{\"volid\":\"store:100/vm-100-disk-0.raw\",\"path\":\"%s\",\"action\":"
+             "\"activated\",\"warnings\":[]}]}\n", p);
+    expect(run("--root", root, "--config", cfgpath, "--json", "activate", "--vm", "100", "--may-deactivate", NULL), 0,
+           want, "");
+    snprintf(want, sizeof want, "store:100/vm-100-disk-0.raw: activated %s\n", p);
+    expect(run("--root", root, "--config", cfgpath, "activate", "--vm", "100", "--dry-run", NULL), 0, want, "");
+    expect(run("--root", root, "--config", cfgpath, "activate", "--vm", "101", NULL), 1, "", NULL);
+    expect(run("--config", cfgpath, "activate", "--vm", "100", "store:iso/x.iso", NULL), 2, "",
+           "pvestorage: activate: either --vm or volume IDs\nTry 'pvestorage --help'.\n");
+    expect(run("--config", cfgpath, "activate", "--may-deactivate", "store:iso/x.iso", NULL), 2, "",
+           "pvestorage: --may-deactivate belongs to --vm\nTry 'pvestorage --help'.\n");
+    expect(run("--config", cfgpath, "activate", NULL), 2, "",
+           "pvestorage: activate: expected VOLID... or --vm VMID\nTry 'pvestorage --help'.\n");
+    expect(run("--config", cfgpath, "map", "--vm", "100", "store:iso/x.iso", NULL), 2, "",
+           "pvestorage: --vm belongs to the 'activate' command\nTry 'pvestorage --help'.\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_mapped),
+        cmocka_unit_test(test_activate_vm),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -568,6 +568,84 @@ static void test_report_actions(void **state)
     json_decref(h);
 }
 
+/* the VM-start flow: a Windows 11 guest with its disk, EFI disk and TPM
+ * state on krbd and a cdrom iso on dir, each mapped with rxbounce in
+ * qemu-server's order; the dry run plans exactly that and changes nothing */
+static void test_vm_start_flow(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char efi[64], tpm[64], p[1024], text[2048];
+    int vmid = atoi(f->image + 3);
+    snprintf(efi, sizeof efi, "vm-%d-disk-e%d", vmid, (int)getpid());
+    snprintf(tpm, sizeof tpm, "vm-%d-disk-t%d", vmid, (int)getpid());
+    create_image(NULL, efi, RBD_FEATURE_LAYERING);
+    create_image(NULL, tpm, RBD_FEATURE_LAYERING);
+    snprintf(p, sizeof p, "%s/store/template/iso", f->root);
+    mkdirs(p);
+    strcat(p, "/virtio-win.iso");
+    write_file(p, "");
+    snprintf(text, sizeof text, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n\n"
+                                "dir: isostore\n\tpath %s/store\n\tcontent iso\n", f->root);
+    json_t *cfg = pvs_config_parse(f->ctx, "storage.cfg", text, strlen(text), NULL);
+    snprintf(p, sizeof p, "%s/etc/pve/qemu-server", f->root);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/etc/pve/qemu-server/%d.conf", f->root, vmid);
+    snprintf(text, sizeof text, "bios: ovmf\nostype: win11\ntpmstate0: ceph:%s,size=4M,version=v2.0\n"
+                                "scsi0: ceph:%s,discard=on,size=8M\nefidisk0: ceph:%s,efitype=4m,size=1M\n"
+                                "ide2: isostore:iso/virtio-win.iso,media=cdrom\nide0: none,media=cdrom\n"
+                                "unused0: ceph:vm-%d-disk-404\n\n[before-update]\nscsi1: ceph:vm-%d-disk-405\n",
+             tpm, f->image, efi, vmid, vmid);
+    write_file(p, text);
+    reset_kernel(f, 0);
+    json_t *plan = NULL, *done = NULL, *hints = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_activate_guest(f->ctx, cfg, vmid, 1, PVS_DRY_RUN, &plan, &hints, &err))
+        fail_msg("dry run: %s", err.message);
+    assert_string_equal(take_log(f), "");
+    assert_null(map_options(f));
+    const char *want_ids[4] = { "isostore:iso/virtio-win.iso", NULL, NULL, NULL };
+    char ids[3][128];
+    snprintf(ids[0], sizeof ids[0], "ceph:%s", f->image);
+    snprintf(ids[1], sizeof ids[1], "ceph:%s", efi);
+    snprintf(ids[2], sizeof ids[2], "ceph:%s", tpm);
+    for (int i = 0; i < 3; i++)
+        want_ids[i + 1] = ids[i];
+    assert_int_equal(json_array_size(plan), 4);
+    assert_int_equal(pvs_activate_guest(f->ctx, cfg, vmid, 1, 0, &done, NULL, &err), 0);
+    assert_int_equal(json_array_size(done), 4);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *pr = json_array_get(plan, i), *dr = json_array_get(done, i);
+        assert_string_equal(json_string_value(json_object_get(dr, "volid")), want_ids[i]);
+        const char *want = i == 0 ? "activated" : "mapped";
+        assert_string_equal(json_string_value(json_object_get(pr, "action")), want);
+        assert_string_equal(json_string_value(json_object_get(dr, "action")), want);
+        json_t *pc = json_object_get(pr, "commands"), *dc = json_object_get(dr, "commands");
+        assert_true((!pc && !dc) || json_equal(pc, dc));
+        if (i > 0) {   /* each krbd disk of the Windows guest: rxbounce */
+            assert_string_equal(json_string_value(json_object_get(dr, "options_after")),
+                                "name=admin,key=client.admin,rxbounce");
+            json_t *argv = json_array_get(dc, 0);
+            assert_string_equal(json_string_value(json_array_get(argv, json_array_size(argv) - 1)), "rxbounce");
+        }
+    }
+    char *h = json_dumps(hints, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_string_equal(h, "{\"guest-is-windows\":1,\"plugin-may-deactivate-volume\":1}");
+    free(h);
+    /* the maps ran in qemu-server's order: scsi0, efidisk0, tpmstate0 */
+    const char *log = take_log(f), *a = strstr(log, f->image), *b = strstr(log, efi), *c = strstr(log, tpm);
+    assert_true(a && b && c && a < b && b < c);
+    const char *vols[] = { ids[0], ids[1], ids[2] };
+    assert_int_equal(pvs_deactivate_volumes(f->ctx, cfg, vols, 3, NULL, &err), 0);
+    take_log(f);
+    json_decref(plan);
+    json_decref(done);
+    json_decref(hints);
+    json_decref(cfg);
+    remove_image(NULL, efi);
+    remove_image(NULL, tpm);
+}
+
 /* the command, as an operator runs it */
 static void test_cli(void **state)
 {
@@ -698,6 +776,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rbd_error_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_actions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_vm_start_flow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -16,7 +16,7 @@ our %EXPORT_TAGS = (
                  verify_hints storage_hints generate_storage_hints)],
     config => [qw(parse_volume_id read_config parse_config)],
     volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-                   path_to_volume_id activate_volumes_report map_volume_report)],
+                   path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes)],
     plugins => [qw(register_plugin)],
     settings => [qw(configure settings)],
 );
@@ -230,6 +230,16 @@ C<commands> (each rbd argv). With C<dry_run> every read is done and nothing
 changes: the hashes are the plan, with the commands the real call would run.
 A failure dies with the error object, whose C<volumes> method returns the
 records (the failing volume's C<action> is C<failed>, with its C<error>).
+
+=item activate_vm_volumes($cfg, $vmid, $may_deactivate, { dry_run => 1 })
+
+The VM-start flow in one call: the guest's volumes from
+F</etc/pve/qemu-server/VMID.conf> (under the C<root> setting; its current
+section, in qemu-server's order), each checked as qemu-server checks it (an
+error names the disk key), and the hints C<generate_storage_hints> computes
+(C<guest-is-windows> from C<ostype>; C<plugin-may-deactivate-volume> from
+C<$may_deactivate>, 1 at VM start), activated as C<activate_volumes_report>
+does. Returns the records.
 
 =item deactivate_volumes($cfg, $vollist, $snapname)
 
