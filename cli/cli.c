@@ -446,6 +446,49 @@ static int cmd_mapped(cli *c, int argc, char **argv)
     return 0;
 }
 
+/* every guest's krbd volumes against its hints: exit 1 when one needs action */
+static int cmd_audit(cli *c, int argc, char **argv)
+{
+    (void)argc, (void)argv;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err), *res = NULL;
+    if (!cfg)
+        return fail(c, &err);
+    int rc = pvs_audit(c->ctx, cfg, &res, &err);
+    json_decref(cfg);
+    if (rc)
+        return fail(c, &err);
+    json_int_t need = json_integer_value(json_object_get(res, "needs_action"));
+    if (c->json) {
+        json_object_set_new(res, "in_order", json_boolean(need == 0));
+        print_json(c, res);
+        json_decref(res);
+        return need ? 1 : 0;
+    }
+    printf("%-6s %-10s %-36s %-10s %-8s %s\n", "VMID", "KEY", "VOLID", "DEVICE", "RUNNING", "STATUS");
+    size_t i, j;
+    json_t *r, *a;
+    json_array_foreach(json_object_get(res, "volumes"), i, r) {
+        const char *dev = json_string_value(json_object_get(r, "device"));
+        const char *remedy = json_string_value(json_object_get(r, "remedy"));
+        printf("%-6" JSON_INTEGER_FORMAT " %-10s %-36s %-10s %-8s %s\n", json_integer_value(json_object_get(r, "vmid")),
+               json_string_value(json_object_get(r, "key")), json_string_value(json_object_get(r, "volid")),
+               dev ? dev : "-", json_is_true(json_object_get(r, "running")) ? "yes" : "no", remedy ? remedy : "in order");
+        if (json_is_array(json_object_get(r, "command"))) {
+            fputs("       fix:", stdout);
+            json_array_foreach(json_object_get(r, "command"), j, a)
+                printf(" %s", json_string_value(a));
+            putchar('\n');
+        }
+    }
+    json_array_foreach(json_object_get(res, "guest_errors"), i, r)
+        printf("%-6" JSON_INTEGER_FORMAT " error: %s\n", json_integer_value(json_object_get(r, "vmid")),
+               json_string_value(json_object_get(r, "error")));
+    printf("%" JSON_INTEGER_FORMAT " need%s action\n", need, need == 1 ? "s" : "");
+    json_decref(res);
+    return need ? 1 : 0;
+}
+
 static int cmd_verify_hints(cli *c, int argc, char **argv)
 {
     (void)argc;
@@ -512,6 +555,10 @@ static const command commands[] = {
     { "mapped", "", 0, 0, 0, 0,
       "The kernel RBD devices of this host: device, pool, namespace, image, snapshot,\n"
       "the volume ID when a storage matches, and the map options. Reads only.", cmd_mapped },
+    { "audit", "", 0, 0, 0, 0,
+      "Every guest's kernel-mapped RBD volumes against its hints: a Windows guest's\n"
+      "disk mapped without rxbounce needs action (the fix when the guest is not\n"
+      "running). Exit 0 when all is in order, 1 when something needs action.", cmd_audit },
     { "verify-hints", "", 0, 0, 0, 1,
       "Verify hints as storage calls do; exit 1 with the error when invalid.", cmd_verify_hints },
     { "hints", "", 0, 0, 0, 0,

@@ -463,3 +463,33 @@ def test_vm_start_flow(node, tmp_path):
     with pytest.raises(pvestorage.NotFoundError, match="^scsi0: storage 'gone' does not exist$"):
         pvestorage.activate_vm_volumes(cfg, 102, True)
     reset(n, "not mapped")
+
+
+def test_audit(node):
+    """A Windows guest's disk mapped without rxbounce needs action; the fix is
+    offered only while the guest is not running; remapped, all is in order."""
+    n = node
+    confdir = n["root"] / "etc/pve/qemu-server"
+    confdir.mkdir(parents=True, exist_ok=True)
+    for f in confdir.glob("*.conf"):
+        f.unlink()
+    volid = f"ceph:{n['image']}"
+    (confdir / "300.conf").write_text(f"ostype: win10\nvirtio0: {volid}\n")
+    reset(n, "mapped without rxbounce")
+    res = pvestorage.audit(n["cfg"])
+    assert res["needs_action"] == 1 and res["guest_errors"] == []
+    [r] = res["volumes"]
+    assert (r["vmid"], r["key"], r["volid"], r["device"], r["in_order"]) == (300, "virtio0", volid, "/dev/rbd0", False)
+    assert r["command"] == ["pvestorage", "map", volid, "--hint", "guest-is-windows=1",
+                            "--hint", "plugin-may-deactivate-volume=1"]
+    runs = n["root"] / "var/run/qemu-server"
+    runs.mkdir(parents=True, exist_ok=True)
+    (runs / "300.pid").write_text(f"{os.getpid()}\n")
+    [r] = pvestorage.audit(n["cfg"])["volumes"]
+    assert r["running"] is True and r["command"] is None
+    (runs / "300.pid").unlink()
+    pvestorage.map_volume(n["cfg"], volid, hints={"guest-is-windows": True, "plugin-may-deactivate-volume": True})
+    res = pvestorage.audit(n["cfg"])
+    assert res["needs_action"] == 0 and res["volumes"][0]["options"] == "name=admin,key=client.admin,rxbounce"
+    (confdir / "300.conf").unlink()
+    reset(n, "not mapped")

@@ -348,6 +348,27 @@ reset_kernel();
     take_log();
 }
 
+# audit: a Windows guest's disk without rxbounce needs action
+{
+    unlink glob("$root/etc/pve/qemu-server/*.conf");
+    open(my $fh, '>', "$root/etc/pve/qemu-server/300.conf") or die;
+    print $fh "ostype: win10\nvirtio0: ceph:$image\n";
+    close($fh);
+    reset_kernel();
+    device_state('mapped without rxbounce');
+    my $res = PVE::Storage::XS::audit($cfg);
+    is($res->{needs_action}, 1, 'audit: one volume needs action');
+    is($res->{volumes}[0]{device}, '/dev/rbd0', 'the device');
+    ok(!$res->{volumes}[0]{in_order}, 'not in order');
+    is_deeply($res->{volumes}[0]{command}, ['pvestorage', 'map', "ceph:$image", '--hint', 'guest-is-windows=1',
+                                            '--hint', 'plugin-may-deactivate-volume=1'], 'the fix');
+    reset_kernel();
+    device_state('mapped with rxbounce');
+    is(PVE::Storage::XS::audit($cfg)->{needs_action}, 0, 'with rxbounce all is in order');
+    unlink "$root/etc/pve/qemu-server/300.conf";
+    reset_kernel();
+}
+
 configure(%$old);
 system('rbd', '-c', "$root/etc/pve/ceph.conf", '--keyring', "$root/etc/pve/priv/ceph/ceph.keyring", 'rm', '--no-progress', "rbd/$image");
 done_testing();

@@ -1451,6 +1451,24 @@ activate_vm_volumes(cfg, vmid, may_deactivate = 0, opts = &PL_sv_undef)
   OUTPUT:
     RETVAL
 
+SV *
+audit(cfg)
+    SV *cfg
+  CODE:
+    /* every guest's krbd volumes against its hints: a hash back */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration", &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
+    if (pvs_audit(MY_CXT.ctx, f->v[0], &f->v[2], &f->err))
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = to_perl(aTHX_ f->v[2]);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
 void
 deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     SV *cfg

@@ -1092,26 +1092,61 @@ out:
 static PyObject *py_activate_volumes_report(PyObject *m, PyObject *a, PyObject *k) { return report_call(m, a, k, 0); }
 static PyObject *py_map_volume_report(PyObject *m, PyObject *a, PyObject *k) { return report_call(m, a, k, 1); }
 
-/* activate_vm_volumes: the VM-start flow, the records back */
-static PyObject *py_activate_vm_volumes(PyObject *module, PyObject *args, PyObject *kw)
+/* a call on the whole configuration (the storages it needs are known only
+ * inside it): fn's result back, as records (reporting calls) or as is */
+typedef int (*cfg_fn)(pvs_ctx *ctx, const json_t *cfg, const void *arg, json_t **out, pvs_error *err);
+
+static PyObject *cfg_call(PyObject *module, PyObject *cfgo, cfg_fn fn, const void *arg, int records)
 {
-    static char *kwlist[] = { "cfg", "vmid", "may_deactivate", "dry_run", NULL };
-    PyObject *cfgo;
-    long long vmid;
-    int may = 0, dry = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OL|p$p:activate_vm_volumes", kwlist, &cfgo, &vmid, &may, &dry))
-        return NULL;
     modstate *st = get_state(module);
-    json_t *cfg = data_to_json(st, cfgo, "cfg"), *report = NULL;
+    json_t *cfg = data_to_json(st, cfgo, "cfg"), *out = NULL;
     if (!cfg)
         return NULL;
     pvs_error err = PVS_ERROR_INIT;
     int rc;
     BLOCKING_CALL(st, cfgo, NULL)
-    rc = pvs_activate_guest(st->ctx, cfg, vmid, may, dry ? PVS_DRY_RUN : 0, &report, NULL, &err);
+    rc = fn(st->ctx, cfg, arg, &out, &err);
     BLOCKING_END(st)
     json_decref(cfg);
-    return records_result(st, rc, &err, report);
+    if (records)
+        return records_result(st, rc, &err, out);
+    return finish(st, rc, &err, rc ? NULL : to_python_steal(out));
+}
+
+typedef struct guest_args {
+    long long vmid;
+    int may, flags;
+} guest_args;
+
+static int guest_fn(pvs_ctx *ctx, const json_t *cfg, const void *arg, json_t **out, pvs_error *err)
+{
+    const guest_args *g = arg;
+    return pvs_activate_guest(ctx, cfg, g->vmid, g->may, g->flags, out, NULL, err);
+}
+
+/* activate_vm_volumes: the VM-start flow, the records back */
+static PyObject *py_activate_vm_volumes(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "cfg", "vmid", "may_deactivate", "dry_run", NULL };
+    PyObject *cfgo;
+    guest_args g = { 0, 0, 0 };
+    int dry = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OL|p$p:activate_vm_volumes", kwlist, &cfgo, &g.vmid, &g.may, &dry))
+        return NULL;
+    g.flags = dry ? PVS_DRY_RUN : 0;
+    return cfg_call(module, cfgo, guest_fn, &g, 1);
+}
+
+static int audit_fn(pvs_ctx *ctx, const json_t *cfg, const void *arg, json_t **out, pvs_error *err)
+{
+    (void)arg;
+    return pvs_audit(ctx, cfg, out, err);
+}
+
+/* audit: every guest's krbd volumes against its hints, a dict back */
+static PyObject *py_audit(PyObject *module, PyObject *cfgo)
+{
+    return cfg_call(module, cfgo, audit_fn, NULL, 0);
 }
 
 static PyObject *py_storage_hints(PyObject *module, PyObject *args, PyObject *kw)
@@ -1488,6 +1523,12 @@ static PyMethodDef module_methods[] = {
       "The VM-start flow: the guest's volumes from /etc/pve/qemu-server/VMID.conf\n"
       "(under the root setting) and the hints qemu-server computes from its ostype,\n"
       "activated as activate_volumes_report does; the records back." },
+    { "audit", py_audit, METH_O,
+      "audit(cfg, /)\n--\n\n"
+      "Every guest under /etc/pve/qemu-server (the root setting) against its kernel\n"
+      "RBD mappings: {'volumes': [...], 'guest_errors': [...], 'needs_action': N};\n"
+      "a Windows guest's volume mapped without rxbounce is not in order, with the\n"
+      "command that remaps it when the guest is not running.  Reads only." },
     { "deactivate_volumes", (PyCFunction)(void (*)(void))py_deactivate_volumes, METH_VARARGS | METH_KEYWORDS,
       "deactivate_volumes(cfg, volids, snapname=None)\n--\n\n"
       "Deactivate volumes, going on past failures (each warned), then raise DeactivationError." },

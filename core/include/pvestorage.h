@@ -495,6 +495,17 @@ int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error 
  * *hints (when not NULL) gets the hints used. */
 int pvs_activate_guest(pvs_ctx *ctx, const json_t *cfg, long long vmid, int may_deactivate, int flags,
                        json_t **report, json_t **hints, pvs_error *err);
+/* Every guest under ROOT/etc/pve/qemu-server against its kernel RBD
+ * mappings (pvestorage audit), reads only: a new { "volumes": [...],
+ * "guest_errors": [ { "vmid", "error" } ], "needs_action": N }, one record
+ * per krbd volume of a guest: "vmid", "key", "volid", "windows",
+ * "running" (its pid file under ROOT/var/run/qemu-server names a live
+ * process), "device" and "options" (null when not mapped), "in_order"
+ * (false for a Windows guest's volume mapped without rxbounce, or one
+ * whose mapping cannot be looked at: then "error"), "remedy" (what to do)
+ * and "command" (the argv that remaps it, only when that is safe: the
+ * guest is not running). */
+int pvs_audit(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
 /* For plugins: 1 in a dry run (read, change nothing), and the action of
  * the volume being worked on in a reporting call (a no-op otherwise). */
 int pvs_dry_run(const pvs_ctx *ctx);

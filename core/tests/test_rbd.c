@@ -646,6 +646,79 @@ static void test_vm_start_flow(void **state)
     remove_image(NULL, tpm);
 }
 
+/* audit: a Windows guest's disk mapped without rxbounce needs action, with
+ * the fix only while the guest is not running; with rxbounce, or a Linux
+ * guest's disk, all is in order -- the command's exit status says so */
+static void test_audit(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char rel[128], text[512], volid[128];
+    int vmid = atoi(f->image + 3);
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    snprintf(rel, sizeof rel, "etc/pve/qemu-server/%d.conf", vmid);
+    snprintf(text, sizeof text, "ostype: win11\nscsi0: %s,size=8M\nunused0: ceph:vm-%d-disk-404\n", volid, vmid);
+    put_file(f->root, rel, text);
+    put_file(f->root, "etc/pve/qemu-server/9999.conf", "ostype: l26\nscsi0: ceph:vm-9999-disk-0\n");
+    snprintf(text, sizeof text, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n");
+    put_file(f->root, "etc/pve/storage.cfg", text);
+    reset_kernel(f, 1);   /* mapped without rxbounce */
+    json_t *res = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_audit(f->ctx, f->cfg, &res, &err), 0);
+    assert_int_equal(json_integer_value(json_object_get(res, "needs_action")), 1);
+    json_t *vols = json_object_get(res, "volumes"), *r = json_array_get(vols, 0);
+    assert_int_equal(json_array_size(vols), 2);   /* the guest's disk, and the Linux guest's (not mapped) */
+    assert_string_equal(json_string_value(json_object_get(r, "volid")), volid);
+    assert_string_equal(json_string_value(json_object_get(r, "device")), "/dev/rbd0");
+    assert_string_equal(json_string_value(json_object_get(r, "options")), "name=admin,key=client.admin");
+    assert_true(json_is_false(json_object_get(r, "in_order")));
+    char *cmd = json_dumps(json_object_get(r, "command"), JSON_COMPACT);
+    snprintf(text, sizeof text, "[\"pvestorage\",\"map\",\"%s\",\"--hint\",\"guest-is-windows=1\",\"--hint\","
+             "\"plugin-may-deactivate-volume=1\"]", volid);
+    assert_string_equal(cmd, text);
+    free(cmd);
+    assert_true(json_is_true(json_object_get(json_array_get(vols, 1), "in_order")));
+    json_decref(res);
+    /* the guest runs (its pid file names a live process: this one) -- no command */
+    snprintf(rel, sizeof rel, "var/run/qemu-server/%d.pid", vmid);
+    snprintf(text, sizeof text, "%d\n", (int)getpid());
+    put_file(f->root, rel, text);
+    assert_int_equal(pvs_audit(f->ctx, f->cfg, &res, &err), 0);
+    r = json_array_get(json_object_get(res, "volumes"), 0);
+    assert_true(json_is_true(json_object_get(r, "running")));
+    assert_true(json_is_null(json_object_get(r, "command")));
+    assert_non_null(strstr(json_string_value(json_object_get(r, "remedy")), "once the guest is shut down"));
+    json_decref(res);
+    /* the command: exit 1 while something needs action, 0 once it is in order */
+    const char *cli = getenv("PVS_CLI");
+    const char *audit[] = { cli, "--root", f->root, "--json", "audit", NULL };
+    pvs_run_result out;
+    assert_int_equal(pvs_run(audit, 60, &out, NULL), 0);
+    assert_int_equal(out.exit_status, 1);
+    json_t *doc = json_loads(out.out, 0, NULL);
+    assert_true(json_is_true(json_object_get(doc, "ok")) && json_is_false(json_object_get(doc, "in_order")));
+    json_decref(doc);
+    pvs_run_result_clear(&out);
+    /* the remedy, carried out once the guest is stopped */
+    snprintf(text, sizeof text, "%s/%s", f->root, rel);
+    unlink(text);
+    const char *fix[] = { cli, "--root", f->root, "--rbd-command", getenv("PVS_FAKE_RBD"), "map", volid, "--hint",
+                          "guest-is-windows=1", "--hint", "plugin-may-deactivate-volume=1", NULL };
+    assert_int_equal(pvs_run(fix, 60, &out, NULL), 0);
+    assert_int_equal(out.exit_status, 0);
+    pvs_run_result_clear(&out);
+    assert_int_equal(pvs_run(audit, 60, &out, NULL), 0);
+    assert_int_equal(out.exit_status, 0);
+    doc = json_loads(out.out, 0, NULL);
+    assert_true(json_is_true(json_object_get(doc, "in_order")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(doc, "volumes"), 0), "options")),
+                        "name=admin,key=client.admin,rxbounce");
+    json_decref(doc);
+    pvs_run_result_clear(&out);
+    take_log(f);
+}
+
 /* the command, as an operator runs it */
 static void test_cli(void **state)
 {
@@ -777,6 +850,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_start_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -16,7 +16,7 @@ our %EXPORT_TAGS = (
                  verify_hints storage_hints generate_storage_hints)],
     config => [qw(parse_volume_id read_config parse_config)],
     volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-                   path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes)],
+                   path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes audit)],
     plugins => [qw(register_plugin)],
     settings => [qw(configure settings)],
 );
@@ -240,6 +240,16 @@ error names the disk key), and the hints C<generate_storage_hints> computes
 (C<guest-is-windows> from C<ostype>; C<plugin-may-deactivate-volume> from
 C<$may_deactivate>, 1 at VM start), activated as C<activate_volumes_report>
 does. Returns the records.
+
+=item audit($cfg)
+
+Every guest under F</etc/pve/qemu-server> (the C<root> setting) against its
+kernel RBD mappings, reading only: a hash with C<volumes> (one record per
+krbd volume of a guest: C<vmid>, C<key>, C<volid>, C<windows>, C<running>,
+C<device>, C<options>, C<in_order>, C<remedy>, and C<command>, the argv that
+remaps it, only when the guest is not running), C<guest_errors> and
+C<needs_action>. A Windows guest's volume mapped without C<rxbounce> is not
+in order.
 
 =item deactivate_volumes($cfg, $vollist, $snapname)
 

@@ -1,0 +1,174 @@
+/* rbd_audit.c - every guest's kernel-mapped RBD volumes against what its
+ * hints need (pvestorage audit): a Windows guest's disk mapped without
+ * rxbounce is found, with the command that fixes it when that is safe (the
+ * guest is not running).  Reads only. */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rbd.h"
+
+/* the guest IDs with a configuration under ROOT/etc/pve/qemu-server, ascending */
+static long long *guest_ids(pvs_ctx *ctx, size_t *n)
+{
+    char *dir = pvs_host_path(ctx, "/etc/pve/qemu-server");
+    DIR *d = dir ? opendir(dir) : NULL;
+    long long *ids = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    *n = 0;
+    while (d && (e = readdir(d))) {
+        char *end;
+        errno = 0;
+        long long id = strtoll(e->d_name, &end, 10);
+        if (end == e->d_name || strcmp(end, ".conf") != 0 || errno || id < 0 || e->d_name[0] == '-')
+            continue;
+        if (*n == cap) {
+            long long *v = realloc(ids, (cap = cap ? cap * 2 : 32) * sizeof *v);
+            if (!v)
+                break;
+            ids = v;
+        }
+        ids[(*n)++] = id;
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+    for (size_t i = 1; i < *n; i++)   /* a few hundred at most: insertion sort */
+        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
+            long long t = ids[j];
+            ids[j] = ids[j - 1];
+            ids[j - 1] = t;
+        }
+    return ids;
+}
+
+/* qemu-server's check: the pid file names a live process */
+static int guest_running(pvs_ctx *ctx, long long vmid)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "/var/run/qemu-server/%lld.pid", vmid);
+    char *path = pvs_host_path(ctx, rel);
+    size_t len = 0;
+    char *text = path ? pvs_read_regular_file(path, &len, NULL) : NULL;
+    free(path);
+    char *end;
+    long pid = text ? strtol(text, &end, 10) : 0;
+    int running = text && pid > 0 && end != text && (*end == '\0' || *end == '\n')
+                  && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+    free(text);
+    return running;
+}
+
+static json_t *message_json(const char *m)
+{
+    size_t n = strlen(m);
+    return json_stringn_nocheck(m, n && m[n - 1] == '\n' ? n - 1 : n);
+}
+
+/* the kernel's view of a volume: mapped (1) with its options, or not (0);
+ * -1 with e set when it cannot be told */
+static int kernel_view(pvs_ctx *ctx, const char *storeid, const json_t *scfg, const char *volname, int *id,
+                       char **opts, pvs_error *e)
+{
+    rbd_opts o;
+    char fsid[37] = "";
+    char *dev = NULL;
+    int mapped = -1;
+    if (rbd_opts_get(ctx, storeid, scfg, &o, e))
+        return -1;
+    if (rbd_cluster_fsid(ctx, storeid, scfg, &o, fsid, e) == 0 && (dev = rbd_dev_path(ctx, &o, fsid, volname)))
+        mapped = rbd_device_state(ctx, dev, id, e);
+    if (mapped == 1)
+        *opts = rbd_map_options(ctx, *id);
+    free(dev);
+    rbd_opts_clear(&o);
+    return mapped < 0 ? -1 : mapped;
+}
+
+/* one krbd volume of a guest: its device and options, whether they give
+ * what the guest's hints need, and what to do when they do not */
+static json_t *audit_volume(pvs_ctx *ctx, const json_t *cfg, const char *key, const char *volid, int windows,
+                            int running, long long vmid)
+{
+    char *storeid = NULL, *volname = NULL;
+    if (pvs_parse_volume_id(volid, &storeid, &volname, NULL))
+        return NULL;
+    const json_t *scfg = pvs_storage_config(cfg, storeid, NULL);
+    const char *type = pvs_scfg_str(scfg, "type");
+    json_t *rec = NULL;
+    if (type && strcmp(type, "rbd") == 0 && pvs_scfg_bool(scfg, "krbd", 0)) {
+        pvs_error e = PVS_ERROR_INIT;
+        char *opts = NULL;
+        int id = -1, mapped = kernel_view(ctx, storeid, scfg, volname, &id, &opts, &e);
+        int ok = mapped == 0 || (mapped == 1 && (!windows || (opts && rbd_has_option(opts, "rxbounce"))));
+        rec = json_pack("{s:I, s:s, s:o, s:b, s:b, s:o, s:o, s:b}", "vmid", (json_int_t)vmid, "key", key, "volid",
+                        json_stringn_nocheck(volid, strlen(volid)), "windows", windows, "running", running,
+                        "device", mapped == 1 ? json_sprintf("/dev/rbd%d", id) : json_null(), "options",
+                        opts ? json_stringn_nocheck(opts, strlen(opts)) : json_null(), "in_order", ok);
+        json_t *cmd = !ok && mapped == 1 && !running
+                          ? json_pack("[s, s, o, s, s, s, s]", "pvestorage", "map", json_stringn_nocheck(volid, strlen(volid)),
+                                      "--hint", "guest-is-windows=1", "--hint", "plugin-may-deactivate-volume=1")
+                          : json_null();
+        json_object_set_new(rec, "command", cmd);
+        json_object_set_new(rec, "remedy", ok ? json_null()
+                            : mapped < 0 ? json_string("the mapping could not be looked at (see error)")
+                            : running ? json_string("mapped without rxbounce while the guest runs: remap it once the "
+                                                    "guest is shut down (the remap needs an unmap)")
+                                      : json_string("mapped without rxbounce and the guest is not running: remap it "
+                                                    "with the command"));
+        if (e.message)
+            json_object_set_new(rec, "error", message_json(e.message));
+        pvs_error_clear(&e);
+        free(opts);
+    }
+    free(storeid);
+    free(volname);
+    return rec;
+}
+
+static int audit_in(pvs_ctx *call, const json_t *cfg, json_t **out, pvs_error *err)
+{
+    size_t n;
+    long long *ids = guest_ids(call, &n);
+    json_t *vols = json_array(), *errors = json_array();
+    *out = json_pack("{s:o, s:o}", "volumes", vols, "guest_errors", errors);
+    if (!*out) {
+        free(ids);
+        return pvs_oom(err);
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_t *g = NULL, *v;
+        pvs_error e = PVS_ERROR_INIT;
+        if (pvs_guest_config_read(call, ids[i], &g, &e)) {   /* one guest's file: reported, the rest go on */
+            json_array_append_new(errors, json_pack("{s:I, s:o}", "vmid", (json_int_t)ids[i], "error",
+                                                    message_json(e.message ? e.message : "unknown error")));
+            pvs_error_clear(&e);
+            continue;
+        }
+        int windows = pvs_guest_is_windows(json_string_value(json_object_get(g, "ostype")));
+        int running = guest_running(call, ids[i]);
+        size_t k;
+        json_array_foreach(json_object_get(g, "volumes"), k, v) {
+            json_t *rec = audit_volume(call, cfg, json_string_value(json_object_get(v, "key")),
+                                       json_string_value(json_object_get(v, "volid")), windows, running, ids[i]);
+            if (rec && !json_is_true(json_object_get(rec, "in_order")))
+                bad++;
+            if (rec)
+                json_array_append_new(vols, rec);
+        }
+        json_decref(g);
+    }
+    free(ids);
+    json_object_set_new(*out, "needs_action", json_integer((json_int_t)(bad + json_array_size(errors))));
+    return 0;
+}
+
+int pvs_audit(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err)
+{
+    *out = NULL;
+    PVS_CALL(audit_in(call, cfg, out, err));
+}
