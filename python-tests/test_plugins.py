@@ -238,3 +238,36 @@ def test_replacing_a_builtin_plugin():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "['iso/not-there.iso']"
+
+
+class Attaching:
+    """Says what it did: its own action in a reporting call."""
+    type = "pyattach"
+    api = 13
+    plugindata = {"content": [{"images": 1}, {"images": 1}]}
+
+    def activate_volume(self, storeid, scfg, volname, snapname=None, cache=None, hints=None):
+        return {"action": "attached"}
+
+
+class Passive:
+    """Has no activate_volume (only deactivate_volume): nothing was done for
+    its volumes."""
+    type = "pypassive"
+    api = 13
+    plugindata = {"content": [{"images": 1}, {"images": 1}]}
+
+    def deactivate_volume(self, storeid, scfg, volname, snapname=None, cache=None):
+        pass
+
+
+def test_plugin_actions_in_a_report():
+    pvestorage.register_plugin(Attaching)
+    pvestorage.register_plugin(Passive)
+    cfg = pvestorage.parse_config("pyattach: at\n\npypassive: pa\n")
+    vols = ["at:100/vm-100-disk-0.raw", "pa:100/vm-100-disk-1.raw"]
+    assert [r["action"] for r in pvestorage.activate_volumes_report(cfg, vols)] == ["attached", "not-implemented"]
+    # the upstream-compatible call ignores what the plugin returned
+    assert pvestorage.activate_volumes(cfg, vols) is None
+    assert [r["action"] for r in pvestorage.activate_volumes_report(cfg, vols, dry_run=True)] == \
+        ["skipped-dry-run", "skipped-dry-run"]

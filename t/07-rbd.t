@@ -316,6 +316,20 @@ reset_kernel();
        'the failed volume has the error');
     my $r = PVE::Storage::XS::map_volume_report($cfg, "ceph:$image", undef, { 'guest-is-windows' => 1 });
     is($r->[0]{action}, 'already-mapped', 'map_volume_report: one record');
+    {   # the unmap of a remap fails: the volume stays mapped as it was, and says so
+        reset_kernel();
+        device_state('mapped without rxbounce');
+        local $ENV{FAKE_RBD_FAIL} = 'unmap';
+        my @warned;
+        local $SIG{__WARN__} = sub { push @warned, @_ };
+        my $f = PVE::Storage::XS::map_volume_report($cfg, "ceph:$image", undef,
+                                                    { 'guest-is-windows' => 1, 'plugin-may-deactivate-volume' => 1 });
+        is($f->[0]{action}, 'remap-failed', 'a failed unmap: remap-failed');
+        like($f->[0]{warnings}[0], qr/^could not unmap to apply rxbounce - /, 'with the warning in the record');
+        take_log();
+        reset_kernel();
+        device_state('mapped with rxbounce');
+    }
     is($r->[0]{options_before}, 'name=admin,key=client.admin,rxbounce', 'with the kernel\'s options');
     reset_kernel();
     take_log();

@@ -245,4 +245,39 @@ is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registere
        'a class that cannot be registered: the reason');
 }
 
+# a reporting call: a plugin says what it did with { action => ... }; a plain
+# return value (the usual "return 1") says nothing, so its volume was activated
+{
+    package My::Storage::Attach {
+        sub api { 13 }
+        sub type { 'attachstore' }
+        sub plugindata { { content => [ { images => 1 }, { images => 1 } ] } }
+        sub options { { content => { optional => 1 } } }
+        sub activate_volume { return { action => 'attached' } }
+    }
+    package My::Storage::Passive {
+        sub api { 13 }
+        sub type { 'passivestore' }
+        sub plugindata { { content => [ { images => 1 }, { images => 1 } ] } }
+        sub options { { content => { optional => 1 } } }
+        sub deactivate_volume { 1 }   # no activate_volume
+    }
+    register_plugin('My::Storage::Attach');
+    register_plugin('My::Storage::Passive');
+    my $p = parse_config("passivestore: pa\n\tcontent images\n", 'storage.cfg');
+    is(PVE::Storage::XS::activate_volumes_report($p, ['pa:100/vm-100-disk-0.raw'])->[0]{action}, 'not-implemented',
+       'a Perl plugin without activate_volume: not-implemented');
+    my $c = parse_config("attachstore: at\n\tcontent images\n", 'storage.cfg');
+    my $r = PVE::Storage::XS::activate_volumes_report($c, ['at:100/vm-100-disk-0.raw']);
+    is($r->[0]{action}, 'attached', 'a Perl plugin\'s own action is the record\'s');
+    @My::Storage::Custom::calls = ();
+    $r = PVE::Storage::XS::activate_volumes_report($cfg, ['fast:vm-100-disk-0'], undef, {});
+    is($r->[0]{action}, 'activated', 'a plain return value: activated');
+    is($r->[0]{path}, '/dev/custom/vm-100-disk-0', 'with the plugin\'s path');
+    @My::Storage::Custom::calls = ();
+    $r = PVE::Storage::XS::activate_volumes_report($cfg, ['fast:vm-100-disk-0'], undef, {}, { dry_run => 1 });
+    is($r->[0]{action}, 'skipped-dry-run', 'a dry run does not ask a Perl plugin');
+    is_deeply(\@My::Storage::Custom::calls, [], 'which is not called at all');
+}
+
 done_testing();

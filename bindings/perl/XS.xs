@@ -865,13 +865,31 @@ static int pl_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char 
     PERL_DONE(rc < 0 ? err->code : 0);
 }
 
+/* activate_volume's result, which upstream ignores: a plugin may say what
+ * it did (a reporting call's action) by returning { action => '...' }; a
+ * plain value (many plugins "return 1") says nothing */
+static void plugin_action(pTHX_ pvs_ctx *ctx, SV *res)
+{
+    SV **a = res && SvROK(res) && SvTYPE(SvRV(res)) == SVt_PVHV ? hv_fetchs((HV *)SvRV(res), "action", 0) : NULL;
+    res = a ? *a : NULL;
+    if (res && SvOK(res) && !SvROK(res)) {
+        STRLEN len;
+        const char *s = SvPVutf8(res, len);
+        char *copy = strndup(s, len);
+        if (copy)
+            pvs_report_action(ctx, copy);
+        free(copy);
+    }
+}
+
 static int pl_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                               const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
 {
-    (void)ctx;
-    PERL_CALL("activate_volume", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+    PERL_CALL("activate_volume", 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
               str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), cache_sv(aTHX_ &MY_CXT),
               hints_sv(aTHX_ &MY_CXT, hints));
+    if (rc > 0)
+        plugin_action(aTHX_ ctx, out[0]);
     PERL_DONE(rc < 0 ? err->code : 0);
 }
 

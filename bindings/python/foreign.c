@@ -252,13 +252,28 @@ static int py_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char 
     return run(self, &c, err);
 }
 
+/* What a plugin says it did (its own action in a reporting call): a str,
+ * or a dict with "action"; anything else (None, as upstream's) says nothing. */
+static int action_result(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err)
+{
+    (void)pp, (void)method, (void)err;
+    PyObject *a = PyDict_Check(res) ? PyDict_GetItemString(res, "action") : res;   /* borrowed */
+    *(char **)out = a && PyUnicode_Check(a) ? utf8_copy(a) : NULL;
+    PyErr_Clear();
+    return 0;
+}
+
 static int py_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                               const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
 {
-    (void)ctx;
+    char *action = NULL;
     pcall c = { "activate_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_CACHE | A_HINTS,
-                storeid, volname, snapname, scfg, hints, NULL, NULL };
-    return run(self, &c, err);
+                storeid, volname, snapname, scfg, hints, action_result, &action };
+    int rc = run(self, &c, err);
+    if (!rc && action)
+        pvs_report_action(ctx, action);
+    free(action);
+    return rc;
 }
 
 static int py_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,

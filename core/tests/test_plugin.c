@@ -230,6 +230,59 @@ static void test_replace_a_known_type(void **state)
     pvs_ctx_free(ctx);
 }
 
+/* a reporting call through C plugins: one that says what it did, one with
+ * no activate_volume (not-implemented), and neither asked in a dry run */
+static int said_activations;
+static int say_attached(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                        const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+{
+    (void)self, (void)storeid, (void)scfg, (void)volname, (void)snapname, (void)hints, (void)err;
+    said_activations++;
+    pvs_report_action(ctx, "attached");
+    return 0;
+}
+
+static int no_deactivation(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                           const char *volname, const char *snapname, pvs_error *err)
+{
+    (void)ctx, (void)self, (void)storeid, (void)scfg, (void)volname, (void)snapname, (void)err;
+    return 0;
+}
+
+static void test_plugin_actions(void **state)
+{
+    (void)state;
+    pvs_ctx *ctx = test_ctx(NULL);
+    pvs_error err = PVS_ERROR_INIT;
+    static const pvs_plugin_option opts[] = { PVS_OPT("content"), PVS_OPTIONS_END };
+    static const char *const content[] = { "images", NULL };
+    pvs_plugin says = make_plugin("says", 13), quiet = make_plugin("quiet", 13);
+    says.options = quiet.options = opts;
+    says.content_valid = quiet.content_valid = content;
+    says.activate_volume = say_attached;
+    quiet.deactivate_volume = no_deactivation;
+    assert_int_equal(pvs_register_plugin(ctx, &says, &err), 0);
+    assert_int_equal(pvs_register_plugin(ctx, &quiet, &err), 0);
+    static const char text[] = "says: s1\n\tcontent images\n\nquiet: q1\n\tcontent images\n";
+    json_t *cfg = pvs_config_parse(ctx, "storage.cfg", text, strlen(text), &err), *rep = NULL;
+    const char *vols[] = { "s1:100/vm-100-disk-0.raw", "q1:100/vm-100-disk-1.raw" };
+    assert_int_equal(pvs_activate_volumes_report(ctx, cfg, vols, 2, NULL, NULL, 0, &rep, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 0), "action")), "attached");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 1), "action")), "not-implemented");
+    assert_int_equal(said_activations, 1);
+    json_decref(rep);
+    assert_int_equal(pvs_activate_volumes_report(ctx, cfg, vols, 2, NULL, NULL, PVS_DRY_RUN, &rep, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 0), "action")), "skipped-dry-run");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 1), "action")), "skipped-dry-run");
+    assert_int_equal(said_activations, 1);   /* not asked */
+    json_decref(rep);
+    /* an action outside a reporting call changes nothing */
+    assert_int_equal(pvs_activate_volumes(ctx, cfg, vols, 1, NULL, NULL, &err), 0);
+    assert_int_equal(said_activations, 2);
+    json_decref(cfg);
+    pvs_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_plugin_state),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_replace_a_known_type),
+        cmocka_unit_test(test_plugin_actions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

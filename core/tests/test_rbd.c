@@ -560,6 +560,14 @@ static void test_report_actions(void **state)
                         "rbd error: rbd: error opening image vm-999-disk-404: (2) No such file or directory");
     pvs_error_clear(&err);
     json_decref(rep);
+    /* a librbd storage (no krbd): QEMU opens the image itself, nothing to map */
+    char lib[128];
+    snprintf(lib, sizeof lib, "lib:%s", f->image);
+    const char *libvol[] = { lib };
+    assert_int_equal(pvs_activate_volumes_report(f->ctx, f->cfg, libvol, 1, NULL, h, 0, &rep, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 0), "action")), "activated");
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(rep, 0), "path")), "rbd:rbd/"));
+    json_decref(rep);
     /* the plan of the same list: the first volume is already mapped now */
     assert_int_equal(pvs_activate_volumes_report(f->ctx, f->cfg, vols, 1, NULL, h, PVS_DRY_RUN, &rep, &err), 0);
     assert_string_equal(json_string_value(json_object_get(json_array_get(rep, 0), "action")), "already-mapped");
