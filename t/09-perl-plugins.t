@@ -280,4 +280,25 @@ is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registere
     is_deeply(\@My::Storage::Custom::calls, [], 'which is not called at all');
 }
 
+# the VM-start flow with a Perl plugin's disk: qemu-server's hints reach the
+# class, in the guest's disk order, beside a dir disk; cdroms and unused
+# disks are not activated
+{
+    my $root = tempdir(CLEANUP => 1);
+    make_path("$root/etc/pve/qemu-server");
+    open(my $fh, '>', "$root/etc/pve/qemu-server/700.conf") or die;
+    print $fh "ostype: win11\nscsi0: fast:vm-700-disk-0,size=4G\nide2: d1:iso/x.iso,media=cdrom\n"
+            . "ide0: none,media=cdrom\nunused0: fast:vm-700-disk-9\n";
+    close($fh);
+    PVE::Storage::XS::configure(root => $root);
+    @My::Storage::Custom::calls = ();
+    my $r = PVE::Storage::XS::activate_vm_volumes($cfg, 700, 1);
+    PVE::Storage::XS::configure(root => '/');
+    is_deeply([map { "$_->{volid} $_->{action}" } @$r], ['d1:iso/x.iso activated', 'fast:vm-700-disk-0 activated'],
+              'a Windows guest: its iso and its Perl-plugin disk, in qemu-server\'s order (ide before scsi)');
+    is_deeply([grep { /^activate_volume/ } @My::Storage::Custom::calls],
+              ['activate_volume fast:vm-700-disk-0 snap=- hints=guest-is-windows=1,plugin-may-deactivate-volume=1 cache=by activate_storage'],
+              'the class got qemu-server\'s hints for a Windows guest at start');
+}
+
 done_testing();
