@@ -446,18 +446,20 @@ static int cmd_mapped(cli *c, int argc, char **argv)
     return 0;
 }
 
-/* every guest's krbd volumes against its hints: exit 1 when one needs action */
+/* every guest's krbd volumes against its hints: exit 1 when one needs action,
+ * 3 when the audit itself could not be done (monitoring's "unknown") */
+#define EXIT_AUDIT_UNKNOWN 3
 static int cmd_audit(cli *c, int argc, char **argv)
 {
     (void)argc, (void)argv;
     pvs_error err = PVS_ERROR_INIT;
     json_t *cfg = load_config(c, &err), *res = NULL;
-    if (!cfg)
-        return fail(c, &err);
-    int rc = pvs_audit(c->ctx, cfg, &res, &err);
+    int rc = cfg ? pvs_audit(c->ctx, cfg, &res, &err) : -1;
     json_decref(cfg);
-    if (rc)
-        return fail(c, &err);
+    if (rc) {
+        fail(c, &err);
+        return EXIT_AUDIT_UNKNOWN;
+    }
     json_int_t need = json_integer_value(json_object_get(res, "needs_action"));
     if (c->json) {
         json_object_set_new(res, "in_order", json_boolean(need == 0));

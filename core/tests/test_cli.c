@@ -530,6 +530,27 @@ static void test_activate_vm(void **state)
            "pvestorage: --vm belongs to the 'activate' command\nTry 'pvestorage --help'.\n");
 }
 
+/* audit's exit status is for monitoring: 0 in order, 1 needs action (an
+ * unreadable guest configuration counts), 3 when it could not audit at all */
+static void test_audit_status(void **state)
+{
+    (void)state;
+    char root[700], p[1024], want[2048];
+    node_root(root, sizeof root, "auditroot", "etc/pve/qemu-server");
+    put_file(root, "etc/pve/qemu-server/100.conf", "ostype: win11\nsata0: store:100/vm-100-disk-0.raw\n");
+    expect(run("--root", root, "--config", cfgpath, "--json", "audit", NULL), 0,
+           "{\"ok\":true,\"volumes\":[],\"guest_errors\":[],\"needs_action\":0,\"in_order\":true,"
+           "\"warnings\":[],\"info\":[]}\n", "");
+    snprintf(p, sizeof p, "%s/etc/pve/qemu-server/101.conf", root);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    snprintf(want, sizeof want, "VMID   KEY        VOLID                                DEVICE     RUNNING  STATUS\n"
+             "101    error: unable to read '%s' - not a regular file\n1 needs action\n", p);
+    expect(run("--root", root, "--config", cfgpath, "audit", NULL), 1, want, "");
+    snprintf(p, sizeof p, "%s/no-such.cfg", root);
+    snprintf(want, sizeof want, "unable to read '%s' - No such file or directory\n", p);
+    expect(run("--root", root, "--config", p, "audit", NULL), 3, "", want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_mapped),
         cmocka_unit_test(test_activate_vm),
+        cmocka_unit_test(test_audit_status),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
