@@ -484,9 +484,18 @@ def test_audit(node):
                             "--hint", "plugin-may-deactivate-volume=1"]
     runs = n["root"] / "var/run/qemu-server"
     runs.mkdir(parents=True, exist_ok=True)
-    (runs / "300.pid").write_text(f"{os.getpid()}\n")
+    (runs / "300.pid").write_text("4242\n")
+    proc = n["root"] / "proc/4242"
+    proc.mkdir(parents=True, exist_ok=True)
+    (proc / "stat").write_text("4242 (kvm) S 1 4242 4242 0 -1\n")
+    (proc / "cmdline").write_bytes(b"/usr/bin/kvm\0-id\0" b"300\0-pidfile\0/var/run/qemu-server/300.pid\0")
     [r] = pvestorage.audit(n["cfg"])["volumes"]
     assert r["running"] is True and r["command"] is None
+    assert "once the guest is shut down" in r["remedy"]
+    # a pid file whose process is no QEMU of this guest (a reused pid): not running
+    (proc / "cmdline").write_bytes(b"/bin/bash\0-c\0true\0")
+    [r] = pvestorage.audit(n["cfg"])["volumes"]
+    assert r["running"] is False and r["command"] is not None
     (runs / "300.pid").unlink()
     pvestorage.map_volume(n["cfg"], volid, hints={"guest-is-windows": True, "plugin-may-deactivate-volume": True})
     res = pvestorage.audit(n["cfg"])

@@ -155,6 +155,10 @@ void pvs_warn(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 void pvs_info(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 /* ROOT + path for a host path ("/sys/..."); malloc()ed. */
 char *pvs_host_path(const pvs_ctx *ctx, const char *path);
+/* qemu-server's vm_running_locally under the root setting (guest_running.c) */
+int pvs_guest_running(pvs_ctx *ctx, long long vmid);
+/* parse_cmdline on /proc/PID/cmdline's bytes: a QEMU whose -pidfile is PIDFILE? */
+int pvs_qemu_cmdline_has_pidfile(const char *text, size_t len, const char *pidfile);
 
 /* ---- run.c ---- */
 typedef struct pvs_run_result {

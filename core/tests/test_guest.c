@@ -1,6 +1,9 @@
 /* test_guest.c - a VM's configuration read as qemu-server reads it at VM
  * start, and the VM-start flow on dir storages (rbd: test_rbd.c). */
+#include <sys/time.h>
+
 #include "helpers.h"
+#include "internal.h"
 
 static char *volumes_of(const char *text)
 {
@@ -128,11 +131,96 @@ static void test_start_flow(void **state)
     remove_tree(dir);
 }
 
+static void put_bytes(const char *base, const char *rel, const char *data, size_t len)
+{
+    put_file(base, rel, "");
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", base, rel);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+#define PUT_BYTES(base, rel, lit) put_bytes(base, rel, lit, sizeof lit - 1)
+#define KVM_100 "/usr/bin/kvm\0-id\0" "100\0-name\0win\0-pidfile\0/var/run/qemu-server/100.pid\0-daemonize\0"
+#define STAT_S "4242 (kvm) S 1 4242 4242 0 -1 4194560 1 0 0 0 5 3 0 0 20 0 9 0 77 1000 50 18446744073709551615\n"
+
+/* qemu-server's vm_running_locally, under the root: the pid file's first
+ * line, a QEMU whose -pidfile is that file, not a zombie */
+static void test_guest_running(void **state)
+{
+    (void)state;
+    char *root = make_tempdir(), p[1024];
+    warnings w;
+    pvs_ctx *ctx = test_ctx(&w);
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_ctx_set(ctx, "root", root, &err), 0);
+    assert_false(pvs_guest_running(ctx, 100));   /* no pid file */
+    put_file(root, "var/run/qemu-server/100.pid", "4242\n");
+    assert_false(pvs_guest_running(ctx, 100));   /* no such process */
+    PUT_BYTES(root, "proc/4242/cmdline", KVM_100);
+    put_file(root, "proc/4242/stat", STAT_S);
+    assert_true(pvs_guest_running(ctx, 100));
+    assert_false(pvs_guest_running(ctx, 101));   /* no pid file of its own */
+    put_file(root, "var/run/qemu-server/100.pid", "4242");        /* no newline: the same */
+    assert_true(pvs_guest_running(ctx, 100));
+    put_file(root, "var/run/qemu-server/100.pid", "4242\nmore\n"); /* only the first line counts */
+    assert_true(pvs_guest_running(ctx, 100));
+    const char *bad_pids[] = { " 4242\n", "4242 \n", "+4242\n", "4242x\n", "", "\n4242\n" };
+    for (size_t i = 0; i < sizeof bad_pids / sizeof bad_pids[0]; i++) {
+        put_file(root, "var/run/qemu-server/100.pid", bad_pids[i]);
+        assert_false(pvs_guest_running(ctx, 100));
+    }
+    put_bytes(root, "var/run/qemu-server/100.pid", "4242\0\n", 6);
+    assert_false(pvs_guest_running(ctx, 100));
+    put_file(root, "var/run/qemu-server/100.pid", "4242\n");
+    /* the process must be a QEMU started with this very pid file */
+    PUT_BYTES(root, "proc/4242/cmdline", "/usr/bin/qemu-system-x86_64\0-pidfile\0/var/run/qemu-server/100.pid\0");
+    assert_true(pvs_guest_running(ctx, 100));
+    PUT_BYTES(root, "proc/4242/cmdline", "/bin/bash\0-pidfile\0/var/run/qemu-server/100.pid\0");
+    assert_false(pvs_guest_running(ctx, 100));   /* a reused pid */
+    PUT_BYTES(root, "proc/4242/cmdline", "/usr/bin/kvm\0-pidfile\0/var/run/qemu-server/101.pid\0");
+    assert_false(pvs_guest_running(ctx, 100));   /* another guest's */
+    PUT_BYTES(root, "proc/4242/cmdline", "/usr/bin/kvm\0-pidfile\0-daemonize\0/var/run/qemu-server/100.pid\0");
+    assert_false(pvs_guest_running(ctx, 100));   /* -pidfile without a value */
+    PUT_BYTES(root, "proc/4242/cmdline", "/usr/bin/kvm\0--pidfile\0\0/var/run/qemu-server/100.pid\0");
+    assert_true(pvs_guest_running(ctx, 100));    /* --option, empty arguments skipped */
+    PUT_BYTES(root, "proc/4242/cmdline", "/usr/bin/kvm\n\0-pidfile\0/var/run/qemu-server/100.pid\0");
+    assert_false(pvs_guest_running(ctx, 100));   /* the first line only */
+    PUT_BYTES(root, "proc/4242/cmdline", "");
+    assert_false(pvs_guest_running(ctx, 100));   /* a kernel thread's */
+    PUT_BYTES(root, "proc/4242/cmdline", KVM_100);
+    /* a zombie is not running; a stat of another pid is no evidence */
+    put_file(root, "proc/4242/stat", "4242 (kvm) Z 1 4242\n");
+    assert_false(pvs_guest_running(ctx, 100));
+    put_file(root, "proc/4242/stat", "4243 (kvm) S 1 4242\n");
+    assert_false(pvs_guest_running(ctx, 100));
+    put_file(root, "proc/4242/stat", "4242 (kvm (odd) name) S 1 4242\n");
+    assert_true(pvs_guest_running(ctx, 100));
+    /* hostile pid files: a FIFO does not hang us, a huge number is no pid */
+    put_file(root, "var/run/qemu-server/100.pid", "99999999999999999999999\n");
+    assert_false(pvs_guest_running(ctx, 100));
+    snprintf(p, sizeof p, "%s/var/run/qemu-server/102.pid", root);
+    assert_int_equal(mkfifo(p, 0600), 0);
+    assert_false(pvs_guest_running(ctx, 102));
+    /* a pid file from the future is warned about, as qemu-server does */
+    put_file(root, "var/run/qemu-server/100.pid", "4242\n");
+    snprintf(p, sizeof p, "%s/var/run/qemu-server/100.pid", root);
+    struct timeval tv[2] = { { time(NULL) + 3600, 0 }, { time(NULL) + 3600, 0 } };
+    assert_int_equal(utimes(p, tv), 0);
+    assert_true(pvs_guest_running(ctx, 100));
+    assert_string_equal(w.buf, "file '/var/run/qemu-server/100.pid' modified in future\n");
+    pvs_ctx_free(ctx);
+    remove_tree(root);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_volumes_as_qemu_server),
         cmocka_unit_test(test_start_flow),
+        cmocka_unit_test(test_guest_running),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

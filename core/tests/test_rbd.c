@@ -688,10 +688,16 @@ static void test_audit(void **state)
     free(cmd);
     assert_true(json_is_true(json_object_get(json_array_get(vols, 1), "in_order")));
     json_decref(res);
-    /* the guest runs (its pid file names a live process: this one) -- no command */
+    /* the guest runs (its pid file names a QEMU started with that pid file,
+     * in ROOT/proc) -- no command */
     snprintf(rel, sizeof rel, "var/run/qemu-server/%d.pid", vmid);
-    snprintf(text, sizeof text, "%d\n", (int)getpid());
-    put_file(f->root, rel, text);
+    put_file(f->root, rel, "4242\n");
+    put_file(f->root, "proc/4242/stat", "4242 (kvm) S 1 4242 4242 0 -1\n");
+    snprintf(text, sizeof text, "%s/proc/4242/cmdline", f->root);
+    FILE *cl = fopen(text, "wb");
+    assert_non_null(cl);
+    fprintf(cl, "/usr/bin/kvm%c-id%c%d%c-pidfile%c/var/run/qemu-server/%d.pid%c", 0, 0, vmid, 0, 0, vmid, 0);
+    fclose(cl);
     assert_int_equal(pvs_audit(f->ctx, f->cfg, &res, &err), 0);
     r = json_array_get(json_object_get(res, "volumes"), 0);
     assert_true(json_is_true(json_object_get(r, "running")));

@@ -4,7 +4,6 @@
  * guest is not running).  Reads only. */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,23 +42,6 @@ static long long *guest_ids(pvs_ctx *ctx, size_t *n)
             ids[j - 1] = t;
         }
     return ids;
-}
-
-/* qemu-server's check: the pid file names a live process */
-static int guest_running(pvs_ctx *ctx, long long vmid)
-{
-    char rel[64];
-    snprintf(rel, sizeof rel, "/var/run/qemu-server/%lld.pid", vmid);
-    char *path = pvs_host_path(ctx, rel);
-    size_t len = 0;
-    char *text = path ? pvs_read_regular_file(path, &len, NULL) : NULL;
-    free(path);
-    char *end;
-    long pid = text ? strtol(text, &end, 10) : 0;
-    int running = text && pid > 0 && end != text && (*end == '\0' || *end == '\n')
-                  && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-    free(text);
-    return running;
 }
 
 static json_t *message_json(const char *m)
@@ -150,7 +132,7 @@ static int audit_in(pvs_ctx *call, const json_t *cfg, json_t **out, pvs_error *e
             continue;
         }
         int windows = pvs_guest_is_windows(json_string_value(json_object_get(g, "ostype")));
-        int running = guest_running(call, ids[i]);
+        int running = pvs_guest_running(call, ids[i]);
         size_t k;
         json_array_foreach(json_object_get(g, "volumes"), k, v) {
             json_t *rec = audit_volume(call, cfg, json_string_value(json_object_get(v, "key")),

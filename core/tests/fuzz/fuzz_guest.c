@@ -1,11 +1,13 @@
 /* fuzz_guest.c - a guest's configuration text: never crashes, leaks or
  * fails; the result always has the documented shape, and every volume is a
- * volume ID of a drive key. */
+ * volume ID of a drive key.  The same bytes as a /proc/PID/cmdline: a QEMU
+ * with this pid file is only found where the bytes name it. */
+#define _GNU_SOURCE 1   /* memmem */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "pvestorage.h"
+#include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -23,5 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     json_decref(g);
+    static const char pidfile[] = "/var/run/qemu-server/100.pid";
+    if (pvs_qemu_cmdline_has_pidfile((const char *)data, size, pidfile)
+        && (!memmem(data, size, pidfile, sizeof pidfile - 1) || size < 4))
+        abort();
     return 0;
 }

@@ -267,7 +267,7 @@ As in C<PVE::Storage> (C<path> returns the path).
 =item configure(%settings), settings()
 
 Set the host settings of this interpreter's context: C<root> (prefix of the
-host paths read or written: F</sys>, F</dev>, F</etc/pve>), C<rbd_command>,
+host paths read or written: F</sys>, F</dev>, F</proc>, F</etc/pve>, F</run>), C<rbd_command>,
 C<ceph_timeout>, C<kernel_version>. The environment (C<PVESTORAGE_ROOT>, ...)
 gives the initial values. An unknown setting or a bad value dies and changes
 nothing. C<settings()> returns the current values.
