@@ -376,6 +376,19 @@ reset_kernel();
     ok(!$res->{volumes}[0]{in_order}, 'not in order');
     is_deeply($res->{volumes}[0]{command}, ['pvestorage', 'map', "ceph:$image", '--hint', 'guest-is-windows=1',
                                             '--hint', 'plugin-may-deactivate-volume=1'], 'the fix');
+    # the guest runs: a QEMU started with its pid file (under the root's /proc)
+    make_path("$root/var/run/qemu-server", "$root/proc/4242");
+    my $put = sub { my ($rel, $text) = @_; open(my $f, '>', "$root/$rel") or die "$rel: $!"; print $f $text; close($f) };
+    $put->('var/run/qemu-server/300.pid', "4242\n");
+    $put->('proc/4242/stat', "4242 (kvm) S 1 4242 4242 0 -1\n");
+    $put->('proc/4242/cmdline', join("\0", '/usr/bin/kvm', '-id', '300', '-pidfile', '/var/run/qemu-server/300.pid', ''));
+    $res = PVE::Storage::XS::audit($cfg);
+    is($res->{needs_action}, 1, 'a running guest\'s disk still needs action');
+    ok($res->{volumes}[0]{running} && !defined($res->{volumes}[0]{command}), 'but no command while it runs');
+    like($res->{volumes}[0]{remedy}, qr/once the guest is shut down/, 'the remedy says when');
+    $put->('proc/4242/stat', "4242 (kvm) Z 1 4242 4242 0 -1\n");
+    ok(!PVE::Storage::XS::audit($cfg)->{volumes}[0]{running}, 'a zombie QEMU is not running');
+    unlink "$root/var/run/qemu-server/300.pid";
     reset_kernel();
     device_state('mapped with rxbounce');
     is(PVE::Storage::XS::audit($cfg)->{needs_action}, 0, 'with rxbounce all is in order');
