@@ -13,42 +13,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-16}
 vmid=4242
-[ "$(id -u)" = 0 ] || { echo "needs root (mknod of the emulated /dev/rbdN)"; exit 1; }
-[ -x build/pvestorage ] && [ -x build/core/tests/fake-rbd ] || { echo "run scripts/build.sh first"; exit 1; }
-own=
-env=${PVS_TEST_CEPH_ENV:-}
-if [ -z "$env" ] || [ ! -f "$env" ]; then
-  own=$(mktemp -d /tmp/pvs-bench-ceph.XXXXXX); rmdir "$own"
-  env=$(bash scripts/ceph-fixture.sh start "$own")
-fi
-# shellcheck disable=SC1090
-source "$env"
-root=$(mktemp -d /dev/shm/pvs-bench-vm.XXXXXX 2>/dev/null || mktemp -d /tmp/pvs-bench-vm.XXXXXX)
+if [ ! -x build/pvestorage ] || [ ! -x build/core/tests/fake-rbd ]; then echo "run scripts/build.sh first"; exit 1; fi
 images=()
 for i in $(seq 0 $((n - 1))); do images+=("vm-$vmid-disk-$i"); done
-cleanup() {
-  for img in "${images[@]}"; do rbd -c "$CEPH_TEST_CONF" rm --no-progress "rbd/$img" >/dev/null 2>&1 || true; done
-  rm -rf "$root"
-  [ -z "$own" ] || bash scripts/ceph-fixture.sh stop "$own"
-}
-trap cleanup EXIT
-mkdir -p "$root/etc/pve/priv/ceph" "$root/etc/pve/qemu-server"
-conf=$root/etc/pve/ceph.conf keyring=$root/etc/pve/priv/ceph/ceph.keyring
-cp "$CEPH_TEST_CONF" "$conf"
-cp "$CEPH_TEST_KEYRING" "$keyring"
+image_features=layering,exclusive-lock,object-map,fast-diff
+# shellcheck source=bench/node.sh
+source bench/node.sh
 printf 'rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n' > "$root/etc/pve/storage.cfg"
+mkdir -p "$root/etc/pve/qemu-server"
 {
   echo "ostype: win11"
   for i in $(seq 0 $((n - 1))); do echo "scsi$i: ceph:${images[$i]},discard=on,size=8M"; done
 } > "$root/etc/pve/qemu-server/$vmid.conf"
-for img in "${images[@]}"; do
-  rbd -c "$CEPH_TEST_CONF" rm --no-progress "rbd/$img" >/dev/null 2>&1 || true
-  rbd -c "$CEPH_TEST_CONF" create --size 8M --image-feature layering,exclusive-lock,object-map,fast-diff "rbd/$img"
-done
 export FAKE_RBD_ROOT=$root FAKE_RBD_FSID=$CEPH_TEST_FSID FAKE_RBD_CHECK_IMAGE=0
 fake=$PWD/build/core/tests/fake-rbd
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
-fresh_kernel() { rm -rf "$root/dev" "$root/sys"; }
+fresh_kernel() { rm -rf "${root:?}/dev" "${root:?}/sys"; }
 
 ours() {
   build/pvestorage --root "$root" --rbd-command "$fake" --kernel-version 6.1 --quiet \
@@ -60,7 +40,7 @@ upstream() {
   for img in "${images[@]}"; do "$fake" "${c[@]}" map "$img" --options rxbounce >/dev/null; done
 }
 best_ours=999999 best_up=999999
-for round in 1 2 3; do
+for _ in 1 2 3; do
   fresh_kernel; t=$(ms); ours; d=$(( $(ms) - t )); [ "$d" -lt "$best_ours" ] && best_ours=$d
   fresh_kernel; t=$(ms); upstream; d=$(( $(ms) - t )); [ "$d" -lt "$best_up" ] && best_up=$d
 done
