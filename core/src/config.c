@@ -529,6 +529,14 @@ char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err)
     return text;
 }
 
+char *pvs_host_read(pvs_ctx *ctx, const char *path, size_t *len, pvs_error *err)
+{
+    char *full = pvs_host_path(ctx, path);
+    char *text = full ? pvs_read_regular_file(full, len, err) : (pvs_oom(err), NULL);
+    free(full);
+    return text;
+}
+
 json_t *pvs_config_read(pvs_ctx *ctx, const char *path, pvs_error *err)
 {
     size_t len;

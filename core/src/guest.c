@@ -137,12 +137,10 @@ int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error 
         return pvs_fail(err, PVS_EINVAL, "invalid guest ID %lld\n", vmid);
     char conf[64];
     snprintf(conf, sizeof conf, "/etc/pve/qemu-server/%lld.conf", vmid);
-    char *path = pvs_host_path(ctx, conf);
     size_t len;
-    char *text = path ? pvs_read_regular_file(path, &len, err) : NULL;
-    int rc = !path ? pvs_oom(err) : !text ? (err ? err->code : PVS_EIO) : pvs_guest_config_parse(text, len, out, err);
+    char *text = pvs_host_read(ctx, conf, &len, err);
+    int rc = !text ? (err ? err->code : PVS_EIO) : pvs_guest_config_parse(text, len, out, err);
     free(text);
-    free(path);
     return rc;
 }
 

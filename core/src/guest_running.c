@@ -12,14 +12,6 @@
 
 #include "internal.h"
 
-static char *host_read(pvs_ctx *ctx, const char *rel, size_t *len)
-{
-    char *path = pvs_host_path(ctx, rel);
-    char *text = path ? pvs_read_regular_file(path, len, NULL) : NULL;
-    free(path);
-    return text;
-}
-
 /* argv[0] as parse_cmdline accepts it: m|kvm$| or m@(?:^|/)qemu-[^/]+$@ */
 static int is_qemu(const char *cmd)
 {
@@ -76,7 +68,7 @@ static int alive(pvs_ctx *ctx, const char *pid)
     char rel[64];
     size_t len = 0;
     snprintf(rel, sizeof rel, "/proc/%s/stat", pid);
-    char *stat = host_read(ctx, rel, &len);
+    char *stat = pvs_host_read(ctx, rel, &len, NULL);
     size_t n = strlen(pid);
     const char *close = stat ? strrchr(stat, ')') : NULL;
     int ok = close && strncmp(stat, pid, n) == 0 && strncmp(stat + n, " (", 2) == 0 && close[1] == ' '
@@ -102,7 +94,7 @@ int pvs_guest_running(pvs_ctx *ctx, long long vmid)
     if (digits > 0 && digits < 20 && (digits == len || text[digits] == '\n')) {
         text[digits] = '\0';
         snprintf(rel, sizeof rel, "/proc/%s/cmdline", text);
-        char *cmd = host_read(ctx, rel, &len);
+        char *cmd = pvs_host_read(ctx, rel, &len, NULL);
         running = cmd && pvs_qemu_cmdline_has_pidfile(cmd, len, pidfile) && alive(ctx, text);
         free(cmd);
     }

@@ -71,6 +71,8 @@ struct pvs_ctx {
 /* The whole of a regular file of at most 16 MiB (config.c); a FIFO, device
  * or directory is refused before it can block. */
 char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err);
+/* the same for a host path under the root setting (ROOT/PATH) */
+char *pvs_host_read(pvs_ctx *ctx, const char *path, size_t *len, pvs_error *err);
 /* pvs_activate_volumes_report within a call (storage.c) */
 int pvs_activate_report_in(pvs_ctx *call, const json_t *cfg, const char *const *volids, size_t n,
                            const char *snapname, const json_t *hints, int flags, json_t **report,
@@ -88,6 +90,8 @@ void pvs_report_set(pvs_ctx *call, const char *key, json_t *value);
 void pvs_report_command(pvs_ctx *call, const char *const *argv);
 /* A warning, to the current record too. */
 void pvs_report_warning(pvs_ctx *call, const char *message);
+/* a message as JSON keeps it: without its final newline, its bytes as they are */
+json_t *pvs_message_json(const char *message);
 /* The current record's action, unless it has one; its path when it has none. */
 void pvs_report_done(pvs_ctx *call, const char *action, const char *path);
 /* After the call: a failure is the current record's ("failed", "error");

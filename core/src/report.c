@@ -63,8 +63,7 @@ void pvs_report_command(pvs_ctx *call, const char *const *argv)
     json_array_append_new(cmds, a);
 }
 
-/* a message without its final newline, as the JSON output keeps them */
-static json_t *line(const char *message)
+json_t *pvs_message_json(const char *message)
 {
     size_t n = strlen(message);
     return json_stringn_nocheck(message, n && message[n - 1] == '\n' ? n - 1 : n);
@@ -73,7 +72,7 @@ static json_t *line(const char *message)
 void pvs_report_warning(pvs_ctx *call, const char *message)
 {
     if (call->report_current)
-        json_array_append_new(json_object_get(call->report_current, "warnings"), line(message));
+        json_array_append_new(json_object_get(call->report_current, "warnings"), pvs_message_json(message));
 }
 
 void pvs_report_done(pvs_ctx *call, const char *action, const char *path)
@@ -94,7 +93,7 @@ void pvs_report_finish(pvs_ctx *call, int rc, const pvs_error *err)
     if (rc && call->report_current && json_is_null(json_object_get(call->report_current, "action"))) {
         json_object_set_new(call->report_current, "action", json_string("failed"));
         json_object_set_new(call->report_current, "error",
-                            err && err->message ? line(err->message) : json_string("unknown error"));
+                            err && err->message ? pvs_message_json(err->message) : json_string("unknown error"));
     }
     call->report_current = NULL;
     for (size_t i = json_array_size(call->report); i-- > 0;) {

@@ -55,10 +55,8 @@ static void activity(pvs_ctx *call, const char *id, const json_t *scfg, json_t *
         active = pvs_fork_check_call(call, is_dir, path, 2) == 1
                      ? 1 : (pvs_fail(&err, PVS_ESTORAGE, "directory '%s' does not exist or is unreachable\n", path), 0);
     json_object_set_new(o, "active", active < 0 ? json_null() : json_boolean(active));
-    if (active == 0 && err.message) {
-        size_t n = strlen(err.message);
-        json_object_set_new(o, "reason", json_stringn(err.message, n && err.message[n - 1] == '\n' ? n - 1 : n));
-    }
+    if (active == 0 && err.message)
+        json_object_set_new(o, "reason", pvs_message_json(err.message));
     pvs_error_clear(&err);
 }
 

@@ -44,12 +44,6 @@ static long long *guest_ids(pvs_ctx *ctx, size_t *n)
     return ids;
 }
 
-static json_t *message_json(const char *m)
-{
-    size_t n = strlen(m);
-    return json_stringn_nocheck(m, n && m[n - 1] == '\n' ? n - 1 : n);
-}
-
 /* the kernel's view of a volume: mapped (1) with its options, or not (0);
  * -1 with e set when it cannot be told */
 static int kernel_view(pvs_ctx *ctx, const char *storeid, const json_t *scfg, const char *volname, int *id,
@@ -102,7 +96,7 @@ static json_t *audit_volume(pvs_ctx *ctx, const json_t *cfg, const char *key, co
                                       : json_string("mapped without rxbounce and the guest is not running: remap it "
                                                     "with the command"));
         if (e.message)
-            json_object_set_new(rec, "error", message_json(e.message));
+            json_object_set_new(rec, "error", pvs_message_json(e.message));
         pvs_error_clear(&e);
         free(opts);
     }
@@ -127,7 +121,7 @@ static int audit_in(pvs_ctx *call, const json_t *cfg, json_t **out, pvs_error *e
         pvs_error e = PVS_ERROR_INIT;
         if (pvs_guest_config_read(call, ids[i], &g, &e)) {   /* one guest's file: reported, the rest go on */
             json_array_append_new(errors, json_pack("{s:I, s:o}", "vmid", (json_int_t)ids[i], "error",
-                                                    message_json(e.message ? e.message : "unknown error")));
+                                                    pvs_message_json(e.message ? e.message : "unknown error")));
             pvs_error_clear(&e);
             continue;
         }
