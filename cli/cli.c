@@ -396,6 +396,13 @@ static int cmd_status(cli *c, int argc, char **argv)
     return 0;
 }
 
+/* a table cell: the string under KEY, or "-" */
+static const char *cell(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
 /* the volumes on one storage */
 static int cmd_list(cli *c, int argc, char **argv)
 {
@@ -410,9 +417,7 @@ static int cmd_list(cli *c, int argc, char **argv)
     json_array_foreach(list, i, v) {
         json_t *vmid = json_object_get(v, "vmid");
         printf("%-44s %-8s %-8s %14" JSON_INTEGER_FORMAT " ", json_string_value(json_object_get(v, "volid")),
-               json_string_value(json_object_get(v, "format")) ? json_string_value(json_object_get(v, "format")) : "-",
-               json_string_value(json_object_get(v, "content")) ? json_string_value(json_object_get(v, "content")) : "-",
-               json_integer_value(json_object_get(v, "size")));
+               cell(v, "format"), cell(v, "content"), json_integer_value(json_object_get(v, "size")));
         if (vmid)
             printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(vmid));
         else
@@ -437,10 +442,8 @@ static int cmd_mapped(cli *c, int argc, char **argv)
     json_array_foreach(list, i, d) {
         const char *f[7] = { "device", "pool", "namespace", "image", "snapshot", "volid", "options" };
         const char *w[7] = { "%-12s ", "%-10s ", "%-10s ", "%-24s ", "%-10s ", "%-36s ", "%s\n" };
-        for (int k = 0; k < 7; k++) {
-            const char *s = json_string_value(json_object_get(d, f[k]));
-            printf(w[k], s ? s : "-");
-        }
+        for (int k = 0; k < 7; k++)
+            printf(w[k], cell(d, f[k]));
     }
     json_decref(list);
     return 0;
@@ -471,11 +474,10 @@ static int cmd_audit(cli *c, int argc, char **argv)
     size_t i, j;
     json_t *r, *a;
     json_array_foreach(json_object_get(res, "volumes"), i, r) {
-        const char *dev = json_string_value(json_object_get(r, "device"));
         const char *remedy = json_string_value(json_object_get(r, "remedy"));
         printf("%-6" JSON_INTEGER_FORMAT " %-10s %-36s %-10s %-8s %s\n", json_integer_value(json_object_get(r, "vmid")),
                json_string_value(json_object_get(r, "key")), json_string_value(json_object_get(r, "volid")),
-               dev ? dev : "-", json_is_true(json_object_get(r, "running")) ? "yes" : "no", remedy ? remedy : "in order");
+               cell(r, "device"), json_is_true(json_object_get(r, "running")) ? "yes" : "no", remedy ? remedy : "in order");
         if (json_is_array(json_object_get(r, "command"))) {
             fputs("       fix:", stdout);
             json_array_foreach(json_object_get(r, "command"), j, a)
