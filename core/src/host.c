@@ -2,6 +2,7 @@
  * the call (its settings snapshot and its one deadline), root-prefixed host
  * paths, the warning sink, and the children a timeout left to reap.  Below
  * ctx.c (the composition root), so nothing above calls back into it. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,4 +138,48 @@ char *pvs_host_path(const pvs_ctx *ctx, const char *path)
     if (strcmp(root, "/") == 0)
         return strdup(path);
     return pvs_asprintf("%s%s", root, path);
+}
+
+static int by_value(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* the number N of a directory entry named exactly N SUFFIX (decimal, no sign,
+ * no leading zero), or -1 */
+static long long entry_number(const char *name, const char *suffix, long long max)
+{
+    size_t digits = strspn(name, "0123456789");
+    if (digits == 0 || digits > 18 || (name[0] == '0' && digits > 1) || strcmp(name + digits, suffix) != 0)
+        return -1;
+    long long v = strtoll(name, NULL, 10);
+    return v <= max ? v : -1;
+}
+
+long long *pvs_host_dir_numbers(pvs_ctx *ctx, const char *dir, const char *suffix, long long max, size_t *n)
+{
+    char *path = pvs_host_path(ctx, dir);
+    DIR *d = path ? opendir(path) : NULL;
+    long long *v = NULL, num;
+    size_t cap = 0;
+    struct dirent *e;
+    *n = 0;
+    while (d && (e = readdir(d))) {
+        if ((num = entry_number(e->d_name, suffix, max)) < 0)
+            continue;
+        if (*n == cap) {
+            long long *grown = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof *v);
+            if (!grown)
+                break;
+            v = grown;
+        }
+        v[(*n)++] = num;
+    }
+    if (d)
+        closedir(d);
+    free(path);
+    if (v)
+        qsort(v, *n, sizeof *v, by_value);
+    return v;
 }

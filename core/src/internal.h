@@ -159,6 +159,10 @@ void pvs_warn(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 void pvs_info(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 /* ROOT + path for a host path ("/sys/..."); malloc()ed. */
 char *pvs_host_path(const pvs_ctx *ctx, const char *path);
+/* the numbers N of the entries named N SUFFIX (plain decimal, at most MAX) in
+ * the host directory DIR, ascending; NULL with *n 0 when there are none or
+ * DIR cannot be read (a short list when memory runs out) */
+long long *pvs_host_dir_numbers(pvs_ctx *ctx, const char *dir, const char *suffix, long long max, size_t *n);
 /* qemu-server's vm_running_locally under the root setting (guest_running.c) */
 int pvs_guest_running(pvs_ctx *ctx, long long vmid);
 /* parse_cmdline on /proc/PID/cmdline's bytes: a QEMU whose -pidfile is PIDFILE? */

@@ -538,6 +538,12 @@ static void test_audit_status(void **state)
     char root[700], p[1024], want[2048];
     node_root(root, sizeof root, "auditroot", "etc/pve/qemu-server");
     put_file(root, "etc/pve/qemu-server/100.conf", "ostype: win11\nsata0: store:100/vm-100-disk-0.raw\n");
+    /* only files named VMID.conf are guests (as pmxcfs has them): these are not 102 */
+    const char *not_guests[] = { "+102.conf", " 102.conf", "0102.conf", "102.conf~", "102.conf.tmp", "-1.conf" };
+    for (size_t i = 0; i < sizeof not_guests / sizeof not_guests[0]; i++) {
+        snprintf(p, sizeof p, "etc/pve/qemu-server/%s", not_guests[i]);
+        put_file(root, p, "ostype: win11\n");
+    }
     expect(run("--root", root, "--config", cfgpath, "--json", "audit", NULL), 0,
            "{\"ok\":true,\"volumes\":[],\"guest_errors\":[],\"needs_action\":0,\"in_order\":true,"
            "\"warnings\":[],\"info\":[]}\n", "");

@@ -2,47 +2,11 @@
  * hints need (pvestorage audit): a Windows guest's disk mapped without
  * rxbounce is found, with the command that fixes it when that is safe (the
  * guest is not running).  Reads only. */
-#include <dirent.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rbd.h"
-
-/* the guest IDs with a configuration under ROOT/etc/pve/qemu-server, ascending */
-static long long *guest_ids(pvs_ctx *ctx, size_t *n)
-{
-    char *dir = pvs_host_path(ctx, "/etc/pve/qemu-server");
-    DIR *d = dir ? opendir(dir) : NULL;
-    long long *ids = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    *n = 0;
-    while (d && (e = readdir(d))) {
-        char *end;
-        errno = 0;
-        long long id = strtoll(e->d_name, &end, 10);
-        if (end == e->d_name || strcmp(end, ".conf") != 0 || errno || id < 0 || e->d_name[0] == '-')
-            continue;
-        if (*n == cap) {
-            long long *v = realloc(ids, (cap = cap ? cap * 2 : 32) * sizeof *v);
-            if (!v)
-                break;
-            ids = v;
-        }
-        ids[(*n)++] = id;
-    }
-    if (d)
-        closedir(d);
-    free(dir);
-    for (size_t i = 1; i < *n; i++)   /* a few hundred at most: insertion sort */
-        for (size_t j = i; j > 0 && ids[j - 1] > ids[j]; j--) {
-            long long t = ids[j];
-            ids[j] = ids[j - 1];
-            ids[j - 1] = t;
-        }
-    return ids;
-}
 
 /* the kernel's view of a volume: mapped (1) with its options, or not (0);
  * -1 with e set when it cannot be told */
@@ -108,7 +72,7 @@ static json_t *audit_volume(pvs_ctx *ctx, const json_t *cfg, const char *key, co
 static int audit_in(pvs_ctx *call, const json_t *cfg, json_t **out, pvs_error *err)
 {
     size_t n;
-    long long *ids = guest_ids(call, &n);
+    long long *ids = pvs_host_dir_numbers(call, "/etc/pve/qemu-server", ".conf", LLONG_MAX, &n);
     json_t *vols = json_array(), *errors = json_array();
     *out = json_pack("{s:o, s:o}", "volumes", vols, "guest_errors", errors);
     if (!*out) {

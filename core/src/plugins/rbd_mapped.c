@@ -2,47 +2,10 @@
  * lists them under /sys/devices/rbd (under the root setting), each with the
  * volume of a storage when one matches its pool and namespace.  Reads only:
  * pvestorage mapped, and what an operator compares with the guests. */
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rbd.h"
-
-static int by_id(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* the device IDs, ascending */
-static int *device_ids(pvs_ctx *ctx, size_t *n)
-{
-    char *dir = pvs_host_path(ctx, "/sys/devices/rbd");
-    DIR *d = dir ? opendir(dir) : NULL;
-    int *ids = NULL;
-    size_t cap = 0;
-    struct dirent *e;
-    *n = 0;
-    while (d && (e = readdir(d))) {
-        char *end;
-        long id = strtol(e->d_name, &end, 10);
-        if (end == e->d_name || *end || id < 0 || id > 1 << 20)
-            continue;
-        if (*n == cap) {
-            int *v = realloc(ids, (cap = cap ? 2 * cap : 16) * sizeof *v);
-            if (!v)
-                break;
-            ids = v;
-        }
-        ids[(*n)++] = (int)id;
-    }
-    if (d)
-        closedir(d);
-    free(dir);
-    if (ids)
-        qsort(ids, *n, sizeof *ids, by_id);
-    return ids;
-}
 
 /* the first rbd storage of cfg (file order) on pool/namespace, or NULL */
 static const char *matching_storage(const json_t *cfg, const char *pool, const char *ns)
@@ -86,13 +49,13 @@ static json_t *device_entry(pvs_ctx *ctx, const json_t *cfg, int id)
 static int mapped_in(pvs_ctx *call, const json_t *cfg, json_t **out, pvs_error *err)
 {
     size_t n;
-    int *ids = device_ids(call, &n);
+    long long *ids = pvs_host_dir_numbers(call, "/sys/devices/rbd", "", 1 << 20, &n);
     if (!(*out = json_array())) {
         free(ids);
         return pvs_oom(err);
     }
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(*out, device_entry(call, cfg, ids[i]));
+        json_array_append_new(*out, device_entry(call, cfg, (int)ids[i]));
     free(ids);
     return 0;
 }
