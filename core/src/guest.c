@@ -76,7 +76,7 @@ static int guest_line(char *line, json_t *out, guest_vol **v, size_t *n, size_t 
     for (size_t l = strlen(value); l && (value[l - 1] == ' ' || value[l - 1] == '\t' || value[l - 1] == '\r');)
         value[--l] = '\0';
     if (strcmp(line, "ostype") == 0)
-        return json_object_set_new(out, "ostype", json_stringn_nocheck(value, strlen(value))) ? -1 : 0;
+        return json_object_set_new(out, "ostype", pvs_json_bytes(value)) ? -1 : 0;
     int rank = drive_rank(line);
     char *file = rank >= 0 ? drive_file(line, value) : NULL;
     if (!file || pvs_parse_volume_id(file, NULL, NULL, NULL) != 0) {
@@ -113,9 +113,8 @@ int pvs_guest_config_parse(const char *text, size_t len, json_t **out, pvs_error
         qsort(v, n, sizeof *v, by_rank);
     json_t *vols = json_object_get(*out, "volumes");
     for (size_t i = 0; i < n; i++) {
-        /* the bytes as they are (a name need not be UTF-8): the bindings convert */
         if (!rc && (!v[i].key || json_array_append_new(vols, json_pack("{s:s, s:o}", "key", v[i].key, "volid",
-                                                                       json_stringn_nocheck(v[i].volid, strlen(v[i].volid))))))
+                                                                       pvs_json_bytes(v[i].volid)))))
             rc = -1;
         free(v[i].key);
         free(v[i].volid);

@@ -90,6 +90,11 @@ void pvs_report_set(pvs_ctx *call, const char *key, json_t *value);
 void pvs_report_command(pvs_ctx *call, const char *const *argv);
 /* A warning, to the current record too. */
 void pvs_report_warning(pvs_ctx *call, const char *message);
+/* a name as JSON keeps it: its bytes as they are (a file name, an argument
+ * need not be UTF-8; the bindings and the command convert), null for NULL */
+json_t *pvs_json_bytes(const char *s);
+/* the volume ID STOREID:NAME (STOREID:BASE/NAME for a linked clone), as bytes */
+json_t *pvs_json_volid(const char *storeid, const char *base, const char *name);
 /* a message as JSON keeps it: without its final newline, its bytes as they are */
 json_t *pvs_message_json(const char *message);
 /* The current record's action, unless it has one; its path when it has none. */

@@ -102,7 +102,7 @@ static json_t *file_entry(const char *host, const pvs_volname *v)
     if (stat(host, &st) != 0 || S_ISDIR(st.st_mode))
         return NULL;
     char *format = file_format(v->vtype, v->name);
-    json_t *o = json_pack("{s:s, s:s?, s:I, s:I}", "content", v->vtype, "format", format, "size",
+    json_t *o = json_pack("{s:s, s:o, s:I, s:I}", "content", v->vtype, "format", pvs_json_bytes(format), "size",
                           (json_int_t)st.st_size, "ctime", (json_int_t)st.st_ctime);
     if (o && v->vmid)
         json_object_set_new(o, "vmid", json_integer(atoll(v->vmid)));
@@ -124,7 +124,7 @@ static void add_entry(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, co
         json_t *o = strcmp(vtype, "images") ? file_entry(path, &v)
                                             : image_entry(ctx, path, &v, json_object_get(scfg, "content"));
         if (o) {
-            json_object_set_new(o, "volid", json_pack("s++", storeid, ":", volname));
+            json_object_set_new(o, "volid", pvs_json_volid(storeid, NULL, volname));
             json_array_append_new(out, o);
         }
     }

@@ -2,15 +2,22 @@
  * record per volume ID in the caller's order, filled in by the storage
  * layer and the plugins as each volume has its turn.  Everything here is a
  * no-op for a call that does not report. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-/* names may hold any bytes (a file name, an argument): kept as they are,
- * the bindings and the command convert them */
-static json_t *bytes(const char *s)
+json_t *pvs_json_bytes(const char *s)
 {
-    return json_stringn_nocheck(s, strlen(s));
+    return s ? json_stringn_nocheck(s, strlen(s)) : json_null();
+}
+
+json_t *pvs_json_volid(const char *storeid, const char *base, const char *name)
+{
+    char *v = base ? pvs_asprintf("%s:%s/%s", storeid, base, name) : pvs_asprintf("%s:%s", storeid, name);
+    json_t *j = v ? pvs_json_bytes(v) : NULL;
+    free(v);
+    return j;
 }
 
 int pvs_report_prepare(pvs_ctx *call, const char *const *volids, size_t n, pvs_error *err)
@@ -18,7 +25,7 @@ int pvs_report_prepare(pvs_ctx *call, const char *const *volids, size_t n, pvs_e
     if (!call->report)
         return 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *r = json_pack("{s:o, s:n, s:n, s:[]}", "volid", bytes(volids[i]), "path", "action", "warnings");
+        json_t *r = json_pack("{s:o, s:n, s:n, s:[]}", "volid", pvs_json_bytes(volids[i]), "path", "action", "warnings");
         if (!r || json_array_append_new(call->report, r))
             return pvs_oom(err);
     }
@@ -59,7 +66,7 @@ void pvs_report_command(pvs_ctx *call, const char *const *argv)
     if (!cmds)
         json_object_set_new(call->report_current, "commands", cmds = json_array());
     for (size_t i = 0; argv[i]; i++)
-        json_array_append_new(a, bytes(argv[i]));
+        json_array_append_new(a, pvs_json_bytes(argv[i]));
     json_array_append_new(cmds, a);
 }
 
@@ -81,9 +88,9 @@ void pvs_report_done(pvs_ctx *call, const char *action, const char *path)
     if (!r)
         return;
     if (json_is_null(json_object_get(r, "action")))
-        json_object_set_new(r, "action", bytes(action));
+        json_object_set_new(r, "action", pvs_json_bytes(action));
     if (path && json_is_null(json_object_get(r, "path")))
-        json_object_set_new(r, "path", bytes(path));
+        json_object_set_new(r, "path", pvs_json_bytes(path));
 }
 
 void pvs_report_finish(pvs_ctx *call, int rc, const pvs_error *err)

@@ -451,6 +451,16 @@ static void test_list(void **state)
            "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
            "vmonly:100/vm-100-disk-0.qcow2               qcow2    images       4294967296 100\n", "");
     expect(run("--root", root, "--config", p, "list", "nosuch", NULL), 1, "", "storage 'nosuch' does not exist\n");
+    /* a file name that is not UTF-8 is a volume like any other: its bytes in
+     * the table, \udcXX in JSON (it used to crash the listing) */
+    put_file(root, "s/images/102/vm-102-disk-\xff.raw", "");
+    expect(run("--root", root, "--config", p, "list", "vmonly", "--vmid", "102", NULL), 0,
+           "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
+           "vmonly:102/vm-102-disk-\xff.raw                 raw      images                0 102\n", "");
+    o = run("--root", root, "--config", p, "--json", "list", "vmonly", "--vmid", "102", NULL);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "\"volid\":\"vmonly:102/vm-102-disk-\\udcff.raw\""));
+    out_free(&o);
     expect(run("--config", p, "list", "store", "--vmid", "x", NULL), 2, "",
            "pvestorage: --vmid: 'x' is not a guest ID\nTry 'pvestorage --help'.\n");
     expect(run("--config", p, "path", "--vmid", "1", "store:iso/virtio.iso", NULL), 2, "",
@@ -494,6 +504,22 @@ static void test_mapped(void **state)
            "\"image\":\"vm-100-disk-0\",\"snapshot\":null,\"options\":\"name=admin,key=client.admin,rxbounce\",\"volid\":\"ceph:vm-100-disk-0\"},"
            "{\"device\":\"/dev/rbd12\",\"id\":12,\"pool\":\"other\",\"namespace\":\"ns1\",\"image\":\"base-9-disk-0\","
            "\"snapshot\":\"s1\",\"options\":\"name=admin,key=client.admin\",\"volid\":null}],\"warnings\":[],\"info\":[]}\n", "");
+    /* an image name that is not UTF-8 is listed, not dropped */
+    static const char *const dev5[][2] = { { "pool", "rbd" }, { "pool_ns", "" }, { "name", "vm-100-disk-\xfe" },
+                                           { "current_snap", "-" }, { "config_info", "127.0.0.1:6789 name=admin rbd x -" } };
+    snprintf(d, sizeof d, "%s/sys/devices/rbd/5", root);
+    mkdirs(d);
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", d, dev5[i][0]);
+        write_file(p, dev5[i][1]);
+    }
+    snprintf(p, sizeof p, "%s/mapped.cfg", dir);
+    out o = run("--root", root, "--config", p, "--json", "mapped", NULL);
+    assert_int_equal(o.status, 0);
+    assert_non_null(strstr(o.out, "{\"device\":\"/dev/rbd5\",\"id\":5,\"pool\":\"rbd\",\"namespace\":null,"
+                                  "\"image\":\"vm-100-disk-\\udcfe\",\"snapshot\":null,\"options\":\"name=admin\","
+                                  "\"volid\":\"ceph:vm-100-disk-\\udcfe\"}"));
+    out_free(&o);
     /* no device at all: an empty list, not an error */
     snprintf(d, sizeof d, "%s/empty", dir);
     mkdirs(d);

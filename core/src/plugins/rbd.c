@@ -541,15 +541,14 @@ static void report_options(pvs_ctx *ctx, const rbd_vol *rv, int changed)
 {
     if (!ctx->report)
         return;
-    pvs_report_set(ctx, "options_before", rv->mapped && rv->options ? json_stringn_nocheck(rv->options, strlen(rv->options))
-                                                                      : json_null());
+    pvs_report_set(ctx, "options_before", pvs_json_bytes(rv->mapped ? rv->options : NULL));
     char *after = NULL;
     int id = -1;
     if (!changed)
         after = rv->mapped && rv->options ? strdup(rv->options) : NULL;
     else if (!pvs_dry_run(ctx) && rbd_device_state(ctx, rv->dev, &id, NULL) == 1)
         after = rbd_map_options(ctx, id);
-    pvs_report_set(ctx, "options_after", after ? json_stringn_nocheck(after, strlen(after)) : json_null());
+    pvs_report_set(ctx, "options_after", pvs_json_bytes(after));
     free(after);
 }
 

@@ -45,11 +45,11 @@ static json_t *audit_volume(pvs_ctx *ctx, const json_t *cfg, const char *key, co
         int id = -1, mapped = kernel_view(ctx, storeid, scfg, volname, &id, &opts, &e);
         int ok = mapped == 0 || (mapped == 1 && (!windows || (opts && rbd_has_option(opts, "rxbounce"))));
         rec = json_pack("{s:I, s:s, s:o, s:b, s:b, s:o, s:o, s:b}", "vmid", (json_int_t)vmid, "key", key, "volid",
-                        json_stringn_nocheck(volid, strlen(volid)), "windows", windows, "running", running,
+                        pvs_json_bytes(volid), "windows", windows, "running", running,
                         "device", mapped == 1 ? json_sprintf("/dev/rbd%d", id) : json_null(), "options",
-                        opts ? json_stringn_nocheck(opts, strlen(opts)) : json_null(), "in_order", ok);
+                        pvs_json_bytes(opts), "in_order", ok);
         json_t *cmd = !ok && mapped == 1 && !running
-                          ? json_pack("[s, s, o, s, s, s, s]", "pvestorage", "map", json_stringn_nocheck(volid, strlen(volid)),
+                          ? json_pack("[s, s, o, s, s, s, s]", "pvestorage", "map", pvs_json_bytes(volid),
                                       "--hint", "guest-is-windows=1", "--hint", "plugin-may-deactivate-volume=1")
                           : json_null();
         json_object_set_new(rec, "command", cmd);

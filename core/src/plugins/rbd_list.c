@@ -66,12 +66,11 @@ static void list_image(list_job *l, rados_ioctx_t io, const char *name, long lon
     rbd_get_size(img, &size);
     base = base_of(img, l->pool);
     rbd_close(img);
-    json_t *o = base ? json_pack("{s:s++++}", "volid", l->storeid, ":", base, "/", name)
-                     : json_pack("{s:s++}", "volid", l->storeid, ":", name);
+    json_t *o = json_pack("{s:o}", "volid", pvs_json_volid(l->storeid, base, name));
     json_object_update_new(o, json_pack("{s:s, s:s, s:I, s:I}", "content", "images", "format", "raw", "size",
                                         (json_int_t)size, "vmid", (json_int_t)owner));
     if (base)
-        json_object_set_new(o, "parent", json_string(base));
+        json_object_set_new(o, "parent", pvs_json_bytes(base));
     json_array_append_new(l->out, o);
     free(base);
 }

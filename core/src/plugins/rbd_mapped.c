@@ -38,10 +38,10 @@ static json_t *device_entry(pvs_ctx *ctx, const json_t *cfg, int id)
     if (snap && (!*snap || strcmp(snap, "-") == 0))
         free(snap), snap = NULL;
     const char *storeid = pool && image ? matching_storage(cfg, pool, ns) : NULL;
-    json_t *o = json_pack("{s:s, s:i, s:s?, s:s?, s:s?, s:s?, s:s?}", "device", dev, "id", id, "pool", pool,
-                          "namespace", ns, "image", image, "snapshot", snap, "options", opts);
-    if (o)
-        json_object_set_new(o, "volid", storeid ? json_pack("s++", storeid, ":", image) : json_null());
+    json_t *o = json_pack("{s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "device", dev, "id", id, "pool",
+                          pvs_json_bytes(pool), "namespace", pvs_json_bytes(ns), "image", pvs_json_bytes(image),
+                          "snapshot", pvs_json_bytes(snap), "options", pvs_json_bytes(opts), "volid",
+                          storeid ? pvs_json_volid(storeid, NULL, image) : json_null());
     free(pool), free(ns), free(image), free(snap), free(opts);
     return o;
 }
