@@ -278,6 +278,8 @@ is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registere
     $r = PVE::Storage::XS::activate_volumes_report($cfg, ['fast:vm-100-disk-0'], undef, {}, { dry_run => 1 });
     is($r->[0]{action}, 'skipped-dry-run', 'a dry run does not ask a Perl plugin');
     is_deeply(\@My::Storage::Custom::calls, [], 'which is not called at all');
+    eval { PVE::Storage::XS::map_volume_report($cfg, 'fast:vm-100-disk-0', undef, {}, 'dry') };
+    is("$@", "map_volume_report: options must be a hash reference\n", 'options are a hash, as for activate_vm_volumes');
 }
 
 # the VM-start flow with a Perl plugin's disk: qemu-server's hints reach the

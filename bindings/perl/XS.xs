@@ -171,6 +171,22 @@ static void die_text(pTHX_ my_cxt_t *cxt, const char *text)
     die_with(aTHX_ cxt, &err);
 }
 
+/* The options of a reporting call, FN's: undef or a hash; { dry_run => 1 }
+ * gives PVS_DRY_RUN. */
+static int report_flags(pTHX_ my_cxt_t *cxt, SV *opts, const char *fn)
+{
+    if (SvROK(opts) && SvTYPE(SvRV(opts)) == SVt_PVHV) {
+        SV **d = hv_fetchs((HV *)SvRV(opts), "dry_run", 0);
+        return d && SvTRUE(*d) ? PVS_DRY_RUN : 0;
+    }
+    if (SvOK(opts)) {
+        char text[128];
+        snprintf(text, sizeof text, "%s: options must be a hash reference\n", fn);
+        die_text(aTHX_ cxt, text);
+    }
+    return 0;
+}
+
 /* ---- Perl -> json ----
  *
  * Promises kept here: a die anywhere (a tied FETCH, an overloaded
@@ -1405,19 +1421,20 @@ activate_volumes(cfg, vollist, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     LEAVE;
 
 SV *
-_report_call(map, cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, dry_run = 0)
+_report_call(map, cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, opts = &PL_sv_undef)
     int map
     SV *cfg
     SV *vols
     SV *snapname
     SV *hints
-    int dry_run
+    SV *opts
   CODE:
     /* activate_volumes_report (map 0) and map_volume_report (map 1): the
      * records, an array of hashes; after a failure the error's ->volumes */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
+    int flags = report_flags(aTHX_ &MY_CXT, opts, map ? "map_volume_report" : "activate_volumes_report");
     size_t n = 1;
     const char *one = NULL, **ids = &one;
     if (map)
@@ -1428,7 +1445,6 @@ _report_call(map, cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, dry_
     cfg_to_json(aTHX_ &MY_CXT, cfg, ids, n, 0, &f->v[0]);
     hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
     begin_call(aTHX_ &MY_CXT, cfg, hints, f->v[0]);
-    int flags = dry_run ? PVS_DRY_RUN : 0;
     int rc = map ? pvs_map_volume_report(MY_CXT.ctx, f->v[0], one, snap, f->v[1], flags, &f->str, &f->v[2], &f->err)
                  : pvs_activate_volumes_report(MY_CXT.ctx, f->v[0], ids, n, snap, f->v[1], flags, &f->v[2], &f->err);
     if (rc)
@@ -1450,17 +1466,11 @@ activate_vm_volumes(cfg, vmid, may_deactivate = 0, opts = &PL_sv_undef)
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
-    int dry = 0;
-    if (SvROK(opts) && SvTYPE(SvRV(opts)) == SVt_PVHV) {
-        SV **d = hv_fetchs((HV *)SvRV(opts), "dry_run", 0);
-        dry = d && SvTRUE(*d);
-    } else if (SvOK(opts)) {
-        die_text(aTHX_ &MY_CXT, "activate_vm_volumes: options must be a hash reference\n");
-    }
+    int flags = report_flags(aTHX_ &MY_CXT, opts, "activate_vm_volumes");
     /* the guest's storages are known only once its configuration is read: all of them */
     data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration", &f->v[0]);
     begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
-    if (pvs_activate_guest(MY_CXT.ctx, f->v[0], (long long)vmid, may_deactivate, dry ? PVS_DRY_RUN : 0, &f->v[2],
+    if (pvs_activate_guest(MY_CXT.ctx, f->v[0], (long long)vmid, may_deactivate, flags, &f->v[2],
                            NULL, &f->err))
         die_with_report(aTHX_ &MY_CXT, &f->err, f->v[2]);
     RETVAL = to_perl(aTHX_ f->v[2]);

@@ -54,11 +54,11 @@ sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(
 # the same calls, with what each volume got (or, { dry_run => 1 }, would get)
 sub activate_volumes_report {
     my ($cfg, $vollist, $snapname, $hints, $opts) = @_;
-    return _report_call(0, $cfg, $vollist, $snapname, $hints, ($opts // {})->{dry_run} ? 1 : 0);
+    return _report_call(0, $cfg, $vollist, $snapname, $hints, $opts);
 }
 sub map_volume_report {
     my ($cfg, $volid, $snapname, $hints, $opts) = @_;
-    return _report_call(1, $cfg, $volid, $snapname, $hints, ($opts // {})->{dry_run} ? 1 : 0);
+    return _report_call(1, $cfg, $volid, $snapname, $hints, $opts);
 }
 sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
 # ($path, $owner, $vtype) in list context, as PVE::Storage::path
