@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -27,14 +29,48 @@ void pvs_run_result_clear(pvs_run_result *res)
 
 #define now_ms pvs_now_ms
 
-/* After SIGKILL to a child's group: reap the child, waiting a little for a
- * process the kernel holds in an uninterruptible sleep; one that still has
- * not exited is handed to the context (or, without one, waited for). */
+static void *reap_when_gone(void *arg)
+{
+    pid_t pid = (pid_t)(intptr_t)arg;
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+/* A killed child that the kernel still holds (a check stuck in a dead
+ * mount's request, where even SIGKILL waits): a detached thread of its own
+ * reaps it the moment it exits, so no zombie waits for the next call of a
+ * long-running caller.  The thread takes no signal of the host's. */
+static void reap_later(pvs_ctx *ctx, pid_t pid)
+{
+    pthread_attr_t a;
+    pthread_t t;
+    sigset_t all, old;
+    sigfillset(&all);
+    int rc = pthread_attr_init(&a);
+    if (!rc) {
+        pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&a, 64 * 1024);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = pthread_create(&t, &a, reap_when_gone, (void *)(intptr_t)pid);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&a);
+    }
+    if (rc == 0)
+        return;
+    if (ctx)   /* no thread to be had: the context reaps it at a later call */
+        pvs_adopt_orphan(ctx, pid);
+    else
+        reap_when_gone((void *)(intptr_t)pid);
+}
+
+/* After SIGKILL to a child's group: reap the child, waiting a moment for
+ * it to exit; one that has not is handed to reap_later. */
 static void kill_and_reap(pvs_ctx *ctx, pid_t pid)
 {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
-    long long until = now_ms() + 1000;
+    long long until = now_ms() + 100;
     for (;;) {
         pid_t w = waitpid(pid, NULL, WNOHANG);
         if (w == pid || (w < 0 && errno != EINTR))
@@ -43,11 +79,7 @@ static void kill_and_reap(pvs_ctx *ctx, pid_t pid)
             break;
         usleep(2000);
     }
-    if (ctx)
-        pvs_adopt_orphan(ctx, pid);
-    else
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+    reap_later(ctx, pid);
 }
 
 static int needs_quotes(const char *s)
