@@ -204,7 +204,8 @@ static pvs_settings *initial_settings(pvs_error *err)
         || set_setting(set, "ceph_timeout", "60", err))
         goto fail;
     for (size_t i = 0; setting_names[i]; i++) {
-        const char *v = getenv(setting_env[i]);
+        /* not in a set-user-ID or set-group-ID program: its caller does not choose its root */
+        const char *v = secure_getenv(setting_env[i]);
         if (v && *v && set_setting(set, setting_names[i], v, err)) {
             char *msg = err ? err->message : NULL;
             if (msg) {
