@@ -862,16 +862,13 @@ static const pvs_property rbd_properties[] = {
     PVS_PROP("authsupported", "string"),
     PVS_PROP("krbd", "boolean", .default_value = "0"),
     PVS_PROP("keyring", "string"),
-    /* not a storage.cfg property upstream: the cluster's FSID for tests and
-     * hosts without a reachable cluster */
-    PVS_PROP("fsid", "string", .format = "uuid"),
     PVS_PROPS_END,
 };
 
 static const pvs_plugin_option rbd_options[] = {
     PVS_OPT("nodes"), PVS_OPT("disable"), PVS_OPT("monhost"), PVS_OPT("pool"),
     PVS_OPT("data-pool"), PVS_OPT("namespace"), PVS_OPT("username"), PVS_OPT("content"),
-    PVS_OPT("krbd"), PVS_OPT("keyring"), PVS_OPT("bwlimit"), PVS_OPT("fsid"), PVS_OPTIONS_END,
+    PVS_OPT("krbd"), PVS_OPT("keyring"), PVS_OPT("bwlimit"), PVS_OPTIONS_END,
 };
 
 static const char *const rbd_content_valid[] = { "images", "rootdir", NULL };
