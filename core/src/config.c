@@ -484,58 +484,6 @@ json_t *pvs_config_parse(pvs_ctx *ctx, const char *filename, const char *text, s
     return cfg;
 }
 
-/* storage.cfg is a few kilobytes; anything near this is not one. */
-#define CONFIG_MAX_BYTES (16u << 20)
-
-/* The whole of a regular file, at most CONFIG_MAX_BYTES: a FIFO, a device
- * (/dev/zero) or a directory is refused before it can block or spin. */
-char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err)
-{
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        pvs_fail(err, e == ENOENT ? PVS_ENOENT : PVS_EIO, "unable to read '%s' - %s\n", path, strerror(e));
-        return NULL;
-    }
-    const char *why = !S_ISREG(st.st_mode) ? "not a regular file"
-                      : (unsigned long long)st.st_size > CONFIG_MAX_BYTES ? "file too large" : NULL;
-    strbuf sb;
-    sb_init(&sb);
-    char buf[8192];
-    ssize_t r = 0;
-    while (!why && (r = read(fd, buf, sizeof buf)) != 0) {
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            why = strerror(errno);
-        else if (sb.len + (size_t)r > CONFIG_MAX_BYTES)
-            why = "file too large";   /* it grew while we read */
-        else
-            sb_addn(&sb, buf, (size_t)r);
-    }
-    close(fd);
-    if (why) {
-        sb_free(&sb);
-        pvs_fail(err, PVS_EIO, "unable to read '%s' - %s\n", path, why);
-        return NULL;
-    }
-    *len = sb.len;
-    char *text = sb_take(&sb);
-    if (!text)
-        pvs_oom(err);
-    return text;
-}
-
-char *pvs_host_read(pvs_ctx *ctx, const char *path, size_t *len, pvs_error *err)
-{
-    char *full = pvs_host_path(ctx, path);
-    char *text = full ? pvs_read_regular_file(full, len, err) : (pvs_oom(err), NULL);
-    free(full);
-    return text;
-}
 
 json_t *pvs_config_read(pvs_ctx *ctx, const char *path, pvs_error *err)
 {

@@ -4,11 +4,14 @@
  * ctx.c (the composition root), so nothing above calls back into it. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -182,4 +185,58 @@ long long *pvs_host_dir_numbers(pvs_ctx *ctx, const char *dir, const char *suffi
     if (v)
         qsort(v, *n, sizeof *v, by_value);
     return v;
+}
+
+/* storage.cfg is a few kilobytes, a sysfs attribute a line: anything near
+ * this is none of the files read here. */
+#define CONFIG_MAX_BYTES (16u << 20)
+
+/* The whole of a regular file, at most CONFIG_MAX_BYTES: a FIFO, a device
+ * (/dev/zero) or a directory is refused before it can block or spin. */
+char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        pvs_fail(err, e == ENOENT ? PVS_ENOENT : PVS_EIO, "unable to read '%s' - %s\n", path, strerror(e));
+        return NULL;
+    }
+    const char *why = !S_ISREG(st.st_mode) ? "not a regular file"
+                      : (unsigned long long)st.st_size > CONFIG_MAX_BYTES ? "file too large" : NULL;
+    strbuf sb;
+    sb_init(&sb);
+    char buf[8192];
+    ssize_t r = 0;
+    while (!why && (r = read(fd, buf, sizeof buf)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            why = strerror(errno);
+        else if (sb.len + (size_t)r > CONFIG_MAX_BYTES)
+            why = "file too large";   /* it grew while we read */
+        else
+            sb_addn(&sb, buf, (size_t)r);
+    }
+    close(fd);
+    if (why) {
+        sb_free(&sb);
+        pvs_fail(err, PVS_EIO, "unable to read '%s' - %s\n", path, why);
+        return NULL;
+    }
+    *len = sb.len;
+    char *text = sb_take(&sb);
+    if (!text)
+        pvs_oom(err);
+    return text;
+}
+
+char *pvs_host_read(pvs_ctx *ctx, const char *path, size_t *len, pvs_error *err)
+{
+    char *full = pvs_host_path(ctx, path);
+    char *text = full ? pvs_read_regular_file(full, len, err) : (pvs_oom(err), NULL);
+    free(full);
+    return text;
 }

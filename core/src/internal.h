@@ -68,7 +68,7 @@ struct pvs_ctx {
     size_t norphans;
 };
 
-/* The whole of a regular file of at most 16 MiB (config.c); a FIFO, device
+/* The whole of a regular file of at most 16 MiB (host.c); a FIFO, device
  * or directory is refused before it can block. */
 char *pvs_read_regular_file(const char *path, size_t *len, pvs_error *err);
 /* the same for a host path under the root setting (ROOT/PATH) */

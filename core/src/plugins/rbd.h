@@ -96,8 +96,12 @@ char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char
  * there (not a block device, not an rbd device, an unresolvable link). */
 int rbd_device_state(pvs_ctx *ctx, const char *host_path, int *id, pvs_error *err);
 /* The map options of /dev/rbdN (malloc()ed, comma-separated), or NULL when
- * they cannot be read. */
+ * they cannot be read.  A secret never leaves: secret=... reads as
+ * secret=<hidden> (rbd_config_info_options). */
 char *rbd_map_options(pvs_ctx *ctx, int id);
+/* The options field of a config_info line ("MONS OPTIONS POOL IMAGE SNAP"),
+ * secret=VALUE written as secret=<hidden>; NULL when there is none. */
+char *rbd_config_info_options(const char *line);
 /* The first line of /sys/devices/rbd/ID/NAME (under the root), or NULL. */
 char *rbd_sysfs_line(pvs_ctx *ctx, int id, const char *name);
 /* 1 iff option is one of the comma-separated tokens of options. */

@@ -451,33 +451,36 @@ int rbd_conn_get(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, rbd_conn 
     return 0;
 }
 
-/* [global] fsid of a ceph.conf (keys may use blanks or underscores) */
+/* the fsid of one line of [global], or NULL */
+static char *line_fsid(char *p)
+{
+    if (strncmp(p, "fsid", 4) != 0)
+        return NULL;
+    p += 4;
+    p += strspn(p, " \t");
+    if (*p != '=')
+        return NULL;
+    p++;
+    p += strspn(p, " \t");
+    return strndup(p, strcspn(p, " \t"));
+}
+
+/* [global] fsid of a ceph.conf (a regular file: a FIFO cannot block) */
 static char *conf_fsid(const char *path)
 {
-    FILE *f = path ? fopen(path, "r") : NULL;
-    if (!f)
-        return NULL;
-    char line[1024], *fsid = NULL;
+    size_t len;
+    char *text = path ? pvs_read_regular_file(path, &len, NULL) : NULL, *fsid = NULL;
     int global = 0;
-    while (!fsid && fgets(line, sizeof line, f)) {
+    for (char *save = NULL, *line = text ? strtok_r(text, "\n", &save) : NULL; line && !fsid;
+         line = strtok_r(NULL, "\n", &save)) {
         char *p = line + strspn(line, " \t");
-        p[strcspn(p, "\r\n#;")] = '\0';
-        if (*p == '[') {
+        p[strcspn(p, "\r#;")] = '\0';
+        if (*p == '[')
             global = strncmp(p, "[global]", 8) == 0;
-            continue;
-        }
-        if (!global || strncmp(p, "fsid", 4) != 0)
-            continue;
-        p += 4;
-        p += strspn(p, " \t");
-        if (*p != '=')
-            continue;
-        p++;
-        p += strspn(p, " \t");
-        size_t n = strcspn(p, " \t");
-        fsid = strndup(p, n);
+        else if (global)
+            fsid = line_fsid(p);
     }
-    fclose(f);
+    free(text);
     return fsid;
 }
 

@@ -101,18 +101,19 @@ static char *resolve_host(pvs_ctx *ctx, const char *host_path, pvs_error *err)
     return NULL;
 }
 
+/* The first line of a host file, without its line end, or NULL.  Only a
+ * regular file is read (sysfs attributes are): a FIFO or device there is
+ * refused before it can block.  The buffer is wiped: config_info may hold
+ * a secret. */
 static char *read_first_line(pvs_ctx *ctx, const char *host_path)
 {
-    char *full = pvs_host_path(ctx, host_path);
-    FILE *f = full ? fopen(full, "r") : NULL;
-    free(full);
-    if (!f)
+    size_t len;
+    char *text = pvs_host_read(ctx, host_path, &len, NULL);
+    if (!text)
         return NULL;
-    char buf[4096];
-    char *line = fgets(buf, sizeof buf, f) ? strdup(buf) : NULL;
-    fclose(f);
-    if (line)
-        line[strcspn(line, "\r\n")] = '\0';
+    char *line = strndup(text, strcspn(text, "\r\n"));   /* a NUL byte ends it too */
+    explicit_bzero(text, len);
+    free(text);
     return line;
 }
 
@@ -171,21 +172,45 @@ int rbd_device_state(pvs_ctx *ctx, const char *host_path, int *id, pvs_error *er
     return 1;
 }
 
+/* A secret's place in the options, as the kernel's own debugfs shows it. */
+#define HIDDEN_SECRET "secret=<hidden>"
+
+char *rbd_config_info_options(const char *line)
+{
+    /* "MONS OPTIONS POOL IMAGE SNAP": the second field */
+    const char *p = line + strcspn(line, " \t");
+    p += strspn(p, " \t");
+    size_t n = strcspn(p, " \t");
+    if (!n)
+        return NULL;
+    strbuf sb;
+    sb_init(&sb);
+    for (const char *tok = p, *end = p + n; tok < end;) {
+        size_t len = strcspn(tok, ",");
+        if (len > (size_t)(end - tok))
+            len = (size_t)(end - tok);
+        if (tok != p)
+            sb_add(&sb, ",");
+        if (len >= 7 && strncmp(tok, "secret=", 7) == 0)
+            sb_add(&sb, HIDDEN_SECRET);   /* written instead of key= on old kernels or by hand */
+        else
+            sb_addn(&sb, tok, len);
+        tok += len + 1;
+    }
+    return sb_take(&sb);
+}
+
 char *rbd_map_options(pvs_ctx *ctx, int id)
 {
     if (id < 0)
         return NULL;
     char path[64];
     snprintf(path, sizeof path, "/sys/devices/rbd/%d/config_info", id);
-    /* "MONS OPTIONS POOL IMAGE SNAP"; may hold a secret on old kernels:
-     * only the options field is kept, nothing is logged */
     char *line = read_first_line(ctx, path);
     if (!line)
         return NULL;
-    size_t len = strlen(line);
-    char *save, *f1 = strtok_r(line, " \t", &save), *f2 = f1 ? strtok_r(NULL, " \t", &save) : NULL;
-    char *opts = f2 ? strdup(f2) : NULL;
-    explicit_bzero(line, len);
+    char *opts = rbd_config_info_options(line);
+    explicit_bzero(line, strlen(line));
     free(line);
     return opts;
 }

@@ -3,7 +3,7 @@
  * (first line) and /sys/devices/rbd/0/config_info (the rest).  The
  * resolver must end (bounded length and link depth, no fixed arrays), a
  * device is only ever the kernel's rbd device N, and config_info only ever
- * yields its second field. */
+ * yields its second field, with any secret=VALUE shown as secret=<hidden>. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +28,17 @@ static void write_text(const char *rel, const char *text, size_t n)
     if (f) {
         fwrite(text, 1, n, f);
         fclose(f);
+    }
+}
+
+/* every secret=... token of the options is secret=<hidden> */
+static void check_no_secret(const char *opts)
+{
+    for (const char *p = opts; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n >= 7 && strncmp(p, "secret=", 7) == 0 && !(n == 15 && strncmp(p, "secret=<hidden>", 15) == 0))
+            abort();
+        p += n + (p[n] == ',');
     }
 }
 
@@ -79,7 +90,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *opts = rbd_map_options(ctx, 0);
     if (opts && (strchr(opts, ' ') || strchr(opts, '\t') || strchr(opts, '\n')))
         abort();
+    check_no_secret(opts);
     rbd_has_option(opts, "rxbounce");
     free(opts);
+    /* the same parse on the whole input as one line */
+    char *line = strndup((const char *)data, size);
+    opts = rbd_config_info_options(line);
+    check_no_secret(opts);
+    free(opts);
+    free(line);
     return 0;
 }
