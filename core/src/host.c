@@ -107,15 +107,21 @@ long long pvs_call_left_ms(const pvs_ctx *call)
     return left > 0 ? left : 0;
 }
 
-/* to the sink; a warning also to the volume a reporting call works on */
-static void emit(pvs_ctx *report_to, pvs_warn_fn fn, void *data, const char *fmt, va_list ap)
+/* to the sink (or, while the call holds its messages, to the queue); a
+ * warning also to the volume a reporting call works on */
+static void emit(pvs_ctx *ctx, int info, const char *fmt, va_list ap)
 {
     pvs_error tmp = PVS_ERROR_INIT;
     pvs_vfail(&tmp, PVS_EINVAL, fmt, ap);
-    if (tmp.message && report_to)
-        pvs_report_warning(report_to, tmp.message);
-    if (tmp.message)
-        fn(data, tmp.message);
+    if (tmp.message && !info)
+        pvs_report_warning(ctx, tmp.message);
+    if (tmp.message && ctx->held) {
+        json_t *m = json_pack("[b, s%]", info, tmp.message, strlen(tmp.message));
+        if (!m || json_array_append_new(ctx->held, m))
+            ctx->held_lost++;
+    } else if (tmp.message) {
+        (info ? ctx->info_fn : ctx->warn_fn)(info ? ctx->info_data : ctx->warn_data, tmp.message);
+    }
     pvs_error_clear(&tmp);
 }
 
@@ -123,7 +129,7 @@ void pvs_info(pvs_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit(NULL, ctx->info_fn, ctx->info_data, fmt, ap);
+    emit(ctx, 1, fmt, ap);
     va_end(ap);
 }
 
@@ -131,8 +137,30 @@ void pvs_warn(pvs_ctx *ctx, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    emit(ctx, ctx->warn_fn, ctx->warn_data, fmt, ap);
+    emit(ctx, 0, fmt, ap);
     va_end(ap);
+}
+
+void pvs_hold_messages(pvs_ctx *call)
+{
+    if (!call->held)
+        call->held = json_array();
+}
+
+void pvs_release_messages(pvs_ctx *call)
+{
+    json_t *held = call->held, *m;
+    size_t i;
+    call->held = NULL;
+    json_array_foreach(held, i, m) {
+        int info = json_is_true(json_array_get(m, 0));
+        (info ? call->info_fn : call->warn_fn)(info ? call->info_data : call->warn_data,
+                                               json_string_value(json_array_get(m, 1)));
+    }
+    json_decref(held);
+    if (call->held_lost)
+        call->warn_fn(call->warn_data, "out of memory: messages were lost\n");
+    call->held_lost = 0;
 }
 
 char *pvs_host_path(const pvs_ctx *ctx, const char *path)

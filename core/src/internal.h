@@ -48,6 +48,9 @@ struct pvs_ctx {
     json_t *report;
     json_t *report_current;
     int dry_run;
+    /* messages held back (pvs_hold_messages): [info?, text] each */
+    json_t *held;
+    size_t held_lost;
 
     /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
@@ -162,6 +165,12 @@ void pvs_adopt_orphan(pvs_ctx *ctx, pid_t pid);
 void pvs_warn(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
 /* An informational line (upstream's print to stdout), to the info sink. */
 void pvs_info(pvs_ctx *ctx, const char *fmt, ...) PVS_PRINTF(2, 3);
+/* Hold the call's warnings and informational lines back, in their order,
+ * until pvs_release_messages hands them to the sinks: nothing is written
+ * between an unmap and the map that restores the volume (a closed output
+ * cannot stop the call there, a warning handler cannot run there). */
+void pvs_hold_messages(pvs_ctx *call);
+void pvs_release_messages(pvs_ctx *call);
 /* ROOT + path for a host path ("/sys/..."); malloc()ed. */
 char *pvs_host_path(const pvs_ctx *ctx, const char *path);
 /* the numbers N of the entries named N SUFFIX (plain decimal, at most MAX) in

@@ -3,6 +3,9 @@
 #include "helpers.h"
 #include "internal.h"
 
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+
 static char *dir;
 static char cfgpath[600];
 
@@ -583,6 +586,175 @@ static void test_audit_status(void **state)
     expect(run("--root", root, "--config", p, "audit", NULL), 3, "", want);
 }
 
+#define TEST_FSID "11111111-2222-3333-4444-555555555555"
+
+/* a kernel rbd device N of a managed cluster (fsid TEST_FSID) under root:
+ * its block node, sysfs attributes, config_info and udev's link for
+ * IMAGE; 0, or -1 without root (mknod) */
+static int fake_krbd(const char *root, int id, const char *image, const char *config_info)
+{
+    char p[1200], rel[300], target[64];
+    put_file(root, "etc/pve/ceph.conf", "[global]\n\tfsid = " TEST_FSID "\n\tmon_host = 127.0.0.1:1\n");
+    snprintf(p, sizeof p, "%s/dev/rbd%d", root, id);
+    put_file(root, "dev/.keep", "");
+    unlink(p);
+    if (mknod(p, S_IFBLK | 0600, makedev(251, (unsigned)id * 16)) != 0)
+        return -1;
+    const char *attrs[][2] = { { "major", "251" }, { "pool", "rbd" }, { "pool_ns", "" }, { "name", image },
+                               { "current_snap", "-" }, { "config_info", config_info } };
+    char minor[16];
+    snprintf(minor, sizeof minor, "%d", id * 16);
+    snprintf(rel, sizeof rel, "sys/devices/rbd/%d/minor", id);
+    put_file(root, rel, minor);
+    for (size_t i = 0; i < sizeof attrs / sizeof attrs[0]; i++) {
+        snprintf(rel, sizeof rel, "sys/devices/rbd/%d/%s", id, attrs[i][0]);
+        put_file(root, rel, attrs[i][1]);
+    }
+    snprintf(rel, sizeof rel, "dev/rbd-pve/" TEST_FSID "/rbd/%s", image);
+    put_file(root, rel, "");
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    unlink(p);
+    snprintf(target, sizeof target, "../../../rbd%d", id);
+    return symlink(target, p);
+}
+
+/* a mapping's secret (rbd map -o secret=..., or an old kernel's
+ * config_info) is never shown: not by mapped, audit or a report, dry run
+ * included -- secret=<hidden>, as the kernel's own debugfs says */
+static void test_secret_hidden(void **state)
+{
+    (void)state;
+    char root[700], cfg[1024];
+    node_root(root, sizeof root, "secretroot", "etc/pve/qemu-server");
+    const char *secret = "AQBzTPRjAAAAABAAm8Yg0ZxgYQ+1nLp2rUxGeg==";
+    char info[512];
+    snprintf(info, sizeof info, "127.0.0.1:6789 name=admin,secret=%s,rxbounce rbd vm-100-disk-0 -\n", secret);
+    if (fake_krbd(root, 0, "vm-100-disk-0", info) != 0) {
+        print_message("SKIP: test_secret_hidden needs root (mknod of a block node)\n");
+        skip();
+    }
+    snprintf(info, sizeof info, "127.0.0.1:6789 secret=%s rbd vm-100-disk-1 -\n", secret);
+    assert_int_equal(fake_krbd(root, 1, "vm-100-disk-1", info), 0);
+    put_file(root, "etc/pve/qemu-server/100.conf", "ostype: win11\nscsi0: ceph:vm-100-disk-0\nscsi1: ceph:vm-100-disk-1\n");
+    snprintf(cfg, sizeof cfg, "%s/etc/pve/storage.cfg", root);
+    write_file(cfg, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n");
+    const char *runs[][8] = {
+        { "--root", root, "mapped", NULL },
+        { "--root", root, "--json", "mapped", NULL },
+        { "--root", root, "audit", NULL },
+        { "--root", root, "--json", "audit", NULL },
+        { "--root", root, "--json", "map", "ceph:vm-100-disk-1", "--dry-run", "--hint", "guest-is-windows=1" },
+        { "--root", root, "map", "ceph:vm-100-disk-1", "--dry-run", "--hint", "guest-is-windows=1" },
+        { "--root", root, "--json", "activate", "--vm", "100", "--dry-run", NULL },
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        out o = run(runs[i][0], runs[i][1], runs[i][2], runs[i][3], runs[i][4], runs[i][5], runs[i][6], runs[i][7],
+                    NULL);
+        if (strstr(o.out, secret) || strstr(o.err, secret) || strstr(o.out, "AQBzTPRj"))
+            fail_msg("run %zu shows the secret:\n%s%s", i, o.out, o.err);
+        if (i != 2 && i != 5 && !strstr(o.out, "secret=<hidden>"))   /* those two show no options */
+            fail_msg("run %zu does not show where the secret was:\n%s%s", i, o.out, o.err);
+        out_free(&o);
+    }
+    out o = run("--root", root, "--json", "mapped", NULL);
+    assert_non_null(strstr(o.out, "\"options\":\"name=admin,secret=<hidden>,rxbounce\""));
+    assert_non_null(strstr(o.out, "\"options\":\"secret=<hidden>\""));
+    out_free(&o);
+    /* the report's options_before: the second disk, without rxbounce */
+    o = run("--root", root, "--json", "map", "ceph:vm-100-disk-1", "--dry-run", "--hint", "guest-is-windows=1", NULL);
+    assert_non_null(strstr(o.out, "\"options_before\":\"secret=<hidden>\""));
+    assert_non_null(strstr(o.out, "\"action\":\"remap-skipped-unsafe\""));
+    out_free(&o);
+}
+
+/* storage.cfg values never become options of root's rbd: Ceph's parser
+ * takes any --NAME=VALUE argument for a configuration option (-p
+ * --log-file=X would set rbd's log file), so a pool, namespace or user name
+ * beginning with '-' is refused before anything runs -- a remap's unmap
+ * included */
+static void test_rbd_argv_injection(void **state)
+{
+    (void)state;
+    char root[700], cfg[1024], script[1100], log[1100], text[2048], want[512];
+    node_root(root, sizeof root, "injectroot", "etc/pve");
+    if (fake_krbd(root, 0, "vm-100-disk-0", "127.0.0.1:6789 name=admin rbd vm-100-disk-0 -\n") != 0) {
+        print_message("SKIP: test_rbd_argv_injection needs root (mknod of a block node)\n");
+        skip();
+    }
+    snprintf(log, sizeof log, "%s/rbd-ran", root);
+    snprintf(script, sizeof script, "%s/rbd", root);
+    snprintf(text, sizeof text, "#!/bin/sh\necho \"$@\" >> %s\n", log);
+    write_file(script, text);
+    assert_int_equal(chmod(script, 0755), 0);
+    snprintf(cfg, sizeof cfg, "%s/etc/pve/storage.cfg", root);
+    const char *cases[][3] = {
+        { "\tpool --log-file=injected.log\n", "pool", "--log-file=injected.log" },
+        { "\tpool rbd\n\tnamespace --admin-socket=/tmp/x.asok\n", "namespace", "--admin-socket=/tmp/x.asok" },
+        { "\tpool rbd\n\tusername -x\n", "username", "-x" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(text, sizeof text, "rbd: ceph\n%s\tkrbd 1\n", cases[i][0]);
+        write_file(cfg, text);
+        snprintf(want, sizeof want, "rbd error: invalid %s '%s' in storage 'ceph': it must not begin with '-'\n",
+                 cases[i][1], cases[i][2]);
+        expect(run("--root", root, "--rbd-command", script, "map", "ceph:vm-100-disk-0", "--hint",
+                   "guest-is-windows=1", "--hint", "plugin-may-deactivate-volume=1", NULL), 1, "", want);
+        expect(run("--root", root, "--rbd-command", script, "map", "ceph:vm-100-disk-0", "--dry-run", NULL), 1, "",
+               want);
+        expect(run("--root", root, "--rbd-command", script, "unmap", "ceph:vm-100-disk-0", NULL), 1, "", want);
+        assert_int_equal(access(log, F_OK), -1);   /* rbd never ran */
+    }
+}
+
+/* a set-user-ID copy of the command run by another user: the caller's
+ * environment does not choose its root (secure_getenv), as it would for a
+ * plain run */
+static void test_setuid_ignores_environment(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("SKIP: test_setuid_ignores_environment needs root (a set-user-ID copy)\n");
+        skip();
+    }
+    char root[700], copy[800], cfg[1024];
+    node_root(root, sizeof root, "envroot", "etc/pve");
+    snprintf(cfg, sizeof cfg, "%s/etc/pve/storage.cfg", root);
+    write_file(cfg, "dir: from-env-root\n\tpath /srv/x\n");
+    snprintf(copy, sizeof copy, "%s/pvestorage-suid", dir);
+    const char *cp[] = { "/bin/cp", getenv("PVS_CLI"), copy, NULL };
+    pvs_run_result r;
+    assert_int_equal(pvs_run(cp, 30, &r, NULL), 0);
+    pvs_run_result_clear(&r);
+    assert_int_equal(chmod(copy, 04755), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    for (int suid = 0; suid < 2; suid++) {
+        int out[2];
+        assert_int_equal(pipe(out), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            dup2(out[1], 1);
+            dup2(out[1], 2);
+            if (setgid(65534) || setuid(65534))
+                _exit(126);
+            setenv("PVESTORAGE_ROOT", root, 1);
+            execl(suid ? copy : getenv("PVS_CLI"), "pvestorage", "--json", "status", (char *)NULL);
+            _exit(127);
+        }
+        close(out[1]);
+        char text[8192] = "";
+        ssize_t n, got = 0;
+        while ((n = read(out[0], text + got, sizeof text - 1 - (size_t)got)) > 0)
+            got += n;
+        close(out[0]);
+        int status;
+        waitpid(pid, &status, 0);
+        if (suid)   /* the environment's root is not taken: not its storage.cfg */
+            assert_null(strstr(text, "from-env-root"));
+        else        /* a plain run as that user takes it */
+            assert_non_null(strstr(text, "from-env-root"));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -600,6 +772,9 @@ int main(void)
         cmocka_unit_test(test_mapped),
         cmocka_unit_test(test_activate_vm),
         cmocka_unit_test(test_audit_status),
+        cmocka_unit_test(test_setuid_ignores_environment),
+        cmocka_unit_test(test_secret_hidden),
+        cmocka_unit_test(test_rbd_argv_injection),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

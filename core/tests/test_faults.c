@@ -230,6 +230,82 @@ static void test_hanging_rbd(void **state)
     pvs_error_clear(&err);
 }
 
+/* map image name with fake-rbd, without rxbounce (a disk mapped before) */
+static void fake_map(fx *f, const char *name)
+{
+    char conf[1024], keyring[1024];
+    snprintf(conf, sizeof conf, "%s/etc/pve/ceph.conf", f->root);
+    snprintf(keyring, sizeof keyring, "%s/etc/pve/priv/ceph/ceph.keyring", f->root);
+    const char *argv[] = { getenv("PVS_FAKE_RBD"), "-p", "rbd", "-c", conf, "--keyring", keyring, "map", name, NULL };
+    pvs_run_result r;
+    assert_int_equal(pvs_run(argv, 30, &r, NULL), 0);
+    assert_int_equal(r.exit_status, 0);
+    pvs_run_result_clear(&r);
+}
+
+/* A Windows guest's three disks, mapped without rxbounce, and the unmap of
+ * the first remap hangs: as upstream, a failed unmap is a warning and the
+ * disk stays mapped as it was; the call's one deadline is spent there, so
+ * the other two are not even tried, and say so (not "got timeout") */
+static void test_hanging_unmap_during_remap(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char script[1024], text[4096], pidfile[1024], vols[3][128], want[2048];
+    snprintf(script, sizeof script, "%s/hanging-rbd", f->root);
+    snprintf(pidfile, sizeof pidfile, "%s/sleeper.pid", f->root);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\ncase \" $* \" in *\" unmap \"*) sleep 300 & echo $! >> %s; wait; exit 1;; esac\n"
+             "exec %s \"$@\"\n", pidfile, getenv("PVS_FAKE_RBD"));
+    write_script(script, text);
+    const char *v[3];
+    for (int i = 0; i < 3; i++) {
+        const char *name = new_image(f, i + 1);
+        fake_map(f, name);
+        snprintf(vols[i], sizeof vols[i], "ceph:%s", name);
+        v[i] = vols[i];
+    }
+    take_log(f);
+    assert_int_equal(pvs_ctx_set(f->ctx, "rbd_command", script, NULL), 0);
+    assert_int_equal(pvs_ctx_set(f->ctx, "ceph_timeout", "3", NULL), 0);
+    json_t *h = hints_of(1, 1), *report = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    long long t0 = now_ms();
+    assert_int_equal(pvs_activate_volumes_report(f->ctx, f->cfg, v, 3, NULL, h, 0, &report, &err), 0);
+    if (now_ms() - t0 > 3000 + SLACK_MS)
+        fail_msg("the remap took %lld ms: more than one ceph_timeout (3 s)", now_ms() - t0);
+    const char *want_actions[] = { "remap-failed", "remap-skipped-deadline", "remap-skipped-deadline" };
+    for (int i = 0; i < 3; i++) {
+        json_t *r = json_array_get(report, (size_t)i);
+        assert_string_equal(json_string_value(json_object_get(r, "action")), want_actions[i]);
+        assert_string_equal(json_string_value(json_object_get(r, "options_after")), "name=admin,key=client.admin");
+        const char *w = json_string_value(json_array_get(json_object_get(r, "warnings"), 0));
+        assert_non_null(w);
+        if (i == 0) {
+            assert_non_null(json_object_get(r, "error"));
+            assert_non_null(strstr(w, "could not unmap to apply rxbounce - can't unmap rbd device "));
+            assert_non_null(strstr(w, "failed: got timeout"));
+            assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "failed: got timeout"));
+        } else {
+            snprintf(want, sizeof want, "not unmapping volume %s to apply rxbounce: the call's deadline "
+                     "(ceph_timeout) has passed", v[i] + 5);
+            assert_string_equal(w, want);
+            assert_null(json_object_get(r, "error"));
+        }
+    }
+    FILE *pf = fopen(pidfile, "r");
+    assert_non_null(pf);
+    int pid, n = 0;
+    while (fscanf(pf, "%d", &pid) == 1)
+        n++;
+    fclose(pf);
+    assert_int_equal(n, 1);   /* one unmap started */
+    assert_no_children();
+    json_decref(report);
+    json_decref(h);
+    pvs_error_clear(&err);
+}
+
 /* map with a daemon frozen: over within one ceph_timeout (3 s) with the
  * timeout error, nothing mapped; returns the message */
 static char *map_with_frozen(fx *f, int slot, const char *daemon)
@@ -556,6 +632,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_remap_then_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hanging_rbd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hanging_unmap_during_remap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frozen_osd, setup, teardown_thaw),
         cmocka_unit_test_setup_teardown(test_frozen_monitor, setup, teardown_thaw),
         cmocka_unit_test_setup_teardown(test_silent_monitor, setup, teardown),

@@ -3,6 +3,9 @@
  * kernel side emulated by fake-rbd.  The core's code paths are the real ones. */
 #include "rbd_fixture.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+
 /* ---- the decision table: gw {absent,0,1} x pm {absent,0,1} x device state ---- */
 
 /* a clean emulated kernel, the device in state st (see device_state) */
@@ -354,11 +357,19 @@ static void test_paths_and_activation(void **state)
     snprintf(volid, sizeof volid, "ext:%s", f->image);
     json_t *h = hints_of(1, 1);
     const char *ext[] = { volid };
-    /* the first call on an external cluster without a ceph.conf of its own
-     * wrote one naming its keyring (upstream's ceph_create_configuration);
-     * the calls after it use it */
+    /* an external cluster without a ceph.conf of its own: reading (path,
+     * above) wrote nothing; the first call that runs rbd writes one naming
+     * its keyring right before its command (upstream's
+     * ceph_create_configuration), and the calls after it use it */
     char conf[1024], text[2048];
     snprintf(conf, sizeof conf, "%s/etc/pve/priv/ceph/ext.conf", f->root);
+    assert_int_equal(access(conf, F_OK), -1);
+    assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, ext, 1, NULL, h, &err), 0);
+    snprintf(want, sizeof want,
+             "[\"-p\",\"rbd\",\"-m\",\"%s\",\"--auth_supported\",\"cephx\",\"-n\",\"client.admin\","
+             "\"--keyring\",\"%s/etc/pve/priv/ceph/ext.keyring\",\"map\",\"%s\",\"--options\",\"rxbounce\"]\n",
+             mon_addr, f->root, f->image);
+    assert_string_equal(take_log(f), want);
     FILE *cf = fopen(conf, "r");
     assert_non_null(cf);
     size_t tn = fread(text, 1, sizeof text - 1, cf);
@@ -366,14 +377,9 @@ static void test_paths_and_activation(void **state)
     text[tn] = '\0';
     snprintf(want, sizeof want, "[global]\n\tkeyring = %s/etc/pve/priv/ceph/ext.keyring\n\n", f->root);
     assert_string_equal(text, want);
-    assert_int_equal(pvs_activate_volumes(f->ctx, f->cfg, ext, 1, NULL, h, &err), 0);
-    snprintf(want, sizeof want,
-             "[\"-p\",\"rbd\",\"-c\",\"%s\",\"-m\",\"%s\",\"--auth_supported\",\"cephx\",\"-n\",\"client.admin\","
-             "\"--keyring\",\"%s/etc/pve/priv/ceph/ext.keyring\",\"map\",\"%s\",\"--options\",\"rxbounce\"]\n",
-             conf, mon_addr, f->root, f->image);
-    assert_string_equal(take_log(f), want);
     assert_int_equal(pvs_deactivate_volumes(f->ctx, f->cfg, ext, 1, NULL, &err), 0);
-    assert_non_null(strstr(take_log(f), "\"unmap\""));
+    snprintf(want, sizeof want, "[\"-p\",\"rbd\",\"-c\",\"%s\",\"-m\",", conf);
+    assert_non_null(strstr(take_log(f), want));   /* the next call: with it */
     json_decref(h);
     pvs_error_clear(&err);
 }
@@ -421,6 +427,47 @@ static void test_feature_change_info(void **state)
     assert_string_equal(f->w.buf, "");
     pvs_ctx_set_info(f->ctx, NULL, NULL);
     pvs_error_clear(&err);
+}
+
+/* a sink that notes whether the volume was mapped when a message came */
+typedef struct seen_while {
+    fx *f;
+    int unmapped_messages, messages;
+} seen_while;
+
+static void note_device(void *data, const char *msg)
+{
+    (void)msg;
+    seen_while *s = data;
+    char p[1024];
+    snprintf(p, sizeof p, "%s%s", s->f->root, s->f->dev);
+    s->messages++;
+    s->unmapped_messages += access(p, F_OK) != 0;
+}
+
+/* nothing reaches the sinks between the unmap of a remap and the map that
+ * restores the volume (a dying handler or a closed output there would
+ * leave the disk unmapped): the feature change's line comes after the map */
+static void test_nothing_written_while_unmapped(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    seen_while s = { f, 0, 0 };
+    pvs_ctx_set_info(f->ctx, note_device, &s);
+    pvs_ctx_set_warn(f->ctx, note_device, &s);
+    device_state(f, 1);
+    char volid[128], *path = NULL;
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    json_t *h = hints_of(1, 1);
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_map_volume(f->ctx, f->cfg, volid, NULL, h, &path, &err), 0);
+    assert_int_equal(s.messages, 1);   /* "enable RBD image features ..." */
+    assert_int_equal(s.unmapped_messages, 0);
+    assert_string_equal(map_options(f), "name=admin,key=client.admin,rxbounce");
+    free(path);
+    json_decref(h);
+    pvs_ctx_set_info(f->ctx, NULL, NULL);
+    take_log(f);
 }
 
 static void test_activate_many(void **state)
@@ -812,6 +859,119 @@ static void test_cli(void **state)
     pvs_run_result_clear(&r);
 }
 
+/* the command's output closed (| true, a dropped ssh session) while it
+ * remaps a Windows guest's disk: it must not die between the unmap and the
+ * map (issue: SIGPIPE left the disk unmapped) -- one device before, one
+ * after, now with rxbounce, and the write error said at the end */
+static void test_closed_output_during_remap(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char cfgpath[1024], volid[128];
+    snprintf(cfgpath, sizeof cfgpath, "%s/etc/pve/storage.cfg", f->root);
+    write_file(cfgpath, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n");
+    snprintf(volid, sizeof volid, "ceph:%s", f->image);
+    device_state(f, 1);   /* mapped without rxbounce; its features differ from the kernel's */
+    const char *cli = getenv("PVS_CLI"), *fake = getenv("PVS_FAKE_RBD");
+    for (int text = 1; text >= 0; text--) {
+        int out[2], err[2];
+        assert_int_equal(pipe(out), 0);
+        assert_int_equal(pipe(err), 0);
+        close(out[0]);   /* nobody reads stdout */
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            dup2(out[1], 1);
+            dup2(err[1], 2);
+            signal(SIGPIPE, SIG_DFL);
+            /* text: the feature change's info line comes between unmap and map */
+            const char *argv[] = { cli, "--root", f->root, "--rbd-command", fake, "--kernel-version",
+                                   text ? "6.1" : "4.19", text ? "--quiet" : "--json", "map", volid, "--hint",
+                                   "guest-is-windows=1", "--hint", "plugin-may-deactivate-volume=1", NULL };
+            execv(cli, (char *const *)argv);
+            _exit(127);
+        }
+        close(out[1]);
+        close(err[1]);
+        char msg[4096] = "";
+        ssize_t n, got = 0;
+        while ((n = read(err[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0)
+            got += n;
+        close(err[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (WIFSIGNALED(status))
+            fail_msg("the command died of signal %d (stderr: %s)", WTERMSIG(status), msg);
+        assert_int_equal(WEXITSTATUS(status), 1);
+        assert_non_null(strstr(msg, "pvestorage: write error on standard output: Broken pipe\n"));
+        assert_string_equal(map_options(f), "name=admin,key=client.admin,rxbounce");
+        char p[1024];
+        snprintf(p, sizeof p, "%s/sys/devices/rbd/1", f->root);
+        assert_false(is_directory(p));   /* one device: the remap replaced it */
+        /* back to without rxbounce for the --json round */
+        const char *unmap[] = { fake, "unmap", f->dev, NULL };
+        pvs_run_result r;
+        assert_int_equal(pvs_run(unmap, 30, &r, NULL), 0);
+        pvs_run_result_clear(&r);
+        device_state(f, 1);
+    }
+    take_log(f);
+}
+
+/* an external cluster without a ceph.conf of its own: a dry run and the
+ * commands that only read (status, list, mapped, audit) write nothing, and
+ * the plan is the run -- the real call then runs exactly the commands the
+ * dry run showed, and writes the file right before them (upstream's
+ * ceph_create_configuration; used from the next call on) */
+static void test_dry_run_writes_nothing(void **state)
+{
+    NEED_ROOT();
+    fx *f = *state;
+    char volid[128], conf[1024], cfgpath[1024], text[1024];
+    snprintf(volid, sizeof volid, "ext:%s", f->image);
+    snprintf(conf, sizeof conf, "%s/etc/pve/priv/ceph/ext.conf", f->root);
+    snprintf(cfgpath, sizeof cfgpath, "%s/etc/pve/storage.cfg", f->root);
+    snprintf(text, sizeof text, "rbd: ext\n\tpool rbd\n\tmonhost %s\n\tkrbd 1\n", mon_addr);
+    write_file(cfgpath, text);
+    snprintf(text, sizeof text, "ostype: win10\nscsi0: %s\n", volid);
+    put_file(f->root, "etc/pve/qemu-server/100.conf", text);
+    const char *cli = getenv("PVS_CLI");
+    const char *reads[][4] = { { "status", NULL }, { "list", "ext", NULL }, { "mapped", NULL }, { "audit", NULL } };
+    for (size_t i = 0; i < sizeof reads / sizeof reads[0]; i++) {
+        const char *argv[] = { cli, "--root", f->root, "--json", reads[i][0], reads[i][1], NULL };
+        pvs_run_result r;
+        assert_int_equal(pvs_run(argv, 60, &r, NULL), 0);
+        pvs_run_result_clear(&r);
+        if (access(conf, F_OK) == 0)
+            fail_msg("'%s' wrote %s", reads[i][0], conf);
+    }
+    json_t *h = hints_of(1, 1), *plan = NULL, *done = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    char *path = NULL;
+    assert_int_equal(pvs_map_volume_report(f->ctx, f->cfg, volid, NULL, h, PVS_DRY_RUN, &path, &plan, &err), 0);
+    free(path);
+    assert_int_equal(access(conf, F_OK), -1);
+    assert_string_equal(take_log(f), "");
+    assert_int_equal(pvs_map_volume_report(f->ctx, f->cfg, volid, NULL, h, 0, &path, &done, &err), 0);
+    free(path);
+    assert_int_equal(access(conf, F_OK), 0);
+    json_t *pc = json_object_get(json_array_get(plan, 0), "commands"), *dc = json_object_get(json_array_get(done, 0), "commands");
+    assert_int_equal(json_array_size(pc), 1);
+    assert_true(json_equal(pc, dc));
+    char *want = json_dumps(json_array_get(pc, 0), JSON_COMPACT);
+    char *log = take_log(f);
+    /* the log's line is the argv after argv[0] */
+    const char *first = strchr(want, ',');
+    assert_non_null(first);
+    char line[2048];
+    snprintf(line, sizeof line, "[%s\n", first + 1);
+    assert_string_equal(log, line);
+    free(want);
+    json_decref(plan);
+    json_decref(done);
+    json_decref(h);
+}
+
 static void test_parse_volname(void **state)
 {
     (void)state;
@@ -860,11 +1020,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_activate_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deactivate_after_krbd_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feature_change_info, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nothing_written_while_unmapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rbd_error_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_actions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_vm_start_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_closed_output_during_remap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_writes_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -97,6 +97,7 @@ void rbd_opts_clear(rbd_opts *o)
     free(o->mon_host);
     free(o->keyring);
     free(o->user);
+    free(o->conf_to_write);
     memset(o, 0, sizeof *o);
 }
 
@@ -143,34 +144,37 @@ static char *hostlist(const char *list, char sep, char **bad)
     return sb_take(&h.sb);
 }
 
-/* ceph_check_keyfile: a keyring file must hold a "[NAME] key = ...==" */
+/* ceph_check_keyfile: a keyring file must hold a "[NAME] key = ...==";
+ * only a regular file is read (a FIFO there cannot block the call) */
 static int check_keyfile(const char *path, pvs_error *err)
 {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
-    char buf[65536];
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
+    size_t n = 0;
+    char *buf = pvs_read_regular_file(path, &n, NULL);
     regex_t rx;
-    int ok = n > 0 && regcomp(&rx, "\\[[^[:space:]]+\\][[:space:]]*key[[:space:]]*=[[:space:]]*[^[:space:]]+==[[:space:]]*$",
-                              REG_EXTENDED | REG_NOSUB | REG_NEWLINE) == 0;
+    int ok = buf && n > 0
+             && regcomp(&rx, "\\[[^[:space:]]+\\][[:space:]]*key[[:space:]]*=[[:space:]]*[^[:space:]]+==[[:space:]]*$",
+                        REG_EXTENDED | REG_NOSUB | REG_NEWLINE) == 0;
     if (ok) {
         ok = regexec(&rx, buf, 0, NULL, 0) == 0;
         regfree(&rx);
     }
+    if (buf)
+        explicit_bzero(buf, n);
+    free(buf);
     return ok ? 0 : pvs_fail(err, PVS_EINVAL, "Not a proper rbd authentication file: %s\n", path);
 }
 
 /* An external cluster without its own ceph.conf gets one naming its keyring,
- * as upstream's ceph_create_configuration writes it (used from the next
- * call on, as upstream). */
+ * as upstream's ceph_create_configuration writes it.  Only a call that runs
+ * the rbd command writes it (rbd_run_prepare), right before its first
+ * command, and, as upstream, the calls after it use it: reading (a dry run,
+ * status, list, audit) changes nothing on disk. */
 static int create_conf(const char *conf, const char *keyring, pvs_error *err)
 {
-    int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
     char *text = pvs_asprintf("[global]\n\tkeyring = %s\n\n", keyring);
     ssize_t len = text ? (ssize_t)strlen(text) : 0;
     int ok = fd >= 0 && text && write(fd, text, (size_t)len) == len;
@@ -193,7 +197,8 @@ static int monitors(const char *storeid, const char *monhost, rbd_opts *o, pvs_e
     return PVS_EINVAL;
 }
 
-/* Which ceph.conf: the managed cluster's, or an external one's own */
+/* Which ceph.conf: the managed cluster's, or an external one's own (or the
+ * one to write before the first rbd command: o->conf_to_write) */
 static int cluster_conf(pvs_ctx *ctx, const char *storeid, const char *monhost, const char *keyfile,
                         rbd_opts *o, pvs_error *err)
 {
@@ -211,10 +216,23 @@ static int cluster_conf(pvs_ctx *ctx, const char *storeid, const char *monhost, 
         o->conf = path;
         path = NULL;
     } else if (!rc && exists(keyfile)) {
-        rc = create_conf(path, keyfile, err);
+        o->conf_to_write = path;
+        path = NULL;
     }
     free(path);
     return rc;
+}
+
+/* Ceph's argument parser takes any argument of the form --NAME=VALUE for a
+ * configuration option, wherever it stands (-p --log-file=X sets the log
+ * file of root's rbd): a value that begins with '-' is refused before
+ * anything runs. */
+static int argv_safe(const char *what, const char *value, const char *storeid, pvs_error *err)
+{
+    if (!value || value[0] != '-')
+        return 0;
+    return pvs_fail(err, PVS_EINVAL, "rbd error: invalid %s '%s' in storage '%s': it must not begin with '-'\n",
+                    what, value, storeid);
 }
 
 int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts *o, pvs_error *err)
@@ -222,6 +240,9 @@ int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts
     memset(o, 0, sizeof *o);
     const char *pool = pvs_scfg_str(scfg, "pool"), *ns = pvs_scfg_str(scfg, "namespace");
     const char *monhost = pvs_scfg_str(scfg, "monhost"), *user = pvs_scfg_str(scfg, "username");
+    if (argv_safe("pool", pool, storeid, err) || argv_safe("namespace", ns, storeid, err)
+        || argv_safe("username", user, storeid, err))
+        return err ? err->code : PVS_EINVAL;
     /* the secret lives under /etc/pve/priv, never in storage.cfg */
     char *k = pvs_asprintf("/etc/pve/priv/ceph/%s.keyring", storeid);
     char *keyfile = k ? pvs_host_path(ctx, k) : NULL;
@@ -353,13 +374,18 @@ static char *stderr_lines(const char *text, char **last)
     return prev;
 }
 
-static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pvs_error *err)
+static int run_rbd(pvs_ctx *ctx, rbd_opts *o, const char *const *argv, const char *errmsg, pvs_error *err)
 {
     pvs_report_command(ctx, argv);   /* a reporting call lists what it runs */
     if (pvs_dry_run(ctx))
         return 0;                    /* ... or would run */
+    int rc = 0;
+    if (o->conf_to_write && (rc = create_conf(o->conf_to_write, o->keyring ? o->keyring : "", err)))
+        return rc;
+    free(o->conf_to_write);          /* once per call */
+    o->conf_to_write = NULL;
     pvs_run_result r;
-    int rc = pvs_run_call(ctx, argv, &r, err);
+    rc = pvs_run_call(ctx, argv, &r, err);
     if (rc) {
         /* could not even start it: say what we tried to do */
         char *why = err && err->message ? strdup(err->message) : NULL;
@@ -394,14 +420,14 @@ static int run_rbd(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pv
     return rc;
 }
 
-static int unmap_device(pvs_ctx *ctx, const rbd_opts *o, const char *dev, pvs_error *err)
+static int unmap_device(pvs_ctx *ctx, rbd_opts *o, const char *dev, pvs_error *err)
 {
     const char *argv[MAX_ARGS];
     const char *args[] = { dev, NULL };
     char user[256];
     rbd_argv(ctx, o, "unmap", args, argv, user, sizeof user);
     char *errmsg = pvs_asprintf("can't unmap rbd device %s", dev);
-    int rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
+    int rc = errmsg ? run_rbd(ctx, o, argv, errmsg, err) : pvs_oom(err);
     free(errmsg);
     return rc;
 }
@@ -605,21 +631,48 @@ static int no_longer_mapped(pvs_error *err, const char *storeid, const char *vol
     return rc;
 }
 
-static int map_device(pvs_ctx *ctx, const rbd_opts *o, const rbd_vol *rv, int windows, pvs_error *err)
+static int map_device(pvs_ctx *ctx, rbd_opts *o, const rbd_vol *rv, int windows, pvs_error *err)
 {
     const char *argv[MAX_ARGS];
     const char *args[] = { rv->name, windows ? "--options" : NULL, "rxbounce", NULL };
     char user[256];
     rbd_argv(ctx, o, "map", args, argv, user, sizeof user);
     char *errmsg = pvs_asprintf("can't map rbd volume %s", rv->name);
-    int rc = errmsg ? run_rbd(ctx, argv, errmsg, err) : pvs_oom(err);
+    int rc = errmsg ? run_rbd(ctx, o, argv, errmsg, err) : pvs_oom(err);
     free(errmsg);
     return rc;
 }
 
+/* The unmap of a remap.  As upstream, a failed unmap is a warning and the
+ * volume stays mapped as it was (1: go on with the map, 0: it stays).  The
+ * call's deadline is one for all its volumes: once it has passed, an unmap
+ * is not even started, and the volume says so. */
+static int remap_unmap(pvs_ctx *ctx, rbd_store *st, rbd_vol *rv, const char *volname)
+{
+    pvs_error e = PVS_ERROR_INIT;
+    const char *action = "remap-failed";
+    if (!pvs_dry_run(ctx) && pvs_call_left_ms(ctx) == 0) {
+        pvs_warn(ctx, "not unmapping volume %s to apply rxbounce: the call's deadline (ceph_timeout) has passed\n",
+                 volname);
+        action = "remap-skipped-deadline";
+    } else if (unmap_device(ctx, &st->o, rv->dev, &e)) {
+        /* upstream: warn "... - $@\n", $@ ending in its own newline */
+        pvs_warn(ctx, "could not unmap to apply rxbounce - %s\n", e.message ? e.message : "unknown error\n");
+        pvs_report_set(ctx, "error", pvs_message_json(e.message ? e.message : "unknown error"));
+    }
+    pvs_error_clear(&e);
+    int id;
+    if (pvs_dry_run(ctx) || rbd_device_state(ctx, rv->dev, &id, NULL) == 0)
+        return 1;
+    report_options(ctx, rv, 0);
+    pvs_report_done(ctx, action, rv->dev);
+    return 0;   /* still mapped, as it was: upstream returns the path */
+}
+
 /* The changes for one volume, everything that can fail for it checked
- * first: the unmap of a remap comes right before the map that replaces it. */
-static int change_volume(pvs_ctx *ctx, const char *storeid, const rbd_store *st, rbd_vol *rv,
+ * first: the unmap of a remap comes right before the map that replaces it,
+ * and nothing is written between the two (messages are held back). */
+static int change_volume(pvs_ctx *ctx, const char *storeid, rbd_store *st, rbd_vol *rv,
                          const char *volname, int windows, pvs_error *err)
 {
     if (rv->feat.err.code) {
@@ -627,22 +680,14 @@ static int change_volume(pvs_ctx *ctx, const char *storeid, const rbd_store *st,
         pvs_error_move(err, &rv->feat.err);
         return rc;
     }
-    int unmapped = 0;
+    int unmapped = 0, rc = 0;
     if (rv->remap) {
-        pvs_error e = PVS_ERROR_INIT;
-        if (unmap_device(ctx, &st->o, rv->dev, &e))
-            /* upstream: warn "... - $@\n", $@ ending in its own newline */
-            pvs_warn(ctx, "could not unmap to apply rxbounce - %s\n", e.message ? e.message : "unknown error\n");
-        pvs_error_clear(&e);
-        int id;
-        if (!pvs_dry_run(ctx) && rbd_device_state(ctx, rv->dev, &id, NULL) != 0) {
-            report_options(ctx, rv, 0);
-            pvs_report_done(ctx, "remap-failed", rv->dev);
-            return 0;   /* still mapped, as it was: upstream returns the path */
+        pvs_hold_messages(ctx);
+        if (!(unmapped = remap_unmap(ctx, st, rv, volname))) {
+            pvs_release_messages(ctx);
+            return 0;
         }
-        unmapped = 1;
     }
-    int rc = 0;
     if (rv->feat.change) {
         pvs_report_set(ctx, "features_changed", json_true());
         if (!pvs_dry_run(ctx))
@@ -650,6 +695,7 @@ static int change_volume(pvs_ctx *ctx, const char *storeid, const rbd_store *st,
     }
     if (!rc)
         rc = map_device(ctx, &st->o, rv, windows, err);
+    pvs_release_messages(ctx);
     if (!rc) {
         report_options(ctx, rv, 1);
         pvs_report_done(ctx, unmapped ? "remapped" : "mapped", rv->dev);

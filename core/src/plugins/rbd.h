@@ -10,6 +10,8 @@ typedef struct rbd_opts {
     char *pool;           /* "rbd" by default */
     char *namespace_;     /* NULL when none */
     char *conf;           /* ceph.conf to read, or NULL */
+    char *conf_to_write;  /* an external cluster's own ceph.conf, written before
+                             the call's first rbd command (used from the next call) */
     char *mon_host;       /* external cluster: the monitors, ','-separated */
     char *keyring;        /* NULL when there is none: no auth */
     const char *auth;     /* "cephx" or "none" */
