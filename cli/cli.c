@@ -166,6 +166,45 @@ static json_t *string_array(int argc, char **argv)
 
 static int usage_error(cli *c, const char *fmt, const char *arg);
 
+/* Text output shows names from the host (images, pools, files), which may
+ * hold any byte: every cell goes through pvs_visible_text, so a terminal
+ * shows ESC, CR, newline ... as escapes and acts on none.  TEXT padded to
+ * WIDTH, then END. */
+static void put_cell(const char *text, int width, const char *end)
+{
+    if (!text)
+        text = "";
+    char *shown = pvs_visible_text(text, strlen(text));
+    printf("%-*s%s", width, shown ? shown : "", end);
+    free(shown);
+}
+
+/* a table cell: the string under KEY, or "-" */
+static const char *cell(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+/* A command (a JSON array of strings) as a line for a person to paste into
+ * bash: the core's one quoting, pvs_shell_quote_argv.  Prints PREFIX, the
+ * line, a newline. */
+static void put_command_line(const char *prefix, const json_t *cmd)
+{
+    size_t i, n = json_array_size(cmd);
+    const char **argv = calloc(n + 1, sizeof *argv);
+    json_t *a;
+    if (!argv)
+        return;
+    json_array_foreach(cmd, i, a)
+        argv[i] = json_string_value(a) ? json_string_value(a) : "";
+    char *line = pvs_shell_quote_argv(argv);
+    if (line)
+        printf("%s%s\n", prefix, line);
+    free(line);
+    free(argv);
+}
+
 /* --dry-run without --json: the plan, a volume a line, each command below it */
 static void print_plan(const json_t *records)
 {
@@ -173,19 +212,12 @@ static void print_plan(const json_t *records)
     json_t *r, *cmd;
     json_array_foreach(records, i, r) {
         const char *path = json_string_value(json_object_get(r, "path"));
-        printf("%s: %s%s%s\n", json_string_value(json_object_get(r, "volid")),
-               json_string_value(json_object_get(r, "action")), path ? " " : "", path ? path : "");
-        json_array_foreach(json_object_get(r, "commands"), j, cmd) {
-            char *line = NULL;
-            size_t k, len = 0;
-            json_t *a;
-            FILE *m = open_memstream(&line, &len);
-            json_array_foreach(cmd, k, a)
-                fprintf(m, "%s%s", k ? " " : "", json_string_value(a));
-            fclose(m);
-            printf("  would run: %s\n", line ? line : "");
-            free(line);
-        }
+        put_cell(json_string_value(json_object_get(r, "volid")), 0, ": ");
+        put_cell(json_string_value(json_object_get(r, "action")), 0, path ? " " : "\n");
+        if (path)
+            put_cell(path, 0, "\n");
+        json_array_foreach(json_object_get(r, "commands"), j, cmd)
+            put_command_line("  would run: ", cmd);
     }
 }
 
@@ -384,23 +416,18 @@ static int cmd_status(cli *c, int argc, char **argv)
     json_array_foreach(list, i, s) {
         json_t *active = json_object_get(s, "active"), *ct;
         size_t j;
-        printf("%-20s %-12s %-8s %-8s ", json_string_value(json_object_get(s, "storage")),
-               json_string_value(json_object_get(s, "type")),
-               json_is_true(json_object_get(s, "enabled")) ? "yes" : "no",
-               json_is_null(active) ? "-" : json_is_true(active) ? "yes" : "no");
-        json_array_foreach(json_object_get(s, "content"), j, ct)
-            printf("%s%s", j ? "," : "", json_string_value(ct));
+        put_cell(json_string_value(json_object_get(s, "storage")), 20, " ");
+        put_cell(json_string_value(json_object_get(s, "type")), 12, " ");
+        put_cell(json_is_true(json_object_get(s, "enabled")) ? "yes" : "no", 8, " ");
+        put_cell(json_is_null(active) ? "-" : json_is_true(active) ? "yes" : "no", 8, " ");
+        json_array_foreach(json_object_get(s, "content"), j, ct) {
+            fputs(j ? "," : "", stdout);
+            put_cell(json_string_value(ct), 0, "");
+        }
         putchar('\n');
     }
     json_decref(list);
     return 0;
-}
-
-/* a table cell: the string under KEY, or "-" */
-static const char *cell(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "-";
 }
 
 /* the volumes on one storage */
@@ -416,8 +443,10 @@ static int cmd_list(cli *c, int argc, char **argv)
     json_t *v;
     json_array_foreach(list, i, v) {
         json_t *vmid = json_object_get(v, "vmid");
-        printf("%-44s %-8s %-8s %14" JSON_INTEGER_FORMAT " ", json_string_value(json_object_get(v, "volid")),
-               cell(v, "format"), cell(v, "content"), json_integer_value(json_object_get(v, "size")));
+        put_cell(cell(v, "volid"), 44, " ");
+        put_cell(cell(v, "format"), 8, " ");
+        put_cell(cell(v, "content"), 8, " ");
+        printf("%14" JSON_INTEGER_FORMAT " ", json_integer_value(json_object_get(v, "size")));
         if (vmid)
             printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(vmid));
         else
@@ -441,9 +470,9 @@ static int cmd_mapped(cli *c, int argc, char **argv)
     json_t *d;
     json_array_foreach(list, i, d) {
         const char *f[7] = { "device", "pool", "namespace", "image", "snapshot", "volid", "options" };
-        const char *w[7] = { "%-12s ", "%-10s ", "%-10s ", "%-24s ", "%-10s ", "%-36s ", "%s\n" };
+        const int w[7] = { 12, 10, 10, 24, 10, 36, 0 };
         for (int k = 0; k < 7; k++)
-            printf(w[k], cell(d, f[k]));
+            put_cell(cell(d, f[k]), w[k], k < 6 ? " " : "\n");
     }
     json_decref(list);
     return 0;
@@ -471,23 +500,23 @@ static int cmd_audit(cli *c, int argc, char **argv)
         return need ? 1 : 0;
     }
     printf("%-6s %-10s %-36s %-10s %-8s %s\n", "VMID", "KEY", "VOLID", "DEVICE", "RUNNING", "STATUS");
-    size_t i, j;
-    json_t *r, *a;
+    size_t i;
+    json_t *r;
     json_array_foreach(json_object_get(res, "volumes"), i, r) {
         const char *remedy = json_string_value(json_object_get(r, "remedy"));
-        printf("%-6" JSON_INTEGER_FORMAT " %-10s %-36s %-10s %-8s %s\n", json_integer_value(json_object_get(r, "vmid")),
-               json_string_value(json_object_get(r, "key")), json_string_value(json_object_get(r, "volid")),
-               cell(r, "device"), json_is_true(json_object_get(r, "running")) ? "yes" : "no", remedy ? remedy : "in order");
-        if (json_is_array(json_object_get(r, "command"))) {
-            fputs("       fix:", stdout);
-            json_array_foreach(json_object_get(r, "command"), j, a)
-                printf(" %s", json_string_value(a));
-            putchar('\n');
-        }
+        printf("%-6" JSON_INTEGER_FORMAT " ", json_integer_value(json_object_get(r, "vmid")));
+        put_cell(cell(r, "key"), 10, " ");
+        put_cell(cell(r, "volid"), 36, " ");
+        put_cell(cell(r, "device"), 10, " ");
+        put_cell(json_is_true(json_object_get(r, "running")) ? "yes" : "no", 8, " ");
+        put_cell(remedy ? remedy : "in order", 0, "\n");
+        if (json_is_array(json_object_get(r, "command")))
+            put_command_line("       fix: ", json_object_get(r, "command"));
     }
-    json_array_foreach(json_object_get(res, "guest_errors"), i, r)
-        printf("%-6" JSON_INTEGER_FORMAT " error: %s\n", json_integer_value(json_object_get(r, "vmid")),
-               json_string_value(json_object_get(r, "error")));
+    json_array_foreach(json_object_get(res, "guest_errors"), i, r) {
+        printf("%-6" JSON_INTEGER_FORMAT " error: ", json_integer_value(json_object_get(r, "vmid")));
+        put_cell(cell(r, "error"), 0, "\n");
+    }
     printf("%" JSON_INTEGER_FORMAT " need%s action\n", need, need == 1 ? "s" : "");
     json_decref(res);
     return need ? 1 : 0;
