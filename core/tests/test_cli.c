@@ -3,6 +3,7 @@
 #include "helpers.h"
 #include "internal.h"
 #include "paste.h"
+#include "../../cli/cli.h"
 
 static char *dir;
 static char cfgpath[600];
@@ -101,6 +102,72 @@ static void test_usage(void **state)
     out_free(&o);
     expect(run("--config", cfgpath, "unmap", "--hint", "guest-is-windows=1", "store:iso/a.iso", NULL), 2, "",
            "pvestorage: 'unmap' takes no hints\nTry 'pvestorage --help'.\n");
+}
+
+/* a source file of the tree, whole (malloc()ed) */
+static char *source_file(const char *rel)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", getenv("PVS_SOURCE_DIR"), rel);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        fail_msg("cannot read %s", p);
+    char *text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* NAME added to the space-separated LIST (of size n) unless it is there */
+static void add_name(char *list, size_t n, const char *name, size_t len)
+{
+    char word[128], padded[1100];
+    snprintf(word, sizeof word, " %.*s ", (int)len, name);
+    snprintf(padded, sizeof padded, " %s ", list);
+    if (!strstr(padded, word))
+        snprintf(list + strlen(list), n - strlen(list), "%s%.*s", *list ? " " : "", (int)len, name);
+}
+
+/* --help lists every command of the command's table, in its order, and so
+ * do the man page's COMMANDS and the completion; each has its own --help */
+static void test_every_command_listed(void **state)
+{
+    (void)state;
+    char table[1024] = "", help[1024] = "", man[1024] = "", completion[1024] = "";
+    for (size_t i = 0; cli_command_name(i); i++)
+        add_name(table, sizeof table, cli_command_name(i), strlen(cli_command_name(i)));
+    assert_int_equal(strlen(table) > 0, 1);
+    out o = run("--help", NULL);
+    assert_int_equal(o.status, 0);
+    const char *p = strstr(o.out, "\ncommands:\n");
+    assert_non_null(p);
+    for (p += strlen("\ncommands:\n"); strncmp(p, "  ", 2) == 0; p = strchr(p, '\n') + 1)
+        add_name(help, sizeof help, p + 2, strcspn(p + 2, " \n"));
+    out_free(&o);
+    char *text = source_file("cli/pvestorage.1"), *end = strstr(text, "\n.SH HINTS");
+    for (char *tp = strstr(text, "\n.SH COMMANDS"); tp && (tp = strstr(tp + 1, "\n.TP\n\\fB")) && tp < end;) {
+        char *name = tp + strlen("\n.TP\n\\fB");
+        add_name(man, sizeof man, name, strcspn(name, "\\ "));
+    }
+    free(text);
+    text = source_file("cli/pvestorage.bash-completion");
+    p = strstr(text, "commands=\"");
+    assert_non_null(p);
+    p += strlen("commands=\"");
+    snprintf(completion, sizeof completion, "%.*s", (int)strcspn(p, "\""), p);
+    free(text);
+    assert_string_equal(help, table);
+    assert_string_equal(man, table);
+    assert_string_equal(completion, table);
+    for (size_t i = 0; cli_command_name(i); i++) {
+        char want[256];
+        snprintf(want, sizeof want, "usage: pvestorage [GLOBAL OPTIONS] %s", cli_command_name(i));
+        o = run(cli_command_name(i), "--help", NULL);
+        assert_int_equal(o.status, 0);
+        assert_int_equal(strncmp(o.out, want, strlen(want)), 0);
+        out_free(&o);
+    }
 }
 
 static void test_path_and_map(void **state)
@@ -760,6 +827,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_every_command_listed),
         cmocka_unit_test(test_path_and_map),
         cmocka_unit_test(test_activate),
         cmocka_unit_test(test_hints),
