@@ -730,19 +730,6 @@ static int set_hints_json(cli *c, const char *arg)
 #define DONE (-1)   /* an option that ends the command there, with exit 0 (--help) */
 
 enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY, O_VM, O_MAY };
-static const struct option command_opts[] = {
-    { "hint", required_argument, NULL, O_HINT },
-    { "hints", required_argument, NULL, O_HINTS },
-    { "snapshot", required_argument, NULL, O_SNAP },
-    { "json-schema", no_argument, NULL, O_SCHEMA },
-    { "vmid", required_argument, NULL, O_VMID },
-    { "dry-run", no_argument, NULL, O_DRY },
-    { "vm", required_argument, NULL, O_VM },
-    { "may-deactivate", no_argument, NULL, O_MAY },
-    { "json", no_argument, NULL, 'j' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
 
 /* --vm / --vmid: a guest ID, for the one command each belongs to */
 static int guest_id_option(cli *c, const command *cmd, int o, const char *arg)
@@ -811,10 +798,23 @@ static int command_option(cli *c, const command *cmd, int o, char **argv, int co
 
 static int run_command(cli *c, const command *cmd, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        { "hint", required_argument, NULL, O_HINT },
+        { "hints", required_argument, NULL, O_HINTS },
+        { "snapshot", required_argument, NULL, O_SNAP },
+        { "json-schema", no_argument, NULL, O_SCHEMA },
+        { "vmid", required_argument, NULL, O_VMID },
+        { "dry-run", no_argument, NULL, O_DRY },
+        { "vm", required_argument, NULL, O_VM },
+        { "may-deactivate", no_argument, NULL, O_MAY },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
     int counts[2] = { 0, 0 }, o, rc;
     optind = 0;   /* glibc: start over on a new argv */
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "h", command_opts, NULL)) != -1)
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1)
         if ((rc = command_option(c, cmd, o, argv, counts)))
             return rc;
     /* getopt permuted the options after the volume IDs out of the way */
@@ -840,18 +840,6 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
 }
 
 enum { G_CONFIG = 256, G_ROOT, G_RBD, G_TIMEOUT, G_KERNEL, G_VERSION };
-static const struct option global_opts[] = {
-    { "config", required_argument, NULL, G_CONFIG },
-    { "root", required_argument, NULL, G_ROOT },
-    { "rbd-command", required_argument, NULL, G_RBD },
-    { "ceph-timeout", required_argument, NULL, G_TIMEOUT },
-    { "kernel-version", required_argument, NULL, G_KERNEL },
-    { "json", no_argument, NULL, 'j' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, G_VERSION },
-    { NULL, 0, NULL, 0 },
-};
 
 /* One global option (before the command): 0, DONE, or the exit status. */
 static int global_option(cli *c, int o, char **argv)
@@ -887,6 +875,18 @@ static int global_option(cli *c, int o, char **argv)
 
 int pvs_cli_run(int argc, char **argv, const char **command_run)
 {
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, G_CONFIG },
+        { "root", required_argument, NULL, G_ROOT },
+        { "rbd-command", required_argument, NULL, G_RBD },
+        { "ceph-timeout", required_argument, NULL, G_TIMEOUT },
+        { "kernel-version", required_argument, NULL, G_KERNEL },
+        { "json", no_argument, NULL, 'j' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, G_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
     pvs_error err = PVS_ERROR_INIT;
     cli c = { .vmid = -1, .vm = -1 };
     const command *cmd = NULL;
@@ -901,7 +901,7 @@ int pvs_cli_run(int argc, char **argv, const char **command_run)
     int o, rc = 0;
     optind = 0;   /* glibc: start over (the command may run more than once in a process) */
     opterr = 0;
-    while (rc == 0 && (o = getopt_long(argc, argv, "+hq", global_opts, NULL)) != -1)
+    while (rc == 0 && (o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1)
         rc = global_option(&c, o, argv);
     if (rc == 0 && optind >= argc) {
         rc = usage_error(&c, "no command given%s", "");
