@@ -1,7 +1,8 @@
 /* pvestorage - the command line front end of the core (SPEC §8).
  *
  * Conversion only: argv to core calls, results to stdout, the core's exact
- * messages to stderr.  Exit 0 on success, 1 on an error, 2 on a usage error. */
+ * messages to stderr.  Exit 0 on success, 1 on an error, 2 on a usage error
+ * (and what else a command documents in its row of commands[]: audit 3). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -32,22 +33,17 @@ typedef struct cli {
 
 static const char *prog = "pvestorage";
 
+/* --help: this, the commands (from the table below), then global_options */
 static const char global_usage[] =
     "usage: pvestorage [--config FILE] [--root DIR] [--rbd-command PATH]\n"
     "                  [--ceph-timeout SECONDS] [--kernel-version MAJOR.MINOR]\n"
-    "                  [--json] COMMAND [ARGS]\n"
+    "                  [--json] [--quiet] COMMAND [ARGS]\n"
     "\n"
     "Activate and map Proxmox VE storage volumes, with hints (storage API 13).\n"
     "\n"
-    "commands:\n"
-    "  activate VOLID...     activate volumes (and their storages)\n"
-    "  deactivate VOLID...   deactivate volumes\n"
-    "  map VOLID             map a volume, print its path\n"
-    "  unmap VOLID           unmap a volume\n"
-    "  path VOLID            print the path of a volume\n"
-    "  status                each storage: type, enabled, active, content\n"
-    "  verify-hints          check hints given with --hint/--hints\n"
-    "  hints                 list the defined hints (--json-schema: JSON Schema)\n"
+    "commands:\n";
+
+static const char global_options[] =
     "\n"
     "global options:\n"
     "  --config FILE         storage.cfg to use (default ROOT/etc/pve/storage.cfg)\n"
@@ -61,12 +57,22 @@ static const char global_usage[] =
     "\n"
     "Run 'pvestorage COMMAND --help' for a command's options; see pvestorage(1).\n";
 
+/* The exit statuses a command documents, as a set of bits */
+#define EXIT_BIT(status) (1u << (status))
+#define EXITS_COMMON (EXIT_BIT(0) | EXIT_BIT(1) | EXIT_BIT(EXIT_USAGE))   /* done, failed, usage error */
+#define EXIT_AUDIT_UNKNOWN 3   /* audit: it could not audit at all (monitoring's "unknown") */
+
+/* The one description of a command: --help's list, the command's own
+ * --help, the argument checks and the exit statuses (the fuzz target's
+ * oracle) all come from its row in commands[]. */
 typedef struct command {
     const char *name;
     const char *args;          /* usage of positional arguments */
     int min_args, max_args;    /* max -1: unlimited */
     int snapshot, hints;       /* accepts --snapshot / --hint(s) */
+    const char *summary;       /* one line, for the list of commands */
     const char *help;
+    unsigned exits;            /* EXIT_BIT()s of the statuses it may end with */
     int (*run)(cli *c, int argc, char **argv);
 } command;
 
@@ -166,6 +172,45 @@ static json_t *string_array(int argc, char **argv)
 
 static int usage_error(cli *c, const char *fmt, const char *arg);
 
+/* Text output shows names from the host (images, pools, files), which may
+ * hold any byte: every cell goes through pvs_visible_text, so a terminal
+ * shows ESC, CR, newline ... as escapes and acts on none.  TEXT padded to
+ * WIDTH, then END. */
+static void put_cell(const char *text, int width, const char *end)
+{
+    if (!text)
+        text = "";
+    char *shown = pvs_visible_text(text, strlen(text));
+    printf("%-*s%s", width, shown ? shown : "", end);
+    free(shown);
+}
+
+/* a table cell: the string under KEY, or "-" */
+static const char *cell(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "-";
+}
+
+/* A command (a JSON array of strings) as a line for a person to paste into
+ * bash: the core's one quoting, pvs_shell_quote_argv.  Prints PREFIX, the
+ * line, a newline. */
+static void put_command_line(const char *prefix, const json_t *cmd)
+{
+    size_t i, n = json_array_size(cmd);
+    const char **argv = calloc(n + 1, sizeof *argv);
+    json_t *a;
+    if (!argv)
+        return;
+    json_array_foreach(cmd, i, a)
+        argv[i] = json_string_value(a) ? json_string_value(a) : "";
+    char *line = pvs_shell_quote_argv(argv);
+    if (line)
+        printf("%s%s\n", prefix, line);
+    free(line);
+    free(argv);
+}
+
 /* --dry-run without --json: the plan, a volume a line, each command below it */
 static void print_plan(const json_t *records)
 {
@@ -173,19 +218,12 @@ static void print_plan(const json_t *records)
     json_t *r, *cmd;
     json_array_foreach(records, i, r) {
         const char *path = json_string_value(json_object_get(r, "path"));
-        printf("%s: %s%s%s\n", json_string_value(json_object_get(r, "volid")),
-               json_string_value(json_object_get(r, "action")), path ? " " : "", path ? path : "");
-        json_array_foreach(json_object_get(r, "commands"), j, cmd) {
-            char *line = NULL;
-            size_t k, len = 0;
-            json_t *a;
-            FILE *m = open_memstream(&line, &len);
-            json_array_foreach(cmd, k, a)
-                fprintf(m, "%s%s", k ? " " : "", json_string_value(a));
-            fclose(m);
-            printf("  would run: %s\n", line ? line : "");
-            free(line);
-        }
+        put_cell(json_string_value(json_object_get(r, "volid")), 0, ": ");
+        put_cell(json_string_value(json_object_get(r, "action")), 0, path ? " " : "\n");
+        if (path)
+            put_cell(path, 0, "\n");
+        json_array_foreach(json_object_get(r, "commands"), j, cmd)
+            put_command_line("  would run: ", cmd);
     }
 }
 
@@ -384,23 +422,18 @@ static int cmd_status(cli *c, int argc, char **argv)
     json_array_foreach(list, i, s) {
         json_t *active = json_object_get(s, "active"), *ct;
         size_t j;
-        printf("%-20s %-12s %-8s %-8s ", json_string_value(json_object_get(s, "storage")),
-               json_string_value(json_object_get(s, "type")),
-               json_is_true(json_object_get(s, "enabled")) ? "yes" : "no",
-               json_is_null(active) ? "-" : json_is_true(active) ? "yes" : "no");
-        json_array_foreach(json_object_get(s, "content"), j, ct)
-            printf("%s%s", j ? "," : "", json_string_value(ct));
+        put_cell(json_string_value(json_object_get(s, "storage")), 20, " ");
+        put_cell(json_string_value(json_object_get(s, "type")), 12, " ");
+        put_cell(json_is_true(json_object_get(s, "enabled")) ? "yes" : "no", 8, " ");
+        put_cell(json_is_null(active) ? "-" : json_is_true(active) ? "yes" : "no", 8, " ");
+        json_array_foreach(json_object_get(s, "content"), j, ct) {
+            fputs(j ? "," : "", stdout);
+            put_cell(json_string_value(ct), 0, "");
+        }
         putchar('\n');
     }
     json_decref(list);
     return 0;
-}
-
-/* a table cell: the string under KEY, or "-" */
-static const char *cell(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "-";
 }
 
 /* the volumes on one storage */
@@ -416,8 +449,10 @@ static int cmd_list(cli *c, int argc, char **argv)
     json_t *v;
     json_array_foreach(list, i, v) {
         json_t *vmid = json_object_get(v, "vmid");
-        printf("%-44s %-8s %-8s %14" JSON_INTEGER_FORMAT " ", json_string_value(json_object_get(v, "volid")),
-               cell(v, "format"), cell(v, "content"), json_integer_value(json_object_get(v, "size")));
+        put_cell(cell(v, "volid"), 44, " ");
+        put_cell(cell(v, "format"), 8, " ");
+        put_cell(cell(v, "content"), 8, " ");
+        printf("%14" JSON_INTEGER_FORMAT " ", json_integer_value(json_object_get(v, "size")));
         if (vmid)
             printf("%" JSON_INTEGER_FORMAT "\n", json_integer_value(vmid));
         else
@@ -441,9 +476,9 @@ static int cmd_mapped(cli *c, int argc, char **argv)
     json_t *d;
     json_array_foreach(list, i, d) {
         const char *f[7] = { "device", "pool", "namespace", "image", "snapshot", "volid", "options" };
-        const char *w[7] = { "%-12s ", "%-10s ", "%-10s ", "%-24s ", "%-10s ", "%-36s ", "%s\n" };
+        const int w[7] = { 12, 10, 10, 24, 10, 36, 0 };
         for (int k = 0; k < 7; k++)
-            printf(w[k], cell(d, f[k]));
+            put_cell(cell(d, f[k]), w[k], k < 6 ? " " : "\n");
     }
     json_decref(list);
     return 0;
@@ -451,7 +486,6 @@ static int cmd_mapped(cli *c, int argc, char **argv)
 
 /* every guest's krbd volumes against its hints: exit 1 when one needs action,
  * 3 when the audit itself could not be done (monitoring's "unknown") */
-#define EXIT_AUDIT_UNKNOWN 3
 static int cmd_audit(cli *c, int argc, char **argv)
 {
     (void)argc, (void)argv;
@@ -471,23 +505,23 @@ static int cmd_audit(cli *c, int argc, char **argv)
         return need ? 1 : 0;
     }
     printf("%-6s %-10s %-36s %-10s %-8s %s\n", "VMID", "KEY", "VOLID", "DEVICE", "RUNNING", "STATUS");
-    size_t i, j;
-    json_t *r, *a;
+    size_t i;
+    json_t *r;
     json_array_foreach(json_object_get(res, "volumes"), i, r) {
         const char *remedy = json_string_value(json_object_get(r, "remedy"));
-        printf("%-6" JSON_INTEGER_FORMAT " %-10s %-36s %-10s %-8s %s\n", json_integer_value(json_object_get(r, "vmid")),
-               json_string_value(json_object_get(r, "key")), json_string_value(json_object_get(r, "volid")),
-               cell(r, "device"), json_is_true(json_object_get(r, "running")) ? "yes" : "no", remedy ? remedy : "in order");
-        if (json_is_array(json_object_get(r, "command"))) {
-            fputs("       fix:", stdout);
-            json_array_foreach(json_object_get(r, "command"), j, a)
-                printf(" %s", json_string_value(a));
-            putchar('\n');
-        }
+        printf("%-6" JSON_INTEGER_FORMAT " ", json_integer_value(json_object_get(r, "vmid")));
+        put_cell(cell(r, "key"), 10, " ");
+        put_cell(cell(r, "volid"), 36, " ");
+        put_cell(cell(r, "device"), 10, " ");
+        put_cell(json_is_true(json_object_get(r, "running")) ? "yes" : "no", 8, " ");
+        put_cell(remedy ? remedy : "in order", 0, "\n");
+        if (json_is_array(json_object_get(r, "command")))
+            put_command_line("       fix: ", json_object_get(r, "command"));
     }
-    json_array_foreach(json_object_get(res, "guest_errors"), i, r)
-        printf("%-6" JSON_INTEGER_FORMAT " error: %s\n", json_integer_value(json_object_get(r, "vmid")),
-               json_string_value(json_object_get(r, "error")));
+    json_array_foreach(json_object_get(res, "guest_errors"), i, r) {
+        printf("%-6" JSON_INTEGER_FORMAT " error: ", json_integer_value(json_object_get(r, "vmid")));
+        put_cell(cell(r, "error"), 0, "\n");
+    }
     printf("%" JSON_INTEGER_FORMAT " need%s action\n", need, need == 1 ? "s" : "");
     json_decref(res);
     return need ? 1 : 0;
@@ -539,36 +573,73 @@ static int cmd_hints(cli *c, int argc, char **argv)
 }
 
 static const command commands[] = {
-    { "activate", "VOLID...|--vm VMID", 0, -1, 1, 1,
+    { "activate", "VOLID...|--vm VMID", 0, -1, 1, 1, "activate volumes (and their storages), or a VM's",
       "Activate volumes: verify the hints, activate each storage once, then each\n"
       "volume through its plugin with the hints.  --dry-run: every read, no change;\n"
       "prints what each volume would get and the commands it would run.\n"
       "--vm VMID: the VM-start flow -- the guest's volumes from\n"
       "/etc/pve/qemu-server/VMID.conf and the hints qemu-server computes (its ostype;\n"
-      "--may-deactivate: plugin-may-deactivate-volume, as at VM start).", cmd_activate },
-    { "deactivate", "VOLID...", 1, -1, 1, 0,
-      "Deactivate volumes; goes on past a failing volume and fails at the end.", cmd_deactivate },
-    { "map", "VOLID", 1, 1, 1, 1, "Map a volume with hints and print its path (--dry-run: the plan).", cmd_map },
-    { "unmap", "VOLID", 1, 1, 1, 0, "Unmap a volume.", cmd_unmap },
-    { "path", "VOLID", 1, 1, 1, 0, "Print the path of a volume alone on stdout.", cmd_path },
-    { "status", "", 0, 0, 0, 0,
-      "Each storage: type, enabled, active (reachable now), content. Reads only.", cmd_status },
-    { "list", "STORAGE", 1, 1, 0, 0,
+      "--may-deactivate: plugin-may-deactivate-volume, as at VM start).", EXITS_COMMON, cmd_activate },
+    { "deactivate", "VOLID...", 1, -1, 1, 0, "deactivate volumes",
+      "Deactivate volumes; goes on past a failing volume and fails at the end.", EXITS_COMMON, cmd_deactivate },
+    { "map", "VOLID", 1, 1, 1, 1, "map a volume, print its path",
+      "Map a volume with hints and print its path (--dry-run: the plan).", EXITS_COMMON, cmd_map },
+    { "unmap", "VOLID", 1, 1, 1, 0, "unmap a volume", "Unmap a volume.", EXITS_COMMON, cmd_unmap },
+    { "path", "VOLID", 1, 1, 1, 0, "print the path of a volume",
+      "Print the path of a volume alone on stdout.", EXITS_COMMON, cmd_path },
+    { "status", "", 0, 0, 0, 0, "each storage: type, enabled, active, content",
+      "Each storage: type, enabled, active (reachable now), content. Reads only.", EXITS_COMMON, cmd_status },
+    { "list", "STORAGE", 1, 1, 0, 0, "the volumes on a storage",
       "The volumes on a storage (sizes in bytes); --vmid N: only guest N's.\n"
-      "Dir storages are read from their directories, rbd storages from the cluster.", cmd_list },
-    { "mapped", "", 0, 0, 0, 0,
+      "Dir storages are read from their directories, rbd storages from the cluster.", EXITS_COMMON, cmd_list },
+    { "mapped", "", 0, 0, 0, 0, "the kernel RBD devices and their volumes",
       "The kernel RBD devices of this host: device, pool, namespace, image, snapshot,\n"
-      "the volume ID when a storage matches, and the map options. Reads only.", cmd_mapped },
-    { "audit", "", 0, 0, 0, 0,
+      "the volume ID when a storage matches, and the map options. Reads only.", EXITS_COMMON, cmd_mapped },
+    { "audit", "", 0, 0, 0, 0, "guests' kernel RBD mappings against their hints",
       "Every guest's kernel-mapped RBD volumes against its hints: a Windows guest's\n"
       "disk mapped without rxbounce needs action (the fix when the guest is not\n"
-      "running). Exit 0 when all is in order, 1 when something needs action.", cmd_audit },
-    { "verify-hints", "", 0, 0, 0, 1,
-      "Verify hints as storage calls do; exit 1 with the error when invalid.", cmd_verify_hints },
-    { "hints", "", 0, 0, 0, 0,
+      "running). Exit 0 when all is in order, 1 when something needs action, 3 when\n"
+      "it could not audit at all.", EXITS_COMMON | EXIT_BIT(EXIT_AUDIT_UNKNOWN), cmd_audit },
+    { "verify-hints", "", 0, 0, 0, 1, "check hints given with --hint/--hints",
+      "Verify hints as storage calls do; exit 1 with the error when invalid.", EXITS_COMMON, cmd_verify_hints },
+    { "hints", "", 0, 0, 0, 0, "the defined hints (--json-schema: a JSON Schema)",
       "List the defined hints; --json-schema prints the format as a JSON Schema\n"
-      "(draft 2020-12) document.", cmd_hints },
+      "(draft 2020-12) document.", EXITS_COMMON, cmd_hints },
 };
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+const char *cli_command_name(size_t i)
+{
+    return i < N_COMMANDS ? commands[i].name : NULL;
+}
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; name && i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int cli_exit_documented(const char *name, int status)
+{
+    const command *cmd = find_command(name);
+    unsigned exits = cmd ? cmd->exits : EXITS_COMMON;   /* before a command: --help, a usage error ... */
+    return status >= 0 && status < 32 && (exits & EXIT_BIT(status));
+}
+
+/* --help: the list of commands is the table's */
+static void print_global_usage(FILE *f)
+{
+    fputs(global_usage, f);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", commands[i].name, *commands[i].args ? " " : "", commands[i].args);
+        fprintf(f, "  %-28s %s\n", left, commands[i].summary);
+    }
+    fputs(global_options, f);
+}
 
 static void command_usage(FILE *f, const command *cmd)
 {
@@ -656,9 +727,77 @@ static int set_hints_json(cli *c, const char *arg)
     return 0;
 }
 
+#define DONE (-1)   /* an option that ends the command there, with exit 0 (--help) */
+
+enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY, O_VM, O_MAY };
+
+/* --vm / --vmid: a guest ID, for the one command each belongs to */
+static int guest_id_option(cli *c, const command *cmd, int o, const char *arg)
+{
+    if (strcmp(cmd->name, o == O_VM ? "activate" : "list"))
+        return usage_error(c, o == O_VM ? "--vm belongs to the 'activate' command%s"
+                                        : "--vmid belongs to the 'list' command%s", "");
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || v < 0)
+        return usage_error(c, o == O_VM ? "--vm: '%s' is not a guest ID" : "--vmid: '%s' is not a guest ID", arg);
+    *(o == O_VM ? &c->vm : &c->vmid) = v;
+    return 0;
+}
+
+/* --hint (repeatable) or --hints (once), not both; counts: how many of each so far */
+static int hints_option(cli *c, const command *cmd, int o, const char *arg, int counts[2])
+{
+    if (!cmd->hints)
+        return usage_error(c, "'%s' takes no hints", cmd->name);
+    if (o == O_HINT ? counts[1] : (counts[1] || counts[0]))
+        return usage_error(c, "use either --hints or --hint (%s)", "not both, --hints once");
+    counts[o == O_HINTS]++;
+    return o == O_HINT ? add_hint(c, arg) : set_hints_json(c, arg);
+}
+
+/* One option of a command: 0, DONE, or the exit status to stop with. */
+static int command_option(cli *c, const command *cmd, int o, char **argv, int counts[2])
+{
+    switch (o) {
+    case 'h':
+        command_usage(stdout, cmd);
+        return DONE;
+    case 'j':
+        c->json = 1;
+        return 0;
+    case O_HINT:
+    case O_HINTS:
+        return hints_option(c, cmd, o, optarg, counts);
+    case O_SNAP:
+        if (!cmd->snapshot)
+            return usage_error(c, "'%s' takes no --snapshot", cmd->name);
+        c->snapname = optarg;
+        return 0;
+    case O_SCHEMA:
+        if (strcmp(cmd->name, "hints"))
+            return usage_error(c, "--json-schema belongs to the 'hints' command%s", "");
+        c->json_schema = 1;
+        return 0;
+    case O_DRY:
+        if (strcmp(cmd->name, "activate") && strcmp(cmd->name, "map"))
+            return usage_error(c, "--dry-run belongs to the 'activate' and 'map' commands%s", "");
+        c->dry_run = 1;
+        return 0;
+    case O_VMID:
+    case O_VM:
+        return guest_id_option(c, cmd, o, optarg);
+    case O_MAY:
+        c->may_deactivate = 1;
+        return 0;
+    default:
+        return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+}
+
 static int run_command(cli *c, const command *cmd, int argc, char **argv)
 {
-    enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY, O_VM, O_MAY };
     static const struct option opts[] = {
         { "hint", required_argument, NULL, O_HINT },
         { "hints", required_argument, NULL, O_HINTS },
@@ -672,66 +811,12 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int hint_count = 0, hints_json = 0, o, rc;
+    int counts[2] = { 0, 0 }, o, rc;
     optind = 0;   /* glibc: start over on a new argv */
     opterr = 0;
-    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (o) {
-        case 'h':
-            command_usage(stdout, cmd);
-            return 0;
-        case 'j':
-            c->json = 1;
-            break;
-        case O_HINT:
-        case O_HINTS:
-            if (!cmd->hints)
-                return usage_error(c, "'%s' takes no hints", cmd->name);
-            if (o == O_HINT ? hints_json : (hints_json || hint_count))
-                return usage_error(c, "use either --hints or --hint (%s)", "not both, --hints once");
-            rc = o == O_HINT ? add_hint(c, optarg) : set_hints_json(c, optarg);
-            if (rc)
-                return rc;
-            hint_count += o == O_HINT;
-            hints_json += o == O_HINTS;
-            break;
-        case O_SNAP:
-            if (!cmd->snapshot)
-                return usage_error(c, "'%s' takes no --snapshot", cmd->name);
-            c->snapname = optarg;
-            break;
-        case O_SCHEMA:
-            if (strcmp(cmd->name, "hints"))
-                return usage_error(c, "--json-schema belongs to the 'hints' command%s", "");
-            c->json_schema = 1;
-            break;
-        case O_DRY:
-            if (strcmp(cmd->name, "activate") && strcmp(cmd->name, "map"))
-                return usage_error(c, "--dry-run belongs to the 'activate' and 'map' commands%s", "");
-            c->dry_run = 1;
-            break;
-        case O_VMID:
-        case O_VM: {
-            const char *want = o == O_VM ? "activate" : "list";
-            if (strcmp(cmd->name, want))
-                return usage_error(c, o == O_VM ? "--vm belongs to the 'activate' command%s"
-                                                : "--vmid belongs to the 'list' command%s", "");
-            char *end;
-            errno = 0;
-            long long v = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0)
-                return usage_error(c, o == O_VM ? "--vm: '%s' is not a guest ID" : "--vmid: '%s' is not a guest ID",
-                                   optarg);
-            *(o == O_VM ? &c->vm : &c->vmid) = v;
-            break;
-        }
-        case O_MAY:
-            c->may_deactivate = 1;
-            break;
-        default:
-            return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-    }
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+        if ((rc = command_option(c, cmd, o, argv, counts)))
+            return rc;
     /* getopt permuted the options after the volume IDs out of the way */
     int nargs = argc - optind;
     char **args = argv + optind;
@@ -754,78 +839,88 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
     return cmd->run(c, nargs, args);
 }
 
-int pvs_cli_main(int argc, char **argv)
+enum { G_CONFIG = 256, G_ROOT, G_RBD, G_TIMEOUT, G_KERNEL, G_VERSION };
+
+/* One global option (before the command): 0, DONE, or the exit status. */
+static int global_option(cli *c, int o, char **argv)
 {
-    enum { O_CONFIG = 256, O_ROOT, O_RBD, O_TIMEOUT, O_KERNEL, O_VERSION };
+    const char *setting = NULL;
+    switch (o) {
+    case G_CONFIG: c->config = optarg; return 0;
+    case G_ROOT: setting = "root"; break;
+    case G_RBD: setting = "rbd_command"; break;
+    case G_TIMEOUT: setting = "ceph_timeout"; break;
+    case G_KERNEL: setting = "kernel_version"; break;
+    case 'j': c->json = 1; return 0;
+    case 'q': c->quiet = 1; return 0;
+    case 'h':
+        print_global_usage(stdout);
+        return DONE;
+    case G_VERSION:
+        printf("pvestorage %s (storage API %d, age %d)\n", PVS_VERSION, PVS_APIVER, PVS_APIAGE);
+        return DONE;
+    default:
+        return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+    }
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_ctx_set(c->ctx, setting, optarg, &err) == 0)
+        return 0;
+    size_t n = strlen(err.message);
+    if (n && err.message[n - 1] == '\n')
+        err.message[n - 1] = '\0';
+    int rc = usage_message(c, err.message);
+    pvs_error_clear(&err);
+    return rc;
+}
+
+int pvs_cli_run(int argc, char **argv, const char **command_run)
+{
     static const struct option opts[] = {
-        { "config", required_argument, NULL, O_CONFIG },
-        { "root", required_argument, NULL, O_ROOT },
-        { "rbd-command", required_argument, NULL, O_RBD },
-        { "ceph-timeout", required_argument, NULL, O_TIMEOUT },
-        { "kernel-version", required_argument, NULL, O_KERNEL },
+        { "config", required_argument, NULL, G_CONFIG },
+        { "root", required_argument, NULL, G_ROOT },
+        { "rbd-command", required_argument, NULL, G_RBD },
+        { "ceph-timeout", required_argument, NULL, G_TIMEOUT },
+        { "kernel-version", required_argument, NULL, G_KERNEL },
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
-        { "version", no_argument, NULL, O_VERSION },
+        { "version", no_argument, NULL, G_VERSION },
         { NULL, 0, NULL, 0 },
     };
     pvs_error err = PVS_ERROR_INIT;
     cli c = { .vmid = -1, .vm = -1 };
+    const command *cmd = NULL;
+    if (command_run)
+        *command_run = NULL;
     /* --json anywhere: even a usage error is reported in JSON */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         c.json |= strcmp(argv[i], "--json") == 0;
     c.ctx = pvs_ctx_new(&err);
     if (!c.ctx)
         return fail(&c, &err);
-
     int o, rc = 0;
     optind = 0;   /* glibc: start over (the command may run more than once in a process) */
     opterr = 0;
-    while (rc == 0 && (o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1) {
-        const char *setting = NULL;
-        switch (o) {
-        case O_CONFIG: c.config = optarg; break;
-        case O_ROOT: setting = "root"; break;
-        case O_RBD: setting = "rbd_command"; break;
-        case O_TIMEOUT: setting = "ceph_timeout"; break;
-        case O_KERNEL: setting = "kernel_version"; break;
-        case 'j': c.json = 1; break;
-        case 'q': c.quiet = 1; break;
-        case 'h':
-            fputs(global_usage, stdout);
-            pvs_ctx_free(c.ctx);
-            return 0;
-        case O_VERSION:
-            printf("pvestorage %s (storage API %d, age %d)\n", PVS_VERSION, PVS_APIVER, PVS_APIAGE);
-            pvs_ctx_free(c.ctx);
-            return 0;
-        default:
-            rc = usage_error(&c, "unknown or incomplete option '%s'", argv[optind - 1]);
-        }
-        if (setting && pvs_ctx_set(c.ctx, setting, optarg, &err)) {
-            size_t n = strlen(err.message);
-            if (n && err.message[n - 1] == '\n')
-                err.message[n - 1] = '\0';
-            rc = usage_message(&c, err.message);
-            pvs_error_clear(&err);
-        }
-    }
-    if (rc == 0 && optind >= argc)
+    while (rc == 0 && (o = getopt_long(argc, argv, "+hq", opts, NULL)) != -1)
+        rc = global_option(&c, o, argv);
+    if (rc == 0 && optind >= argc) {
         rc = usage_error(&c, "no command given%s", "");
-    if (rc == 0) {
-        const command *cmd = NULL;
-        for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-            if (strcmp(commands[i].name, argv[optind]) == 0)
-                cmd = &commands[i];
-        if (!cmd)
-            rc = usage_error(&c, "unknown command '%s'", argv[optind]);
-        else
-            rc = run_command(&c, cmd, argc - optind, argv + optind);
+    } else if (rc == 0 && !(cmd = find_command(argv[optind]))) {
+        rc = usage_error(&c, "unknown command '%s'", argv[optind]);
+    } else if (rc == 0) {
+        if (command_run)
+            *command_run = cmd->name;
+        rc = run_command(&c, cmd, argc - optind, argv + optind);
     }
     json_decref(c.hints);
     json_decref(c.info);
     json_decref(c.warnings);
     json_decref(c.volumes);
     pvs_ctx_free(c.ctx);
-    return rc;
+    return rc == DONE ? 0 : rc;
+}
+
+int pvs_cli_main(int argc, char **argv)
+{
+    return pvs_cli_run(argc, argv, NULL);
 }

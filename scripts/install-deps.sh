@@ -13,6 +13,7 @@ PACKAGES=(
   ceph-mon ceph-osd ceph-common
   python3-pip python3-setuptools python3-wheel
   debhelper dh-python lintian
+  bash-completion
 )
 
 missing=()

@@ -93,6 +93,37 @@ int pvs_check_nul(const char *what, const char *s, size_t n, pvs_error *err);
 const char *pvs_strerror(int code);
 
 /* ------------------------------------------------------------------ */
+/* Text for a person: command lines to paste, names to show            */
+/* ------------------------------------------------------------------ */
+
+/* Names from the host (rbd images, files, pools) may hold any byte.  One
+ * rule decides what a terminal shows as it is: printable ASCII and valid
+ * UTF-8, except C1 controls and the characters that reorder or break a line
+ * on screen (U+061C, U+200E, U+200F, U+2028, U+2029, U+202A..U+202E,
+ * U+2066..U+2069).  Every other byte (C0 controls such as newline and ESC,
+ * DEL, bytes that are not UTF-8) is written as an escape: \n, \r, \t or
+ * \xHH. */
+
+/* argv (NULL-terminated, borrowed) as one line for bash: pasting it gives
+ * back exactly argv.  A word of only [A-Za-z0-9_./=:,@+%-] stays bare (not
+ * the first word when it holds '=' or is a reserved word); any other word
+ * is single-quoted, a quote written '\'', and the bytes the rule above
+ * escapes in bash's $'\xHH' form, so the line holds no control byte and no
+ * byte that is not UTF-8.  Returns a malloc()ed string (caller frees), or
+ * NULL when out of memory. */
+char *pvs_shell_quote_argv(const char *const *argv);
+
+/* s (n bytes, NUL bytes allowed) for a terminal, as `ls -b` shows a name:
+ * what the rule above escapes as \n, \r, \t or \xHH, a backslash as \\,
+ * the rest as it is.  Returns a malloc()ed string (caller frees), or NULL
+ * when out of memory. */
+char *pvs_visible_text(const char *s, size_t n);
+
+/* The length (1..4) of the valid UTF-8 sequence at s (at most n bytes: no
+ * overlong form, no surrogate, nothing above U+10FFFF), or 0. */
+size_t pvs_utf8_char_len(const char *s, size_t n);
+
+/* ------------------------------------------------------------------ */
 /* Context: host settings, plugin registry, warning sink               */
 /* ------------------------------------------------------------------ */
 

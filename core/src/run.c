@@ -82,37 +82,9 @@ static void kill_and_reap(pvs_ctx *ctx, pid_t pid)
     reap_later(ctx, pid);
 }
 
-static int needs_quotes(const char *s)
-{
-    if (!*s)
-        return 1;
-    for (; *s; s++)
-        if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,@+%", *s))
-            return 1;
-    return 0;
-}
-
 char *pvs_argv_string(const char *const *argv)
 {
-    strbuf sb;
-    sb_init(&sb);
-    for (size_t i = 0; argv[i]; i++) {
-        if (i)
-            sb_add(&sb, " ");
-        if (!needs_quotes(argv[i])) {
-            sb_add(&sb, argv[i]);
-            continue;
-        }
-        sb_add(&sb, "'");
-        for (const char *p = argv[i]; *p; p++) {
-            if (*p == '\'')
-                sb_add(&sb, "'\\''");
-            else
-                sb_addn(&sb, p, 1);
-        }
-        sb_add(&sb, "'");
-    }
-    return sb_take(&sb);
+    return pvs_shell_quote_argv(argv);   /* the one quoting of a command line for a person (quote.c) */
 }
 
 static void close_pair(int p[2])

@@ -2,6 +2,8 @@
  * stdout, the exact stderr messages, --json. */
 #include "helpers.h"
 #include "internal.h"
+#include "paste.h"
+#include "../../cli/cli.h"
 
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -103,6 +105,72 @@ static void test_usage(void **state)
     out_free(&o);
     expect(run("--config", cfgpath, "unmap", "--hint", "guest-is-windows=1", "store:iso/a.iso", NULL), 2, "",
            "pvestorage: 'unmap' takes no hints\nTry 'pvestorage --help'.\n");
+}
+
+/* a source file of the tree, whole (malloc()ed) */
+static char *source_file(const char *rel)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/%s", getenv("PVS_SOURCE_DIR"), rel);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        fail_msg("cannot read %s", p);
+    char *text = calloc(1, 1 << 20);
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* NAME added to the space-separated LIST (of size n) unless it is there */
+static void add_name(char *list, size_t n, const char *name, size_t len)
+{
+    char word[128], padded[1100];
+    snprintf(word, sizeof word, " %.*s ", (int)len, name);
+    snprintf(padded, sizeof padded, " %s ", list);
+    if (!strstr(padded, word))
+        snprintf(list + strlen(list), n - strlen(list), "%s%.*s", *list ? " " : "", (int)len, name);
+}
+
+/* --help lists every command of the command's table, in its order, and so
+ * do the man page's COMMANDS and the completion; each has its own --help */
+static void test_every_command_listed(void **state)
+{
+    (void)state;
+    char table[1024] = "", help[1024] = "", man[1024] = "", completion[1024] = "";
+    for (size_t i = 0; cli_command_name(i); i++)
+        add_name(table, sizeof table, cli_command_name(i), strlen(cli_command_name(i)));
+    assert_int_equal(strlen(table) > 0, 1);
+    out o = run("--help", NULL);
+    assert_int_equal(o.status, 0);
+    const char *p = strstr(o.out, "\ncommands:\n");
+    assert_non_null(p);
+    for (p += strlen("\ncommands:\n"); strncmp(p, "  ", 2) == 0; p = strchr(p, '\n') + 1)
+        add_name(help, sizeof help, p + 2, strcspn(p + 2, " \n"));
+    out_free(&o);
+    char *text = source_file("cli/pvestorage.1"), *end = strstr(text, "\n.SH HINTS");
+    for (char *tp = strstr(text, "\n.SH COMMANDS"); tp && (tp = strstr(tp + 1, "\n.TP\n\\fB")) && tp < end;) {
+        char *name = tp + strlen("\n.TP\n\\fB");
+        add_name(man, sizeof man, name, strcspn(name, "\\ "));
+    }
+    free(text);
+    text = source_file("cli/pvestorage.bash-completion");
+    p = strstr(text, "commands=\"");
+    assert_non_null(p);
+    p += strlen("commands=\"");
+    snprintf(completion, sizeof completion, "%.*s", (int)strcspn(p, "\""), p);
+    free(text);
+    assert_string_equal(help, table);
+    assert_string_equal(man, table);
+    assert_string_equal(completion, table);
+    for (size_t i = 0; cli_command_name(i); i++) {
+        char want[256];
+        snprintf(want, sizeof want, "usage: pvestorage [GLOBAL OPTIONS] %s", cli_command_name(i));
+        o = run(cli_command_name(i), "--help", NULL);
+        assert_int_equal(o.status, 0);
+        assert_int_equal(strncmp(o.out, want, strlen(want)), 0);
+        out_free(&o);
+    }
 }
 
 static void test_path_and_map(void **state)
@@ -454,12 +522,12 @@ static void test_list(void **state)
            "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
            "vmonly:100/vm-100-disk-0.qcow2               qcow2    images       4294967296 100\n", "");
     expect(run("--root", root, "--config", p, "list", "nosuch", NULL), 1, "", "storage 'nosuch' does not exist\n");
-    /* a file name that is not UTF-8 is a volume like any other: its bytes in
-     * the table, \udcXX in JSON (it used to crash the listing) */
+    /* a file name that is not UTF-8 is a volume like any other: the byte as
+     * an escape in the table, \udcXX in JSON (it used to crash the listing) */
     put_file(root, "s/images/102/vm-102-disk-\xff.raw", "");
     expect(run("--root", root, "--config", p, "list", "vmonly", "--vmid", "102", NULL), 0,
            "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
-           "vmonly:102/vm-102-disk-\xff.raw                 raw      images                0 102\n", "");
+           "vmonly:102/vm-102-disk-\\xff.raw              raw      images                0 102\n", "");
     o = run("--root", root, "--config", p, "--json", "list", "vmonly", "--vmid", "102", NULL);
     assert_int_equal(o.status, 0);
     assert_non_null(strstr(o.out, "\"volid\":\"vmonly:102/vm-102-disk-\\udcff.raw\""));
@@ -755,10 +823,182 @@ static void test_setuid_ignores_environment(void **state)
     }
 }
 
+/* names from the host in a table hold ESC[2J (clear the screen) and a
+ * newline (a forged row): the terminal gets escapes it shows, and acts on
+ * none; JSON keeps the bytes (as JSON escapes) */
+static void test_tables_escape(void **state)
+{
+    (void)state;
+    char root[700], p[1024], want[4096];
+    node_root(root, sizeof root, "escroot", "s/images/103");
+    put_file(root, "s/images/103/vm-103-disk-\x1b[2J.raw", "");
+    put_file(root, "s/template/iso/a\x1b[2J\nstore:iso-forged.iso", "x");
+    snprintf(p, sizeof p, "%s/esc.cfg", dir);
+    char text[1024];
+    snprintf(text, sizeof text, "dir: store\n\tpath %s/s\n\tcontent images,iso\n", root);
+    write_file(p, text);
+    expect(run("--config", p, "list", "store", NULL), 0,
+           "VOLID                                        FORMAT   CONTENT            SIZE VMID\n"
+           "store:103/vm-103-disk-\\x1b[2J.raw            raw      images                0 103\n"
+           "store:iso/a\\x1b[2J\\nstore:iso-forged.iso     iso      iso                   1 -\n", "");
+    out o = run("--config", p, "--json", "list", "store", NULL);
+    assert_non_null(strstr(o.out, "\"volid\":\"store:iso/a\\u001b[2J\\u000astore:iso-forged.iso\""));
+    out_free(&o);
+    /* a dry run's volume line */
+    snprintf(want, sizeof want, "store:103/vm-103-disk-\\x1b[2J.raw: activated %s/s/images/103/vm-103-disk-\\x1b[2J.raw\n",
+             root);
+    expect(run("--config", p, "activate", "--dry-run", "store:103/vm-103-disk-\x1b[2J.raw", NULL), 0, want, "");
+    /* mapped: an image name, a pool and the options from sysfs */
+    static const char *const dev[][2] = { { "pool", "r\x1b[2Jbd" }, { "pool_ns", "" }, { "name", "vm-7-disk-\x1b]0;x\x07" },
+                                          { "current_snap", "-" }, { "config_info", "m o\x1b[2J,rxbounce r x -" } };
+    for (int i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "sys/devices/rbd/3/%s", dev[i][0]);
+        put_file(root, p, dev[i][1]);
+    }
+    snprintf(p, sizeof p, "%s/esc.cfg", dir);
+    expect(run("--root", root, "--config", p, "mapped", NULL), 0,
+           "DEVICE       POOL       NAMESPACE  IMAGE                    SNAPSHOT   VOLID                                OPTIONS\n"
+           "/dev/rbd3    r\\x1b[2Jbd -          vm-7-disk-\\x1b]0;x\\x07   -          -                                    o\\x1b[2J,rxbounce\n",
+           "");
+}
+
+/* ---- what a person copies from the command's text: safe to paste ---- */
+
+/* an rbd image name is any bytes but '/' and '@' (and what the volume
+ * name pattern leaves out): one that would run commands if a printed line
+ * were pasted unquoted, with a quote, ESC and a byte that is not UTF-8 */
+#define HOSTILE_IMAGE "vm-100-disk-%d;touch${IFS}x'$(touch${IFS}y)\x1b[2J\xff"
+
+/* the lines of text that start with prefix, the prefix cut off */
+static size_t lines_after(char *text, const char *prefix, char **found, size_t max)
+{
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n"))
+        if (strncmp(line, prefix, strlen(prefix)) == 0)
+            found[n++] = line + strlen(prefix);
+    return n;
+}
+
+/* audit: a Windows guest's disk mapped without rxbounce (a fake-rbd map
+ * under the root) is offered a fix; pasting the fix line into bash gives
+ * the very argv of the JSON "command", and runs nothing */
+static void test_audit_fix_pastes(void **state)
+{
+    (void)state;
+    if (geteuid() != 0 || !getenv("PVS_FAKE_RBD")) {
+        print_message("SKIP: test_audit_fix_pastes needs root and fake-rbd (mknod of the emulated /dev/rbd0)\n");
+        skip();
+    }
+    char root[700], p[1024], image[256], volid[300], text[1024];
+    node_root(root, sizeof root, "auditfix", "etc/pve/qemu-server");
+    snprintf(image, sizeof image, HOSTILE_IMAGE, (int)getpid());
+    snprintf(volid, sizeof volid, "ceph:%s", image);
+    put_file(root, "etc/pve/ceph.conf", "[global]\n\tfsid = 11111111-2222-3333-4444-555555555555\n");
+    snprintf(text, sizeof text, "ostype: win11\nscsi0: %s,size=8M\n", volid);
+    put_file(root, "etc/pve/qemu-server/100.conf", text);
+    snprintf(p, sizeof p, "%s/auditfix.cfg", dir);
+    write_file(p, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n");
+    setenv("FAKE_RBD_ROOT", root, 1);
+    setenv("FAKE_RBD_FSID", "11111111-2222-3333-4444-555555555555", 1);
+    setenv("FAKE_RBD_CHECK_IMAGE", "0", 1);
+    const char *map[] = { getenv("PVS_FAKE_RBD"), "-p", "rbd", "map", image, NULL };
+    pvs_run_result r;
+    assert_int_equal(pvs_run(map, 30, &r, NULL), 0);
+    assert_int_equal(r.exit_status, 0);
+    pvs_run_result_clear(&r);
+    out o = run("--root", root, "--config", p, "audit", NULL);
+    assert_int_equal(o.status, 1);
+    assert_null(strchr(o.out, '\x1b'));   /* the table shows the name, the terminal takes no escape from it */
+    char *fix[4];
+    assert_int_equal(lines_after(o.out, "       fix: ", fix, 4), 1);
+    assert_ascii_line(fix[0]);
+    const char *want[] = { "pvestorage", "map", volid, "--hint", "guest-is-windows=1", "--hint",
+                           "plugin-may-deactivate-volume=1", NULL };
+    char *scratch = make_tempdir();
+    assert_pastes_as(fix[0], want, scratch, 0);
+    remove_tree(scratch);
+    free(scratch);
+    out_free(&o);
+}
+
+/* the shared test cluster's ceph.conf and keyring (PVS_TEST_CEPH_ENV, or the
+ * ctest fixture's PVS_CEPH_DIR/env), or 0 when there is none */
+static int cluster_files(char *conf, char *keyring, size_t n)
+{
+    char envfile[1024];
+    const char *env = getenv("PVS_TEST_CEPH_ENV"), *d = getenv("PVS_CEPH_DIR");
+    snprintf(envfile, sizeof envfile, "%s", env && *env ? env : "");
+    if (!*envfile && d)
+        snprintf(envfile, sizeof envfile, "%s/env", d);
+    const char *argv[] = { "/bin/bash", "-c", ". \"$0\" && printf '%s\\n%s\\n' \"$CEPH_TEST_CONF\" \"$CEPH_TEST_KEYRING\"",
+                           envfile, NULL };
+    pvs_run_result r;
+    int ok = *envfile && pvs_run(argv, 10, &r, NULL) == 0 && r.exit_status == 0
+             && sscanf(r.out, "%1023s %1023s", conf, keyring) == 2 && strlen(conf) < n && strlen(keyring) < n;
+    if (*envfile)
+        pvs_run_result_clear(&r);
+    return ok;
+}
+
+/* create (an 8 MiB image) or remove an image on the test cluster */
+static void rbd_image(const char *conf, const char *keyring, int create, const char *image)
+{
+    const char *argv[] = { "/usr/bin/rbd", "-c", conf, "--keyring", keyring, create ? "create" : "rm", image,
+                           create ? "--size" : NULL, "8M", NULL };
+    pvs_run_result r;
+    assert_int_equal(pvs_run(argv, 60, &r, NULL), 0);
+    if (r.exit_status != 0)
+        fail_msg("rbd %s failed: %s", argv[5], r.err);
+    pvs_run_result_clear(&r);
+}
+
+/* a dry run's "would run:" line pastes back to exactly the command the
+ * real call runs (the plan's "commands") */
+static void test_plan_pastes(void **state)
+{
+    (void)state;
+    char conf[1024], keyring[1024], root[700], cfg[800], image[256], volid[300], p[1024], k[1024];
+    if (!cluster_files(conf, keyring, sizeof conf)) {
+        print_message("SKIP: test_plan_pastes needs the Ceph test cluster (PVS_TEST_CEPH_ENV), for the image's features\n");
+        skip();
+    }
+    node_root(root, sizeof root, "planroot", "etc/pve/priv/ceph");
+    snprintf(p, sizeof p, "%s/etc/pve/ceph.conf", root);
+    snprintf(k, sizeof k, "%s/etc/pve/priv/ceph/ceph.keyring", root);
+    const char *cp1[] = { "/bin/cp", conf, p, NULL }, *cp2[] = { "/bin/cp", keyring, k, NULL };
+    pvs_run_result r;
+    assert_int_equal(pvs_run(cp1, 10, &r, NULL), 0);
+    pvs_run_result_clear(&r);
+    assert_int_equal(pvs_run(cp2, 10, &r, NULL), 0);
+    pvs_run_result_clear(&r);
+    snprintf(cfg, sizeof cfg, "%s/plan.cfg", dir);
+    write_file(cfg, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n");
+    snprintf(image, sizeof image, HOSTILE_IMAGE, (int)getpid());
+    snprintf(volid, sizeof volid, "ceph:%s", image);
+    rbd_image(conf, keyring, 1, image);
+    out o = run("--root", root, "--config", cfg, "--kernel-version", "6.1", "--ceph-timeout", "20", "activate",
+                "--dry-run", volid, "--hint", "guest-is-windows=1", NULL);
+    rbd_image(conf, keyring, 0, image);
+    if (o.status != 0)
+        fail_msg("the dry run failed: %s", o.err);
+    assert_null(strchr(o.out, '\x1b'));
+    char *lines[4];
+    assert_int_equal(lines_after(o.out, "  would run: ", lines, 4), 1);
+    assert_ascii_line(lines[0]);
+    const char *want[] = { "/usr/bin/rbd", "-p", "rbd", "-c", p, "--auth_supported", "cephx", "-n", "client.admin",
+                           "--keyring", k, "map", image, "--options", "rxbounce", NULL };
+    char *scratch = make_tempdir();
+    assert_pastes_as(lines[0], want, scratch, 0);
+    remove_tree(scratch);
+    free(scratch);
+    out_free(&o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_every_command_listed),
         cmocka_unit_test(test_path_and_map),
         cmocka_unit_test(test_activate),
         cmocka_unit_test(test_hints),
@@ -775,6 +1015,9 @@ int main(void)
         cmocka_unit_test(test_setuid_ignores_environment),
         cmocka_unit_test(test_secret_hidden),
         cmocka_unit_test(test_rbd_argv_injection),
+        cmocka_unit_test(test_tables_escape),
+        cmocka_unit_test(test_audit_fix_pastes),
+        cmocka_unit_test(test_plan_pastes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,5 +1,7 @@
 /* fuzz_cli.c - the command's argument handling, in-process: the input is
- * argv (NUL-separated).  Never crashes or leaks; exits 0, 1 or 2.  Options
+ * argv (NUL-separated).  Never crashes or leaks; ends with an exit status
+ * the command that ran documents (its row of the command table: 0, 1, 2,
+ * and 3 for audit; 0, 1, 2 when no command ran).  Options
  * that would point the command at real host files are left out, and the
  * root is a directory that does not exist, so nothing outside is touched. */
 #include <stdint.h>
@@ -39,11 +41,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     argv[argc] = NULL;
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "w");
-    int rc = pvs_cli_main(argc, argv);
+    const char *command = NULL;
+    int rc = pvs_cli_run(argc, argv, &command);
     fclose(stderr);
     stderr = saved;
-    if (rc < 0 || rc > 2)
+    if (!cli_exit_documented(command, rc)) {
+        fprintf(stderr, "fuzz_cli: '%s' exited %d, which it does not document\n", command ? command : "(none)", rc);
         abort();
+    }
 out:
     free(buf);
     return 0;
