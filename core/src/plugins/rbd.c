@@ -831,8 +831,10 @@ static int rbd_unmap(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, 
     rbd_vol rv;
     rbd_store st;
     int rc = prepare(ctx, self, storeid, scfg, &volname, 1, snapname, &rv, &st, err);
-    if (rc)
+    if (rc) {
+        rbd_vol_clear(&rv);   /* parsed before the storage failed */
         return rc;
+    }
     rbd_locks locks;
     const char *key = rv.lock_key, *name = rv.name;
     if (!(rc = rbd_lock_images(ctx, &key, &name, 1, &locks, err))) {
