@@ -86,6 +86,17 @@ static inline void remove_tree(const char *dir)
 }
 
 /* BASE/REL with TEXT, its directories made first */
+/* read fd to its end into buf (NUL-terminated, at most size - 1 bytes), and close it */
+static inline void read_to_end(int fd, char *buf, size_t size)
+{
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < size && (n = read(fd, buf + got, size - 1 - got)) > 0)
+        got += (size_t)n;
+    buf[got] = '\0';
+    close(fd);
+}
+
 static inline void put_file(const char *base, const char *rel, const char *text)
 {
     char p[4096];

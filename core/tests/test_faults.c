@@ -83,6 +83,20 @@ static void write_script(const char *path, const char *text)
     assert_int_equal(chmod(path, 0755), 0);
 }
 
+/* an rbd command whose OP (map, unmap) hangs, with a child of its own that
+ * would outlive it (its pid appended to pidfile); every other subcommand
+ * goes to fake-rbd */
+static void hanging_rbd(fx *f, const char *op, char *script, char *pidfile, size_t n)
+{
+    char text[4096];
+    snprintf(script, n, "%s/hanging-rbd", f->root);
+    snprintf(pidfile, n, "%s/sleeper.pid", f->root);
+    snprintf(text, sizeof text,
+             "#!/bin/sh\ncase \" $* \" in *\" %s \"*) sleep 300 & echo $! >> %s; wait; exit 1;; esac\n"
+             "exec %s \"$@\"\n", op, pidfile, getenv("PVS_FAKE_RBD"));
+    write_script(script, text);
+}
+
 /* 1 when pid is still running (not gone, not a zombie) */
 static int running(pid_t pid)
 {
@@ -190,14 +204,8 @@ static void test_hanging_rbd(void **state)
 {
     NEED_ROOT();
     fx *f = *state;
-    char script[1024], text[4096], pidfile[1024];
-    snprintf(script, sizeof script, "%s/hanging-rbd", f->root);
-    snprintf(pidfile, sizeof pidfile, "%s/sleeper.pid", f->root);
-    /* maps hang, with a child of the command's own that would outlive it */
-    snprintf(text, sizeof text,
-             "#!/bin/sh\ncase \" $* \" in *\" map \"*) sleep 300 & echo $! >> %s; wait; exit 1;; esac\n"
-             "exec %s \"$@\"\n", pidfile, getenv("PVS_FAKE_RBD"));
-    write_script(script, text);
+    char script[1024], pidfile[1024];
+    hanging_rbd(f, "map", script, pidfile, sizeof script);
     assert_int_equal(pvs_ctx_set(f->ctx, "rbd_command", script, NULL), 0);
     assert_int_equal(pvs_ctx_set(f->ctx, "ceph_timeout", "3", NULL), 0);
     char vols[4][128];
@@ -251,13 +259,8 @@ static void test_hanging_unmap_during_remap(void **state)
 {
     NEED_ROOT();
     fx *f = *state;
-    char script[1024], text[4096], pidfile[1024], vols[3][128], want[2048];
-    snprintf(script, sizeof script, "%s/hanging-rbd", f->root);
-    snprintf(pidfile, sizeof pidfile, "%s/sleeper.pid", f->root);
-    snprintf(text, sizeof text,
-             "#!/bin/sh\ncase \" $* \" in *\" unmap \"*) sleep 300 & echo $! >> %s; wait; exit 1;; esac\n"
-             "exec %s \"$@\"\n", pidfile, getenv("PVS_FAKE_RBD"));
-    write_script(script, text);
+    char script[1024], pidfile[1024], vols[3][128], want[2048];
+    hanging_rbd(f, "unmap", script, pidfile, sizeof script);
     const char *v[3];
     for (int i = 0; i < 3; i++) {
         const char *name = new_image(f, i + 1);

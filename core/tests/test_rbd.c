@@ -893,11 +893,8 @@ static void test_closed_output_during_remap(void **state)
         }
         close(out[1]);
         close(err[1]);
-        char msg[4096] = "";
-        ssize_t n, got = 0;
-        while ((n = read(err[0], msg + got, sizeof msg - 1 - (size_t)got)) > 0)
-            got += n;
-        close(err[0]);
+        char msg[4096];
+        read_to_end(err[0], msg, sizeof msg);
         int status;
         assert_int_equal(waitpid(pid, &status, 0), pid);
         if (WIFSIGNALED(status))
