@@ -728,6 +728,7 @@ typedef struct perl_plugin {
     SV *class_sv;             /* the class name */
     char *type, *name;
     pvs_schema *schema;
+    json_t *decl[3];          /* properties, options, plugindata as declared: a new thread's copy is made from them */
     struct perl_plugin *next;
 } perl_plugin;
 
@@ -1067,6 +1068,8 @@ static void free_perl_plugin(pTHX_ perl_plugin *pp)
     free(pp->type);
     free(pp->name);
     pvs_schema_free(pp->schema);
+    for (int i = 0; i < 3; i++)
+        json_decref(pp->decl[i]);
     free(pp);
 }
 
@@ -1121,7 +1124,8 @@ static SV *class_value(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method)
     return n > 0 ? out[0] : &PL_sv_undef;
 }
 
-/* a class's declaration (a hash reference) as JSON, or NULL without one */
+/* a class's declaration (a hash reference) as JSON, or NULL without one;
+ * a copy is kept for the tables of new threads */
 static json_t *declared(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method, frame *f, int slot)
 {
     SV *v = class_value(aTHX_ cxt, pp->class_sv, method);
@@ -1130,6 +1134,8 @@ static json_t *declared(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method
     char what[64];
     snprintf(what, sizeof what, "%s()", method);
     data_to_json(aTHX_ cxt, v, what, &f->v[slot]);
+    if (!(pp->decl[slot] = json_deep_copy(f->v[slot])))
+        die_text(aTHX_ cxt, "out of memory\n");
     return f->v[slot];
 }
 
@@ -1272,9 +1278,21 @@ static void begin_call(pTHX_ my_cxt_t *cxt, SV *cfg, SV *hints, const json_t *cf
     serve_by_upstream(aTHX_ cxt, cfg_json);
 }
 
-/* at interpreter destruction (each thread's interpreter has its own) */
+/* ---- interpreters and threads ----
+ *
+ * Each interpreter has its own state: a context, its registered classes,
+ * its queue of warnings.  perl_clone copies the parent's atexit list into a
+ * new thread's interpreter, so free_cxt frees only the state of the
+ * interpreter it runs in.  A new thread starts where its parent was: the
+ * parent's settings, and its registered classes (by name: the thread has
+ * its own copy of each package), registered again in the thread's own
+ * context, in the same order, without running any Perl code. */
+
 static void free_cxt(pTHX_ void *p)
 {
+    dMY_CXT;
+    if (p != &MY_CXT)   /* the parent's entry, copied by perl_clone */
+        return;
     my_cxt_t *cxt = p;
     pvs_ctx_free(cxt->ctx);
     cxt->ctx = NULL;
@@ -1303,6 +1321,58 @@ static void init_cxt(pTHX_ my_cxt_t *cxt)
     call_atexit(free_cxt, cxt);
 }
 
+/* The thread's copy of a parent's table: the same methods and schema,
+ * strings and SVs of its own.  NULL when memory runs out. */
+static perl_plugin *perl_plugin_copy(pTHX_ const perl_plugin *from)
+{
+    perl_plugin *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return NULL;
+    pp->table = from->table;
+    pp->name = strdup(from->name);
+    pp->type = from->type ? strdup(from->type) : NULL;
+    int ok = pp->name && (pp->type || !from->type);
+    for (int i = 0; i < 3; i++)
+        ok = ok && (!from->decl[i] || (pp->decl[i] = json_deep_copy(from->decl[i])));
+    if (ok && from->schema)   /* a declared schema: rebuilt from the declarations */
+        ok = (pp->schema = pvs_schema_from_json(pp->decl[0], pp->decl[1], pp->decl[2], NULL)) != NULL;
+    if (!ok) {
+        free_perl_plugin(aTHX_ pp);
+        return NULL;
+    }
+    if (pp->schema)
+        pvs_schema_apply(pp->schema, &pp->table);
+    pp->table.name = pp->name;
+    if (pp->type)
+        pp->table.type = pp->type;
+    pp->class_sv = newSVpvn_flags(pp->name, strlen(pp->name), is_ascii_string((const U8 *)pp->name, strlen(pp->name))
+                                                                 ? 0 : SVf_UTF8);
+    return pp;
+}
+
+/* A new thread's state from its parent's (parent: the parent's my_cxt_t,
+ * read while the parent waits in threads->create). */
+static void inherit_cxt(pTHX_ my_cxt_t *cxt, const my_cxt_t *parent)
+{
+    const char *const *names = pvs_ctx_setting_names();
+    size_t n = 0;
+    const char *values[16];
+    for (; names[n] && n < 16; n++)
+        values[n] = pvs_ctx_get(parent->ctx, names[n]);
+    pvs_ctx_configure(cxt->ctx, names, values, n, NULL);   /* valid values: they are in force there */
+    size_t count = 0;
+    for (const perl_plugin *p = parent->plugins; p; p = p->next)
+        count++;
+    for (size_t k = count; k-- > 0;) {   /* oldest first, as they were registered */
+        const perl_plugin *from = parent->plugins;
+        for (size_t i = 0; i < k; i++)
+            from = from->next;
+        perl_plugin *pp = perl_plugin_copy(aTHX_ from);
+        if (pp && enter_plugin(aTHX_ cxt, pp, NULL))
+            free_perl_plugin(aTHX_ pp);   /* (it registered there; it can here) */
+    }
+    av_clear(cxt->warnings);   /* an older API's warning was given in the parent */
+}
 
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
 
@@ -1318,7 +1388,9 @@ void
 CLONE(...)
   CODE:
     MY_CXT_CLONE;
+    my_cxt_t parent = MY_CXT;   /* the parent's state, as MY_CXT_CLONE copied it */
     init_cxt(aTHX_ &MY_CXT);
+    inherit_cxt(aTHX_ &MY_CXT, &parent);
 
 IV
 _APIVER()
@@ -1825,6 +1897,8 @@ register_plugin(class)
     ENTER;
     frame *f = frame_new(aTHX);
     str_arg(aTHX_ &MY_CXT, class, "plugin class", 0);
+    if (SvROK(class))   /* a class, as upstream's plugins: a new thread has its own copy of it */
+        die_text(aTHX_ &MY_CXT, "plugin class must be a class name, not a reference\n");
     guard *g = guard_new(aTHX);
     perl_plugin *pp = perl_plugin_new(aTHX_ &MY_CXT, class, NULL, 0, g, f);
     if (enter_plugin(aTHX_ &MY_CXT, pp, &f->err))

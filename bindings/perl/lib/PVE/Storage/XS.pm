@@ -337,7 +337,9 @@ does.
 
 =item register_plugin($class)
 
-Registers a Perl class that implements Proxmox's storage plugin interface:
+Registers a Perl class (a class name, as upstream's plugins are; a
+reference dies C<plugin class must be a class name, not a reference>) that
+implements Proxmox's storage plugin interface:
 C<api>, C<type>, and optionally C<plugindata>, C<properties>, C<options> and
 any of C<parse_volname>, C<path>, C<activate_storage>, C<activate_volume>,
 C<deactivate_volume>, C<map_volume>, C<unmap_volume>. See
@@ -412,8 +414,17 @@ this library's description.
 
 =back
 
-Registrations belong to the interpreter (a new thread's interpreter starts
-with the built-in plugins).
+=head1 THREADS
+
+Each interpreter (each Perl thread) has its own context: its settings, its
+registered classes, its warnings. A new thread starts where its parent was
+when it was created: with the parent's C<configure> settings, and with the
+classes the parent had registered (C<register_plugin>, and those
+C<PVE::Storage> served a type with), registered again in the thread for
+the thread's own copy of each package. From then on the two go their own
+ways: a C<configure> or C<register_plugin> in one is not seen in the other.
+Threads may make calls at the same time. A thread's end frees only its own
+state.
 
 =head1 PLUGIN CLASSES
 
