@@ -86,16 +86,14 @@ static SV *text_sv(pTHX_ const char *s, STRLEN n)
     return sv;
 }
 
-/* The queued messages as _emit's arguments, after nlead others: a warning
- * as text, an informational line as a reference to it. */
-static void push_queued(pTHX_ AV *pending, SV **lead, int nlead)
+/* The queued messages as _emit's arguments: a warning as text, an
+ * informational line as a reference to it. */
+static void push_queued(pTHX_ AV *pending)
 {
     dSP;
     PUSHMARK(SP);
     SSize_t n = av_count(pending);
-    EXTEND(SP, n + nlead);
-    for (int i = 0; i < nlead; i++)
-        PUSHs(lead[i]);
+    EXTEND(SP, n);
     for (SSize_t i = 0; i < n; i++) {
         SV **m = av_fetch(pending, i, 0);
         SV *v = m && SvROK(*m) ? SvRV(*m) : m ? *m : NULL;
@@ -117,7 +115,7 @@ static void flush_warnings(pTHX_ my_cxt_t *cxt)
     AV *pending = cxt->warnings;
     cxt->warnings = newAV();
     sv_2mortal((SV *)pending);   /* freed even if a handler dies */
-    push_queued(aTHX_ pending, NULL, 0);
+    push_queued(aTHX_ pending);
     call_pv("PVE::Storage::XS::_emit", G_DISCARD);
 }
 
