@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(hints volname config sysfs cli guest)
+# every target by default: the one list, in core/tests/fuzz/CMakeLists.txt
+[ ${#targets[@]} -gt 0 ] ||
+  read -r -a targets <<<"$(sed -n 's/^set(PVS_FUZZ_TARGETS \(.*\))$/\1/p' core/tests/fuzz/CMakeLists.txt)"
 
 if ! command -v clang >/dev/null; then
   echo "fuzz: SKIP: clang is not installed (scripts/install-deps.sh installs it)"

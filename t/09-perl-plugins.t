@@ -33,7 +33,7 @@ package My::Storage::Custom {
         return { 'custom-server' => { fixed => 1 }, 'custom-level' => { optional => 1 },
                  nodes => { optional => 1 }, content => { optional => 1 }, disable => { optional => 1 } };
     }
-    sub parse_volname { my ($class, $volname) = @_; return ('images', $volname, 100) }
+    sub parse_volname { my ($class, $volname) = @_; return ('images', $volname, 100, undef, undef, undef, 'raw') }
     sub path { my ($class, $scfg, $volname, $storeid, $snap) = @_; return ("/dev/custom/$volname", 100, 'images') }
     sub activate_storage {
         my ($class, $storeid, $scfg, $cache) = @_;

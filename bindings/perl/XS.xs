@@ -714,71 +714,168 @@ static int verify_fast(pTHX_ SV *hints, pvs_error *err, int *rc)
  * A registered class is an ordinary pvs_plugin table, embedded first in a
  * perl_plugin that also holds the class; its trampolines call the class's
  * methods with upstream's arguments.  The core calls them on the caller's
- * thread, holding no lock, in the middle of a core call: every Perl call
- * here runs under eval, so a die (the plugin's, or a dying warn handler's)
- * becomes the core call's error instead of unwinding through C frames. */
+ * thread, holding no lock, in the middle of a core call, so no Perl code
+ * may run outside an eval here: a die would unwind through the core's C
+ * frames (leaking what they hold, skipping their cleanup).  Every method,
+ * the warning handlers before it, and the stringification of what comes
+ * back (overloads, tied values) run inside the Perl-level evals of _try and
+ * _text; what they die with becomes the core call's error (PVS_EPLUGIN). */
 
 typedef struct perl_plugin {
     pvs_plugin table;         /* first: the core's `self` is this */
-    SV *class_sv;
+    SV *class_sv;             /* the class name */
     char *type, *name;
     pvs_schema *schema;
+    json_t *decl[3];          /* properties, options, plugindata as declared: a new thread's copy is made from them */
     struct perl_plugin *next;
 } perl_plugin;
 
-/* What a Perl call died with, as the core call's error; kept to die with
- * the same value once the core call returns. */
-static int perl_failed(pTHX_ my_cxt_t *cxt, pvs_error *err)
+/* A method call being made: what messages about it name. */
+typedef struct site {
+    const perl_plugin *pp;
+    const char *method, *arg;
+} site;
+
+/* $invocant->$method(@args) (a function when invocant is NULL) through
+ * _try: its count of results (at most max kept, mortal, in out), or -1
+ * with *died (mortal) the value it died with. */
+static int perl_try(pTHX_ SV *invocant, const char *method, SV **args, int nargs, SV **out, int max, SV **died)
 {
-    SV *e = ERRSV;
-    SvREFCNT_dec(cxt->pending_die);
-    cxt->pending_die = newSVsv(e);
-    STRLEN len;
-    const char *m = SvPVutf8(sv_2mortal(newSVsv(e)), len);
-    return pvs_error_set(err, PVS_EPLUGIN, "%.*s", (int)len, m);
+    dSP;
+    PUSHMARK(SP);
+    EXTEND(SP, nargs + 2);
+    PUSHs(invocant ? invocant : &PL_sv_undef);
+    PUSHs(sv_2mortal(newSVpv(method, 0)));
+    for (int i = 0; i < nargs; i++)
+        PUSHs(args[i] ? args[i] : &PL_sv_undef);
+    PUTBACK;
+    /* G_EVAL too: a signal handler may die between _try's statements */
+    int count = call_pv("PVE::Storage::XS::_try", G_LIST | G_EVAL);
+    SPAGAIN;
+    SV **first = SP - count + 1;
+    int ok = count > 0 && SvTRUE_nomg(first[0]);   /* _try's own 1 or 0 */
+    if (!ok)
+        *died = count > 1 ? first[1] : sv_mortalcopy(ERRSV);
+    for (int i = 1; ok && i < count && i <= max; i++)
+        out[i - 1] = first[i];
+    SP -= count;
+    PUTBACK;
+    return ok ? count - 1 : -1;
 }
 
-/* Emit the core's warnings so far, in order before the plugin's own. */
-static int flush_in_call(pTHX_ my_cxt_t *cxt, pvs_error *err)
+enum { TEXT_DIED = 0, TEXT_OK = 1, TEXT_NOT = 2 };
+
+/* A value as text, as _text makes it (see there): the kind, *text (mortal;
+ * NULL for undef) and, when it died, *what it is.  A plain scalar needs no
+ * Perl code and is taken as it is. */
+static int perl_text(pTHX_ SV *sv, const char *key, SV **text, SV **what)
+{
+    *text = *what = NULL;
+    if (!key && !SvROK(sv) && !SvMAGICAL(sv)) {
+        *text = SvOK(sv) ? sv : NULL;
+        return TEXT_OK;
+    }
+    SV *args[] = { sv, key ? sv_2mortal(newSVpv(key, 0)) : NULL }, *out[3] = { NULL, NULL, NULL }, *died = NULL;
+    int n = perl_try(aTHX_ NULL, "PVE::Storage::XS::_text", args, key ? 2 : 1, out, 3, &died);
+    if (n < 2) {   /* _text itself did not finish */
+        *text = n < 0 ? died : &PL_sv_undef;
+        return TEXT_DIED;
+    }
+    *what = n > 2 ? out[2] : NULL;
+    *text = SvOK(out[1]) ? out[1] : NULL;
+    return (int)SvIV_nomg(out[0]);
+}
+
+/* The bytes of a plain text SV (UTF-8), or fallback. */
+static const char *text_bytes(pTHX_ SV *sv, STRLEN *len, const char *fallback)
+{
+    if (!sv || SvROK(sv) || SvMAGICAL(sv) || !SvOK(sv)) {
+        *len = strlen(fallback);
+        return fallback;
+    }
+    return SvPVutf8(sv, *len);
+}
+
+/* What the stringification of a value died with, as text for a message:
+ * the error's text, or what it is when it is no text itself. */
+static SV *inner_text(pTHX_ SV *error)
+{
+    SV *text, *what;
+    int kind = perl_text(aTHX_ error, NULL, &text, &what);
+    STRLEN len;
+    const char *s = text_bytes(aTHX_ kind != TEXT_DIED ? text : NULL, &len, "an error that cannot be made text either");
+    if (len && s[len - 1] == '\n')
+        len--;
+    return sv_2mortal(newSVpvn(s, len));
+}
+
+/* The message of a value that is not text (kind TEXT_NOT: text says what it
+ * is) or whose stringification died (TEXT_DIED: text is its error). */
+static int not_text(pTHX_ const site *at, const char *verb, const char *as, int kind, SV *text, SV *what,
+                    pvs_error *err)
+{
+    STRLEN wl, il = 0;
+    const char *w = text_bytes(aTHX_ kind == TEXT_NOT ? text : what, &wl, "a value");
+    const char *inner = kind == TEXT_DIED ? SvPV(inner_text(aTHX_ text), il) : "";
+    pvs_plugin_fail(err, PVS_EPLUGIN, &at->pp->table, at->method, at->arg, "%s %.*s%s%s%.*s", verb, (int)wl, w, as,
+                    kind == TEXT_DIED ? ", and making it text died: " : "", (int)il, inner);
+    return -1;
+}
+
+/* What a Perl call died with, as the core call's error (its text as it
+ * is, or what it is, named); kept to die with the same value once the
+ * core call returns.  verb: how the site's method failed. */
+static int perl_failed(pTHX_ my_cxt_t *cxt, const site *at, SV *died, const char *verb, pvs_error *err)
+{
+    SvREFCNT_dec(cxt->pending_die);
+    cxt->pending_die = newSVsv(died);
+    SV *text, *what;
+    int kind = perl_text(aTHX_ died, NULL, &text, &what);
+    if (kind == TEXT_OK && !text)
+        return not_text(aTHX_ at, verb, "", TEXT_NOT, sv_2mortal(newSVpvs("undef")), NULL, err);
+    if (kind != TEXT_OK)
+        return not_text(aTHX_ at, verb, "", kind, text, what, err);
+    STRLEN len;
+    const char *m = SvPVutf8(text, len);
+    pvs_error_set(err, PVS_EPLUGIN, "%.*s", (int)len, m);
+    return -1;
+}
+
+/* Emit the core's warnings so far, in order before the plugin's own: a
+ * dying handler stops the call before the method runs. */
+static int flush_in_call(pTHX_ my_cxt_t *cxt, const site *at, pvs_error *err)
 {
     if (av_count(cxt->warnings) == 0)
         return 0;
     AV *pending = cxt->warnings;
     cxt->warnings = newAV();
     sv_2mortal((SV *)pending);
-    push_queued(aTHX_ pending);
-    call_pv("PVE::Storage::XS::_emit", G_DISCARD | G_EVAL);
-    return SvTRUE(ERRSV) ? perl_failed(aTHX_ cxt, err) : 0;
+    SSize_t n = av_count(pending);
+    SV **args;
+    Newxz(args, n + 1, SV *);
+    SAVEFREEPV(args);
+    for (SSize_t i = 0; i < n; i++) {
+        SV **m = av_fetch(pending, i, 0);
+        args[i] = m ? *m : &PL_sv_undef;   /* our own plain strings, or references to them */
+    }
+    SV *died = NULL;
+    if (perl_try(aTHX_ NULL, "PVE::Storage::XS::_emit", args, (int)n, NULL, 0, &died) < 0)
+        return perl_failed(aTHX_ cxt, at, died, "was not called: a warning handler died with", err);
+    return 0;
 }
 
-/* $class->method(@args) in list context under eval: at most max results,
- * mortal, in out; their count, or -1 with the plugin's die in err.  Call
- * between ENTER/SAVETMPS and FREETMPS/LEAVE. */
-static int invoke(pTHX_ const perl_plugin *pp, const char *method, SV **args, int nargs,
-                  SV **out, int max, pvs_error *err)
+/* One method call at `at`: at most max results, mortal, in out; their
+ * count, or -1 with the plugin's die in err.  Call between ENTER/SAVETMPS
+ * and FREETMPS/LEAVE. */
+static int invoke(pTHX_ my_cxt_t *cxt, const site *at, SV **args, int nargs, SV **out, int max, pvs_error *err)
 {
-    dMY_CXT;
-    SvREFCNT_dec(MY_CXT.pending_die);   /* only this call's die is rethrown */
-    MY_CXT.pending_die = NULL;
-    if (flush_in_call(aTHX_ &MY_CXT, err))
+    SvREFCNT_dec(cxt->pending_die);   /* only this call's die is rethrown */
+    cxt->pending_die = NULL;
+    if (flush_in_call(aTHX_ cxt, at, err))
         return -1;
-    dSP;
-    PUSHMARK(SP);
-    EXTEND(SP, nargs + 1);
-    PUSHs(pp->class_sv);
-    for (int i = 0; i < nargs; i++)
-        PUSHs(args[i] ? args[i] : &PL_sv_undef);
-    PUTBACK;
-    int count = call_method(method, G_LIST | G_EVAL);
-    SPAGAIN;
-    SV **first = SP - count + 1;
-    for (int i = 0; i < count && i < max; i++)
-        out[i] = sv_mortalcopy(first[i]);
-    SP -= count;
-    PUTBACK;
-    if (SvTRUE(ERRSV))
-        return perl_failed(aTHX_ &MY_CXT, err), -1;
-    return count;
+    SV *died = NULL;
+    int count = perl_try(aTHX_ at->pp->class_sv, at->method, args, nargs, out, max, &died);
+    return count < 0 ? perl_failed(aTHX_ cxt, at, died, "died with", err) : count;
 }
 
 static SV *str_or_undef(pTHX_ const char *s)
@@ -787,13 +884,15 @@ static SV *str_or_undef(pTHX_ const char *s)
 }
 
 /* The section as the caller handed it over (the very hash upstream passes
- * on), or a conversion of the core's when there is no caller's $cfg. */
+ * on), or a conversion of the core's when there is no caller's $cfg; a
+ * tied $cfg is not read here (its FETCH would run outside an eval). */
 static SV *section_sv(pTHX_ my_cxt_t *cxt, const char *storeid, const json_t *scfg)
 {
-    if (cxt->call_cfg && storeid) {
-        SV **ids = hv_fetchs((HV *)SvRV(cxt->call_cfg), "ids", 0);
-        SV **sec = ids && SvROK(*ids) && SvTYPE(SvRV(*ids)) == SVt_PVHV
-                       ? hv_fetch((HV *)SvRV(*ids), storeid, -(I32)strlen(storeid), 0) : NULL;
+    HV *cfg = cxt->call_cfg ? (HV *)SvRV(cxt->call_cfg) : NULL;
+    if (cfg && storeid && !SvRMAGICAL(cfg)) {
+        SV **ids = hv_fetchs(cfg, "ids", 0);
+        HV *ids_hv = ids && SvROK(*ids) && SvTYPE(SvRV(*ids)) == SVt_PVHV ? (HV *)SvRV(*ids) : NULL;
+        SV **sec = ids_hv && !SvRMAGICAL(ids_hv) ? hv_fetch(ids_hv, storeid, -(I32)strlen(storeid), 0) : NULL;
         if (sec && SvROK(*sec))
             return *sec;
     }
@@ -812,36 +911,56 @@ static SV *cache_sv(pTHX_ my_cxt_t *cxt)
     return cxt->call_cache ? cxt->call_cache : sv_2mortal(newRV_noinc((SV *)newHV()));
 }
 
-/* A result string for the core (malloc()ed), or NULL with err set. */
-static char *result_string(pTHX_ const perl_plugin *pp, const char *method, SV *sv, pvs_error *err)
+/* A result that must be text (sv, or sv->{key}), for the core: *out
+ * malloc()ed, or NULL for none (the core says what is missing); 0, or -1
+ * with the error.  A reference is not stringified ("returned a HASH
+ * reference as its path"); an object's "" overload runs under eval. */
+static int result_text(pTHX_ const site *at, SV *sv, const char *key, const char *field, char **out,
+                       pvs_error *err)
 {
-    if (!sv || !SvOK(sv)) {
-        pvs_error_set(err, PVS_EPLUGIN, "%s->%s returned no value\n", pp->name, method);
-        return NULL;
-    }
+    *out = NULL;
+    if (!sv || !SvOK(sv))
+        return 0;
+    char as[64];
+    snprintf(as, sizeof as, " as its %s", field);
+    SV *text, *what;
+    int kind = perl_text(aTHX_ sv, key, &text, &what);
+    if (kind != TEXT_OK)
+        return not_text(aTHX_ at, "returned", as, kind, text, what, err);
+    if (!text)
+        return 0;
     STRLEN len;
-    const char *s = SvPVutf8(sv, len);
+    const char *s = SvPVutf8(text, len);
     if (strlen(s) != len) {
-        pvs_error_set(err, PVS_EPLUGIN, "%s->%s returned a value with a NUL byte\n", pp->name, method);
-        return NULL;
+        pvs_plugin_fail(err, PVS_EPLUGIN, &at->pp->table, at->method, at->arg, "returned a %s with a NUL byte", field);
+        return -1;
     }
-    char *copy = strdup(s);
-    if (!copy)
+    if (!(*out = strdup(s))) {
         pvs_error_set(err, PVS_ENOMEM, "out of memory\n");
-    return copy;
+        return -1;
+    }
+    return 0;
 }
 
 #define PLP(self) ((const perl_plugin *)(self))
 
+/* the code a failed method returns (err may be NULL: a caller that only
+ * asks whether a name parses) */
+static int failed_code(const pvs_error *err)
+{
+    return err && err->code ? err->code : PVS_EPLUGIN;
+}
+
 /* one method call with its scope: rc, the results in out */
-#define PERL_CALL(method, max, ...)                                               \
-    dTHX;                                                                         \
-    dMY_CXT;                                                                      \
-    ENTER;                                                                        \
-    SAVETMPS;                                                                     \
-    SV *args[] = { __VA_ARGS__ };                                                 \
-    SV *out[(max) > 0 ? (max) : 1] = { NULL };                                    \
-    int rc = invoke(aTHX_ PLP(self), method, args, (int)(sizeof args / sizeof args[0]), out, max, err)
+#define PERL_CALL(method, arg, max, ...)                                                   \
+    dTHX;                                                                                  \
+    dMY_CXT;                                                                               \
+    ENTER;                                                                                 \
+    SAVETMPS;                                                                              \
+    SV *args[] = { __VA_ARGS__ };                                                          \
+    SV *out[(max) > 0 ? (max) : 1] = { NULL };                                             \
+    const site at = { PLP(self), method, arg };                                            \
+    int rc = invoke(aTHX_ &MY_CXT, &at, args, (int)(sizeof args / sizeof args[0]), out, max, err)
 
 #define PERL_DONE(value) \
     FREETMPS;            \
@@ -850,72 +969,72 @@ static char *result_string(pTHX_ const perl_plugin *pp, const char *method, SV *
 
 static int pl_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
 {
-    PERL_CALL("parse_volname", 7, str_or_undef(aTHX_ volname));
-    (void)MY_CXT;
+    static const char *const names[7] = { "vtype", "name", "vmid", "basename", "basevmid", "isBase", "format" };
+    PERL_CALL("parse_volname", volname, 7, str_or_undef(aTHX_ volname));
     char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
     for (int i = 0; rc >= 0 && i < 7 && i < rc; i++)
-        if (out[i] && SvOK(out[i]) && !(*fields[i] = result_string(aTHX_ PLP(self), "parse_volname", out[i], err)))
+        if (result_text(aTHX_ &at, out[i], NULL, names[i], fields[i], err))
             rc = -1;
     if (rc < 0)
         pvs_volname_clear(v);
-    PERL_DONE(rc < 0 ? err->code : 0);
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);   /* what it returned: the core judges it */
 }
 
 static int pl_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
                    const char *storeid, const char *snapname, char **path, pvs_error *err)
 {
     (void)ctx;
-    PERL_CALL("path", 1, section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ volname),
+    PERL_CALL("path", volname, 1, section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ volname),
               str_or_undef(aTHX_ storeid), str_or_undef(aTHX_ snapname));
-    if (rc >= 0 && !(*path = result_string(aTHX_ PLP(self), "path", out[0], err)))
+    if (rc >= 0 && result_text(aTHX_ &at, rc > 0 ? out[0] : NULL, NULL, "path", path, err))
         rc = -1;
-    PERL_DONE(rc < 0 ? err->code : 0);
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
 static int pl_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                                const json_t *scfg, pvs_error *err)
 {
     (void)ctx;
-    PERL_CALL("activate_storage", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+    PERL_CALL("activate_storage", storeid, 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
               cache_sv(aTHX_ &MY_CXT));
-    PERL_DONE(rc < 0 ? err->code : 0);
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
 /* activate_volume's result, which upstream ignores: a plugin may say what
  * it did (a reporting call's action) by returning { action => '...' }; a
- * plain value (many plugins "return 1") says nothing */
-static void plugin_action(pTHX_ pvs_ctx *ctx, SV *res)
+ * plain value (many plugins "return 1") or an object says nothing */
+static int plugin_action(pTHX_ const site *at, pvs_ctx *ctx, SV *res, pvs_error *err)
 {
-    SV **a = res && SvROK(res) && SvTYPE(SvRV(res)) == SVt_PVHV ? hv_fetchs((HV *)SvRV(res), "action", 0) : NULL;
-    res = a ? *a : NULL;
-    if (res && SvOK(res) && !SvROK(res)) {
-        STRLEN len;
-        const char *s = SvPVutf8(res, len);
-        char *copy = strndup(s, len);
-        if (copy)
-            pvs_report_action(ctx, copy);
-        free(copy);
-    }
+    if (!res || !SvROK(res) || SvTYPE(SvRV(res)) != SVt_PVHV || sv_isobject(res))
+        return 0;
+    char *action = NULL;
+    if (result_text(aTHX_ at, res, "action", "action", &action, err))
+        return -1;
+    if (action)
+        pvs_report_action(ctx, action);
+    free(action);
+    return 0;
 }
 
 static int pl_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                               const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
 {
-    PERL_CALL("activate_volume", 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+    PERL_CALL("activate_volume", volname, 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
               str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), cache_sv(aTHX_ &MY_CXT),
               hints_sv(aTHX_ &MY_CXT, hints));
-    if (rc > 0)
-        plugin_action(aTHX_ ctx, out[0]);
-    PERL_DONE(rc < 0 ? err->code : 0);
+    if (rc > 0 && plugin_action(aTHX_ &at, ctx, out[0], err))
+        rc = -1;
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
 static int pl_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                                 const char *volname, const char *snapname, pvs_error *err)
 {
     (void)ctx;
-    PERL_CALL("deactivate_volume", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
-              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), cache_sv(aTHX_ &MY_CXT));
-    PERL_DONE(rc < 0 ? err->code : 0);
+    PERL_CALL("deactivate_volume", volname, 0, str_or_undef(aTHX_ storeid),
+              section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname),
+              cache_sv(aTHX_ &MY_CXT));
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
 static int pl_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
@@ -923,20 +1042,20 @@ static int pl_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *store
                          pvs_error *err)
 {
     (void)ctx;
-    PERL_CALL("map_volume", 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+    PERL_CALL("map_volume", volname, 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
               str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), hints_sv(aTHX_ &MY_CXT, hints));
-    if (rc >= 0 && !(*path = result_string(aTHX_ PLP(self), "map_volume", out[0], err)))
+    if (rc >= 0 && result_text(aTHX_ &at, rc > 0 ? out[0] : NULL, NULL, "path", path, err))
         rc = -1;
-    PERL_DONE(rc < 0 ? err->code : 0);
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
 static int pl_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                            const char *volname, const char *snapname, pvs_error *err)
 {
     (void)ctx;
-    PERL_CALL("unmap_volume", 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
+    PERL_CALL("unmap_volume", volname, 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
               str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname));
-    PERL_DONE(rc < 0 ? err->code : 0);
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
 static void free_perl_plugin(pTHX_ perl_plugin *pp)
@@ -947,6 +1066,8 @@ static void free_perl_plugin(pTHX_ perl_plugin *pp)
     free(pp->type);
     free(pp->name);
     pvs_schema_free(pp->schema);
+    for (int i = 0; i < 3; i++)
+        json_decref(pp->decl[i]);
     free(pp);
 }
 
@@ -971,66 +1092,74 @@ static guard *guard_new(pTHX)
     return g;
 }
 
-/* $class->method() in scalar context under eval; NULL when the class
- * cannot do it.  A die is the registration's error. */
-static int class_can(pTHX_ SV *class_sv, const char *method);
-
-static SV *class_value(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method)
+/* $class->can($method), under eval: a die in it is the registration's
+ * error (no core call is under way: dying here unwinds only Perl). */
+static int class_can(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method)
 {
-    if (!class_can(aTHX_ class_sv, method))
-        return NULL;
-    dSP;
-    PUSHMARK(SP);
-    XPUSHs(class_sv);
-    PUTBACK;
-    int count = call_method(method, G_SCALAR | G_EVAL);
-    SPAGAIN;
-    SV *v = count ? sv_mortalcopy(POPs) : &PL_sv_undef;
-    PUTBACK;
-    if (SvTRUE(ERRSV)) {
-        SV *e = sv_mortalcopy(ERRSV);
+    SV *args[] = { sv_2mortal(newSVpv(method, 0)) }, *out[1] = { NULL }, *died = NULL;
+    int n = perl_try(aTHX_ class_sv, "can", args, 1, out, 1, &died);
+    if (n < 0) {
+        SV *e = sv_mortalcopy(died);
         flush_warnings(aTHX_ cxt);
         croak_sv(e);
     }
-    return v;
+    return n > 0 && (SvROK(out[0]) || SvTRUE_nomg(out[0]));   /* a code reference: no overload asked */
 }
 
-/* a class's declaration (a hash reference) as JSON, or NULL without one */
-static json_t *declared(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method, frame *f, int slot)
+/* $class->method() under eval, its (first) value; NULL when the class
+ * cannot do it.  A die is the registration's error. */
+static SV *class_value(pTHX_ my_cxt_t *cxt, SV *class_sv, const char *method)
 {
-    SV *v = class_value(aTHX_ cxt, class_sv, method);
+    if (!class_can(aTHX_ cxt, class_sv, method))
+        return NULL;
+    SV *out[1] = { NULL }, *died = NULL;
+    int n = perl_try(aTHX_ class_sv, method, NULL, 0, out, 1, &died);
+    if (n < 0) {
+        SV *e = sv_mortalcopy(died);
+        flush_warnings(aTHX_ cxt);
+        croak_sv(e);
+    }
+    return n > 0 ? out[0] : &PL_sv_undef;
+}
+
+/* a class's declaration (a hash reference) as JSON, or NULL without one;
+ * a copy is kept for the tables of new threads */
+static json_t *declared(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method, frame *f, int slot)
+{
+    SV *v = class_value(aTHX_ cxt, pp->class_sv, method);
     if (!v || !SvOK(v))
         return NULL;
     char what[64];
     snprintf(what, sizeof what, "%s()", method);
     data_to_json(aTHX_ cxt, v, what, &f->v[slot]);
+    if (!(pp->decl[slot] = json_deep_copy(f->v[slot])))
+        die_text(aTHX_ cxt, "out of memory\n");
     return f->v[slot];
 }
 
-static int class_can(pTHX_ SV *class_sv, const char *method)
-{
-    dSP;
-    PUSHMARK(SP);
-    XPUSHs(class_sv);
-    XPUSHs(sv_2mortal(newSVpv(method, 0)));
-    PUTBACK;
-    int count = call_method("can", G_SCALAR);
-    SPAGAIN;
-    int yes = count && SvTRUE(POPs);
-    PUTBACK;
-    return yes;
-}
-
-static void set_methods(pTHX_ perl_plugin *pp)
+static void set_methods(pTHX_ my_cxt_t *cxt, perl_plugin *pp)
 {
     pvs_plugin *t = &pp->table;
-    t->parse_volname = class_can(aTHX_ pp->class_sv, "parse_volname") ? pl_parse_volname : NULL;
-    t->path = class_can(aTHX_ pp->class_sv, "path") ? pl_path : NULL;
-    t->activate_storage = class_can(aTHX_ pp->class_sv, "activate_storage") ? pl_activate_storage : NULL;
-    t->activate_volume = class_can(aTHX_ pp->class_sv, "activate_volume") ? pl_activate_volume : NULL;
-    t->deactivate_volume = class_can(aTHX_ pp->class_sv, "deactivate_volume") ? pl_deactivate_volume : NULL;
-    t->map_volume = class_can(aTHX_ pp->class_sv, "map_volume") ? pl_map_volume : NULL;
-    t->unmap_volume = class_can(aTHX_ pp->class_sv, "unmap_volume") ? pl_unmap_volume : NULL;
+    SV *c = pp->class_sv;
+    t->parse_volname = class_can(aTHX_ cxt, c, "parse_volname") ? pl_parse_volname : NULL;
+    t->path = class_can(aTHX_ cxt, c, "path") ? pl_path : NULL;
+    t->activate_storage = class_can(aTHX_ cxt, c, "activate_storage") ? pl_activate_storage : NULL;
+    t->activate_volume = class_can(aTHX_ cxt, c, "activate_volume") ? pl_activate_volume : NULL;
+    t->deactivate_volume = class_can(aTHX_ cxt, c, "deactivate_volume") ? pl_deactivate_volume : NULL;
+    t->map_volume = class_can(aTHX_ cxt, c, "map_volume") ? pl_map_volume : NULL;
+    t->unmap_volume = class_can(aTHX_ cxt, c, "unmap_volume") ? pl_unmap_volume : NULL;
+}
+
+/* A class's answer as a C string (malloc()ed), under eval; a reference
+ * dies naming what it is, as a registration's error. */
+static char *class_string(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method, frame *f)
+{
+    SV *v = class_value(aTHX_ cxt, pp->class_sv, method);
+    const site at = { pp, method, NULL };
+    char *s = NULL;
+    if (v && result_text(aTHX_ &at, v, NULL, method, &s, &f->err))
+        die_with(aTHX_ cxt, &f->err);
+    return s ? s : strdup("");
 }
 
 /* A table for class (held by g): its type and API version, and the schema
@@ -1049,6 +1178,8 @@ static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs
     pvs_plugin *t = &pp->table;
     t->size = PVS_PLUGIN_SIZE;
     t->name = pp->name;
+    if (!pp->name)
+        die_text(aTHX_ cxt, "out of memory\n");
     if (known) {   /* PVE::Storage's own class for a type described here */
         memcpy(t, known, known->size < sizeof *t ? known->size : sizeof *t);
         t->size = PVS_PLUGIN_SIZE;
@@ -1057,23 +1188,20 @@ static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs
         t->activate_volumes = NULL;
         t->state_free = NULL;
     } else {
-        if (!upstream && !class_can(aTHX_ class_sv, "api"))
+        if (!upstream && !class_can(aTHX_ cxt, class_sv, "api"))
             die_text(aTHX_ cxt, "does not provide an api() method\n");
-        SV *type = class_value(aTHX_ cxt, class_sv, "type");
-        SV *api = class_value(aTHX_ cxt, class_sv, "api");
-        pp->type = strdup(type && SvOK(type) ? SvPVutf8_nolen(type) : "");
-        t->type = pp->type;
-        t->api = upstream ? PVS_APIVER : api && SvOK(api) ? (int)SvIV(api) : 0;
-        json_t *props = declared(aTHX_ cxt, class_sv, "properties", f, 0);
-        json_t *opts = declared(aTHX_ cxt, class_sv, "options", f, 1);
-        json_t *data = declared(aTHX_ cxt, class_sv, "plugindata", f, 2);
+        t->type = pp->type = class_string(aTHX_ cxt, pp, "type", f);
+        char *api = upstream ? NULL : class_string(aTHX_ cxt, pp, "api", f);
+        t->api = upstream ? PVS_APIVER : atoi(api ? api : "0");
+        free(api);
+        json_t *props = declared(aTHX_ cxt, pp, "properties", f, 0);
+        json_t *opts = declared(aTHX_ cxt, pp, "options", f, 1);
+        json_t *data = declared(aTHX_ cxt, pp, "plugindata", f, 2);
         if (!(pp->schema = pvs_schema_from_json(props, opts, data, &f->err)))
             die_with(aTHX_ cxt, &f->err);
         pvs_schema_apply(pp->schema, t);
     }
-    if (!pp->name)
-        die_text(aTHX_ cxt, "out of memory\n");
-    set_methods(aTHX_ pp);
+    set_methods(aTHX_ cxt, pp);
     return pp;
 }
 
@@ -1085,6 +1213,15 @@ static int enter_plugin(pTHX_ my_cxt_t *cxt, perl_plugin *pp, pvs_error *err)
     pp->next = cxt->plugins;
     cxt->plugins = pp;
     return 0;
+}
+
+/* PVE::Storage::Plugin->lookup(TYPE), under eval: the class upstream
+ * serves the type with, or NULL when it has none (lookup dies for it). */
+static SV *upstream_class(pTHX_ const char *type)
+{
+    SV *args[] = { sv_2mortal(text_sv(aTHX_ type, strlen(type))) }, *out[1] = { NULL }, *died = NULL;
+    int n = perl_try(aTHX_ sv_2mortal(newSVpvs("PVE::Storage::Plugin")), "lookup", args, 1, out, 1, &died);
+    return n > 0 && SvOK(out[0]) && !SvROK(out[0]) ? out[0] : NULL;
 }
 
 /* With PVE::Storage loaded, a type this library cannot serve goes to the
@@ -1102,16 +1239,8 @@ static void serve_by_upstream(pTHX_ my_cxt_t *cxt, const json_t *cfg)
             continue;
         ENTER;
         SAVETMPS;
-        dSP;
-        PUSHMARK(SP);
-        XPUSHs(sv_2mortal(newSVpvs("PVE::Storage::Plugin")));
-        XPUSHs(sv_2mortal(text_sv(aTHX_ type, strlen(type))));
-        PUTBACK;
-        int count = call_method("lookup", G_SCALAR | G_EVAL);
-        SPAGAIN;
-        SV *class_sv = count ? sv_mortalcopy(POPs) : &PL_sv_undef;
-        PUTBACK;
-        if (!SvTRUE(ERRSV) && SvOK(class_sv)) {
+        SV *class_sv = upstream_class(aTHX_ type);
+        if (class_sv) {
             frame *f = frame_new(aTHX);
             guard *g = guard_new(aTHX);
             perl_plugin *pp = perl_plugin_new(aTHX_ cxt, class_sv, known, 1, g, f);
@@ -1147,9 +1276,21 @@ static void begin_call(pTHX_ my_cxt_t *cxt, SV *cfg, SV *hints, const json_t *cf
     serve_by_upstream(aTHX_ cxt, cfg_json);
 }
 
-/* at interpreter destruction (each thread's interpreter has its own) */
+/* ---- interpreters and threads ----
+ *
+ * Each interpreter has its own state: a context, its registered classes,
+ * its queue of warnings.  perl_clone copies the parent's atexit list into a
+ * new thread's interpreter, so free_cxt frees only the state of the
+ * interpreter it runs in.  A new thread starts where its parent was: the
+ * parent's settings, and its registered classes (by name: the thread has
+ * its own copy of each package), registered again in the thread's own
+ * context, in the same order, without running any Perl code. */
+
 static void free_cxt(pTHX_ void *p)
 {
+    dMY_CXT;
+    if (p != &MY_CXT)   /* the parent's entry, copied by perl_clone */
+        return;
     my_cxt_t *cxt = p;
     pvs_ctx_free(cxt->ctx);
     cxt->ctx = NULL;
@@ -1178,6 +1319,59 @@ static void init_cxt(pTHX_ my_cxt_t *cxt)
     call_atexit(free_cxt, cxt);
 }
 
+/* The thread's copy of a parent's table: the same methods and schema,
+ * strings and SVs of its own.  NULL when memory runs out. */
+static perl_plugin *perl_plugin_copy(pTHX_ const perl_plugin *from)
+{
+    perl_plugin *pp = calloc(1, sizeof *pp);
+    if (!pp)
+        return NULL;
+    pp->table = from->table;
+    pp->name = strdup(from->name);
+    pp->type = from->type ? strdup(from->type) : NULL;
+    int ok = pp->name && (pp->type || !from->type);
+    for (int i = 0; i < 3; i++)
+        ok = ok && (!from->decl[i] || (pp->decl[i] = json_deep_copy(from->decl[i])));
+    if (ok && from->schema)   /* a declared schema: rebuilt from the declarations */
+        ok = (pp->schema = pvs_schema_from_json(pp->decl[0], pp->decl[1], pp->decl[2], NULL)) != NULL;
+    if (!ok) {
+        free_perl_plugin(aTHX_ pp);
+        return NULL;
+    }
+    if (pp->schema)
+        pvs_schema_apply(pp->schema, &pp->table);
+    pp->table.name = pp->name;
+    if (pp->type)
+        pp->table.type = pp->type;
+    pp->class_sv = newSVpvn_flags(pp->name, strlen(pp->name), is_ascii_string((const U8 *)pp->name, strlen(pp->name))
+                                                                 ? 0 : SVf_UTF8);
+    return pp;
+}
+
+/* A new thread's state from its parent's (parent: the parent's my_cxt_t,
+ * read while the parent waits in threads->create). */
+static void inherit_cxt(pTHX_ my_cxt_t *cxt, const my_cxt_t *parent)
+{
+    const char *const *names = pvs_ctx_setting_names();
+    size_t n = 0;
+    const char *values[16];
+    for (; names[n] && n < 16; n++)
+        values[n] = pvs_ctx_get(parent->ctx, names[n]);
+    pvs_ctx_configure(cxt->ctx, names, values, n, NULL);   /* valid values: they are in force there */
+    size_t count = 0;
+    for (const perl_plugin *p = parent->plugins; p; p = p->next)
+        count++;
+    for (size_t k = count; k-- > 0;) {   /* oldest first, as they were registered */
+        const perl_plugin *from = parent->plugins;
+        for (size_t i = 0; i < k; i++)
+            from = from->next;
+        perl_plugin *pp = perl_plugin_copy(aTHX_ from);
+        if (pp && enter_plugin(aTHX_ cxt, pp, NULL))
+            free_perl_plugin(aTHX_ pp);   /* (it registered there; it can here) */
+    }
+    av_clear(cxt->warnings);   /* an older API's warning was given in the parent */
+}
+
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
 
 PROTOTYPES: DISABLE
@@ -1192,7 +1386,9 @@ void
 CLONE(...)
   CODE:
     MY_CXT_CLONE;
+    my_cxt_t parent = MY_CXT;   /* the parent's state, as MY_CXT_CLONE copied it */
     init_cxt(aTHX_ &MY_CXT);
+    inherit_cxt(aTHX_ &MY_CXT, &parent);
 
 IV
 _APIVER()
@@ -1699,6 +1895,8 @@ register_plugin(class)
     ENTER;
     frame *f = frame_new(aTHX);
     str_arg(aTHX_ &MY_CXT, class, "plugin class", 0);
+    if (SvROK(class))   /* a class, as upstream's plugins: a new thread has its own copy of it */
+        die_text(aTHX_ &MY_CXT, "plugin class must be a class name, not a reference\n");
     guard *g = guard_new(aTHX);
     perl_plugin *pp = perl_plugin_new(aTHX_ &MY_CXT, class, NULL, 0, g, f);
     if (enter_plugin(aTHX_ &MY_CXT, pp, &f->err))

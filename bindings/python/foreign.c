@@ -37,33 +37,102 @@ static char *utf8_copy(PyObject *o)
     return s;
 }
 
-/* The exception being raised, as the call's error; kept to be chained. */
-static int python_failed(pvs_error *err)
+/* A method call being made: what messages about it name. */
+typedef struct site {
+    const py_plugin *pp;
+    const char *method, *arg;
+} site;
+
+/* str(value) as the core's bytes, or NULL (GIL held; any exception of
+ * its own is cleared: it does not replace the one being reported). */
+static char *str_of(PyObject *value)
+{
+    PyObject *s = value ? PyObject_Str(value) : NULL;
+    char *text = s ? utf8_copy(s) : NULL;
+    Py_XDECREF(s);
+    PyErr_Clear();
+    return text;
+}
+
+/* The message of a raised Exception (GIL held): its str(), or its class
+ * when that is empty (raise RuntimeError()); a __str__ that raises is
+ * named instead, and does not replace the exception. */
+static void exception_message(const site *at, PyObject *value, const char *tname, pvs_error *err)
+{
+    PyObject *s = PyObject_Str(value);
+    if (!s) {
+        PyObject *stype, *svalue, *stb;
+        PyErr_Fetch(&stype, &svalue, &stb);
+        PyErr_NormalizeException(&stype, &svalue, &stb);
+        char *inner = str_of(svalue);
+        pvs_plugin_fail(err, PVS_EPLUGIN, &at->pp->table, at->method, at->arg,
+                        "raised %s, and making it text raised %s%s%s", tname,
+                        stype ? ((PyTypeObject *)stype)->tp_name : "an exception", inner && *inner ? ": " : "",
+                        inner ? inner : "");
+        free(inner);
+        Py_XDECREF(stype);
+        Py_XDECREF(svalue);
+        Py_XDECREF(stb);
+        return;
+    }
+    char *msg = utf8_copy(s);
+    Py_DECREF(s);
+    pvs_error_set(err, PVS_EPLUGIN, "%s\n", msg && *msg ? msg : tname);
+    free(msg);
+}
+
+/* The exception being raised (GIL held), as the call's error; kept to be
+ * chained (PVS_EPLUGIN, an Exception: the plugin failed) or raised again
+ * as itself (PVS_EINTR: a BaseException that is no Exception --
+ * KeyboardInterrupt, SystemExit, ... -- or whatever a signal handler
+ * raised, interrupted: the call stops, and no volume failed). */
+static int python_failed(const site *at, int interrupted, pvs_error *err)
 {
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);
     if (value && tb)
         PyException_SetTraceback(value, tb);
-    PyObject *s = value ? PyObject_Str(value) : NULL;
-    char *msg = s ? utf8_copy(s) : NULL;
-    if (msg && !*msg) {   /* raise RuntimeError(): its class says what */
-        free(msg);
-        msg = strdup(((PyTypeObject *)type)->tp_name);
-    }
-    Py_XDECREF(s);
+    const char *tname = type ? ((PyTypeObject *)type)->tp_name : "an exception";
+    int stop = interrupted || (value && !PyErr_GivenExceptionMatches(value, PyExc_Exception));
+    if (stop)
+        pvs_plugin_fail(err, PVS_EINTR, &at->pp->table, at->method, at->arg, "%s: %s, the call stops",
+                        interrupted ? "was not called" : "was interrupted", tname);
+    else if (value)
+        exception_message(at, value, tname, err);
+    else
+        pvs_error_set(err, PVS_EPLUGIN, "unknown error\n");
     PyErr_Clear();
     Py_XSETREF(pyb_plugin_exc, value ? value : Py_NewRef(Py_None));
     Py_XDECREF(type);
     Py_XDECREF(tb);
-    pvs_error_set(err, PVS_EPLUGIN, "%s\n", msg ? msg : "unknown error");
-    free(msg);
-    return PVS_EPLUGIN;
+    return err && err->code ? err->code : stop ? PVS_EINTR : PVS_EPLUGIN;
 }
 
-static int bad_result(const py_plugin *pp, const char *method, const char *what, pvs_error *err)
+/* A result that is not what the method returns, named by its type. */
+static int bad_result(const site *at, PyObject *value, const char *as, pvs_error *err)
 {
-    return pvs_error_set(err, PVS_EPLUGIN, "%s.%s returned %s\n", pp->name, method, what);
+    return pvs_plugin_fail(err, PVS_EPLUGIN, &at->pp->table, at->method, at->arg, "returned a value of type %s%s",
+                           Py_TYPE(value)->tp_name, as);
+}
+
+/* A result that must be text: a str, None (absent: the core says what is
+ * missing), or an int where ints=1 (a vmid); 0, or the error. */
+static int result_text(const site *at, PyObject *value, int ints, const char *field, char **out, pvs_error *err)
+{
+    char as[64];
+    snprintf(as, sizeof as, " as its %s", field);
+    *out = NULL;
+    if (!value || value == Py_None)
+        return 0;
+    if (ints && PyLong_CheckExact(value))   /* (an exact int: its str() is its digits) */
+        return (*out = str_of(value)) ? 0 : pvs_error_set(err, PVS_ENOMEM, "out of memory\n");
+    if (!PyUnicode_Check(value))
+        return bad_result(at, value, as, err);
+    if (!(*out = utf8_copy(value)))
+        return pvs_plugin_fail(err, PVS_EPLUGIN, &at->pp->table, at->method, at->arg,
+                               "returned a str with a NUL byte as its %s", field);
+    return 0;
 }
 
 /* ---- core -> Python ---- */
@@ -111,8 +180,7 @@ typedef struct kwarg {
 
 /* obj.method(*pos, **kw), taking the references in pos and kw; the result
  * (new) or NULL with the exception as err.  GIL held. */
-static PyObject *invoke(const py_plugin *pp, const char *method, PyObject **pos, int npos, kwarg *kw,
-                        int nkw, pvs_error *err)
+static PyObject *invoke(const site *at, PyObject **pos, int npos, kwarg *kw, int nkw, pvs_error *err)
 {
     Py_CLEAR(pyb_plugin_exc);   /* only this call's exception is chained */
     PyObject *args = PyTuple_New(npos), *kwargs = PyDict_New(), *fn = NULL, *res = NULL;
@@ -128,7 +196,7 @@ static PyObject *invoke(const py_plugin *pp, const char *method, PyObject **pos,
         ok = ok && kw[i].value && PyDict_SetItemString(kwargs, kw[i].name, kw[i].value) == 0;
         Py_XDECREF(kw[i].value);
     }
-    if (ok && (fn = PyObject_GetAttrString(pp->obj, method)))
+    if (ok && (fn = PyObject_GetAttrString(at->pp->obj, at->method)))
         res = PyObject_Call(fn, args, kwargs);
     Py_XDECREF(fn);
     Py_XDECREF(args);
@@ -136,20 +204,24 @@ static PyObject *invoke(const py_plugin *pp, const char *method, PyObject **pos,
     if (!res) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
-        python_failed(err);
+        python_failed(at, 0, err);
     }
     return res;
 }
 
-/* Take the GIL, emit the core's warnings so far (before the plugin's own);
- * 0, or the error when a warnings filter raised. */
-static int enter_python(const py_plugin *pp, PyGILState_STATE *g, pvs_error *err)
+/* Take the GIL; a signal that came while the core ran without it (Ctrl-C:
+ * KeyboardInterrupt) stops the call here, before the plugin's code; then
+ * emit the core's warnings so far (before the plugin's own).  0, or the
+ * error when a signal handler or a warnings filter raised. */
+static int enter_python(const site *at, PyGILState_STATE *g, pvs_error *err)
 {
     *g = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0)
+        return python_failed(at, 1, err);
     call_state *cs = pyb_current_call;
     if (cs && cs->n)
-        pyb_flush_call(pp->st, cs);
-    return PyErr_Occurred() ? python_failed(err) : 0;
+        pyb_flush_call(at->pp->st, cs);
+    return PyErr_Occurred() ? python_failed(at, 0, err) : 0;
 }
 
 /* One method call: which of Proxmox's arguments it takes, and what to do
@@ -161,7 +233,7 @@ typedef struct pcall {
     unsigned args;
     const char *storeid, *volname, *snapname;
     const json_t *scfg, *hints;
-    int (*take)(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err);
+    int (*take)(const site *at, PyObject *res, void *out, pvs_error *err);
     void *out;
 } pcall;
 
@@ -197,48 +269,48 @@ static int keywords(call_state *cs, const pcall *c, kwarg *kw)
 static int run(const pvs_plugin *self, const pcall *c, pvs_error *err)
 {
     PyGILState_STATE g;
-    int rc = enter_python(PPY(self), &g, err);
+    const site at = { PPY(self), c->method, c->args & A_VOLNAME ? c->volname : c->storeid };
+    int rc = enter_python(&at, &g, err);
     if (!rc) {
         call_state *cs = pyb_current_call;
         PyObject *pos[3];
         kwarg kw[3];
         int npos = positional(cs, c, pos), nkw = keywords(cs, c, kw);
-        PyObject *res = invoke(PPY(self), c->method, pos, npos, kw, nkw, err);
-        rc = !res ? PVS_EPLUGIN : c->take ? c->take(PPY(self), c->method, res, c->out, err) : 0;
+        PyObject *res = invoke(&at, pos, npos, kw, nkw, err);
+        rc = !res ? (err && err->code ? err->code : PVS_EPLUGIN) : c->take ? c->take(&at, res, c->out, err) : 0;
         Py_XDECREF(res);
     }
     PyGILState_Release(g);
     return rc;
 }
 
-/* A path result: a str, or the first item of (path, vmid, vtype). */
-static int path_result(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err)
+/* A path result: a str, or the first item of (path, vmid, vtype), as
+ * upstream's path returns in list context; None or nothing: no path. */
+static int path_result(const site *at, PyObject *res, void *out, pvs_error *err)
 {
-    char **path = out;
-    PyObject *p = (PyTuple_Check(res) || PyList_Check(res)) && PySequence_Size(res) > 0
-                      ? PySequence_GetItem(res, 0) : Py_NewRef(res);
+    PyObject *p = res;
+    if (PyTuple_Check(res) || PyList_Check(res))
+        p = PySequence_Size(res) > 0 ? PySequence_GetItem(res, 0) : NULL;
+    int rc = result_text(at, p, 0, "path", out, err);
+    if (p != res)
+        Py_XDECREF(p);
     PyErr_Clear();
-    *path = p && PyUnicode_Check(p) ? utf8_copy(p) : NULL;
-    Py_XDECREF(p);
-    return *path ? 0 : bad_result(pp, method, "no path (a str without NUL bytes)", err);
+    return rc;
 }
 
-/* (vtype, name, vmid, basename, basevmid, isbase, format), None for unset */
-static int volname_result(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err)
+/* (vtype, name, vmid, basename, basevmid, isbase, format): str or None,
+ * a vmid also an int; () or None is nothing.  The core judges the result. */
+static int volname_result(const site *at, PyObject *res, void *out, pvs_error *err)
 {
+    static const char *const names[7] = { "vtype", "name", "vmid", "basename", "basevmid", "isbase", "format" };
     pvs_volname *v = out;
-    PyObject *seq = PySequence_Fast(res, "");
+    if (res != Py_None && !PyTuple_Check(res) && !PyList_Check(res))
+        return bad_result(at, res, ", not a tuple", err);
     char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
-    int rc = seq ? 0 : bad_result(pp, method, "no sequence", err);
-    for (Py_ssize_t i = 0; !rc && i < 7 && i < PySequence_Fast_GET_SIZE(seq); i++) {
-        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
-        PyObject *s = item == Py_None ? NULL : PyUnicode_Check(item) ? Py_NewRef(item) : PyObject_Str(item);
-        if (s && !(*fields[i] = utf8_copy(s)))
-            rc = bad_result(pp, method, "a field that is not text", err);
-        Py_XDECREF(s);
-    }
-    Py_XDECREF(seq);
-    PyErr_Clear();
+    Py_ssize_t n = res == Py_None ? 0 : PySequence_Fast_GET_SIZE(res);
+    int rc = 0;
+    for (Py_ssize_t i = 0; !rc && i < 7 && i < n; i++)
+        rc = result_text(at, PySequence_Fast_GET_ITEM(res, i), i == 2 || i == 4, names[i], fields[i], err);
     if (rc)
         pvs_volname_clear(v);
     return rc;
@@ -254,13 +326,13 @@ static int py_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char 
 
 /* What a plugin says it did (its own action in a reporting call): a str,
  * or a dict with "action"; anything else (None, as upstream's) says nothing. */
-static int action_result(const py_plugin *pp, const char *method, PyObject *res, void *out, pvs_error *err)
+static int action_result(const site *at, PyObject *res, void *out, pvs_error *err)
 {
-    (void)pp, (void)method, (void)err;
     PyObject *a = PyDict_Check(res) ? PyDict_GetItemString(res, "action") : res;   /* borrowed */
-    *(char **)out = a && PyUnicode_Check(a) ? utf8_copy(a) : NULL;
     PyErr_Clear();
-    return 0;
+    if (!PyDict_Check(res) && !PyUnicode_Check(res))
+        return 0;
+    return result_text(at, a, 0, "action", out, err);
 }
 
 static int py_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,

@@ -57,9 +57,25 @@ static PyObject *message_str(const char *msg)
     return text(msg, n);
 }
 
+/* An interruption (PVS_EINTR) by a Python exception is raised as that
+ * exception -- the KeyboardInterrupt, the SystemExit -- with its
+ * traceback, whatever else is pending (a warning turned error loses to
+ * it); returns NULL. */
+static PyObject *raise_interruption(pvs_error *err)
+{
+    PyObject *exc = pyb_plugin_exc;
+    pyb_plugin_exc = NULL;
+    PyErr_Clear();
+    PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, PyException_GetTraceback(exc));
+    pvs_error_clear(err);
+    return NULL;
+}
+
 /* Raise the exception for err (cleared afterwards); returns NULL. */
 static PyObject *raise_error(modstate *st, pvs_error *err)
 {
+    if (err->code == PVS_EINTR && pyb_plugin_exc && pyb_plugin_exc != Py_None)
+        return raise_interruption(err);   /* (a C plugin's has none: an Error with code EINTR) */
     if (err->code != PVS_EPLUGIN)
         Py_CLEAR(pyb_plugin_exc);
     if (PyErr_Occurred()) {   /* a warning filter raised first: that wins */

@@ -58,7 +58,11 @@ enum {
     PVS_EIO = -9,        /* a host file could not be read or written */
     PVS_ECLUSTER = -10,  /* cluster (librados/librbd) failure */
     PVS_EPARTIAL = -11,  /* some volumes of a list failed (deactivation) */
-    PVS_EPLUGIN = -12,   /* a plugin written in Perl or Python failed (its message kept) */
+    PVS_EPLUGIN = -12,   /* a plugin failed: a Perl or Python plugin died (its message
+                            kept), or a plugin returned a malformed result */
+    PVS_EINTR = -13,     /* interrupted: the call stops (e.g. a Python KeyboardInterrupt
+                            or SystemExit in a plugin); never one volume's failure, so no
+                            storage-level loop goes on past it */
 };
 
 typedef struct pvs_error {
@@ -437,6 +441,19 @@ int pvs_register_plugin(pvs_ctx *ctx, const pvs_plugin *plugin, pvs_error *err);
  * create() failed. */
 void *pvs_plugin_state(pvs_ctx *ctx, const pvs_plugin *p, void *(*create)(void));
 
+/* For plugins and bindings: what a plugin did wrong (a malformed result,
+ * an error that cannot be told), as one message naming the culprit:
+ * "storage plugin NAME: METHOD('ARG') " followed by the formatted rest and
+ * "\n", NAME being the plugin's name (a class) or else its type, ARG what
+ * the method was asked about (a volume name; NULL: none).  Fills err (if
+ * not NULL) with code; returns code. */
+int pvs_plugin_fail(pvs_error *err, int code, const pvs_plugin *p, const char *method, const char *arg,
+                    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
 /* 1 iff p has any method: a table without methods describes a type's
  * storage.cfg sections only (the library knows every upstream type that
  * way), and volume calls on its storages fail until a plugin is registered. */
@@ -446,7 +463,13 @@ int pvs_plugin_implemented(const pvs_plugin *p);
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err);
 
 /* Plugin methods with the base-plugin defaults applied.  Arguments are in
- * Proxmox's order.  hints are verified by the storage-level calls, not here. */
+ * Proxmox's order.  hints are verified by the storage-level calls, not here.
+ * A plugin's results are input, checked here for every caller: a
+ * parse_volname result holds at least vtype, name and format (as every
+ * upstream parse_volname returns), and its vmid and basevmid, when given,
+ * are guest IDs (digits); path and map_volume give a path; a plugin's
+ * failure always carries a message.  Anything else is PVS_EPLUGIN, the
+ * message naming the plugin, the method and the volume. */
 int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname,
                              pvs_volname *out, pvs_error *err);
 int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg,

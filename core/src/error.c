@@ -85,6 +85,38 @@ int pvs_oom(pvs_error *err)
     return pvs_fail(err, PVS_ENOMEM, "%s", oom_message);
 }
 
+/* ---- a plugin's faults, named ---- */
+
+int pvs_plugin_fail(pvs_error *err, int code, const pvs_plugin *p, const char *method, const char *arg,
+                    const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    va_list ap;
+    va_start(ap, fmt);
+    pvs_vfail(err, code, fmt, ap);   /* the rest first; the prefix goes before it */
+    va_end(ap);
+    const char *name = p && PVS_PLUGIN_HAS(p, name) && p->name ? p->name : p && p->type ? p->type : "?";
+    char *msg = pvs_asprintf("storage plugin %s: %s(%s%s%s) %s\n", name, method, arg ? "'" : "", arg ? arg : "",
+                             arg ? "'" : "", err->message);
+    if (msg) {
+        free(err->message);
+        err->message = msg;
+    }
+    return code;
+}
+
+int pvs_plugin_outcome(const pvs_plugin *p, const char *method, const char *arg, int rc, pvs_error *err)
+{
+    if (rc > 0)   /* not one of ours: the plugin's own number */
+        rc = PVS_EPLUGIN;
+    if (rc && err && !err->message)
+        return pvs_plugin_fail(err, rc, p, method, arg, "failed without saying why");
+    if (rc && err)
+        err->code = rc;
+    return rc;
+}
+
 const char *pvs_strerror(int code)
 {
     switch (code) {
@@ -101,6 +133,7 @@ const char *pvs_strerror(int code)
     case PVS_ECLUSTER: return "ECLUSTER";
     case PVS_EPARTIAL: return "EPARTIAL";
     case PVS_EPLUGIN: return "EPLUGIN";
+    case PVS_EINTR: return "EINTR";
     default: return "EUNKNOWN";
     }
 }

@@ -112,6 +112,10 @@ int pvs_fail(pvs_error *err, int code, const char *fmt, ...) PVS_PRINTF(3, 4);
 int pvs_vfail(pvs_error *err, int code, const char *fmt, va_list ap);
 /* Out of memory; returns PVS_ENOMEM. */
 int pvs_oom(pvs_error *err);
+/* A plugin method's return code as its caller sees it: 0, or a PVS_E* code
+ * whose error carries a message (one naming the plugin when the plugin
+ * gave none; a positive code is PVS_EPLUGIN). */
+int pvs_plugin_outcome(const pvs_plugin *p, const char *method, const char *arg, int rc, pvs_error *err);
 /* Move src into dst (dst cleared first); src is left empty. */
 void pvs_error_move(pvs_error *dst, pvs_error *src);
 

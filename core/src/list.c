@@ -111,14 +111,18 @@ static json_t *file_entry(const char *host, const pvs_volname *v)
 }
 
 /* One entry of a sub directory: a volume if the plugin's own name rules
- * take it (volname) as a volume of this content type. */
-static void add_entry(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
-                      const char *volname, const char *vtype, long long vmid, json_t *out)
+ * take it (volname) as a volume of this content type.  A name they do not
+ * take (EINVAL, what parse_volname fails with) is no volume; anything else
+ * (a plugin's malformed result, an interruption, memory) is the listing's
+ * error. */
+static int add_entry(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                     const char *volname, const char *vtype, long long vmid, json_t *out, pvs_error *err)
 {
     pvs_volname v = { 0 };
     char *path = NULL;
-    if (pvs_base_filesystem_path(p, scfg, volname, NULL, &path, &v, NULL) == 0 && strcmp(v.vtype, vtype) == 0
-        && (vmid < 0 || (v.vmid && atoll(v.vmid) == vmid))) {
+    pvs_error e = PVS_ERROR_INIT;
+    int rc = pvs_base_filesystem_path(p, scfg, volname, NULL, &path, &v, &e);
+    if (rc == 0 && strcmp(v.vtype, vtype) == 0 && (vmid < 0 || (v.vmid && atoll(v.vmid) == vmid))) {
         /* a storage's own paths are the host's as they are (the dir plugin's
          * too); only the node's files (/etc/pve, /sys) are under the root */
         json_t *o = strcmp(vtype, "images") ? file_entry(path, &v)
@@ -128,47 +132,53 @@ static void add_entry(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, co
             json_array_append_new(out, o);
         }
     }
+    if (rc && rc != PVS_EINVAL)
+        pvs_error_move(err, &e);
+    pvs_error_clear(&e);
     free(path);
     pvs_volname_clear(&v);
+    return rc == PVS_EINVAL ? 0 : rc;
 }
 
 /* every entry of DIR, "PREFIX/NAME" handed to add_entry */
-static void scan(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
-                 const char *dir, const char *prefix, const char *vtype, long long vmid, json_t *out)
+static int scan(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg, const char *dir,
+                const char *prefix, const char *vtype, long long vmid, json_t *out, pvs_error *err)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
-    while (d && (e = readdir(d))) {
+    int rc = 0;
+    while (!rc && d && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
         char *volname = pvs_asprintf("%s/%s", prefix, e->d_name);
-        if (volname)
-            add_entry(ctx, p, storeid, scfg, volname, vtype, vmid, out);
+        rc = volname ? add_entry(ctx, p, storeid, scfg, volname, vtype, vmid, out, err) : pvs_oom(err);
         free(volname);
     }
     if (d)
         closedir(d);
+    return rc;
 }
 
 /* images/VMID/NAME for every guest directory (or only vmid's) */
-static void scan_images(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
-                        long long vmid, json_t *out)
+static int scan_images(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                       long long vmid, json_t *out, pvs_error *err)
 {
     char *dir = pvs_base_get_subdir(scfg, "images", NULL);
     DIR *d = dir ? opendir(dir) : NULL;
     struct dirent *e;
-    while (d && (e = readdir(d))) {
+    int rc = 0;
+    while (!rc && d && (e = readdir(d))) {
         const char *s = e->d_name;
         if (!*s || s[strspn(s, "0123456789")] || (vmid >= 0 && atoll(s) != vmid))
             continue;
         char *sub = pvs_asprintf("%s/%s", dir, s);
-        if (sub)
-            scan(ctx, p, storeid, scfg, sub, s, "images", vmid, out);
+        rc = sub ? scan(ctx, p, storeid, scfg, sub, s, "images", vmid, out, err) : pvs_oom(err);
         free(sub);
     }
     if (d)
         closedir(d);
     free(dir);
+    return rc;
 }
 
 int pvs_base_list_volumes(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
@@ -181,17 +191,18 @@ int pvs_base_list_volumes(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid
     if (!path || !*path)
         return pvs_fail(err, PVS_EINVAL, "storage '%s' has no path and its plugin cannot list volumes\n",
                         storeid);
+    int rc = 0;
     if (pvs_scfg_bool(content, "images", 0) || pvs_scfg_bool(content, "rootdir", 0))
-        scan_images(ctx, p, storeid, scfg, vmid, out);
-    for (size_t i = 0; others[i]; i++) {
+        rc = scan_images(ctx, p, storeid, scfg, vmid, out, err);
+    for (size_t i = 0; !rc && others[i]; i++) {
         if (!pvs_scfg_bool(content, others[i], 0) || (vmid >= 0 && i < 2 && shared[i]))
             continue;
         char *dir = pvs_base_get_subdir(scfg, others[i], NULL);
         if (dir)
-            scan(ctx, p, storeid, scfg, dir, others[i], others[i], vmid, out);
+            rc = scan(ctx, p, storeid, scfg, dir, others[i], others[i], vmid, out, err);
         free(dir);
     }
-    return 0;
+    return rc;
 }
 
 static int by_volid(const void *a, const void *b)
@@ -240,7 +251,8 @@ static int list_in(pvs_ctx *call, const json_t *cfg, const char *storeid, long l
     int rc;
     if (PVS_PLUGIN_HAS(p, list_volumes) && p->list_volumes) {
         json_t *list = NULL;
-        rc = p->list_volumes(call, p, storeid, scfg, vmid, &list, err);
+        rc = pvs_plugin_outcome(p, "list_volumes", storeid, p->list_volumes(call, p, storeid, scfg, vmid, &list, err),
+                                err);
         if (!rc && !(rc = list_checked(storeid, list, err)))
             *out = json_incref(list);
         json_decref(list);

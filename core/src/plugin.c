@@ -163,15 +163,33 @@ int pvs_plugin_implemented(const pvs_plugin *p)
 
 /* ---- methods with the base-plugin defaults ---- */
 
+/* A path a plugin's path or map_volume gave: there must be one (upstream's
+ * callers hand it to QEMU and the kernel as it is). */
+static int path_checked(const pvs_plugin *p, const char *method, const char *volname, int rc, char **path,
+                        pvs_error *err)
+{
+    rc = pvs_plugin_outcome(p, method, volname, rc, err);
+    if (!rc && (!*path || !**path))
+        rc = pvs_plugin_fail(err, PVS_EPLUGIN, p, method, volname, "returned no path");
+    if (rc) {
+        free(*path);
+        *path = NULL;
+    }
+    return rc;
+}
+
 /* Each method below is an API entry: it runs as one call (one deadline),
- * or as part of the call it is made from. */
+ * or as part of the call it is made from.  err starts empty, so a plugin
+ * that fails without a word is told from one that said why. */
 int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *volname,
                     const char *storeid, const char *snapname, char **path, pvs_error *err)
 {
     *path = NULL;
     if (!p->path)
         return pvs_base_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
-    PVS_CALL(p->path(call, p, scfg, volname, storeid, snapname, path, err));
+    pvs_error_clear(err);
+    PVS_CALL(path_checked(p, "path", volname, p->path(call, p, scfg, volname, storeid, snapname, path, err), path,
+                          err));
 }
 
 int pvs_plugin_activate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
@@ -179,7 +197,9 @@ int pvs_plugin_activate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *s
 {
     if (!p->activate_storage)
         return 0;
-    PVS_CALL(p->activate_storage(call, p, storeid, scfg, err));
+    pvs_error_clear(err);
+    PVS_CALL(pvs_plugin_outcome(p, "activate_storage", storeid, p->activate_storage(call, p, storeid, scfg, err),
+                                err));
 }
 
 int pvs_plugin_activate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
@@ -188,7 +208,9 @@ int pvs_plugin_activate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *st
 {
     if (!p->activate_volume)
         return 0;
-    PVS_CALL(p->activate_volume(call, p, storeid, scfg, volname, snapname, hints, err));
+    pvs_error_clear(err);
+    PVS_CALL(pvs_plugin_outcome(p, "activate_volume", volname,
+                                p->activate_volume(call, p, storeid, scfg, volname, snapname, hints, err), err));
 }
 
 int pvs_plugin_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
@@ -197,7 +219,9 @@ int pvs_plugin_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *
 {
     if (!p->deactivate_volume)
         return 0;
-    PVS_CALL(p->deactivate_volume(call, p, storeid, scfg, volname, snapname, err));
+    pvs_error_clear(err);
+    PVS_CALL(pvs_plugin_outcome(p, "deactivate_volume", volname,
+                                p->deactivate_volume(call, p, storeid, scfg, volname, snapname, err), err));
 }
 
 int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
@@ -207,7 +231,9 @@ int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid
     *path = NULL;
     if (!p->map_volume)   /* base plugin: the path is all there is to map */
         return pvs_plugin_path(ctx, p, scfg, volname, storeid, snapname, path, err);
-    PVS_CALL(p->map_volume(call, p, storeid, scfg, volname, snapname, hints, path, err));
+    pvs_error_clear(err);
+    PVS_CALL(path_checked(p, "map_volume", volname,
+                          p->map_volume(call, p, storeid, scfg, volname, snapname, hints, path, err), path, err));
 }
 
 int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
@@ -216,5 +242,7 @@ int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *store
 {
     if (!p->unmap_volume)
         return 0;
-    PVS_CALL(p->unmap_volume(call, p, storeid, scfg, volname, snapname, err));
+    pvs_error_clear(err);
+    PVS_CALL(pvs_plugin_outcome(p, "unmap_volume", volname,
+                                p->unmap_volume(call, p, storeid, scfg, volname, snapname, err), err));
 }

@@ -46,6 +46,36 @@ void pvs_volname_clear(pvs_volname *v)
     memset(v, 0, sizeof *v);
 }
 
+static int guest_id(const char *s)
+{
+    return *s && s[strspn(s, "0123456789")] == '\0';
+}
+
+/* What a parse_volname result is, whoever wrote the plugin (C, Perl,
+ * Python): upstream's every parse_volname returns at least the vtype, the
+ * name and the format, and a vmid or basevmid it gives is a guest ID.  The
+ * callers rely on that (paths, listings, content checks), so anything else
+ * is the plugin's error, named, and not a crash further on. */
+static int volname_checked(const pvs_plugin *p, const char *volname, pvs_volname *v, pvs_error *err)
+{
+    const char *missing = !v->vtype || !*v->vtype ? "vtype"
+                          : !v->name || !*v->name ? "name"
+                          : !v->format || !*v->format ? "format" : NULL;
+    const char *bad = v->vmid && !guest_id(v->vmid) ? "vmid" : v->basevmid && !guest_id(v->basevmid) ? "basevmid"
+                                                                                                : NULL;
+    int rc = 0;
+    if (!v->vtype && !v->name && !v->vmid && !v->basename && !v->basevmid && !v->isbase && !v->format)
+        rc = pvs_plugin_fail(err, PVS_EPLUGIN, p, "parse_volname", volname, "returned nothing");
+    else if (missing)
+        rc = pvs_plugin_fail(err, PVS_EPLUGIN, p, "parse_volname", volname, "returned no %s", missing);
+    else if (bad)
+        rc = pvs_plugin_fail(err, PVS_EPLUGIN, p, "parse_volname", volname, "returned %s '%s', which is not a guest ID",
+                             bad, strcmp(bad, "vmid") ? v->basevmid : v->vmid);
+    if (rc)
+        pvs_volname_clear(v);
+    return rc;
+}
+
 int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volname *out,
                              pvs_error *err)
 {
@@ -54,7 +84,13 @@ int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volna
         return pvs_fail(err, PVS_EINVAL, "volume name missing\n");
     if (!p->parse_volname)   /* the base plugin's names */
         return pvs_base_parse_volname(p, volname, out, err);
-    return p->parse_volname(p, volname, out, err);
+    pvs_error_clear(err);   /* so that a failure without a word is told */
+    int rc = pvs_plugin_outcome(p, "parse_volname", volname, p->parse_volname(p, volname, out, err), err);
+    if (rc) {
+        pvs_volname_clear(out);   /* what a failing plugin left behind */
+        return rc;
+    }
+    return volname_checked(p, volname, out, err);
 }
 
 static int is_space(char c)
@@ -296,9 +332,9 @@ int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char
     pvs_volname local;
     pvs_volname *v = vn ? vn : &local;
     *path = NULL;
-    if (pvs_plugin_parse_volname(p, volname, v, err))
-        return err ? err->code : PVS_EINVAL;
-    int rc = 0;
+    int rc = pvs_plugin_parse_volname(p, volname, v, err);
+    if (rc)
+        return rc;
     /* volume chains: a snapshot is its own file, snap-SNAP-NAME ("current" is the volume) */
     if (pvs_scfg_bool(scfg, "snapshot-as-volume-chain", 0) && snapname && *snapname
         && strcmp(snapname, "0") && strcmp(snapname, "current")) {
@@ -310,6 +346,9 @@ int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char
     }
     if (rc) {
         /* out of memory: below */
+    } else if (strcmp(v->vtype, "images") == 0 && !v->vmid) {   /* (an iSCSI LUN's name has none) */
+        rc = pvs_plugin_fail(err, PVS_EPLUGIN, p, "parse_volname", volname,
+                             "returned an images volume without a vmid: it has no path under the storage");
     } else if (snapname && (!v->format || (strcmp(v->format, "qcow2") && strcmp(v->format, "qed")))) {
         rc = pvs_fail(err, PVS_EINVAL, "can't snapshot this image format\n");
     } else {

@@ -111,16 +111,23 @@ static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t 
  * plugin's own action, or what the storage layer knows: activated, mapped,
  * not-implemented (the plugin has no such method), skipped-dry-run (a
  * plugin that does not dry-run was not asked) -- and its path. */
-static void report_volume(pvs_ctx *ctx, const resolved *r, const char *snapname, const char *action)
+static int report_volume(pvs_ctx *ctx, const resolved *r, const char *snapname, const char *action,
+                         pvs_error *err)
 {
     if (!ctx->report)
-        return;
+        return 0;
     char *path = NULL;
     pvs_error e = PVS_ERROR_INIT;
-    pvs_plugin_path(ctx, r->plugin, r->scfg, r->volname, r->storeid, snapname, &path, &e);
+    /* a volume without a path is reported without one; an interruption
+     * stops the call all the same */
+    int rc = pvs_plugin_path(ctx, r->plugin, r->scfg, r->volname, r->storeid, snapname, &path, &e);
+    if (rc == PVS_EINTR)
+        pvs_error_move(err, &e);
+    else
+        pvs_report_done(ctx, action, path);
     pvs_error_clear(&e);
-    pvs_report_done(ctx, action, path);
     free(path);
+    return rc == PVS_EINTR ? rc : 0;
 }
 
 static const char *default_action(pvs_ctx *ctx, const pvs_plugin *p, int has_method, const char *done)
@@ -138,7 +145,7 @@ static int activate_one_volume(pvs_ctx *ctx, const resolved *r, const char *snap
     if (!ctx->dry_run || pvs_builtin_dry_runs(p))
         rc = pvs_plugin_activate_volume(ctx, p, r->storeid, r->scfg, r->volname, snapname, hints, err);
     if (!rc)
-        report_volume(ctx, r, snapname, default_action(ctx, p, p->activate_volume != NULL, "activated"));
+        rc = report_volume(ctx, r, snapname, default_action(ctx, p, p->activate_volume != NULL, "activated"), err);
     return rc;
 }
 
@@ -192,11 +199,12 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
         size_t m = 0;
         for (; i + m < n && strcmp(rs[i + m].storeid, rs[i].storeid) == 0; m++)
             batch[m] = rs[i + m].volname;
-        rc = rs[i].plugin->activate_volumes(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg, batch, m,
-                                            snapname, hints, err);
+        rc = pvs_plugin_outcome(rs[i].plugin, "activate_volumes", rs[i].storeid,
+                                rs[i].plugin->activate_volumes(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg, batch,
+                                                               m, snapname, hints, err), err);
         for (size_t k = 0; k < m && !rc; k++) {   /* what the plugin did not report itself */
             pvs_report_select(ctx, rs[i + k].storeid, rs[i + k].volname);
-            report_volume(ctx, &rs[i + k], snapname, "activated");
+            rc = report_volume(ctx, &rs[i + k], snapname, "activated", err);
         }
         i += m;
     }
@@ -216,10 +224,13 @@ static int deactivate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *co
         return rc;
     strbuf failed;
     sb_init(&failed);
-    for (size_t i = 0; i < n; i++) {
+    /* past a volume's failure, as upstream; an interruption stops here */
+    for (size_t i = 0; i < n && rc != PVS_EINTR; i++) {
         pvs_error e = PVS_ERROR_INIT;
-        if (pvs_plugin_deactivate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg,
-                                         rs[i].volname, snapname, &e)) {
+        rc = pvs_plugin_deactivate_volume(ctx, rs[i].plugin, rs[i].storeid, rs[i].scfg, rs[i].volname, snapname, &e);
+        if (rc == PVS_EINTR) {
+            pvs_error_move(err, &e);
+        } else if (rc) {
             pvs_warn(ctx, "%s", e.message ? e.message : "unknown error\n");
             sb_add(&failed, " ");
             sb_add(&failed, volids[i]);
@@ -227,7 +238,9 @@ static int deactivate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *co
         pvs_error_clear(&e);
     }
     free_all(rs, n);
-    if (failed.len || failed.failed) {
+    if (rc != PVS_EINTR)
+        rc = 0;
+    if (!rc && (failed.len || failed.failed)) {
         rc = failed.failed ? pvs_oom(err)
                            : pvs_fail(err, PVS_EPARTIAL, "volume deactivation failed:%s\n", failed.s);
     }
@@ -280,13 +293,21 @@ static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const cha
     rc = pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
     pvs_volname v = { 0 };
     /* a plugin whose path works but whose names do not parse here (a Perl
-     * class with path alone) just has no owner and type to tell */
-    if (!rc && (owner || vtype) && pvs_plugin_parse_volname(r.plugin, r.volname, &v, NULL) == 0) {
+     * class with path alone, the base plugin's names) just has no owner
+     * and type to tell; its malformed result or an interruption is the
+     * call's error */
+    pvs_error e = PVS_ERROR_INIT;
+    int prc = !rc && (owner || vtype) ? pvs_plugin_parse_volname(r.plugin, r.volname, &v, &e) : PVS_EINVAL;
+    if (!prc) {
         if (owner)
             *owner = v.vmid, v.vmid = NULL;
         if (vtype)
             *vtype = v.vtype, v.vtype = NULL;
+    } else if (!rc && prc != PVS_EINVAL) {
+        rc = prc;
+        pvs_error_move(err, &e);
     }
+    pvs_error_clear(&e);
     pvs_volname_clear(&v);
     if (rc) {
         free(*path);

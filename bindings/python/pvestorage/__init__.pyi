@@ -30,7 +30,10 @@ class TimeoutError(Error, builtins.TimeoutError): ...
 class ClusterError(Error): ...
 class DeactivationError(Error): ...
 class PluginError(Error):
-    """A plugin written in Python raised: the exception is the __cause__."""
+    """A plugin written in Python raised an Exception (the exception is the
+    __cause__), or a plugin returned a malformed result (no cause).  A
+    BaseException that is no Exception (KeyboardInterrupt, SystemExit, ...)
+    is not wrapped: it propagates as itself and stops the call."""
 class StorageWarning(UserWarning): ...
 
 def is_hint_supported(name: str, /) -> bool: ...
@@ -71,7 +74,11 @@ def register_plugin(plugin: type | object, /) -> None:
     called with snapname=, cache= and hints= as keywords.  Each may be an
     attribute or a method returning the value.  Its type's volumes then go to
     it in every call, in list order; an exception in it raises PluginError
-    from it.  Registering for 'dir' or 'rbd' replaces the C plugin; other
+    from it (KeyboardInterrupt, SystemExit and other BaseExceptions
+    propagate as themselves, and stop the call).  Its results are checked:
+    parse_volname gives at least vtype, name and format (str; vmid and
+    basevmid may be ints), path and map_volume a non-empty str (or a tuple
+    starting with one).  Registering for 'dir' or 'rbd' replaces the C plugin; other
     types are registered once."""
 
 class Plugin:

@@ -11,6 +11,8 @@ BEGIN {
 }
 
 use Exporter 'import';
+use Scalar::Util ();
+use overload ();
 our %EXPORT_TAGS = (
     hints => [qw(APIVER APIAGE $hints_properties $hints_format hints_json_schema is_hint_supported
                  verify_hints storage_hints generate_storage_hints)],
@@ -47,6 +49,46 @@ sub _emit {
         if (ref($m)) { print $$m } else { warn $m }
     }
     return;
+}
+
+# For the binding, which runs no Perl code outside an eval while the core is
+# under way (a die there would unwind through the core's C frames).
+#
+# _try($invocant, $method, @args): $invocant->$method(@args) -- or, with an
+# undefined invocant, the function $method -- under eval.  (1, its results)
+# when it returned, (0, what it died with) when it died: the eval itself
+# says which, never the truth of $@ (an exception object may overload bool
+# to be false).
+sub _try {
+    my ($invocant, $method) = (shift, shift);
+    my @res;
+    return (1, @res) if eval { @res = defined($invocant) ? $invocant->$method(@_) : (\&$method)->(@_); 1 };
+    return (0, $@);
+}
+
+# _text($value) or _text($hash, $key): a value the core needs as text, made
+# under eval.  (1, TEXT), (1, undef) for undef; (2, WHAT) for a reference
+# that is no text (a HASH reference, an object without a "" overload),
+# which is not stringified; (0, ERROR, WHAT) when making it text died (an
+# overloaded "", a tied FETCH).
+sub _text {
+    my ($what, @res);
+    return @res if eval {
+        my $v = @_ > 1 ? $_[0]{$_[1]} : $_[0];
+        $what = _what($v);
+        my $text = !ref($v) || (Scalar::Util::blessed($v) && overload::Method($v, '""'));
+        @res = !defined($v) ? (1, undef) : $text ? (1, "$v") : (2, $what);
+        1;
+    };
+    return (0, $@, $what // 'a value');
+}
+
+sub _what {
+    my ($v) = @_;
+    my $class = Scalar::Util::blessed($v);
+    return "an object of class $class" if defined($class);
+    return 'a value' if !ref($v);
+    return (ref($v) =~ /^[AEIOU]/ ? 'an ' : 'a ') . ref($v) . ' reference';
 }
 
 sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
@@ -295,7 +337,9 @@ does.
 
 =item register_plugin($class)
 
-Registers a Perl class that implements Proxmox's storage plugin interface:
+Registers a Perl class (a class name, as upstream's plugins are; a
+reference dies C<plugin class must be a class name, not a reference>) that
+implements Proxmox's storage plugin interface:
 C<api>, C<type>, and optionally C<plugindata>, C<properties>, C<options> and
 any of C<parse_volname>, C<path>, C<activate_storage>, C<activate_volume>,
 C<deactivate_volume>, C<map_volume>, C<unmap_volume>. See
@@ -370,8 +414,17 @@ this library's description.
 
 =back
 
-Registrations belong to the interpreter (a new thread's interpreter starts
-with the built-in plugins).
+=head1 THREADS
+
+Each interpreter (each Perl thread) has its own context: its settings, its
+registered classes, its warnings. A new thread starts where its parent was
+when it was created: with the parent's C<configure> settings, and with the
+classes the parent had registered (C<register_plugin>, and those
+C<PVE::Storage> served a type with), registered again in the thread for
+the thread's own copy of each package. From then on the two go their own
+ways: a C<configure> or C<register_plugin> in one is not seen in the other.
+Threads may make calls at the same time. A thread's end frees only its own
+state.
 
 =head1 PLUGIN CLASSES
 
