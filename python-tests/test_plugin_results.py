@@ -254,6 +254,13 @@ def test_interruptions_elsewhere_in_the_call(answer):
     answer["path"] = raise_(SystemExit(0))   # the path of a report's record
     with pytest.raises(SystemExit):
         pvestorage.activate_volumes_report(CFG, ["rs:vm-1"])
+    # path_to_volume_id asks each storage's parse_volname whether a file is
+    # its volume: a refusal is "not mine", an interruption stops the call
+    answer["parse_volname"] = raise_(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        pvestorage.path_to_volume_id(CFG, "/srv/b/images/100/vm-100-disk-0.raw")
+    answer["parse_volname"] = raise_(ValueError("not mine"))
+    assert pvestorage.path_to_volume_id(CFG, "/srv/b/images/100/vm-100-disk-0.raw") is None
 
 
 class SignalFirst:

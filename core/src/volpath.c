@@ -17,59 +17,80 @@ static const char *file_in(const char *path, const char *dir)
     return path + n + 1;
 }
 
-/* IMAGEDIR/VMID/NAME, an existing file whose name is an image's */
-static char *image_volid(const pvs_plugin *p, const char *storeid, const char *imagedir, const char *path)
+/* Does name parse (0), or is it no volume of p (1)?  Only an interruption
+ * (a foreign plugin's KeyboardInterrupt...) is an error: it stops the call. */
+static int parses(const pvs_plugin *p, const char *name, pvs_volname *v, pvs_error *err)
+{
+    pvs_error e = PVS_ERROR_INIT;
+    int rc = pvs_plugin_parse_volname(p, name, v, &e);
+    if (rc == PVS_EINTR) {
+        pvs_error_move(err, &e);
+        return rc;
+    }
+    pvs_error_clear(&e);
+    return rc ? 1 : 0;
+}
+
+/* IMAGEDIR/VMID/NAME, an existing file whose name is an image's: its volume
+ * ID in *volid (NULL when it is none) */
+static int image_volid(const pvs_plugin *p, const char *storeid, const char *imagedir, const char *path,
+                       char **volid, pvs_error *err)
 {
     size_t n = strlen(imagedir);
+    *volid = NULL;
     if (strncmp(path, imagedir, n) != 0 || path[n] != '/')
-        return NULL;
+        return 0;
     const char *vmid = path + n + 1, *slash = strchr(vmid, '/');
     if (!slash || slash == vmid || strchr(slash + 1, '/'))
-        return NULL;
+        return 0;
     for (const char *c = vmid; c < slash; c++)
         if (*c < '0' || *c > '9')
-            return NULL;
+            return 0;
     char *volname = pvs_asprintf("%.*s/%s", (int)(slash - vmid), vmid, slash + 1);
     pvs_volname v;
     struct stat st;
-    int ok = volname && pvs_plugin_parse_volname(p, volname, &v, NULL) == 0;
-    if (ok)
+    int rc = volname ? parses(p, volname, &v, err) : pvs_oom(err);
+    if (rc == 0) {
         pvs_volname_clear(&v);
-    char *volid = ok && stat(path, &st) == 0 ? pvs_asprintf("%s:%s", storeid, volname) : NULL;
+        if (stat(path, &st) == 0 && !(*volid = pvs_asprintf("%s:%s", storeid, volname)))
+            rc = pvs_oom(err);
+    }
     free(volname);
-    return volid;
+    return rc < 0 ? rc : 0;
 }
 
-/* The volume ID of path on one storage, its content type in *vtype. */
-static char *volid_on(const pvs_plugin *p, const char *storeid, const json_t *scfg, const char *path,
-                      const char **vtype)
+/* The volume ID of path on one storage (NULL when none), its content type
+ * in *vtype. */
+static int volid_on(const pvs_plugin *p, const char *storeid, const json_t *scfg, const char *path,
+                    const char **vtype, char **volid, pvs_error *err)
 {
     static const char *const kinds[] = { "iso", "vztmpl", "backup", "snippets", "import", NULL };
     char *imagedir = pvs_base_get_subdir(scfg, "images", NULL);
-    char *volid = imagedir ? image_volid(p, storeid, imagedir, path) : NULL;
+    int rc = imagedir ? image_volid(p, storeid, imagedir, path, volid, err) : 0;
     free(imagedir);
-    if (volid) {
+    if (*volid || rc) {
         *vtype = "images";
-        return volid;
+        return rc;
     }
-    for (const char *const *k = kinds; *k && !volid; k++) {
+    for (const char *const *k = kinds; *k && !*volid && !rc; k++) {
         char *dir = pvs_base_get_subdir(scfg, *k, NULL);
         const char *name = dir ? file_in(path, dir) : NULL;
         char *candidate = name ? pvs_asprintf("%s/%s", *k, name) : NULL;
         pvs_volname v;
         /* the name must be one the base plugin takes for that content type */
-        if (candidate && pvs_plugin_parse_volname(p, candidate, &v, NULL) == 0) {
+        if (candidate && (rc = parses(p, candidate, &v, err)) == 0) {
             /* import files are of the safe characters, without blanks */
             if (v.vtype && strcmp(v.vtype, *k) == 0 && (strcmp(*k, "import") || !strchr(v.name, ' '))) {
-                volid = pvs_asprintf("%s:%s", storeid, candidate);
+                *volid = pvs_asprintf("%s:%s", storeid, candidate);
                 *vtype = *k;
             }
             pvs_volname_clear(&v);
         }
+        rc = rc < 0 ? rc : 0;
         free(candidate);
         free(dir);
     }
-    return volid;
+    return rc;
 }
 
 /* A volume ID given for a path: its storage must have a path and the name
@@ -113,7 +134,10 @@ static int path_to_volid_in(pvs_ctx *ctx, const json_t *cfg, const char *path, c
         const char *kind = NULL;
         if (!json_is_object(scfg) || !pvs_scfg_str(scfg, "path") || !pl)
             continue;
-        if ((*volid = volid_on(pl, id, scfg, p, &kind))) {
+        int rc = volid_on(pl, id, scfg, p, &kind, volid, err);
+        if (rc)
+            return rc;
+        if (*volid) {
             if (!(*vtype = strdup(kind)))
                 return pvs_oom(err);
             return 0;
