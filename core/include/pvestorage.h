@@ -526,13 +526,19 @@ int pvs_activate_guest(pvs_ctx *ctx, const json_t *cfg, long long vmid, int may_
 /* Every guest under ROOT/etc/pve/qemu-server against its kernel RBD
  * mappings (pvestorage audit), reads only: a new { "volumes": [...],
  * "guest_errors": [ { "vmid", "error" } ], "needs_action": N }, one record
- * per krbd volume of a guest: "vmid", "key", "volid", "windows",
- * "running" (its pid file under ROOT/var/run/qemu-server names a live
- * process), "device" and "options" (null when not mapped), "in_order"
+ * per krbd volume of a guest's current section: "vmid", "key", "volid",
+ * "windows" (by the current section while the guest runs; by the
+ * configuration its next start runs with, pending changes applied, when it
+ * does not), "running" (its pid file under ROOT/var/run/qemu-server names
+ * a live QEMU), "device" and "options" (null when not mapped), "in_order"
  * (false for a Windows guest's volume mapped without rxbounce, or one
  * whose mapping cannot be looked at: then "error"), "remedy" (what to do)
  * and "command" (the argv that remaps it, only when that is safe: the
- * guest is not running). */
+ * guest is not running).  A volume is matched to its device through its
+ * plugin's parse_volname (the image name, its namespace); one whose name
+ * does not parse, or a configuration that cannot be read, is a guest
+ * error ("KEY: message" for a volume).  The guests' configuration
+ * warnings go to the context's warning sink. */
 int pvs_audit(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
 /* For plugins: 1 in a dry run (read, change nothing), and the action of
  * the volume being worked on in a reporting call (a no-op otherwise). */

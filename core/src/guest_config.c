@@ -293,22 +293,25 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* "format error" and one "KEY: MESSAGE" line per key, sorted by key
- * (upstream lists them in hash order) */
+/* "format error" and one "KEY: MESSAGE" line per key, sorted (upstream
+ * lists them in hash order) */
 static void format_errors(json_t *errors, strbuf *why)
 {
     size_t n = json_object_size(errors), i = 0;
-    const char **keys = calloc(n ? n : 1, sizeof *keys), *k;
+    char **lines = calloc(n ? n : 1, sizeof *lines);
+    const char *k;
     json_t *v;
     json_object_foreach(errors, k, v)
-        if (keys)
-            keys[i++] = k;
-    if (keys)
-        qsort(keys, n, sizeof *keys, by_name);
+        if (lines)
+            lines[i++] = pvs_asprintf("%s: %s", k, json_string_value(v));
+    if (lines)
+        qsort(lines, n, sizeof *lines, by_name);
     sb_add(why, "format error\n");
-    for (i = 0; keys && i < n; i++)
-        sb_addf(why, "%s: %s", keys[i], json_string_value(json_object_get(errors, keys[i])));
-    free(keys);
+    for (i = 0; lines && i < n; i++) {
+        sb_add(why, lines[i] ? lines[i] : "");
+        free(lines[i]);
+    }
+    free(lines);
 }
 
 /* one value against its property, as check_prop: 0, or -1 with the message */
