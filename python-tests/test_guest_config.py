@@ -9,28 +9,23 @@ import warnings
 import pvestorage
 
 
-class GuestRecorder:
-    """A storage whose plugin records what it is asked, with which hints (a
-    type no other test registers: the registry is per process)."""
+CALLS = []
 
-    type = "pyguestrec"
-    api = 13
-    plugindata = {"content": [{"images": 1}, {"images": 1}]}
-    properties = {}
-    options = {"content": {"optional": 1}, "nodes": {"optional": 1}, "disable": {"optional": 1}}
-    calls = []
 
-    def parse_volname(self, volname):
-        return ("images", volname, "100", None, None, None, "raw")
+def _record(self, storeid, scfg, volname, snapname=None, cache=None, hints=None):
+    CALLS.append(f"{storeid}:{volname} guest-is-windows={hints['guest-is-windows']}")
 
-    def path(self, scfg, volname, storeid, snapname=None):
-        return (f"/dev/pyguestrec/{volname}", "100", "images")
 
-    def activate_storage(self, storeid, scfg, cache=None):
-        pass
-
-    def activate_volume(self, storeid, scfg, volname, snapname=None, cache=None, hints=None):
-        self.calls.append(f"{storeid}:{volname} guest-is-windows={hints['guest-is-windows']}")
+# A storage whose plugin records the volumes it activates with their hints
+# (a type no other test registers: the registry is per process).
+GuestRecorder = type("GuestRecorder", (), {
+    "type": "pyguestrec", "api": 13,
+    "plugindata": {"content": [{"images": 1}, {"images": 1}]},
+    "options": {"content": {"optional": 1}},
+    "parse_volname": lambda self, volname: ("images", volname, "100", None, None, None, "raw"),
+    "path": lambda self, scfg, volname, storeid, snapname=None: (f"/dev/pyguestrec/{volname}", "100", "images"),
+    "activate_volume": _record,
+})
 
 
 CONF = ("ostype: l26\nscsi0: rec:vm-100-disk-0\nscsi0: rec:vm-100-disk-1\nvirtio0: rec:vm-100-disk-2\n"
@@ -50,7 +45,7 @@ def test_start_applies_pending(tmp_path, caplog):
             warnings.simplefilter("always")
             done = pvestorage.activate_vm_volumes(cfg, 100, True)
         # the pending ostype gives the Windows hint; the last scsi0, the pending disk, not the deleted virtio0
-        assert GuestRecorder.calls == ["rec:vm-100-disk-1 guest-is-windows=1",
+        assert CALLS == ["rec:vm-100-disk-1 guest-is-windows=1",
                                        "rec:vm-100-disk-3 guest-is-windows=1"]
         assert [r["volid"] for r in done] == ["rec:vm-100-disk-1", "rec:vm-100-disk-3"]
         assert [(w.category, str(w.message)) for w in rec] == [(pvestorage.StorageWarning, WARNING)]

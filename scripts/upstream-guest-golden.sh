@@ -11,14 +11,14 @@
 #
 #   scripts/upstream-guest-golden.sh QEMU_SERVER GUEST_COMMON PVE_STORAGE PVE_COMMON
 #
-# (checkouts, e.g. `git archive` of /work/.mirror/proxmox+*/repo).  What
-# qemu-server needs of a node (pmxcfs, RADOS, D-Bus ...) and never uses here
-# is stubbed: every module that is not found loads as a stub whose
-# functions return 1.  Writing the file is kept in memory.  Upstream lists
-# a property string's errors and applies pending values in hash order: the
-# golden file sorts each message's error lines and the warnings, as the
-# tests compare them; "internal error at FILE line N." (a bare Perl die)
-# becomes "internal error".
+# (checkouts, e.g. `git archive` of /work/.mirror/proxmox+*/repo).  Upstream
+# runs through scripts/upstream-perl.sh (its stubs of a node); what
+# qemu-server needs beyond that (SDN, HA, firewall ...) and never uses here
+# loads as a stub whose functions return 1.  Writing the file is kept in
+# memory.  Upstream lists a property string's errors and applies pending
+# values in hash order: the golden file sorts each message's error lines
+# and the warnings, as the tests compare them; "internal error at FILE line
+# N." (a bare Perl die) becomes "internal error".
 set -euo pipefail
 qs=${1:?usage: $0 QEMU_SERVER GUEST_COMMON PVE_STORAGE PVE_COMMON}
 gc=${2:?usage: $0 QEMU_SERVER GUEST_COMMON PVE_STORAGE PVE_COMMON}
@@ -27,9 +27,8 @@ co=${4:?usage: $0 QEMU_SERVER GUEST_COMMON PVE_STORAGE PVE_COMMON}
 here=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/lib/Devel" "$work/lib/File" "$work/lib/HTTP" "$work/lib/LWP" "$work/lib/PVE"
 
-cat >"$work/lib/StubAll.pm" <<'PERL'
+cat >"$work/StubAll.pm" <<'PERL'
 package StubAll;
 # the last @INC entry: a module nothing else provides is a stub
 push @INC, sub {
@@ -44,23 +43,6 @@ push @INC, sub {
     open(my $fh, '<', \$src) or die;
     return $fh;
 };
-1;
-PERL
-echo 'package Devel::Cycle; sub import { no strict "refs"; *{caller() . "::find_cycle"} = sub {} } 1;' \
-    >"$work/lib/Devel/Cycle.pm"
-echo 'package File::chdir; our $CWD; sub import { no strict "refs"; *{caller() . "::CWD"} = \$CWD } 1;' \
-    >"$work/lib/File/chdir.pm"
-echo 'package PVE::INotify; our $AUTOLOAD; sub AUTOLOAD { 1 } sub nodename { "pve1" } 1;' >"$work/lib/PVE/INotify.pm"
-echo 'package LWP::UserAgent; our $AUTOLOAD; sub AUTOLOAD { 1 } 1;' >"$work/lib/LWP/UserAgent.pm"
-echo 'package HTTP::Request; our $AUTOLOAD; sub AUTOLOAD { 1 } 1;' >"$work/lib/HTTP/Request.pm"
-cat >"$work/lib/HTTP/Status.pm" <<'PERL'
-package HTTP::Status;
-use Exporter 'import';
-our @EXPORT_OK = qw(HTTP_BAD_REQUEST HTTP_UNAUTHORIZED HTTP_FORBIDDEN HTTP_NOT_FOUND
-    HTTP_INTERNAL_SERVER_ERROR);
-our %EXPORT_TAGS = (constants => \@EXPORT_OK);
-sub HTTP_BAD_REQUEST {400} sub HTTP_UNAUTHORIZED {401} sub HTTP_FORBIDDEN {403}
-sub HTTP_NOT_FOUND {404} sub HTTP_INTERNAL_SERVER_ERROR {500}
 1;
 PERL
 
@@ -89,6 +71,9 @@ my ($text, $written);
     *PVE::RPCEnvironment::get = sub { bless {}, 'FakeRPC' };
     *FakeRPC::AUTOLOAD = sub { 1 };
     *PVE::Storage::vdisk_free = sub { };
+    # upstream-perl.sh stubs URI::Escape; descriptions are coded with it
+    *PVE::ParseUtils::uri_unescape = sub { my ($s) = @_; $s =~ s/%([0-9A-Fa-f]{2})/chr(hex($1))/eg; $s };
+    *PVE::ParseUtils::uri_escape = sub { my ($s) = @_; $s =~ s/([^A-Za-z0-9\-\._~])/sprintf('%%%02X', ord($1))/eg; $s };
     my $log_warn = sub { my ($m) = @_; chomp $m; push @w, "$m\n" };
     *PVE::QemuServer::log_warn = *PVE::QemuServer::Drive::log_warn = $log_warn;
 }
@@ -127,7 +112,7 @@ for my $c (@{ JSON::PP->new->decode($slurp->($cases_file)) }) {
 print JSON::PP->new->canonical->pretty->encode($res);
 PERL
 
-perl -I"$work/lib" -I"$qs/src" -I"$gc/src" -I"$st/src" -I"$co/src" -MStubAll "$work/start.pl" \
+bash "$here/scripts/upstream-perl.sh" "$st" "$co" -I"$qs/src" -I"$gc/src" -I"$work" -MStubAll "$work/start.pl" \
     "$here/core/tests/data/guests.cfg" "$here/core/tests/data/guests.json" \
     >"$here/core/tests/data/guests.upstream.json"
 echo "wrote core/tests/data/guests.upstream.json"
