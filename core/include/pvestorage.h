@@ -500,9 +500,12 @@ int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, co
  *     "warnings": [ qemu-server's messages, "vm VMID - ..." ] }.
  * Without PVS_GUEST_CURRENT the result is the configuration vm_start runs
  * with: the pending changes applied unless the VM resumes.  Nothing is
- * ever written back (qemu-server writes the applied file).  _read takes
- * ROOT/etc/pve/qemu-server/VMID.conf and also gives each warning to the
- * context's warning sink. */
+ * ever written back (qemu-server writes the applied file).  These calls
+ * know no storage configuration: a forced deletion ("!KEY") goes through,
+ * as upstream's does when it cannot tell the volume's owner (the flow
+ * below asks the storages).  _read takes ROOT/etc/pve/qemu-server/VMID.conf
+ * and also gives each warning to the context's warning sink.  All results
+ * are new references. */
 #define PVS_GUEST_CURRENT 2   /* the current section as it is, pending changes not applied */
 int pvs_vm_config_parse(const char *text, size_t len, long long vmid, int flags, json_t **out, pvs_error *err);
 int pvs_vm_config_read(pvs_ctx *ctx, long long vmid, int flags, json_t **out, pvs_error *err);
@@ -517,7 +520,9 @@ int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error 
  * checked as qemu-server does (its storage exists and takes its content
  * type; an error names the disk key); the hints generate_storage_hints
  * computes (guest-is-windows from that configuration's ostype,
- * plugin-may-deactivate-volume from may_deactivate: 1 at VM start); then
+ * plugin-may-deactivate-volume from may_deactivate: 1 at VM start); a
+ * forced pending deletion asks cfg for the volume's owner, and refuses to
+ * drop the guest's own disk a snapshot or another drive still uses; then
  * pvs_activate_volumes_report (PVS_DRY_RUN: a plan, and an info line says
  * which pending changes were applied).  *hints (when not NULL) gets the
  * hints used.  The configuration file is not changed. */
