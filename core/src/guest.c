@@ -50,15 +50,12 @@ static const char **sorted_keys(const json_t *o)
 }
 
 /* parse_drive of a drive key's value, for its warnings (qemu-server
- * parses the drive it detaches or replaces): 1 when it is a cloud-init
- * drive */
-static int parse_drive_warnings(const json_t *conf, const char *key, json_t *warnings)
+ * parses each drive it replaces or writes) */
+static void parse_drive_warnings(const json_t *conf, const char *key, json_t *warnings)
 {
     const char *v = json_string_value(json_object_get(conf, key));
-    char *file = v && pvs_vmconf_is_drive(key) ? pvs_vmconf_volume_file(key, v, NULL, warnings) : NULL;
-    int cloudinit = file && pvs_vmconf_is_cloudinit(file);
-    free(file);
-    return cloudinit;
+    if (v && pvs_vmconf_is_drive(key))
+        free(pvs_vmconf_volume_file(key, v, NULL, warnings));
 }
 
 /* One application of the pending changes: the configuration it changes,

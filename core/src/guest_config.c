@@ -288,9 +288,10 @@ static int drive_parts(int kind, const char *data, int skip_dropped, json_t *res
     return rc;
 }
 
-static int by_name(const void *a, const void *b)
+static int by_name(const void *a, const void *b)   /* a line memory ran out for comes first */
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    return !x || !y ? (x != NULL) - (y != NULL) : strcmp(x, y);
 }
 
 /* "format error" and one "KEY: MESSAGE" line per key, sorted (upstream
