@@ -533,32 +533,71 @@ int pvs_activate_volumes_report(pvs_ctx *ctx, const json_t *cfg, const char *con
                                 pvs_error *err);
 int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname,
                           const json_t *hints, int flags, char **path, json_t **report, pvs_error *err);
-/* A guest's configuration as qemu-server reads it at VM start (its current
- * section, not snapshots or pending changes): a new { "ostype": string or
- * null, "volumes": [ { "key", "volid" } ] } with the volumes in
- * qemu-server's order (ide, scsi, virtio, sata, efidisk0, tpmstate0,
- * vmstate); unused disks, cdrom none/cdrom and files by path are not
- * volumes.  _read takes ROOT/etc/pve/qemu-server/VMID.conf. */
+/* A guest's configuration as qemu-server reads it (parse_vm_config):
+ * sections ([PENDING], [special:NAME], snapshots; an unknown one is
+ * skipped), each value checked against qemu-server's property schema and
+ * dropped with qemu-server's warning when it fails (a drive's property
+ * string, booleans, numbers, volume IDs; a format that bears on no volume,
+ * such as net0's, is not checked), the last of a key given twice kept.
+ * A new object:
+ *   { "ostype": string or null,
+ *     "volumes": [ { "key", "volid" } ]  -- get_current_vm_volumes: the
+ *        drive keys in qemu-server's order (ide, scsi, virtio, sata,
+ *        efidisk0, tpmstate0), then vmstate; unused disks, cdrom
+ *        none/cdrom, files by path and drives parse_drive refuses are not
+ *        volumes,
+ *     "resume": bool  -- vm_start resumes it (lock suspended, a vmstate),
+ *        so its pending changes are not applied,
+ *     "pending": null when the file has none, else { "applied": bool,
+ *        "set": [keys], "deleted": [keys] } -- what vmconfig_apply_pending
+ *        changes (sorted; "!KEY" deletions included, nothing is freed),
+ *     "warnings": [ qemu-server's messages, "vm VMID - ..." ] }.
+ * Without PVS_GUEST_CURRENT the result is the configuration vm_start runs
+ * with: the pending changes applied unless the VM resumes.  Nothing is
+ * ever written back (qemu-server writes the applied file).  These calls
+ * know no storage configuration: a forced deletion ("!KEY") goes through,
+ * as upstream's does when it cannot tell the volume's owner (the flow
+ * below asks the storages).  _read takes ROOT/etc/pve/qemu-server/VMID.conf
+ * and also gives each warning to the context's warning sink.  All results
+ * are new references. */
+#define PVS_GUEST_CURRENT 2   /* the current section as it is, pending changes not applied */
+int pvs_vm_config_parse(const char *text, size_t len, long long vmid, int flags, json_t **out, pvs_error *err);
+int pvs_vm_config_read(pvs_ctx *ctx, long long vmid, int flags, json_t **out, pvs_error *err);
+/* The same with PVS_GUEST_CURRENT (the current section); _parse knows no
+ * guest ID, so its warnings say "vm 0". */
 int pvs_guest_config_parse(const char *text, size_t len, json_t **out, pvs_error *err);
 int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error *err);
-/* The VM-start flow in one call: the guest's volumes (each checked as
- * qemu-server does: its storage exists and takes its content type; an
- * error names the disk key), the hints generate_storage_hints computes
- * (guest-is-windows from ostype, plugin-may-deactivate-volume from
- * may_deactivate: 1 at VM start), then pvs_activate_volumes_report.
- * *hints (when not NULL) gets the hints used. */
+/* The VM-start flow in one call: the configuration vm_start runs with
+ * (pvs_vm_config_read: pending changes applied unless the VM resumes, or
+ * with PVS_GUEST_CURRENT in flags the current section -- an incoming
+ * migration's start), its warnings given to the context; its volumes, each
+ * checked as qemu-server does (its storage exists and takes its content
+ * type; an error names the disk key); the hints generate_storage_hints
+ * computes (guest-is-windows from that configuration's ostype,
+ * plugin-may-deactivate-volume from may_deactivate: 1 at VM start); a
+ * forced pending deletion asks cfg for the volume's owner, and refuses to
+ * drop the guest's own disk a snapshot or another drive still uses; then
+ * pvs_activate_volumes_report (PVS_DRY_RUN: a plan, and an info line says
+ * which pending changes were applied).  *hints (when not NULL) gets the
+ * hints used.  The configuration file is not changed. */
 int pvs_activate_guest(pvs_ctx *ctx, const json_t *cfg, long long vmid, int may_deactivate, int flags,
                        json_t **report, json_t **hints, pvs_error *err);
 /* Every guest under ROOT/etc/pve/qemu-server against its kernel RBD
  * mappings (pvestorage audit), reads only: a new { "volumes": [...],
  * "guest_errors": [ { "vmid", "error" } ], "needs_action": N }, one record
- * per krbd volume of a guest: "vmid", "key", "volid", "windows",
- * "running" (its pid file under ROOT/var/run/qemu-server names a live
- * process), "device" and "options" (null when not mapped), "in_order"
+ * per krbd volume of a guest's current section: "vmid", "key", "volid",
+ * "windows" (by the current section while the guest runs; by the
+ * configuration its next start runs with, pending changes applied, when it
+ * does not), "running" (its pid file under ROOT/var/run/qemu-server names
+ * a live QEMU), "device" and "options" (null when not mapped), "in_order"
  * (false for a Windows guest's volume mapped without rxbounce, or one
  * whose mapping cannot be looked at: then "error"), "remedy" (what to do)
  * and "command" (the argv that remaps it, only when that is safe: the
- * guest is not running). */
+ * guest is not running).  A volume is matched to its device through its
+ * plugin's parse_volname (the image name, its namespace); one whose name
+ * does not parse, or a configuration that cannot be read, is a guest
+ * error ("KEY: message" for a volume).  The guests' configuration
+ * warnings go to the context's warning sink. */
 int pvs_audit(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
 /* For plugins: 1 in a dry run (read, change nothing), and the action of
  * the volume being worked on in a reporting call (a no-op otherwise). */

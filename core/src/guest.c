@@ -1,144 +1,375 @@
-/* guest.c - a VM's start as qemu-server does it, in one call: the guest's
- * configuration (ROOT/etc/pve/qemu-server/VMID.conf, the current section
- * only), its volumes in qemu-server's order (get_current_vm_volumes: every
- * drive key whose file is a volume ID, then vmstate; unused disks, cdrom
- * none/cdrom and files by absolute path are not volumes), the hints of
- * generate_storage_hints, then the storage layer's activation. */
+/* guest.c - a VM's start as qemu-server's vm_start does it, in one call:
+ * the configuration vm_start runs with (guest_config.c reads the file as
+ * parse_vm_config does; the pending changes are applied here as
+ * vmconfig_apply_pending applies them, unless the VM resumes), its volumes
+ * in get_current_vm_volumes' order (every drive key whose file is a volume
+ * ID, then vmstate; unused disks, cdrom none/cdrom and files by absolute
+ * path are not volumes), the hints of generate_storage_hints, then the
+ * storage layer's activation.  Unlike qemu-server, nothing is written
+ * back: the file stays as it is. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "guest.h"
 
-/* qemu-server's valid_drive_names, in its order (the order matters there:
- * it picks the boot disk), then the extra key vmstate */
-static const struct { const char *bus; int count; } drive_buses[] = {
-    { "ide", 4 }, { "scsi", 31 }, { "virtio", 16 }, { "sata", 6 },
-};
-static const char *const single_keys[] = { "efidisk0", "tpmstate0", "vmstate", NULL };
+/* ---- vmconfig_apply_pending, on the configuration in memory ---- */
 
-/* the position of KEY in that order, or -1 for a key that is no drive */
-static int drive_rank(const char *key)
+/* parse_pending_delete: [,;] and spaces separate, "!KEY" forces (the key
+ * -> 1 when forced; the last of a key given twice wins) */
+static json_t *pending_deletes(const char *data)
 {
-    int rank = 0;
-    for (size_t b = 0; b < sizeof drive_buses / sizeof drive_buses[0]; b++) {
-        size_t n = strlen(drive_buses[b].bus);
-        const char *d = key + n;
-        if (strncmp(key, drive_buses[b].bus, n) == 0 && *d >= '0' && *d <= '9' && (d[1] == '\0'
-            || (d[0] != '0' && d[1] >= '0' && d[1] <= '9' && d[2] == '\0'))) {
-            int i = atoi(d);
-            return i < drive_buses[b].count ? rank + i : -1;
-        }
-        rank += drive_buses[b].count;
+    json_t *keys = json_object();
+    char *copy = data ? strdup(data) : NULL, *save = NULL;
+    for (char *c = copy; c && *c; c++)
+        if (*c == ',' || *c == ';' || *c == '\f' || *c == '\v' || *c == '\r')
+            *c = ' ';
+    for (char *e = copy ? strtok_r(copy, " \t\n", &save) : NULL; keys && e; e = strtok_r(NULL, " \t\n", &save))
+        json_object_set_new_nocheck(keys, e + (e[0] == '!'), json_integer(e[0] == '!'));
+    free(copy);
+    return keys;
+}
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* the keys of o in Perl's sort order (a NULL-terminated, malloc()ed list) */
+static const char **sorted_keys(const json_t *o)
+{
+    size_t n = json_object_size(o), i = 0;
+    const char **keys = calloc(n + 1, sizeof *keys), *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+        if (keys)
+            keys[i++] = k;
+    if (keys)
+        qsort(keys, n, sizeof *keys, by_key);
+    return keys;
+}
+
+/* parse_drive of a drive key's value, for its warnings (qemu-server
+ * parses each drive it replaces or writes) */
+static void parse_drive_warnings(const json_t *conf, const char *key, json_t *warnings)
+{
+    const char *v = json_string_value(json_object_get(conf, key));
+    if (v && pvs_vmconf_is_drive(key))
+        free(pvs_vmconf_volume_file(key, v, NULL, warnings));
+}
+
+/* One application of the pending changes: the configuration it changes,
+ * and what it reports.  With a storage configuration (cfg), the volumes'
+ * owners and storages are asked as qemu-server asks them. */
+typedef struct vm_apply {
+    const pvs_vmconf *c;
+    long long vmid;
+    pvs_ctx *call;
+    const json_t *cfg;
+    json_t *conf, *warnings, *set, *deleted;
+    int cloudinit;   /* the [special:cloudinit] section is still there */
+} vm_apply;
+
+static void apply_warn(vm_apply *a, const char *fmt, const char *x, const char *y)
+{
+    char *m = pvs_asprintf(fmt, x, y);
+    json_array_append_new(a->warnings, pvs_json_bytes(m));
+    free(m);
+}
+
+/* is_volume_in_use's scan of one section: another drive (no cdrom) with
+ * that very volume (qemu-server also compares their storage paths) */
+static int uses_volume(const json_t *section, const char *skip, const char *volid, json_t *warnings)
+{
+    const char **keys = sorted_keys(section);
+    int used = 0;
+    for (size_t i = 0; keys && keys[i] && !used; i++) {
+        const char *v = json_string_value(json_object_get(section, keys[i]));
+        int cdrom;
+        char *file = pvs_vmconf_is_drive(keys[i]) && (!skip || strcmp(keys[i], skip) != 0)
+                         ? pvs_vmconf_volume_file(keys[i], v, &cdrom, warnings) : NULL;
+        used = file && !cdrom && strcmp(file, volid) == 0;
+        free(file);
     }
-    for (size_t i = 0; single_keys[i]; i++)
-        if (strcmp(key, single_keys[i]) == 0)
-            return rank + (int)i;
-    return -1;
+    free(keys);
+    return used;
 }
 
-/* the file of a drive's property string: the first item without '=', or
- * file=...; vmstate's value is the volume ID itself */
-static char *drive_file(const char *key, const char *value)
+/* vm_is_volid_owner: PVE::Storage::path names the guest as the volume's
+ * owner (unknown without a storage configuration: then, as upstream when
+ * it cannot tell, it does not) */
+static int owns(vm_apply *a, const char *volid)
 {
-    if (strcmp(key, "vmstate") == 0)
-        return strdup(value);
-    for (const char *p = value; *p;) {
-        size_t n = strcspn(p, ",");
-        const char *eq = memchr(p, '=', n);
-        if (!eq)
-            return strndup(p, n);
-        if (eq - p == 4 && strncmp(p, "file", 4) == 0)
-            return strndup(eq + 1, n - 5);
-        p += n + (p[n] == ',');
+    char *path = NULL, *owner = NULL, *vtype = NULL;
+    pvs_error e = PVS_ERROR_INIT;
+    int rc = a->cfg ? pvs_path_info(a->call, a->cfg, volid, NULL, &path, &owner, &vtype, &e) : 1;
+    if (rc < 0)
+        apply_warn(a, "ownership of volume '%s' could not be determined: %s", volid,
+                   e.message ? e.message : "unknown error\n");
+    int own = !rc && owner && strtoll(owner, NULL, 10) == a->vmid;
+    pvs_error_clear(&e);
+    free(path);
+    free(owner);
+    free(vtype);
+    return own;
+}
+
+/* vmconfig_register_unused_drive of a detached or replaced drive: its
+ * volume would become an unused disk (not a volume at start); the warnings
+ * are qemu-server's.  A cloud-init drive takes its section along. */
+static void register_unused(vm_apply *a, const char *key)
+{
+    int cdrom = 0;
+    const char *v = json_string_value(json_object_get(a->conf, key));
+    char *file = v && pvs_vmconf_is_drive(key) ? pvs_vmconf_volume_file(key, v, &cdrom, a->warnings) : NULL;
+    char *storeid = NULL;
+    if (file && pvs_vmconf_is_cloudinit(file))
+        a->cloudinit = 0;
+    else if (file && !cdrom && a->cfg && pvs_parse_volume_id(file, &storeid, NULL, NULL) == 0) {
+        if (pvs_storage_config(a->cfg, storeid, NULL))
+            owns(a, file);
+        else
+            apply_warn(a, "storage '%s' no longer exists, volume '%s' will be removed from config\n", storeid, file);
     }
-    return NULL;
+    free(storeid);
+    free(file);
 }
 
-typedef struct guest_vol {
-    int rank;
-    char *key, *volid;
-} guest_vol;
-
-static int by_rank(const void *a, const void *b)
+/* try_deallocate_drive of a forced deletion: the guest's own volume (not a
+ * cdrom's) that another drive or a snapshot still uses cannot go, and its
+ * key stays; otherwise qemu-server frees it -- not here.  A drive that
+ * does not parse is asked about as upstream asks about its undef file. */
+static int deallocate_refused(vm_apply *a, const char *key)
 {
-    return ((const guest_vol *)a)->rank - ((const guest_vol *)b)->rank;
-}
-
-/* one "key: value" line of the current section */
-static int guest_line(char *line, json_t *out, guest_vol **v, size_t *n, size_t *cap)
-{
-    char *colon = strchr(line, ':');
-    if (!colon || colon == line)
+    int cdrom = 0;
+    const char *v = json_string_value(json_object_get(a->conf, key)), *name, **names = NULL;
+    if (!v || !pvs_vmconf_is_drive(key))
         return 0;
-    *colon = '\0';
-    char *value = colon + 1 + strspn(colon + 1, " \t");
-    for (size_t l = strlen(value); l && (value[l - 1] == ' ' || value[l - 1] == '\t' || value[l - 1] == '\r');)
-        value[--l] = '\0';
-    if (strcmp(line, "ostype") == 0)
-        return json_object_set_new(out, "ostype", pvs_json_bytes(value)) ? -1 : 0;
-    int rank = drive_rank(line);
-    char *file = rank >= 0 ? drive_file(line, value) : NULL;
-    if (!file || pvs_parse_volume_id(file, NULL, NULL, NULL) != 0) {
-        free(file);   /* none, cdrom, /dev/..., an unparsable value: no volume */
-        return 0;
-    }
-    if (*n == *cap) {
-        guest_vol *w = realloc(*v, (*cap = *cap ? *cap * 2 : 16) * sizeof *w);
-        if (!w) {
-            free(file);
-            return -1;
+    char *file = pvs_vmconf_volume_file(key, v, &cdrom, a->warnings);
+    int may = (!file || !cdrom || pvs_vmconf_is_cloudinit(file)) && (!file || file[0] != '/')
+              && owns(a, file ? file : "") && file;
+    int used = may && uses_volume(a->conf, key, file, a->warnings);
+    if (may && !used)
+        names = sorted_keys(a->c->snapshots);
+    for (size_t i = 0; names && (name = names[i]) && !used; i++)
+        used = uses_volume(json_object_get(a->c->snapshots, name), NULL, file, a->warnings);
+    if (used)
+        apply_warn(a, "unable to apply pending change %s : unable to delete '%s' - volume is still in use "
+                      "(snapshot?)\n", key, file);
+    free(names);
+    free(file);
+    return used;
+}
+
+/* the deletions first, in sorted order: an unused disk's is an error there
+ * (the key stays); a drive is detached (its volume becomes unused, or with
+ * "!" is freed: nothing of that is done here, the key goes) */
+static void apply_deletes(vm_apply *a)
+{
+    json_t *dels = pending_deletes(json_string_value(json_object_get(a->c->pending, "delete")));
+    const char **keys = sorted_keys(dels);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        int forced = json_integer_value(json_object_get(dels, keys[i])) != 0;
+        if (strncmp(keys[i], "unused", 6) == 0) {
+            apply_warn(a, "unable to apply pending change %s : internal error%s", keys[i], "\n");
+            continue;
         }
-        *v = w;
+        if (forced && deallocate_refused(a, keys[i]))
+            continue;
+        if (!forced)
+            register_unused(a, keys[i]);
+        if (json_object_get(a->conf, keys[i]) && !json_object_del(a->conf, keys[i]))
+            json_array_append_new(a->deleted, pvs_json_bytes(keys[i]));
     }
-    (*v)[(*n)++] = (guest_vol){ rank, strdup(line), file };
-    return 0;
+    free(keys);
+    json_decref(dels);
+}
+
+/* then each pending value, where it changes something (cleanup_pending
+ * drops the others): a replaced drive's volume becomes unused */
+static void apply_values(vm_apply *a)
+{
+    const json_t *pending = a->c->pending;
+    const char **keys = sorted_keys(pending);
+    for (size_t i = 0; keys && keys[i]; i++) {
+        json_t *v = json_object_get(pending, keys[i]), *cur = json_object_get(a->conf, keys[i]);
+        if (strcmp(keys[i], "delete") == 0 || (cur && json_equal(cur, v)))
+            continue;
+        register_unused(a, keys[i]);
+        parse_drive_warnings(pending, keys[i], a->warnings);
+        json_object_set_nocheck(a->conf, keys[i], v);
+        json_array_append_new(a->set, pvs_json_bytes(keys[i]));
+    }
+    free(keys);
+}
+
+/* qemu-server then writes the file: write_vm_config parses each drive, and
+ * once more (has_cloudinit) when there is a [special:cloudinit] section */
+static void write_warnings(vm_apply *a)
+{
+    const char **keys = sorted_keys(a->conf), *key;
+    char buf[16];
+    for (size_t i = 0; keys && keys[i]; i++)
+        parse_drive_warnings(a->conf, keys[i], a->warnings);
+    free(keys);
+    for (int i = 0; a->cloudinit && (key = pvs_vmconf_volume_key(i, buf)); i++)
+        parse_drive_warnings(a->conf, key, a->warnings);
+}
+
+/* ---- the configuration vm_start runs with, and its volumes ---- */
+
+static json_t *vm_volumes(const json_t *conf, json_t *warnings)
+{
+    json_t *vols = json_array();
+    char buf[16];
+    const char *key;
+    for (int i = 0; vols && (key = pvs_vmconf_volume_key(i, buf)); i++) {
+        const char *value = json_string_value(json_object_get(conf, key));
+        char *file = value ? pvs_vmconf_volume_file(key, value, NULL, warnings) : NULL;
+        if (file && pvs_parse_volume_id(file, NULL, NULL, NULL) == 0
+            && json_array_append_new(vols, json_pack("{s:s, s:o}", "key", key, "volid", pvs_json_bytes(file)))) {
+            json_decref(vols);
+            vols = NULL;
+        }
+        free(file);
+    }
+    return vols;
+}
+
+/* vm_start's resume: a suspended lock or a saved state (then no pending
+ * change is applied) */
+static int resumes(const json_t *conf)
+{
+    const char *lock = json_string_value(json_object_get(conf, "lock"));
+    return (lock && strcmp(lock, "suspended") == 0) || json_object_get(conf, "vmstate") != NULL;
+}
+
+/* the result from the parsed configuration c (its warnings taken over);
+ * the pending changes are always worked out, to say what they are */
+static json_t *vm_result(pvs_vmconf *c, vm_apply *a, int flags)
+{
+    int resume = resumes(c->main), has = c->pending && json_object_size(c->pending) > 0;
+    int apply = has && !resume && !(flags & PVS_GUEST_CURRENT);
+    a->c = c;
+    a->cloudinit = c->cloudinit;
+    a->conf = json_deep_copy(c->main);
+    a->warnings = json_array();
+    a->set = json_array();
+    a->deleted = json_array();
+    int ok = a->conf && a->warnings && a->set && a->deleted;
+    if (has && ok) {
+        apply_deletes(a);
+        apply_values(a);
+        write_warnings(a);
+    }
+    if (apply)
+        json_array_extend(c->warnings, a->warnings);
+    const json_t *conf = apply ? a->conf : c->main;
+    json_t *vols = ok ? vm_volumes(conf, c->warnings) : NULL;
+    json_t *out = vols ? json_pack("{s:O?, s:o, s:b, s:o, s:O}", "ostype", json_object_get(conf, "ostype"),
+                                   "volumes", vols, "resume", resume, "pending",
+                                   has ? json_pack("{s:b, s:O, s:O}", "applied", apply, "set", a->set, "deleted",
+                                                   a->deleted)
+                                       : json_null(), "warnings", c->warnings) : NULL;
+    json_decref(a->conf);
+    json_decref(a->warnings);
+    json_decref(a->set);
+    json_decref(a->deleted);
+    return out;
+}
+
+static int vm_parse(const char *text, size_t len, vm_apply *a, int flags, json_t **out, pvs_error *err)
+{
+    pvs_vmconf c;
+    *out = NULL;
+    if (pvs_vmconf_parse(text, len, a->vmid, &c))
+        return pvs_oom(err);
+    *out = vm_result(&c, a, flags);
+    pvs_vmconf_clear(&c);
+    return *out ? 0 : pvs_oom(err);
+}
+
+int pvs_vm_config_parse(const char *text, size_t len, long long vmid, int flags, json_t **out, pvs_error *err)
+{
+    vm_apply a = { .vmid = vmid };
+    return vm_parse(text, len, &a, flags, out, err);
+}
+
+int pvs_vm_config_parse_in(pvs_ctx *call, const json_t *cfg, const char *text, size_t len, long long vmid, int flags,
+                           json_t **out, pvs_error *err)
+{
+    vm_apply a = { .vmid = vmid, .call = call, .cfg = cfg };
+    return vm_parse(text, len, &a, flags, out, err);
+}
+
+static char *read_conf(pvs_ctx *ctx, long long vmid, size_t *len, pvs_error *err)
+{
+    if (vmid < 0) {
+        pvs_fail(err, PVS_EINVAL, "invalid guest ID %lld\n", vmid);
+        return NULL;
+    }
+    char conf[64];
+    snprintf(conf, sizeof conf, "/etc/pve/qemu-server/%lld.conf", vmid);
+    return pvs_host_read(ctx, conf, len, err);
+}
+
+/* the warnings of a configuration, to the call's (qemu-server warns them
+ * and goes on) */
+static void give_warnings(pvs_ctx *call, const json_t *guest)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(guest, "warnings"), i, w)
+        pvs_warn(call, "%s", json_string_value(w));
+}
+
+/* ROOT/etc/pve/qemu-server/VMID.conf; cfg, when not NULL, tells the
+ * volumes' owners */
+static int vm_config_read_in(pvs_ctx *call, const json_t *cfg, long long vmid, int flags, json_t **out,
+                             pvs_error *err)
+{
+    size_t len;
+    char *text = read_conf(call, vmid, &len, err);
+    int rc = !text ? (err ? err->code : PVS_EIO) : pvs_vm_config_parse_in(call, cfg, text, len, vmid, flags, out, err);
+    if (!rc)
+        give_warnings(call, *out);
+    free(text);
+    return rc;
+}
+
+int pvs_vm_config_read(pvs_ctx *ctx, long long vmid, int flags, json_t **out, pvs_error *err)
+{
+    *out = NULL;
+    PVS_CALL(vm_config_read_in(call, NULL, vmid, flags, out, err));
 }
 
 int pvs_guest_config_parse(const char *text, size_t len, json_t **out, pvs_error *err)
 {
-    *out = json_pack("{s:n, s:[]}", "ostype", "volumes");
-    char *copy = strndup(text, len);
-    guest_vol *v = NULL;
-    size_t n = 0, cap = 0;
-    int rc = *out && copy ? 0 : -1;
-    for (char *save = NULL, *line = copy ? strtok_r(copy, "\n", &save) : NULL; !rc && line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '[')
-            break;   /* a snapshot's or the pending changes' section: not the current one */
-        if (line[0] != '#')
-            rc = guest_line(line, *out, &v, &n, &cap);
-    }
-    if (n)
-        qsort(v, n, sizeof *v, by_rank);
-    json_t *vols = json_object_get(*out, "volumes");
-    for (size_t i = 0; i < n; i++) {
-        if (!rc && (!v[i].key || json_array_append_new(vols, json_pack("{s:s, s:o}", "key", v[i].key, "volid",
-                                                                       pvs_json_bytes(v[i].volid)))))
-            rc = -1;
-        free(v[i].key);
-        free(v[i].volid);
-    }
-    free(v);
-    free(copy);
-    if (rc) {
-        json_decref(*out);
-        *out = NULL;
-        return pvs_oom(err);
-    }
-    return 0;
+    return pvs_vm_config_parse(text, len, 0, PVS_GUEST_CURRENT, out, err);
 }
 
 int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error *err)
 {
-    *out = NULL;
-    if (vmid < 0)
-        return pvs_fail(err, PVS_EINVAL, "invalid guest ID %lld\n", vmid);
-    char conf[64];
-    snprintf(conf, sizeof conf, "/etc/pve/qemu-server/%lld.conf", vmid);
+    return pvs_vm_config_read(ctx, vmid, PVS_GUEST_CURRENT, out, err);
+}
+
+int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **out, int *windows, pvs_error *err)
+{
     size_t len;
-    char *text = pvs_host_read(ctx, conf, &len, err);
-    int rc = !text ? (err ? err->code : PVS_EIO) : pvs_guest_config_parse(text, len, out, err);
+    json_t *start = NULL;
+    char *text = read_conf(call, vmid, &len, err);
+    int rc = !text ? (err ? err->code : PVS_EIO) : pvs_vm_config_parse(text, len, vmid, PVS_GUEST_CURRENT, out, err);
+    if (!rc)
+        give_warnings(call, *out);
+    /* stopped: its next start applies the pending changes (their ostype) */
+    if (!rc && !running)
+        rc = pvs_vm_config_parse(text, len, vmid, 0, &start, err);
+    *windows = !rc && pvs_guest_is_windows(json_string_value(json_object_get(start ? start : *out, "ostype")));
+    if (rc) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    json_decref(start);
     free(text);
     return rc;
 }
@@ -166,11 +397,45 @@ static int check_volume(pvs_ctx *ctx, const json_t *cfg, const char *key, const 
     return rc;
 }
 
+static void add_list(strbuf *sb, const json_t *keys, const char *what)
+{
+    size_t i;
+    json_t *k;
+    if (!json_array_size(keys))
+        return;
+    sb_add(sb, sb->len ? "; " : "");
+    json_array_foreach(keys, i, k)
+        sb_addf(sb, "%s%s", i ? ", " : "", json_string_value(k));
+    sb_addf(sb, " %s", what);
+}
+
+/* a dry run says what it did with the pending changes */
+static void pending_info(pvs_ctx *call, long long vmid, const json_t *guest)
+{
+    const json_t *p = json_object_get(guest, "pending");
+    if (!json_is_object(p))
+        return;
+    strbuf sb;
+    sb_init(&sb);
+    add_list(&sb, json_object_get(p, "set"), "set");
+    add_list(&sb, json_object_get(p, "deleted"), "deleted");
+    if (json_is_true(json_object_get(p, "applied")))
+        pvs_info(call, "vm %lld - pending changes applied as vm_start applies them (the configuration file is "
+                 "not changed): %s\n", vmid, sb.s ? sb.s : "nothing changes");
+    else if (json_is_true(json_object_get(guest, "resume")))
+        pvs_info(call, "vm %lld - pending changes not applied: the VM resumes from its saved state\n", vmid);
+    else
+        pvs_info(call, "vm %lld - pending changes not applied: the current configuration was asked for\n", vmid);
+    sb_free(&sb);
+}
+
 static int activate_guest_in(pvs_ctx *call, const json_t *cfg, long long vmid, int may_deactivate, int flags,
                              json_t **report, json_t **hints_out, pvs_error *err)
 {
     json_t *guest = NULL;
-    int rc = pvs_guest_config_read(call, vmid, &guest, err);
+    int rc = vm_config_read_in(call, cfg, vmid, flags & PVS_GUEST_CURRENT, &guest, err);
+    if (!rc && (flags & PVS_DRY_RUN))
+        pending_info(call, vmid, guest);
     json_t *vols = json_object_get(guest, "volumes");
     size_t n = json_array_size(vols);
     const char **volids = rc ? NULL : calloc(n ? n : 1, sizeof *volids);
@@ -183,7 +448,7 @@ static int activate_guest_in(pvs_ctx *call, const json_t *cfg, long long vmid, i
     }
     json_t *hints = rc ? NULL : pvs_storage_hints(json_string_value(json_object_get(guest, "ostype")), may_deactivate);
     if (!rc)
-        rc = pvs_activate_report_in(call, cfg, volids, n, NULL, hints, flags, report, err);
+        rc = pvs_activate_report_in(call, cfg, volids, n, NULL, hints, flags & PVS_DRY_RUN, report, err);
     if (hints_out)
         *hints_out = json_incref(hints);
     json_decref(hints);

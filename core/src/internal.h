@@ -287,6 +287,9 @@ int pvs_split_list(const char *s, pvs_item_fn fn, void *data);
  * check does: 0 when valid, else -1 with upstream's message (trailing
  * newlines as upstream dies with them) appended to why. */
 int pvs_property_check(const pvs_property *p, const char *v, strbuf *why);
+/* PVE::JSONSchema::parse_boolean: "1" or "0" for 1/on/yes/true and
+ * 0/off/no/false (any case), else v itself */
+const char *pvs_parse_boolean(const char *v);
 /* The plugin serving a storage section, or NULL with one error naming the
  * storage and its type. */
 const pvs_plugin *pvs_storage_plugin(const pvs_ctx *ctx, const char *storeid, const json_t *scfg,

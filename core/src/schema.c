@@ -246,8 +246,7 @@ static const struct hash_format {
     { "bwlimit", bwlimit_props, sizeof bwlimit_props / sizeof bwlimit_props[0], NULL },
 };
 
-/* PVE::JSONSchema::parse_boolean, or v itself */
-static const char *as_boolean(const char *v)
+const char *pvs_parse_boolean(const char *v)
 {
     static const char *const yes[] = { "1", "on", "yes", "true" }, *const no[] = { "0", "off", "no", "false" };
     for (size_t i = 0; i < 4; i++) {
@@ -293,7 +292,7 @@ static int property_part(const struct hash_format *hf, const char *part, parsed 
         sb_addf(&ps->unknown, "%s%.*s\n", ps->unknown.len ? "" : "\n", klen, part);
         return 0;
     }
-    const char *v = strcmp(hf->props[i].type, "boolean") == 0 ? as_boolean(eq + 1) : eq + 1;
+    const char *v = strcmp(hf->props[i].type, "boolean") == 0 ? pvs_parse_boolean(eq + 1) : eq + 1;
     return (ps->vals[i] = strdup(v)) ? 0 : -1;
 }
 

@@ -1,5 +1,7 @@
 /* test_cli.c - the pvestorage command as a user runs it: exit codes,
  * stdout, the exact stderr messages, --json. */
+#include <sys/sysmacros.h>
+
 #include "helpers.h"
 #include "internal.h"
 #include "paste.h"
@@ -991,6 +993,71 @@ static void test_plan_pastes(void **state)
     out_free(&o);
 }
 
+/* activate --vm runs with the configuration vm_start runs with: the
+ * pending ostype (Windows hints), disk and deletion applied, the dry run
+ * says so on stdout, qemu-server's warnings on stderr (in --json the
+ * "warnings" and "info" lists); the file is not changed */
+static void test_activate_vm_pending(void **state)
+{
+    (void)state;
+    char root[700], p[1024], want[4096];
+    node_root(root, sizeof root, "pendroot", "etc/pve/qemu-server");
+    put_file(dir, "store/images/110/vm-110-disk-0.raw", "");
+    put_file(dir, "store/images/110/vm-110-disk-1.raw", "");
+    const char *conf = "ostype: l26\nscsi0: store:110/vm-110-disk-0.raw\nscsi0: store:110/vm-110-disk-1.raw\n"
+                       "ide2: store:iso/virtio.iso,media=cdrom\nfoo: bar\n\n[PENDING]\nostype: win11\n"
+                       "sata1: store:110/vm-110-disk-0.raw\ndelete: ide2\n";
+    put_file(root, "etc/pve/qemu-server/110.conf", conf);
+    snprintf(want, sizeof want, "vm 110 - pending changes applied as vm_start applies them (the configuration file "
+             "is not changed): ostype, sata1 set; ide2 deleted\nstore:110/vm-110-disk-1.raw: activated "
+             "%s/store/images/110/vm-110-disk-1.raw\nstore:110/vm-110-disk-0.raw: activated "
+             "%s/store/images/110/vm-110-disk-0.raw\n", dir, dir);
+    expect(run("--root", root, "--config", cfgpath, "activate", "--vm", "110", "--dry-run", NULL), 0, want,
+           "vm 110 - unable to parse value of 'foo' - unknown setting 'foo'\n");
+    snprintf(want, sizeof want, "{\"ok\":true,\"vmid\":110,\"hints\":{\"guest-is-windows\":1,"
+             "\"plugin-may-deactivate-volume\":1},\"activated\":[\"store:110/vm-110-disk-1.raw\","
+             "\"store:110/vm-110-disk-0.raw\"],\"warnings\":[\"vm 110 - unable to parse value of 'foo' - unknown "
+             "setting 'foo'\"],\"info\":[],\"volumes\":[{\"volid\":\"store:110/vm-110-disk-1.raw\",\"path\":"
+             "\"%s/store/images/110/vm-110-disk-1.raw\",\"action\":\"activated\",\"warnings\":[]},{\"volid\":"
+             "\"store:110/vm-110-disk-0.raw\",\"path\":\"%s/store/images/110/vm-110-disk-0.raw\",\"action\":"
+             "\"activated\",\"warnings\":[]}]}\n", dir, dir);
+    expect(run("--root", root, "--config", cfgpath, "--json", "activate", "--vm", "110", "--may-deactivate", NULL), 0,
+           want, "");
+    snprintf(p, sizeof p, "%s/etc/pve/qemu-server/110.conf", root);
+    size_t len;
+    char *after = pvs_read_regular_file(p, &len, NULL);
+    assert_string_equal(after, conf);
+    free(after);
+}
+
+/* audit: a volume name the rbd plugin does not parse is the guest's error
+ * (exit 1), never a device path -- "../../../rbd0" would be the device of
+ * another guest's disk */
+static void test_audit_volume_name(void **state)
+{
+    (void)state;
+    if (geteuid() != 0) {
+        print_message("SKIP: test_audit_volume_name needs root (mknod of an emulated /dev/rbd0)\n");
+        skip();
+    }
+    char root[700], p[1024], want[2048];
+    node_root(root, sizeof root, "auditname", "etc/pve/qemu-server");
+    snprintf(p, sizeof p, "%s/rbd-audit.cfg", dir);
+    write_file(p, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n\tcontent images\n");
+    put_file(root, "etc/pve/ceph.conf", "[global]\n\tfsid = 11111111-2222-3333-4444-555555555555\n");
+    put_file(root, "dev/rbd-pve/11111111-2222-3333-4444-555555555555/rbd/.keep", "");
+    put_file(root, "sys/devices/rbd/0/major", "251\n");
+    put_file(root, "sys/devices/rbd/0/minor", "0\n");
+    put_file(root, "sys/devices/rbd/0/config_info", "127.0.0.1:6789 name=admin,key=client.admin rbd vm-100-disk-0 -\n");
+    char node[1024];
+    snprintf(node, sizeof node, "%s/dev/rbd0", root);
+    assert_int_equal(mknod(node, S_IFBLK | 0600, makedev(251, 0)), 0);
+    put_file(root, "etc/pve/qemu-server/101.conf", "ostype: win11\nscsi0: ceph:../../../rbd0\n");
+    snprintf(want, sizeof want, "VMID   KEY        VOLID                                DEVICE     RUNNING  STATUS\n"
+             "101    error: scsi0: unable to parse rbd volume name '../../../rbd0'\n1 needs action\n");
+    expect(run("--root", root, "--config", p, "audit", NULL), 1, want, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1015,6 +1082,8 @@ int main(void)
         cmocka_unit_test(test_tables_escape),
         cmocka_unit_test(test_audit_fix_pastes),
         cmocka_unit_test(test_plan_pastes),
+        cmocka_unit_test(test_activate_vm_pending),
+        cmocka_unit_test(test_audit_volume_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
