@@ -276,8 +276,11 @@ records (the failing volume's C<action> is C<failed>, with its C<error>).
 =item activate_vm_volumes($cfg, $vmid, $may_deactivate, { dry_run => 1 })
 
 The VM-start flow in one call: the guest's volumes from
-F</etc/pve/qemu-server/VMID.conf> (under the C<root> setting; its current
-section, in qemu-server's order), each checked as qemu-server checks it (an
+F</etc/pve/qemu-server/VMID.conf> (under the C<root> setting) as qemu-server's
+C<vm_start> runs with it: its current section with the C<[PENDING]> changes
+applied unless the guest would resume (the file itself is not changed), in
+qemu-server's order, its configuration warnings given through C<warn>; each
+volume checked as qemu-server checks it (an
 error names the disk key), and the hints C<generate_storage_hints> computes
 (C<guest-is-windows> from C<ostype>; C<plugin-may-deactivate-volume> from
 C<$may_deactivate>, 1 at VM start), activated as C<activate_volumes_report>
