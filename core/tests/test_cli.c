@@ -786,14 +786,19 @@ static void test_setuid_ignores_environment(void **state)
         print_message("SKIP: test_setuid_ignores_environment needs root (a set-user-ID copy)\n");
         skip();
     }
-    char root[700], copy[800], cfg[1024];
+    char root[700], copy[800], plain[800], cfg[1024];
     node_root(root, sizeof root, "envroot", "etc/pve");
     snprintf(cfg, sizeof cfg, "%s/etc/pve/storage.cfg", root);
     write_file(cfg, "dir: from-env-root\n\tpath /srv/x\n");
+    /* both copies where the other user can reach them (the build tree may
+     * not be: a fresh clone under mktemp -d is 0700) */
     snprintf(copy, sizeof copy, "%s/pvestorage-suid", dir);
-    const char *cp[] = { "/bin/cp", getenv("PVS_CLI"), copy, NULL };
+    snprintf(plain, sizeof plain, "%s/pvestorage-plain", dir);
+    const char *cp[] = { "/bin/cp", getenv("PVS_CLI"), copy, NULL }, *cp2[] = { "/bin/cp", getenv("PVS_CLI"), plain, NULL };
     pvs_run_result r;
     assert_int_equal(pvs_run(cp, 30, &r, NULL), 0);
+    pvs_run_result_clear(&r);
+    assert_int_equal(pvs_run(cp2, 30, &r, NULL), 0);
     pvs_run_result_clear(&r);
     assert_int_equal(chmod(copy, 04755), 0);
     assert_int_equal(chmod(dir, 0755), 0);
@@ -807,7 +812,7 @@ static void test_setuid_ignores_environment(void **state)
             if (setgid(65534) || setuid(65534))
                 _exit(126);
             setenv("PVESTORAGE_ROOT", root, 1);
-            execl(suid ? copy : getenv("PVS_CLI"), "pvestorage", "--json", "status", (char *)NULL);
+            execl(suid ? copy : plain, "pvestorage", "--json", "status", (char *)NULL);
             _exit(127);
         }
         close(out[1]);
@@ -815,6 +820,7 @@ static void test_setuid_ignores_environment(void **state)
         read_to_end(out[0], text, sizeof text);
         int status;
         waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) < 126);   /* it ran */
         if (suid)   /* the environment's root is not taken: not its storage.cfg */
             assert_null(strstr(text, "from-env-root"));
         else        /* a plain run as that user takes it */
