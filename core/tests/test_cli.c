@@ -776,6 +776,31 @@ static void test_rbd_argv_injection(void **state)
     }
 }
 
+/* a FIFO where a sysfs attribute belongs (a hostile or broken test root, a
+ * bind mount): refused at once, not waited on -- the device is listed with
+ * what could be read */
+static void test_sysfs_fifo(void **state)
+{
+    (void)state;
+    char root[700], p[1024];
+    node_root(root, sizeof root, "fiforoot", "sys/devices/rbd/0");
+    const char *files[][2] = { { "pool", "rbd" }, { "pool_ns", "" }, { "current_snap", "-" } };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(p, sizeof p, "sys/devices/rbd/0/%s", files[i][0]);
+        put_file(root, p, files[i][1]);
+    }
+    const char *fifos[] = { "name", "config_info" };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/sys/devices/rbd/0/%s", root, fifos[i]);
+        assert_int_equal(mkfifo(p, 0600), 0);
+    }
+    snprintf(p, sizeof p, "%s/fifo.cfg", dir);
+    write_file(p, "rbd: ceph\n\tpool rbd\n\tkrbd 1\n");
+    expect(run("--root", root, "--config", p, "--json", "mapped", NULL), 0,
+           "{\"ok\":true,\"devices\":[{\"device\":\"/dev/rbd0\",\"id\":0,\"pool\":\"rbd\",\"namespace\":null,"
+           "\"image\":null,\"snapshot\":null,\"options\":null,\"volid\":null}],\"warnings\":[],\"info\":[]}\n", "");
+}
+
 /* a set-user-ID copy of the command run by another user: the caller's
  * environment does not choose its root (secure_getenv), as it would for a
  * plain run */
@@ -1083,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_activate_vm),
         cmocka_unit_test(test_audit_status),
         cmocka_unit_test(test_setuid_ignores_environment),
+        cmocka_unit_test(test_sysfs_fifo),
         cmocka_unit_test(test_secret_hidden),
         cmocka_unit_test(test_rbd_argv_injection),
         cmocka_unit_test(test_tables_escape),
