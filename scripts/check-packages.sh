@@ -85,7 +85,9 @@ else
   check "bash completion: commands, storage IDs, volume IDs" bash -c '
     source "$1/usr/share/bash-completion/completions/pvestorage"
     export PATH="$1/usr/bin:$PATH"
-    comp() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _pvestorage; echo "${COMPREPLY[*]}"; }
+    # as bash calls it: the line and the cursor (the completion splits the
+    # line itself; bash breaks words at COMP_WORDBREAKS, ":" among them)
+    comp() { COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); _pvestorage; echo "${COMPREPLY[*]}"; }
     [ "$(comp pvestorage ma)" = "map mapped" ] || { echo "commands: $(comp pvestorage ma)"; exit 1; }
     [ "$(comp pvestorage --config "$2/storage.cfg" activate st)" = "store:" ] || { echo "storages: $(comp pvestorage --config "$2/storage.cfg" activate st)"; exit 1; }
     got=$(comp pvestorage --config "$2/storage.cfg" activate store:)
