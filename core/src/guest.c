@@ -15,18 +15,20 @@
 
 /* ---- vmconfig_apply_pending, on the configuration in memory ---- */
 
-/* parse_pending_delete: [,;] and spaces separate, "!KEY" forces (the key
- * -> 1 when forced; the last of a key given twice wins) */
+static int add_delete(const char *entry, void *keys)
+{
+    return json_object_set_new_nocheck(keys, entry + (entry[0] == '!'), json_integer(entry[0] == '!')) ? PVS_ENOMEM
+                                                                                                        : 0;
+}
+
+/* parse_pending_delete: split_list's separators, "!KEY" forces (the key
+ * -> 1 when forced; the last of a key given twice wins); a false value
+ * ("" or "0", as Perl's "return {} if !$data") deletes nothing */
 static json_t *pending_deletes(const char *data)
 {
     json_t *keys = json_object();
-    char *copy = data ? strdup(data) : NULL, *save = NULL;
-    for (char *c = copy; c && *c; c++)
-        if (*c == ',' || *c == ';' || *c == '\f' || *c == '\v' || *c == '\r')
-            *c = ' ';
-    for (char *e = copy ? strtok_r(copy, " \t\n", &save) : NULL; keys && e; e = strtok_r(NULL, " \t\n", &save))
-        json_object_set_new_nocheck(keys, e + (e[0] == '!'), json_integer(e[0] == '!'));
-    free(copy);
+    if (keys && data && *data && strcmp(data, "0") != 0)
+        pvs_split_list(data, add_delete, keys);
     return keys;
 }
 
@@ -68,14 +70,8 @@ typedef struct vm_apply {
     const json_t *cfg;
     json_t *conf, *warnings, *set, *deleted;
     int cloudinit;   /* the [special:cloudinit] section is still there */
+    json_t *start_ostype;   /* out: the ostype the next start runs with (a new reference, or NULL) */
 } vm_apply;
-
-static void apply_warn(vm_apply *a, const char *fmt, const char *x, const char *y)
-{
-    char *m = pvs_asprintf(fmt, x, y);
-    json_array_append_new(a->warnings, pvs_json_bytes(m));
-    free(m);
-}
 
 /* is_volume_in_use's scan of one section: another drive (no cdrom) with
  * that very volume (qemu-server also compares their storage paths) */
@@ -104,7 +100,7 @@ static int owns(vm_apply *a, const char *volid)
     pvs_error e = PVS_ERROR_INIT;
     int rc = a->cfg ? pvs_path_info(a->call, a->cfg, volid, NULL, &path, &owner, &vtype, &e) : 1;
     if (rc < 0)
-        apply_warn(a, "ownership of volume '%s' could not be determined: %s", volid,
+        pvs_vmconf_warn(a->warnings, "ownership of volume '%s' could not be determined: %s", volid,
                    e.message ? e.message : "unknown error\n");
     int own = !rc && owner && strtoll(owner, NULL, 10) == a->vmid;
     pvs_error_clear(&e);
@@ -129,7 +125,7 @@ static void register_unused(vm_apply *a, const char *key)
         if (pvs_storage_config(a->cfg, storeid, NULL))
             owns(a, file);
         else
-            apply_warn(a, "storage '%s' no longer exists, volume '%s' will be removed from config\n", storeid, file);
+            pvs_vmconf_warn(a->warnings, "storage '%s' no longer exists, volume '%s' will be removed from config\n", storeid, file);
     }
     free(storeid);
     free(file);
@@ -154,7 +150,7 @@ static int deallocate_refused(vm_apply *a, const char *key)
     for (size_t i = 0; names && (name = names[i]) && !used; i++)
         used = uses_volume(json_object_get(a->c->snapshots, name), NULL, file, a->warnings);
     if (used)
-        apply_warn(a, "unable to apply pending change %s : unable to delete '%s' - volume is still in use "
+        pvs_vmconf_warn(a->warnings, "unable to apply pending change %s : unable to delete '%s' - volume is still in use "
                       "(snapshot?)\n", key, file);
     free(names);
     free(file);
@@ -171,7 +167,7 @@ static void apply_deletes(vm_apply *a)
     for (size_t i = 0; keys && keys[i]; i++) {
         int forced = json_integer_value(json_object_get(dels, keys[i])) != 0;
         if (strncmp(keys[i], "unused", 6) == 0) {
-            apply_warn(a, "unable to apply pending change %s : internal error%s", keys[i], "\n");
+            pvs_vmconf_warn(a->warnings, "unable to apply pending change %s : internal error%s", keys[i], "\n");
             continue;
         }
         if (forced && deallocate_refused(a, keys[i]))
@@ -250,6 +246,8 @@ static json_t *vm_result(pvs_vmconf *c, vm_apply *a, int flags)
 {
     int resume = resumes(c->main), has = c->pending && json_object_size(c->pending) > 0;
     int apply = has && !resume && !(flags & PVS_GUEST_CURRENT);
+    if (!apply)
+        a->cfg = NULL;   /* only said, not applied: no plugin (nor cluster) is asked about owners */
     a->c = c;
     a->cloudinit = c->cloudinit;
     a->conf = json_deep_copy(c->main);
@@ -265,6 +263,7 @@ static json_t *vm_result(pvs_vmconf *c, vm_apply *a, int flags)
     if (apply)
         json_array_extend(c->warnings, a->warnings);
     const json_t *conf = apply ? a->conf : c->main;
+    a->start_ostype = json_incref(json_object_get(has && !resume ? a->conf : c->main, "ostype"));
     json_t *vols = ok ? vm_volumes(conf, c->warnings) : NULL;
     json_t *out = vols ? json_pack("{s:O?, s:o, s:b, s:o, s:O}", "ostype", json_object_get(conf, "ostype"),
                                    "volumes", vols, "resume", resume, "pending",
@@ -292,14 +291,18 @@ static int vm_parse(const char *text, size_t len, vm_apply *a, int flags, json_t
 int pvs_vm_config_parse(const char *text, size_t len, long long vmid, int flags, json_t **out, pvs_error *err)
 {
     vm_apply a = { .vmid = vmid };
-    return vm_parse(text, len, &a, flags, out, err);
+    int rc = vm_parse(text, len, &a, flags, out, err);
+    json_decref(a.start_ostype);
+    return rc;
 }
 
 int pvs_vm_config_parse_in(pvs_ctx *call, const json_t *cfg, const char *text, size_t len, long long vmid, int flags,
                            json_t **out, pvs_error *err)
 {
     vm_apply a = { .vmid = vmid, .call = call, .cfg = cfg };
-    return vm_parse(text, len, &a, flags, out, err);
+    int rc = vm_parse(text, len, &a, flags, out, err);
+    json_decref(a.start_ostype);
+    return rc;
 }
 
 static char *read_conf(pvs_ctx *ctx, long long vmid, size_t *len, pvs_error *err)
@@ -356,20 +359,15 @@ int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error 
 int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **out, int *windows, pvs_error *err)
 {
     size_t len;
-    json_t *start = NULL;
+    vm_apply a = { .vmid = vmid };
     char *text = read_conf(call, vmid, &len, err);
-    int rc = !text ? (err ? err->code : PVS_EIO) : pvs_vm_config_parse(text, len, vmid, PVS_GUEST_CURRENT, out, err);
+    int rc = !text ? (err ? err->code : PVS_EIO) : vm_parse(text, len, &a, PVS_GUEST_CURRENT, out, err);
     if (!rc)
         give_warnings(call, *out);
     /* stopped: its next start applies the pending changes (their ostype) */
-    if (!rc && !running)
-        rc = pvs_vm_config_parse(text, len, vmid, 0, &start, err);
-    *windows = !rc && pvs_guest_is_windows(json_string_value(json_object_get(start ? start : *out, "ostype")));
-    if (rc) {
-        json_decref(*out);
-        *out = NULL;
-    }
-    json_decref(start);
+    const json_t *ostype = running || rc ? json_object_get(rc ? NULL : *out, "ostype") : a.start_ostype;
+    *windows = !rc && pvs_guest_is_windows(json_string_value(ostype));
+    json_decref(a.start_ostype);
     free(text);
     return rc;
 }

@@ -32,6 +32,9 @@ int pvs_vmconf_is_drive(const char *key);
  * (parse_drive's own rules; their warnings are appended to warnings).
  * *cdrom (when not NULL) tells drive_is_cdrom: media=cdrom. */
 char *pvs_vmconf_volume_file(const char *key, const char *value, int *cdrom, json_t *warnings);
+/* Append a warning, fmt with the strings a and b, to warnings (nothing
+ * when memory runs out). */
+void pvs_vmconf_warn(json_t *warnings, const char *fmt, const char *a, const char *b);
 /* drive_is_cloudinit, by the drive's file */
 int pvs_vmconf_is_cloudinit(const char *file);
 

@@ -382,7 +382,7 @@ static int drive_value_check(int kind, const char *value, strbuf *why)
 
 /* ---- parse_drive's own rules (after the property string) ---- */
 
-static void warn_into(json_t *warnings, const char *fmt, const char *a, const char *b)
+void pvs_vmconf_warn(json_t *warnings, const char *fmt, const char *a, const char *b)
 {
     char *m = pvs_asprintf(fmt, a, b);
     if (m)
@@ -409,13 +409,13 @@ static int drive_rules(const char *key, json_t *res, json_t *warnings)
         if (json_object_del(res, bps[i]) != 0)
             continue;
         if (json_object_get(res, m))
-            warn_into(warnings, "both %s and %s specified\n", bps[i], m), error++;
+            pvs_vmconf_warn(warnings, "both %s and %s specified\n", bps[i], m), error++;
         else
             json_object_set_new(res, m, json_string("0.000"));
     }
     for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
         if (perl_true(json_object_get(res, needs[i][0])) && !perl_true(json_object_get(res, needs[i][1])))
-            warn_into(warnings, "%s requires %s\n", needs[i][0], needs[i][1]), error++;
+            pvs_vmconf_warn(warnings, "%s requires %s\n", needs[i][0], needs[i][1]), error++;
     static const char *const exclusive[][2] = {
         { "mbps_rd", "mbps" }, { "mbps_wr", "mbps" }, { "iops_rd", "iops" }, { "iops_wr", "iops" },
     };
