@@ -521,8 +521,8 @@ int pvs_storage_status(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error 
  * "warnings": [...] } and, for kernel RBD, "options_before" and
  * "options_after" (the kernel's map options, null when not mapped) and
  * "commands" (each rbd argv run).  action is activated, mapped,
- * already-mapped, remapped, remap-skipped-unsafe, remap-failed,
- * options-unknown, not-implemented, skipped-dry-run, failed (then "error"
+ * already-mapped, remapped, remap-skipped-unsafe, remap-failed (then "error"
+ * has the unmap's message), remap-skipped-deadline, options-unknown, not-implemented, skipped-dry-run, failed (then "error"
  * has the message), or what a plugin reported (pvs_report_action).  With
  * PVS_DRY_RUN every read is done and nothing is changed -- no map, unmap,
  * feature update, mkdir or lock file -- and the records say what the real

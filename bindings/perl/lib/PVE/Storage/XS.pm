@@ -265,7 +265,7 @@ C<storage 'ID' has type 'TYPE', for which no plugin is registered (a plugin can 
 The same calls, returning what was done to each volume: an array of hashes,
 one per volume reached in the list's order, with C<volid>, C<path>,
 C<action> (C<activated>, C<mapped>, C<already-mapped>, C<remapped>,
-C<remap-skipped-unsafe>, C<remap-failed>, C<options-unknown>,
+C<remap-skipped-unsafe>, C<remap-failed>, C<remap-skipped-deadline>, C<options-unknown>,
 C<not-implemented>, C<skipped-dry-run>, C<failed>), the volume's
 C<warnings>, and for kernel RBD C<options_before>, C<options_after> and
 C<commands> (each rbd argv). With C<dry_run> every read is done and nothing
