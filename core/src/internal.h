@@ -204,9 +204,6 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
  * group of its own, which is killed whole on timeout. */
 int pvs_run_call(pvs_ctx *call, const char *const *argv, pvs_run_result *res, pvs_error *err);
 void pvs_run_result_clear(pvs_run_result *res);
-/* "cmd arg arg" for messages: pvs_shell_quote_argv, so a message names a
- * command as a person can paste it. */
-char *pvs_argv_string(const char *const *argv);
 
 /* Run fn(arg) in a forked child with a timeout: returns 1 if it returned
  * true, 0 if false, -1 on timeout or failure (Proxmox's

@@ -82,11 +82,6 @@ static void kill_and_reap(pvs_ctx *ctx, pid_t pid)
     reap_later(ctx, pid);
 }
 
-char *pvs_argv_string(const char *const *argv)
-{
-    return pvs_shell_quote_argv(argv);   /* the one quoting of a command line for a person (quote.c) */
-}
-
 static void close_pair(int p[2])
 {
     if (p[0] >= 0)

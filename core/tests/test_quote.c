@@ -65,18 +65,6 @@ static void test_round_trip(void **state)
 }
 
 /* the core's own messages name commands with the same helper */
-static void test_messages_use_it(void **state)
-{
-    (void)state;
-    const char *argv[] = { "/usr/bin/rbd", "map", "vm-1-disk-0\x1b[2J\n;x", NULL };
-    char *a = pvs_argv_string(argv), *b = pvs_shell_quote_argv(argv);
-    assert_non_null(a);
-    assert_string_equal(a, b);
-    assert_ascii_line(a);
-    free(a);
-    free(b);
-}
-
 /* a name for a terminal: escapes as ls -b shows them, NUL bytes too */
 static void test_visible_text(void **state)
 {
@@ -111,7 +99,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_messages_use_it),
         cmocka_unit_test(test_visible_text),
         cmocka_unit_test(test_utf8_char_len),
     };

@@ -127,15 +127,6 @@ static void test_large_output(void **state)
     pvs_run_result_clear(&r);
 }
 
-static void test_argv_string(void **state)
-{
-    (void)state;
-    const char *argv[] = { "/usr/bin/rbd", "-p", "rbd", "map", "vm-1 x", "it's", NULL };
-    char *s = pvs_argv_string(argv);
-    assert_string_equal(s, "/usr/bin/rbd -p rbd map 'vm-1 x' 'it'\\''s'");
-    free(s);
-}
-
 static int slow_check(const char *arg)
 {
     (void)arg;
@@ -191,7 +182,6 @@ int main(void)
         cmocka_unit_test(test_timeout_kills_the_group),
         cmocka_unit_test(test_lingering_process),
         cmocka_unit_test(test_large_output),
-        cmocka_unit_test(test_argv_string),
         cmocka_unit_test(test_fork_check),
         cmocka_unit_test(test_fork_check_call_deadline),
     };

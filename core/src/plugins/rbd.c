@@ -399,7 +399,7 @@ static int run_rbd(pvs_ctx *ctx, rbd_opts *o, const char *const *argv, const cha
         return 0;
     }
     char *last, *line = stderr_lines(r.err, &last);
-    char *cmd = pvs_argv_string(argv);
+    char *cmd = pvs_shell_quote_argv(argv);   /* named as a person can paste it */
     if (r.timed_out)   /* our deadline: upstream's run has none */
         rc = pvs_fail(err, PVS_ETIMEDOUT, "%s: command '%s' failed: got timeout\n", errmsg, cmd ? cmd : argv[0]);
     else if (line || last)
