@@ -158,6 +158,17 @@ def test_volume_ids(bash, node, where):
     assert words[-2:] == ["map", "store:100/vm-100-disk-1.raw"]
 
 
+def test_root_under_home(bash, node):
+    """`--root ~/DIR` (the shell expands ~ only when it runs the line): the
+    completion finds the storages and asks the command for the volumes there
+    too (it once expanded ~ for the one and not the other)."""
+    os.symlink(node["root"], os.path.join(node["cwd"], "node"))   # HOME is cwd
+    bash.send(b"pvestorage --root ~/node activate store:\t\t")
+    out = bash.expect(re.compile(re.escape(PROMPT) + rb"[^\r\n]* activate store:"))
+    names = ["100/vm-100-disk-0.raw", "100/vm-100-disk-1.raw", "100/" + HOSTILE, "iso/x.iso"]
+    assert listing(out) == sorted(names if bash.colon_breaks else ["store:" + n for n in names])
+
+
 def test_hint_values(bash):
     """`--hint guest-is-windows=<TAB><TAB>` offers the values (bash breaks
     the word at '=' by default), and a hint's name completes."""
