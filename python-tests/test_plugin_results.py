@@ -105,7 +105,7 @@ R = f"storage plugin {MOD}.Answers"
     (lambda v: ("images", v, "100", None, None, None, Thing()), "returned a value of type Thing as its format"),
     (lambda v: ("images", v, "abc", None, None, None, "raw"), "returned vmid 'abc', which is not a guest ID"),
     (lambda v: ("images", v, -1, None, None, None, "raw"), "returned vmid '-1', which is not a guest ID"),
-    (lambda v: ("images", "x\0y", "100", None, None, None, "raw"), "returned a str with a NUL byte as its name"),
+    (lambda v: ("images", "x\0y", "100", None, None, None, "raw"), "returned a name with a NUL byte"),
     (lambda v: "images", "returned a value of type str, not a tuple"),
 ])
 def test_parse_volname_results(answer, result, message):

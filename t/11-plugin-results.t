@@ -86,6 +86,8 @@ my @cases = (
      "$P returned an object of class My::Thing as its format\n"],
     ['a vmid that is no guest ID', sub { return ('images', 'x', 'abc', undef, undef, undef, 'raw') },
      "$P returned vmid 'abc', which is not a guest ID\n"],
+    ['a NUL byte in the name', sub { return ('images', "x\0y", 100, undef, undef, undef, 'raw') },
+     "$P returned a name with a NUL byte\n"],   # the Python binding's words too
     ['a format whose "" dies', sub { return ('images', 'x', 100, undef, undef, undef, My::BadString->new) },
      "$P returned an object of class My::BadString as its format, and making it text died: stringification boom\n"],
 );

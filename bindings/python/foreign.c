@@ -131,7 +131,7 @@ static int result_text(const site *at, PyObject *value, int ints, const char *fi
         return bad_result(at, value, as, err);
     if (!(*out = utf8_copy(value)))
         return pvs_plugin_fail(err, PVS_EPLUGIN, &at->pp->table, at->method, at->arg,
-                               "returned a str with a NUL byte as its %s", field);
+                               "returned a %s with a NUL byte", field);   /* the Perl binding's words */
     return 0;
 }
 
