@@ -169,7 +169,7 @@ static int check_keyfile(const char *path, pvs_error *err)
 
 /* An external cluster without its own ceph.conf gets one naming its keyring,
  * as upstream's ceph_create_configuration writes it.  Only a call that runs
- * the rbd command writes it (rbd_run_prepare), right before its first
+ * the rbd command writes it (run_rbd), right before its first
  * command, and, as upstream, the calls after it use it: reading (a dry run,
  * status, list, audit) changes nothing on disk. */
 static int create_conf(const char *conf, const char *keyring, pvs_error *err)
@@ -199,8 +199,7 @@ static int monitors(const char *storeid, const char *monhost, rbd_opts *o, pvs_e
 
 /* Which ceph.conf: the managed cluster's, or an external one's own (or the
  * one to write before the first rbd command: o->conf_to_write) */
-static int cluster_conf(pvs_ctx *ctx, const char *storeid, const char *monhost, const char *keyfile,
-                        rbd_opts *o, pvs_error *err)
+static int cluster_conf(pvs_ctx *ctx, const char *storeid, const char *monhost, rbd_opts *o, pvs_error *err)
 {
     char *custom = pvs_asprintf("/etc/pve/priv/ceph/%s.conf", storeid);
     char *path = custom ? pvs_host_path(ctx, custom) : NULL;
@@ -215,7 +214,7 @@ static int cluster_conf(pvs_ctx *ctx, const char *storeid, const char *monhost, 
     } else if (!rc && exists(path)) {
         o->conf = path;
         path = NULL;
-    } else if (!rc && exists(keyfile)) {
+    } else if (!rc && o->keyring) {
         o->conf_to_write = path;
         path = NULL;
     }
@@ -254,15 +253,15 @@ int rbd_opts_get(pvs_ctx *ctx, const char *storeid, const json_t *scfg, rbd_opts
     int rc = !keyfile || !o->pool || !o->user || (ns && *ns && !o->namespace_) ? pvs_oom(err) : 0;
     if (!rc)
         rc = check_keyfile(keyfile, err);
-    if (!rc)
-        rc = cluster_conf(ctx, storeid, monhost, keyfile, o, err);
-    if (!rc && monhost)
-        rc = monitors(storeid, monhost, o, err);
     if (!rc && exists(keyfile)) {
         o->keyring = keyfile;
         keyfile = NULL;
     }
     free(keyfile);
+    if (!rc)
+        rc = cluster_conf(ctx, storeid, monhost, o, err);
+    if (!rc && monhost)
+        rc = monitors(storeid, monhost, o, err);
     o->auth = o->keyring ? "cephx" : "none";
     if (rc)
         rbd_opts_clear(o);
@@ -380,7 +379,7 @@ static int run_rbd(pvs_ctx *ctx, rbd_opts *o, const char *const *argv, const cha
     if (pvs_dry_run(ctx))
         return 0;                    /* ... or would run */
     int rc = 0;
-    if (o->conf_to_write && (rc = create_conf(o->conf_to_write, o->keyring ? o->keyring : "", err)))
+    if (o->conf_to_write && (rc = create_conf(o->conf_to_write, o->keyring, err)))
         return rc;
     free(o->conf_to_write);          /* once per call */
     o->conf_to_write = NULL;
