@@ -1350,26 +1350,40 @@ static perl_plugin *perl_plugin_copy(pTHX_ const perl_plugin *from)
 
 /* A new thread's state from its parent's (parent: the parent's my_cxt_t,
  * read while the parent waits in threads->create). */
+/* the parent's classes into the new context, oldest first as they were
+ * registered (the list holds the newest first); those that cannot be
+ * carried over (memory) are named in lost */
+static void inherit_plugins(pTHX_ my_cxt_t *cxt, const perl_plugin *from, SV *lost)
+{
+    if (!from)
+        return;
+    inherit_plugins(aTHX_ cxt, from->next, lost);
+    perl_plugin *pp = perl_plugin_copy(aTHX_ from);
+    if (!pp)
+        sv_catpvf(lost, " %s", from->name);
+    else if (enter_plugin(aTHX_ cxt, pp, NULL))
+        free_perl_plugin(aTHX_ pp);   /* (it registered there; it can here) */
+}
+
 static void inherit_cxt(pTHX_ my_cxt_t *cxt, const my_cxt_t *parent)
 {
     const char *const *names = pvs_ctx_setting_names();
     size_t n = 0;
-    const char *values[16];
-    for (; names[n] && n < 16; n++)
-        values[n] = pvs_ctx_get(parent->ctx, names[n]);
-    pvs_ctx_configure(cxt->ctx, names, values, n, NULL);   /* valid values: they are in force there */
-    size_t count = 0;
-    for (const perl_plugin *p = parent->plugins; p; p = p->next)
-        count++;
-    for (size_t k = count; k-- > 0;) {   /* oldest first, as they were registered */
-        const perl_plugin *from = parent->plugins;
-        for (size_t i = 0; i < k; i++)
-            from = from->next;
-        perl_plugin *pp = perl_plugin_copy(aTHX_ from);
-        if (pp && enter_plugin(aTHX_ cxt, pp, NULL))
-            free_perl_plugin(aTHX_ pp);   /* (it registered there; it can here) */
-    }
+    while (names[n])
+        n++;
+    const char **values = calloc(n ? n : 1, sizeof *values);
+    int settings = values != NULL;
+    for (size_t i = 0; values && i < n; i++)
+        values[i] = pvs_ctx_get(parent->ctx, names[i]);
+    if (values)   /* valid values: they are in force there */
+        pvs_ctx_configure(cxt->ctx, names, values, n, NULL);
+    free(values);
+    SV *lost = sv_2mortal(newSVpvs(""));
+    inherit_plugins(aTHX_ cxt, parent->plugins, lost);
     av_clear(cxt->warnings);   /* an older API's warning was given in the parent */
+    if (!settings || SvCUR(lost))   /* said at the thread's first call */
+        av_push(cxt->warnings, newSVpvf("PVE::Storage::XS: out of memory: the new thread lacks%s%s\n",
+                                        settings ? "" : " the parent's settings", SvPV_nolen(lost)));
 }
 
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
