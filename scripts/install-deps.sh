@@ -14,6 +14,7 @@ PACKAGES=(
   python3-pip python3-setuptools python3-wheel
   debhelper dh-python lintian
   bash-completion
+  qemu-system-x86 busybox-static cpio udev kmod
 )
 
 missing=()
@@ -23,8 +24,14 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+guest() {  # the test guest's kernel: downloaded and unpacked, never installed
+  bash "$(dirname "$0")/test-guest.sh" prepare ||
+    echo "install-deps: WARNING: no test guest kernel; the real-kernel tests will be skipped" >&2
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  guest
   exit 0
 fi
 
@@ -35,3 +42,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"
+guest

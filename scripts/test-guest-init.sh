@@ -36,6 +36,7 @@ udevadm settle -t 30
 modprobe rbd
 udevadm settle -t 10
 set +x
+touch /run/pvestorage-test-guest
 uname -r >"$share/.ready" && mv "$share/.ready" "$share/ready"
 
 # the command loop: cmd-N.sh -> out-N, err-N, rc-N (each in its own session)

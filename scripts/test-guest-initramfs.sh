@@ -11,7 +11,7 @@ mount -t devtmpfs devtmpfs /dev
 for m in $(cat /modules.list); do insmod "/mods/$m" || echo "initramfs: insmod $m failed"; done
 share=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^pvs\.share=//p')
 opts=trans=virtio,version=9p2000.L,msize=524288
-mount -t 9p -o "$opts,ro,cache=mmap" hostroot /host || { echo "initramfs: no host root"; poweroff -f; }
+mount -t 9p -o "$opts,ro,cache=loose" hostroot /host || { echo "initramfs: no host root"; poweroff -f; }
 mount -t tmpfs -o size=60% tmpfs /rw
 mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work /newroot ||

@@ -19,7 +19,9 @@
 # through QEMU's user networking (lo down, eth0 10.0.2.15/32, two routes,
 # route_localnet=1).  udev runs with the host's rules, Ceph's among them,
 # and with the rule files named in PVS_GUEST_UDEV_RULES (colon list).
-# Nothing on the host changes: no module, no interface, no package.
+# The guest sees the host's files as they were when it booted (9p with
+# cache=loose: library loading is the cost under TCG); restart it after a
+# rebuild.  Nothing on the host changes: no module, no interface, no package.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${PVS_GUEST_CACHE:-/var/cache/pvestorage-test-guest}
@@ -100,7 +102,7 @@ start() {
   printf '%s\n' "SHARE='$dir/share'" "MODULES='$CACHE/$v/root/lib/modules'" "RULES='$rules'" \
     "INIT='$ROOT/scripts/test-guest-init.sh'" >"$dir/share/boot.env"
   local t0=$SECONDS
-  qemu-system-x86_64 -accel tcg -cpu max -smp 1 -m "${PVS_GUEST_MEMORY:-2048}" \
+  qemu-system-x86_64 -accel tcg -cpu max -smp "${PVS_GUEST_CPUS:-2}" -m "${PVS_GUEST_MEMORY:-2048}" \
     -kernel "$CACHE/$v/root/boot/vmlinuz-$v" -initrd "$CACHE/$v/initrd" \
     -append "console=ttyS0 panic=-1 quiet pvs.share=$dir/share" -no-reboot \
     -virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap" \

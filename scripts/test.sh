@@ -94,7 +94,7 @@ count "packages" "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -
 if [ -d python-tests ]; then
   echo "== Python tests (pytest)"
   PYTHONPATH="$ROOT/build/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
-    /usr/bin/python3 -m pytest -q -p no:cacheprovider python-tests 2>&1 | tee "$LOG/pytest.log"
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider --ignore=python-tests/kernel python-tests 2>&1 | tee "$LOG/pytest.log"
   rc=${PIPESTATUS[0]}
   [ "$rc" -eq 5 ] && { echo "pytest collected no tests"; rc=1; }
   line=$(grep -E "^[0-9]+ (passed|failed)|[0-9]+ passed" "$LOG/pytest.log" | tail -1)
@@ -103,6 +103,15 @@ if [ -d python-tests ]; then
   e=$(echo "$line" | grep -oE "[0-9]+ errors?" | grep -oE "[0-9]+")
   count "Python tests" "${p:-0}" $(( ${f:-0} + ${e:-0} )) "$rc"
 fi
+
+# the krbd tests on Linux's own rbd driver: Debian's stock kernel in the test
+# guest (QEMU), with udev and the real rbd command; counted on their own
+echo "== real-kernel tests (the test guest)"
+bash scripts/test-kernel.sh 2>&1 | tee "$LOG/kernel.log"
+rc=${PIPESTATUS[0]}
+line=$(grep -E "^[0-9]+ passed, [0-9]+ failed$" "$LOG/kernel.log" | tail -1)
+count "real-kernel tests" "$(echo "$line" | cut -d' ' -f1)" "$(echo "$line" | cut -d' ' -f3)" "$rc"
+grep -q "^SKIPPED: " "$LOG/kernel.log" && kernel_skipped=$(grep "^SKIPPED: " "$LOG/kernel.log")
 
 # the bindings' suites again under valgrind: no definite leak and no memory
 # error through our code (a few minutes; PVS_SKIP_VALGRIND=1 leaves it out,
@@ -118,6 +127,7 @@ else
   done
 fi
 
+[ -n "${kernel_skipped:-}" ] && echo "real-kernel tests $kernel_skipped"
 if [ ${#suites_failed[@]} -gt 0 ]; then
   echo "failing suites: ${suites_failed[*]}"
 fi

@@ -41,7 +41,7 @@ for w in $which; do
     ;;
   python)
     PVS_UNDER_VALGRIND=1 PYTHONMALLOC=malloc PYTHONPATH=build/bindings/python "${VG[@]}" --log-file="$out/python-%p.log" \
-      /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not slow" python-tests >"$out/python.out" 2>&1 \
+      /usr/bin/python3 -m pytest -q -p no:cacheprovider -m "not slow" --ignore=python-tests/kernel python-tests >"$out/python.out" 2>&1 \
       || { echo "FAILED under valgrind: pytest"; tail -5 "$out/python.out"; bad=1; }
     check "Python suite" "$out"/python-*.log
     ;;

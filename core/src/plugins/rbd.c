@@ -668,6 +668,25 @@ static int remap_unmap(pvs_ctx *ctx, rbd_store *st, rbd_vol *rv, const char *vol
     return 0;   /* still mapped, as it was: upstream returns the path */
 }
 
+/* After a map: the path to return is the mapped block device.  Where no
+ * udev rule made the rbd-pve link (a host with neither Proxmox's rule nor
+ * ours), that is what path() finds instead: Ceph's own /dev/rbd link or
+ * the kernel's /dev/rbdN; a warning says why. */
+static void linked_device(pvs_ctx *ctx, const rbd_store *st, rbd_vol *rv)
+{
+    int id;
+    if (rbd_device_state(ctx, rv->dev, &id, NULL) == 1)
+        return;
+    char *dev = rbd_dev_path(ctx, &st->o, st->fsid, rv->name);
+    if (!dev || rbd_device_state(ctx, dev, &id, NULL) != 1) {
+        free(dev);
+        return;
+    }
+    pvs_warn(ctx, "no udev rule made '%s' (install pvestorage's or Proxmox's rule); using %s\n", rv->dev, dev);
+    free(rv->dev);
+    rv->dev = dev;
+}
+
 /* The changes for one volume, everything that can fail for it checked
  * first: the unmap of a remap comes right before the map that replaces it,
  * and nothing is written between the two (messages are held back). */
@@ -695,6 +714,8 @@ static int change_volume(pvs_ctx *ctx, const char *storeid, rbd_store *st, rbd_v
     if (!rc)
         rc = map_device(ctx, &st->o, rv, windows, err);
     pvs_release_messages(ctx);
+    if (!rc && !pvs_dry_run(ctx))
+        linked_device(ctx, st, rv);
     if (!rc) {
         report_options(ctx, rv, 1);
         pvs_report_done(ctx, unmapped ? "remapped" : "mapped", rv->dev);

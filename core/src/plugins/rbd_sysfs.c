@@ -243,6 +243,41 @@ static int old_path_usable(pvs_ctx *ctx, const char *old_path, const char *fsid)
     return ok;
 }
 
+/* 1 iff /sys/devices/rbd/ID/NAME holds exactly want ("" for an empty line). */
+static int sysfs_is(pvs_ctx *ctx, int id, const char *name, const char *want, int nocase)
+{
+    char *v = rbd_sysfs_line(ctx, id, name);
+    int same = v && (nocase ? strcasecmp(v, want) : strcmp(v, want)) == 0;
+    free(v);
+    return same;
+}
+
+/* The kernel's own answer where no udev link names a mapping (a host with
+ * neither Proxmox's rule nor ours): the lowest device whose sysfs says this
+ * cluster, pool, namespace, image and snapshot, as "/dev/rbdN", or NULL. */
+char *rbd_find_mapping(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name)
+{
+    const char *at = strchr(name, '@');
+    char *image = at ? strndup(name, (size_t)(at - name)) : strdup(name), *found = NULL;
+    size_t n = 0;
+    long long *ids = image && *fsid ? pvs_host_dir_numbers(ctx, "/sys/devices/rbd", "", 1 << 20, &n) : NULL;
+    for (size_t i = 0; i < n && !found; i++) {
+        int id = (int)ids[i], dev_id;
+        if (!(sysfs_is(ctx, id, "cluster_fsid", fsid, 1) && sysfs_is(ctx, id, "pool", o->pool, 0)
+              && sysfs_is(ctx, id, "pool_ns", o->namespace_ ? o->namespace_ : "", 0)
+              && sysfs_is(ctx, id, "name", image, 0) && sysfs_is(ctx, id, "current_snap", at ? at + 1 : "-", 0)))
+            continue;
+        char *dev = pvs_asprintf("/dev/rbd%d", id);
+        if (dev && rbd_device_state(ctx, dev, &dev_id, NULL) == 1 && dev_id == id)
+            found = dev;
+        else
+            free(dev);
+    }
+    free(ids);
+    free(image);
+    return found;
+}
+
 char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name)
 {
     char *rel = rbd_path(o, name);
@@ -254,14 +289,20 @@ char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char
     char *full_pve = pve_path ? pvs_host_path(ctx, pve_path) : NULL;
     char *full_old = old_path ? pvs_host_path(ctx, old_path) : NULL;
     struct stat st;
-    int use_old = full_pve && full_old && stat(full_pve, &st) != 0 && stat(full_old, &st) == 0
-                  && old_path_usable(ctx, old_path, fsid);
+    int no_pve = full_pve && stat(full_pve, &st) != 0;
+    int use_old = no_pve && full_old && stat(full_old, &st) == 0 && old_path_usable(ctx, old_path, fsid);
     free(full_pve);
     free(full_old);
     if (!full_pve || !full_old) {
         free(pve_path);
         free(old_path);
         return NULL;
+    }
+    char *kernel = no_pve && !use_old ? rbd_find_mapping(ctx, o, fsid, name) : NULL;
+    if (kernel) {   /* mapped, and no link says so */
+        free(pve_path);
+        free(old_path);
+        return kernel;
     }
     if (use_old) {
         free(pve_path);
