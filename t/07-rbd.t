@@ -10,6 +10,8 @@ use File::Path qw(make_path remove_tree);
 use File::Copy qw(copy);
 use Cwd qw(abs_path);
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use PVSTestCeph;
 use JSON::PP;
 use POSIX ();
 use Time::HiRes qw(time);
@@ -36,16 +38,7 @@ if (!$envfile || !-f $envfile) {
 }
 END { system('bash', "$top/scripts/ceph-fixture.sh", 'stop', $own_dir) if $own_dir; }
 
-my %ceph;
-open(my $efh, '<', $envfile) or die "$envfile: $!";
-while (<$efh>) {
-    chomp;
-    next if !/^(\w+)=(.*)$/;
-    my ($k, $v) = ($1, $2);
-    $v =~ s/^'|'$//g;
-    $ceph{$k} = $v;
-}
-close($efh);
+my %ceph = PVSTestCeph::read_env($envfile);
 
 my $root = tempdir(CLEANUP => 1);
 make_path("$root/etc/pve/priv/ceph");

@@ -7,6 +7,9 @@
 use strict;
 use warnings;
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PVSTestCeph;
 use File::Path qw(make_path);
 use File::Copy qw(copy);
 use POSIX ();
@@ -18,16 +21,7 @@ plan skip_all => 'SKIP: not in the test guest (/run/pvestorage-test-guest is abs
 plan skip_all => 'SKIP: this kernel has no rbd driver (/sys/bus/rbd is absent)' if !-d '/sys/bus/rbd';
 plan skip_all => 'SKIP: PVS_TEST_CEPH_ENV names no test cluster' if !$ENV{PVS_TEST_CEPH_ENV};
 
-my %ceph;
-open(my $efh, '<', $ENV{PVS_TEST_CEPH_ENV}) or die "$ENV{PVS_TEST_CEPH_ENV}: $!";
-while (<$efh>) {
-    chomp;
-    next if !/^(\w+)=(.*)$/;
-    my ($k, $v) = ($1, $2);
-    $v =~ s/^'|'$//g;
-    $ceph{$k} = $v;
-}
-close($efh);
+my %ceph = PVSTestCeph::read_env($ENV{PVS_TEST_CEPH_ENV});
 my $fsid = $ceph{CEPH_TEST_FSID};
 my @rbd = ('rbd', '-c', $ceph{CEPH_TEST_CONF}, '--keyring', $ceph{CEPH_TEST_KEYRING});
 

@@ -10,6 +10,8 @@ use Test::More;
 use File::Temp qw(tempdir);
 use Cwd qw(abs_path);
 use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PVSTestCeph;
 use POSIX ();
 
 plan skip_all => 'SKIP: not in the test guest (/run/pvestorage-test-guest is absent; scripts/test-kernel.sh runs this there)'
@@ -20,16 +22,7 @@ my $top = abs_path("$FindBin::Bin/../..");
 my $fake = $ENV{PVS_FAKE_RBD} // "$top/build/core/tests/fake-rbd";
 plan skip_all => "SKIP: $fake is not built (run scripts/build.sh)" if !-x $fake;
 
-my %ceph;
-open(my $efh, '<', $ENV{PVS_TEST_CEPH_ENV}) or die "$ENV{PVS_TEST_CEPH_ENV}: $!";
-while (<$efh>) {
-    chomp;
-    next if !/^(\w+)=(.*)$/;
-    my ($k, $v) = ($1, $2);
-    $v =~ s/^'|'$//g;
-    $ceph{$k} = $v;
-}
-close($efh);
+my %ceph = PVSTestCeph::read_env($ENV{PVS_TEST_CEPH_ENV});
 my $root = tempdir(CLEANUP => 1);
 my @conn = ('-c', $ceph{CEPH_TEST_CONF}, '--keyring', $ceph{CEPH_TEST_KEYRING}, '-p', 'rbd');
 
