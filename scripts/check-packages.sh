@@ -82,6 +82,13 @@ else
   check "the man page has JSON OUTPUT, FILES, ENVIRONMENT, EXIT STATUS" bash -c '
     page=$(zcat "$1/usr/share/man/man1/pvestorage.1.gz") &&
     for s in "JSON OUTPUT" FILES ENVIRONMENT "EXIT STATUS"; do grep -q "^\.SH $s" <<<"$page" || { echo "no $s"; exit 1; }; done' _ "$root"
+  check "the udev rule names the installed namer, which names a device" bash -c '
+    grep -q "PROGRAM=\"/usr/libexec/pvestorage/rbdnamer %k\", SYMLINK+=\"rbd-pve/%c\"" \
+      "$1/usr/lib/udev/rules.d/60-pvestorage-rbd.rules" &&
+    d=$(mktemp -d) && mkdir -p "$d/sys/devices/rbd/0" && cd "$d/sys/devices/rbd/0" &&
+    printf "f1\n" >cluster_fsid && printf "rbd\n" >pool && printf "\n" >pool_ns &&
+    printf "vm-1-disk-0\n" >name && printf -- "-\n" >current_snap &&
+    [ "$("$1/usr/libexec/pvestorage/rbdnamer" --root "$d" rbd0)" = "f1/rbd/vm-1-disk-0" ]' _ "$root"
   check "bash completion: commands, storage IDs, volume IDs" bash -c '
     source "$1/usr/share/bash-completion/completions/pvestorage"
     export PATH="$1/usr/bin:$PATH"
