@@ -502,3 +502,26 @@ def test_audit(node):
     assert res["needs_action"] == 0 and res["volumes"][0]["options"] == "name=admin,key=client.admin,rxbounce"
     (confdir / "300.conf").unlink()
     reset(n, "not mapped")
+
+
+def test_without_an_rbd_pve_link_the_mapped_device_is_returned(node, recwarn):
+    """A host where no udev rule makes /dev/rbd-pve links: map returns the
+    kernel's device and says why; the next calls find the mapping."""
+    n = node
+    reset(n, "not mapped")
+    volid = f"ceph:{n['image']}"
+    os.environ["FAKE_RBD_NO_PVE_LINK"] = "1"
+    try:
+        path = pvestorage.map_volume(n["cfg"], volid, hints={"guest-is-windows": True})
+    finally:
+        os.environ.pop("FAKE_RBD_NO_PVE_LINK", None)
+    assert path == "/dev/rbd0"
+    assert [str(w.message) for w in recwarn if w.category is pvestorage.StorageWarning] == [
+        f"no udev rule made '{n['dev']}' (install pvestorage's or Proxmox's rule); using /dev/rbd0"]
+    assert map_options(n) == "name=admin,key=client.admin,rxbounce"
+    assert pvestorage.path(n["cfg"], volid) == "/dev/rbd0"
+    [r] = pvestorage.map_volume_report(n["cfg"], volid, hints={"guest-is-windows": True})
+    assert r["action"] == "already-mapped" and r["path"] == "/dev/rbd0"
+    assert [c for c in take_log(n) if "map" in c] == [n["conn"] + ["map", n["image"], "--options", "rxbounce"]]
+    pvestorage.unmap_volume(n["cfg"], volid)
+    assert not os.path.exists(n["root"] / "sys/devices/rbd/0")

@@ -93,7 +93,6 @@ int rbd_change_features(pvs_ctx *ctx, const char *storeid, const rbd_opts *o, co
 
 /* Host path of the mapped device of IMAGE[@SNAP] (SPEC §5 rbd device paths). */
 char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name);
-char *rbd_find_mapping(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name);
 /* 1 and *id (N of /dev/rbdN) when host_path is the block node of the kernel
  * rbd device N; 0 when nothing is there; an error when something else is
  * there (not a block device, not an rbd device, an unresolvable link). */

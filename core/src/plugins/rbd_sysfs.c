@@ -229,20 +229,6 @@ int rbd_has_option(const char *options, const char *option)
     return 0;
 }
 
-/* A mapping made before /dev/rbd-pve existed: only when it belongs to this cluster. */
-static int old_path_usable(pvs_ctx *ctx, const char *old_path, const char *fsid)
-{
-    int id;
-    if (rbd_device_state(ctx, old_path, &id, NULL) != 1)
-        return 0;
-    char fsid_file[64];
-    snprintf(fsid_file, sizeof fsid_file, "/sys/devices/rbd/%d/cluster_fsid", id);
-    char *dev_fsid = read_first_line(ctx, fsid_file);
-    int ok = dev_fsid && strcasecmp(dev_fsid, fsid) == 0;
-    free(dev_fsid);
-    return ok;
-}
-
 /* 1 iff /sys/devices/rbd/ID/NAME holds exactly want ("" for an empty line). */
 static int sysfs_is(pvs_ctx *ctx, int id, const char *name, const char *want, int nocase)
 {
@@ -252,10 +238,17 @@ static int sysfs_is(pvs_ctx *ctx, int id, const char *name, const char *want, in
     return same;
 }
 
+/* A mapping made before /dev/rbd-pve existed: only when it belongs to this cluster. */
+static int old_path_usable(pvs_ctx *ctx, const char *old_path, const char *fsid)
+{
+    int id;
+    return rbd_device_state(ctx, old_path, &id, NULL) == 1 && sysfs_is(ctx, id, "cluster_fsid", fsid, 1);
+}
+
 /* The kernel's own answer where no udev link names a mapping (a host with
  * neither Proxmox's rule nor ours): the lowest device whose sysfs says this
  * cluster, pool, namespace, image and snapshot, as "/dev/rbdN", or NULL. */
-char *rbd_find_mapping(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name)
+static char *find_mapping(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char *name)
 {
     const char *at = strchr(name, '@');
     char *image = at ? strndup(name, (size_t)(at - name)) : strdup(name), *found = NULL;
@@ -298,7 +291,7 @@ char *rbd_dev_path(pvs_ctx *ctx, const rbd_opts *o, const char *fsid, const char
         free(old_path);
         return NULL;
     }
-    char *kernel = no_pve && !use_old ? rbd_find_mapping(ctx, o, fsid, name) : NULL;
+    char *kernel = no_pve && !use_old ? find_mapping(ctx, o, fsid, name) : NULL;
     if (kernel) {   /* mapped, and no link says so */
         free(pve_path);
         free(old_path);
