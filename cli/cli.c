@@ -39,7 +39,7 @@ static const char global_usage[] =
     "                  [--ceph-timeout SECONDS] [--kernel-version MAJOR.MINOR]\n"
     "                  [--json] [--quiet] COMMAND [ARGS]\n"
     "\n"
-    "Activate and map Proxmox VE storage volumes, with hints (storage API 13).\n"
+    "Activate and map Proxmox VE storage volumes, with hints (storage API 15).\n"
     "\n"
     "commands:\n";
 
@@ -347,6 +347,31 @@ static int cmd_path(cli *c, int argc, char **argv)
     return print_path(c, argv[0], 0);
 }
 
+/* The storage API's identity call: the plugin's identifier of the instance
+ * behind a storage alone on stdout (nothing when it has none). */
+static int cmd_identity(cli *c, int argc, char **argv)
+{
+    (void)argc;
+    char *type = NULL, *id = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = load_config(c, &err);
+    int rc = cfg ? pvs_get_identity(c->ctx, cfg, argv[0], &type, &id, &err) : -1;
+    json_decref(cfg);
+    if (rc)
+        return fail(c, &err);
+    if (c->json) {
+        json_t *o = json_pack("{s:o, s:o, s:o}", "storage", cli_string(argv[0]), "type", cli_string(type), "id",
+                              id ? cli_string(id) : json_null());
+        print_json(c, o);
+        json_decref(o);
+    } else if (id) {
+        puts(id);
+    }
+    free(type);
+    free(id);
+    return 0;
+}
+
 static int cmd_unmap(cli *c, int argc, char **argv)
 {
     (void)argc;
@@ -587,6 +612,10 @@ static const command commands[] = {
     { "unmap", "VOLID", 1, 1, 1, 0, "unmap a volume", "Unmap a volume.", EXITS_COMMON, cmd_unmap },
     { "path", "VOLID", 1, 1, 1, 0, "print the path of a volume",
       "Print the path of a volume alone on stdout.", EXITS_COMMON, cmd_path },
+    { "identity", "STORAGE", 1, 1, 0, 0, "the identifier of the instance behind a storage",
+      "Print the identifier of the storage instance behind STORAGE, as its plugin's\n"
+      "get_identity tells it (storage API 14); nothing when it has none.  A plugin\n"
+      "without get_identity fails, as upstream's base plugin does.", EXITS_COMMON, cmd_identity },
     { "status", "", 0, 0, 0, 0, "each storage: type, enabled, active, content",
       "Each storage: type, enabled, active (reachable now), content. Reads only.", EXITS_COMMON, cmd_status },
     { "list", "STORAGE", 1, 1, 0, 0, "the volumes on a storage",

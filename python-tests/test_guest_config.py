@@ -19,7 +19,7 @@ def _record(self, storeid, scfg, volname, snapname=None, cache=None, hints=None)
 # A storage whose plugin records the volumes it activates with their hints
 # (a type no other test registers: the registry is per process).
 GuestRecorder = type("GuestRecorder", (), {
-    "type": "pyguestrec", "api": 13,
+    "type": "pyguestrec", "api": 15,
     "plugindata": {"content": [{"images": 1}, {"images": 1}]},
     "options": {"content": {"optional": 1}},
     "parse_volname": lambda self, volname: ("images", volname, "100", None, None, None, "raw"),

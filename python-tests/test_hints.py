@@ -171,8 +171,8 @@ def test_is_hint_supported():
 
 
 def test_tables():
-    assert pvestorage.APIVER == 13
-    assert pvestorage.APIAGE == 4
+    assert pvestorage.APIVER == 15
+    assert pvestorage.APIAGE == 6
     assert pvestorage.HINTS_PROPERTIES == {
         GW: {"type": "boolean", "optional": 1,
              "description": "true if the volume belongs to a Windows VM guest"},

@@ -18,7 +18,7 @@ def test_public_names_are_re_exported():
         assert name in pvestorage.__all__
         assert getattr(pvestorage, name) is getattr(pvestorage._pvestorage, name)
     assert not [n for n in pvestorage.__all__ if n.startswith("_")]
-    assert pvestorage.APIVER == 13
+    assert pvestorage.APIVER == 15
 
 
 def test_exceptions_name_the_package():

@@ -20,10 +20,10 @@ WIN = {"guest-is-windows": True, "plugin-may-deactivate-volume": False}
 
 
 class Custom:
-    """A third-party plugin: its own properties, api 13, what it is given recorded."""
+    """A third-party plugin: its own properties, api 15, what it is given recorded."""
 
     type = "pycustom"
-    api = 13
+    api = 15
     plugindata = {"content": [{"images": 1, "rootdir": 1, "none": 1}, {"images": 1}]}
     properties = {
         "py-server": {"type": "string", "format": "pve-storage-server", "description": "where"},
@@ -60,6 +60,12 @@ class Custom:
         self.calls.append(f"map_volume {storeid}:{volname} hints={sorted(hints or {})}")
         return f"/dev/pycustom-mapped/{volname}"
 
+    def get_identity(self, scfg, storeid):
+        # API 14, upstream's argument order: (scfg, storeid)
+        if "py-level" not in scfg:
+            raise LookupError(f"pycustom: {storeid} has no array")
+        return f"array-{scfg['py-server']}-{storeid}"
+
 
 @pytest.fixture(scope="module")
 def cfg(tmp_path_factory):
@@ -68,7 +74,7 @@ def cfg(tmp_path_factory):
     (d / "d1/template/iso/x.iso").write_bytes(b"")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        pvestorage.register_plugin(Custom)   # api 13: no warning
+        pvestorage.register_plugin(Custom)   # api 15: no warning
     return pvestorage.parse_config(
         "pycustom: fast\n\tpy-server 192.0.2.9\n\tpy-level 2\n\n"
         f"dir: d1\n\tpath {d}/d1\n\tcontent iso,images\n"), d
@@ -187,8 +193,10 @@ def test_a_warning_filter_that_raises_stops_the_call(cfg):
 
 
 @pytest.mark.parametrize("api,error,warning", [
-    (11, None, 'Plugin "test_plugins.Old11" is implementing an older storage API, an upgrade is recommended'),
-    (14, "implements an API version newer than current (14 > 13)", None),
+    (15, None, None),
+    (14, None, 'Plugin "test_plugins.Old14" is implementing an older storage API, an upgrade is recommended'),
+    (9, None, 'Plugin "test_plugins.Old9" is implementing an older storage API, an upgrade is recommended'),
+    (16, "implements an API version newer than current (16 > 15)", None),
     (8, "API version too old, please update the plugin (8 < 9)", None),
 ])
 def test_api_versions(api, error, warning):
@@ -209,9 +217,9 @@ def test_bad_classes():
     with pytest.raises(pvestorage.PluginAPIError, match="^does not provide an api\\(\\) method$"):
         pvestorage.register_plugin(type("NoApi", (), {"type": "pynoapi"}))
     with pytest.raises(TypeError, match="type must be a non-empty str"):
-        pvestorage.register_plugin(type("NoType", (), {"api": 13}))
+        pvestorage.register_plugin(type("NoType", (), {"api": 15}))
     with pytest.raises(pvestorage.InvalidError, match="^duplicate property 'pool'$"):
-        pvestorage.register_plugin(type("Clash", (), {"type": "pyclash", "api": 13,
+        pvestorage.register_plugin(type("Clash", (), {"type": "pyclash", "api": 15,
                                                       "properties": {"pool": {"type": "string"}}}))
     with pytest.raises(pvestorage.InvalidError, match="^duplicate storage plugin type 'pycustom'$"):
         pvestorage.register_plugin(Custom)
@@ -223,7 +231,7 @@ def test_replacing_a_builtin_plugin():
         import pvestorage
         class PyDir:
             type = "dir"
-            api = 13
+            api = 15
             properties = {"path": {"type": "string", "format": "pve-storage-path"}}
             options = {"path": {"fixed": 1}, "content": {"optional": 1}}
             plugindata = {"content": [{"iso": 1, "images": 1}, {"images": 1}]}
@@ -243,7 +251,7 @@ def test_replacing_a_builtin_plugin():
 class Attaching:
     """Says what it did: its own action in a reporting call."""
     type = "pyattach"
-    api = 13
+    api = 15
     plugindata = {"content": [{"images": 1}, {"images": 1}]}
 
     def activate_volume(self, storeid, scfg, volname, snapname=None, cache=None, hints=None):
@@ -254,7 +262,7 @@ class Passive:
     """Has no activate_volume (only deactivate_volume): nothing was done for
     its volumes."""
     type = "pypassive"
-    api = 13
+    api = 15
     plugindata = {"content": [{"images": 1}, {"images": 1}]}
 
     def deactivate_volume(self, storeid, scfg, volname, snapname=None, cache=None):
@@ -271,3 +279,27 @@ def test_plugin_actions_in_a_report():
     assert pvestorage.activate_volumes(cfg, vols) is None
     assert [r["action"] for r in pvestorage.activate_volumes_report(cfg, vols, dry_run=True)] == \
         ["skipped-dry-run", "skipped-dry-run"]
+
+
+def test_get_identity(cfg):
+    """API 14: the plugin's answer, its exception, and upstream's base die
+    for a plugin without one (the C dir plugin, as upstream's DirPlugin)."""
+    c, _ = cfg
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pvestorage.get_identity(c, "fast") == "array-192.0.2.9-fast"
+    slow = {"ids": {"slow": {"type": "pycustom", "py-server": "x"}}}
+    with pytest.raises(pvestorage.PluginError) as info:
+        pvestorage.get_identity(slow, "slow")
+    assert str(info.value) == "pycustom: slow has no array"
+    assert isinstance(info.value.__cause__, LookupError)
+    with pytest.raises(pvestorage.PluginError) as info:
+        pvestorage.get_identity(c, "d1")
+    assert str(info.value) == "get_identity not implemented for this plugin"
+    assert info.value.code == "EPLUGIN"
+    with pytest.raises(pvestorage.NotFoundError) as info:
+        pvestorage.get_identity(c, "nope")
+    assert str(info.value) == "storage 'nope' does not exist"
+    with pytest.raises(pvestorage.PluginError) as info:
+        pvestorage.plugin("dir").get_identity(c["ids"]["d1"], "d1")
+    assert str(info.value) == "get_identity not implemented for this plugin"

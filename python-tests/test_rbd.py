@@ -278,7 +278,7 @@ def test_warnings_handler_runs_after_the_call(node):
 class Mixed:
     """A Python plugin between rbd volumes: it looks at what rbd mapped when its turn comes."""
     type = "pymixed"
-    api = 13
+    api = 15
     plugindata = {"content": [{"images": 1}, {"images": 1}]}
     options = {"content": {"optional": 1}}
     seen = []
@@ -391,7 +391,7 @@ def test_report_failure_carries_the_records(node):
 
 class Reporting:
     type = "pyreport"
-    api = 13
+    api = 15
     plugindata = {"content": [{"images": 1}, {"images": 1}]}
     options = {"content": {"optional": 1}}
     calls = []

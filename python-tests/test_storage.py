@@ -109,7 +109,7 @@ def test_errors_and_hierarchy(cfg):
 class Busy:
     """A plugin whose volumes cannot be deactivated."""
     type = "pybusy"
-    api = 13
+    api = 15
 
     def deactivate_volume(self, storeid, scfg, volname, snapname=None, cache=None):
         raise OSError(f"can't deactivate {volname} - device busy")
@@ -165,8 +165,8 @@ def test_caller_data_untouched(cfg, tmp_path):
 
 def test_plugin_objects(cfg, tmp_path):
     p = pvestorage.plugin("dir")
-    assert p.type == "dir" and p.api == 13
-    assert repr(p) == "<pvestorage plugin 'dir' (API 13)>"
+    assert p.type == "dir" and p.api == 15
+    assert repr(p) == "<pvestorage plugin 'dir' (API 15)>"
     with pytest.raises(LookupError, match="^unknown storage type 'nosuchtype'$"):
         pvestorage.plugin("nosuchtype")
     with pytest.raises(TypeError):

@@ -75,7 +75,7 @@ def test_warnings_from_threads(cfg):
 
     class Busy:   # a plugin whose volumes cannot be deactivated: the core warns why
         type = "pythreadbusy"
-        api = 13
+        api = 15
 
         def deactivate_volume(self, storeid, scfg, volname, snapname=None, cache=None):
             raise OSError(f"can't deactivate {volname} - device busy")

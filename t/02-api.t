@@ -8,9 +8,9 @@ use JSON::PP;
 use PVE::Storage::XS qw(APIVER APIAGE $hints_properties $hints_format is_hint_supported
                         parse_volume_id configure settings);
 
-is(APIVER, 13, 'APIVER');
-is(APIAGE, 4, 'APIAGE');
-is(PVE::Storage::XS::APIVER(), 13, 'APIVER as a function');
+is(APIVER, 15, 'APIVER');
+is(APIAGE, 6, 'APIAGE');
+is(PVE::Storage::XS::APIVER(), 15, 'APIVER as a function');
 
 is_deeply($hints_properties, {
     'guest-is-windows' => {

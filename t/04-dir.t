@@ -62,7 +62,7 @@ ok(eval { deactivate_volumes($cfg, ['store:junk1', $vol]); 1 }, 'dir: nothing to
 
 # deactivation goes on, warns each error, then dies
 package Busy::Plugin {
-    sub api { 13 }
+    sub api { 15 }
     sub type { 'busy' }
     sub deactivate_volume { die "can't deactivate $_[3] - device busy\n" }
 }
@@ -91,7 +91,7 @@ delete $cfg->{ids}{busy};
 my $plugin = 'PVE::Storage::XS::Plugin::Dir';
 my $scfg = $cfg->{ids}{store};
 is($plugin->type, 'dir', 'type');
-is($plugin->api, 13, 'api');
+is($plugin->api, 15, 'api');
 is_deeply([$plugin->parse_volname('100/base-100-disk-0.qcow2/101/vm-101-disk-0.qcow2')],
           ['images', 'vm-101-disk-0.qcow2', '101', 'base-100-disk-0.qcow2', '100', undef, 'qcow2'],
           'parse_volname: the seven fields');

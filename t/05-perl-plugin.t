@@ -45,7 +45,7 @@ package My::Storage::BasePlugin {
 package My::Storage::Subclass {
     use parent -norequire, 'PVE::Storage::XS::Plugin::Dir';
     sub type { return 'mysub' }
-    sub api { return 13 }
+    sub api { return 15 }
 }
 
 package main;
@@ -99,7 +99,7 @@ is_deeply(\@My::Storage::DirPlugin::calls, [
 ], 'each call went where the plugin said');
 
 # plugin API versions out of range are refused
-for my $case ([14, "implements an API version newer than current (14 > 13)\n"],
+for my $case ([16, "implements an API version newer than current (16 > 15)\n"],
               [8, "API version too old, please update the plugin (8 < 9)\n"]) {
     no warnings 'redefine';
     local *My::Storage::DirPlugin::api = sub { $case->[0] };

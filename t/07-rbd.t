@@ -212,7 +212,7 @@ reset_kernel();
 {
     package Mixed::Plugin {
         our @seen;
-        sub api { 13 }
+        sub api { 15 }
         sub type { 'mixed' }
         sub plugindata { return { content => [ { images => 1 }, { images => 1 } ] } }
         sub options { return { content => { optional => 1 } } }

@@ -16,10 +16,10 @@ open(my $fh, '>', "$dir/d1/template/iso/x.iso") or die;
 close($fh);
 
 # A third-party plugin as they are written for PVE::Storage::Custom: its own
-# properties, api 13, the hints it is given recorded.
+# properties, api 15, the hints it is given recorded.
 package My::Storage::Custom {
     our @calls;
-    sub api { return 13 }
+    sub api { return 15 }
     sub type { return 'custom' }
     sub plugindata { return { content => [ { images => 1, rootdir => 1, none => 1 }, { images => 1 } ] } }
     sub properties {
@@ -60,13 +60,19 @@ package My::Storage::Custom {
         push @calls, "map_volume $storeid:$volname hints=" . join(',', sort keys %{ $hints // {} });
         return "/dev/custom-mapped/$volname";
     }
+    # API 14, upstream's argument order: ($scfg, $storeid)
+    sub get_identity {
+        my ($class, $scfg, $storeid) = @_;
+        die "custom: $storeid has no array\n" if !$scfg->{'custom-level'};
+        return "array-$scfg->{'custom-server'}-$storeid";
+    }
 }
 
 my @w;
 local $SIG{__WARN__} = sub { push @w, $_[0] };
 
 ok(eval { register_plugin('My::Storage::Custom'); 1 }, 'a third-party class registers') or diag $@;
-is_deeply(\@w, [], 'api 13: no warning');
+is_deeply(\@w, [], 'api 15: no warning');
 
 my $text = "custom: fast\n\tcustom-server 192.0.2.9\n\tcustom-level 2\n\n"
          . "custom: slow\n\tcustom-server not a server\n\n"
@@ -154,8 +160,10 @@ is(scalar(@My::Storage::Custom::calls), 2, 'both volumes were tried');
 }
 
 # the API version, with upstream's three messages
-for my $case ([11, 'Old', undef, "Plugin \"My::Storage::Old\" is implementing an older storage API, an upgrade is recommended\n"],
-              [14, 'New', "implements an API version newer than current (14 > 13)\n"],
+for my $case ([15, 'Current', undef, undef],
+              [14, 'Older', undef, "Plugin \"My::Storage::Older\" is implementing an older storage API, an upgrade is recommended\n"],
+              [9, 'Old', undef, "Plugin \"My::Storage::Old\" is implementing an older storage API, an upgrade is recommended\n"],
+              [16, 'New', "implements an API version newer than current (16 > 15)\n"],
               [8, 'Ancient', "API version too old, please update the plugin (8 < 9)\n"]) {
     my ($api, $name, $die, $warn) = @$case;
     no strict 'refs';
@@ -220,7 +228,7 @@ is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registere
 {
     package My::Storage::PerlDir {
         our @calls;
-        sub api { 13 }
+        sub api { 15 }
         sub type { 'dir' }
         sub properties { return { path => { type => 'string', format => 'pve-storage-path' } } }
         sub options { return { path => { fixed => 1 }, content => { optional => 1 } } }
@@ -249,14 +257,14 @@ is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registere
 # return value (the usual "return 1") says nothing, so its volume was activated
 {
     package My::Storage::Attach {
-        sub api { 13 }
+        sub api { 15 }
         sub type { 'attachstore' }
         sub plugindata { { content => [ { images => 1 }, { images => 1 } ] } }
         sub options { { content => { optional => 1 } } }
         sub activate_volume { return { action => 'attached' } }
     }
     package My::Storage::Passive {
-        sub api { 13 }
+        sub api { 15 }
         sub type { 'passivestore' }
         sub plugindata { { content => [ { images => 1 }, { images => 1 } ] } }
         sub options { { content => { optional => 1 } } }
@@ -301,6 +309,24 @@ is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registere
     is_deeply([grep { /^activate_volume/ } @My::Storage::Custom::calls],
               ['activate_volume fast:vm-700-disk-0 snap=- hints=guest-is-windows=1,plugin-may-deactivate-volume=1 cache=by activate_storage'],
               'the class got qemu-server\'s hints for a Windows guest at start');
+}
+
+# get_identity (API 14): the plugin's answer, its die, and the base's die
+# for a plugin without one (the C dir plugin, as upstream's DirPlugin)
+{
+    @w = ();
+    is(PVE::Storage::XS::get_identity($cfg, 'fast'), 'array-192.0.2.9-fast', 'get_identity: the plugin\'s answer');
+    my $slow = { ids => { slow => { type => 'custom', 'custom-server' => 'x' } } };
+    eval { PVE::Storage::XS::get_identity($slow, 'slow') };
+    is("$@", "custom: slow has no array\n", 'get_identity: the plugin\'s die');
+    eval { PVE::Storage::XS::get_identity($cfg, 'd1') };
+    is("$@", "get_identity not implemented for this plugin\n", 'get_identity: a plugin without one');
+    is($@->code, 'EPLUGIN', 'get_identity: its code');
+    eval { PVE::Storage::XS::get_identity($cfg, 'nope') };
+    is("$@", "storage 'nope' does not exist\n", 'get_identity: an unknown storage');
+    eval { PVE::Storage::XS::Plugin::Dir->get_identity($cfg->{ids}{d1}, 'd1') };
+    is("$@", "get_identity not implemented for this plugin\n", 'the XS class: as upstream\'s base');
+    is_deeply(\@w, [], 'get_identity: no warning');
 }
 
 done_testing();

@@ -12,7 +12,7 @@ package My::DirLike {
 package main;
 
 is(My::DirLike->type, 'dir', "use parent 'PVE::Storage::XS::Plugin::Dir' works on its own");
-is(My::DirLike->api, 13, 'and its methods reach the C plugin');
+is(My::DirLike->api, 15, 'and its methods reach the C plugin');
 for my $m (qw(PVE::Storage::XS::Plugin PVE::Storage::XS::Plugin::Dir PVE::Storage::XS::Plugin::RBD)) {
     (my $f = "$m.pm") =~ s{::}{/}g;
     ok($INC{$f}, "$m has its own file");

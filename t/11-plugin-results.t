@@ -36,7 +36,7 @@ package My::DyingTie {
 package My::Results {
     our %answer;
     our @calls;
-    sub api { 13 }
+    sub api { 15 }
     sub type { 'results' }
     sub parse_volname {
         my ($class, $volname) = @_;
@@ -57,7 +57,7 @@ package My::Results {
 }
 # A plugin without a path method: the base path layout takes parse_volname's result.
 package My::BaseLayout {
-    sub api { 13 }
+    sub api { 15 }
     sub type { 'baselayout' }
     sub parse_volname { my ($class, $volname) = @_; return $My::Results::answer{parse_volname}->($volname) }
 }
@@ -149,7 +149,7 @@ for my $case (
     is_deeply(\@My::Results::calls, ['activate vm-1'], 'and stops there');
 }
 {
-    package My::FalseType { sub api { 13 } sub type { die My::FalseError->new(2) } }
+    package My::FalseType { sub api { 15 } sub type { die My::FalseError->new(2) } }
     my $ok = eval { register_plugin('My::FalseType'); 1 };
     ok(!$ok, 'registration: a type() that dies with a false object fails');
     is(ref($@), 'My::FalseError', 'with that object');

@@ -41,7 +41,7 @@ is(path($cfg, 'd1:iso/x.iso'), "$dir/template/iso/x.iso", 'and after threads tha
 # a class registered in the parent, and the parent's settings
 package My::Inherited {
     our @calls;
-    sub api { 13 }
+    sub api { 15 }
     sub type { 'inherited' }
     sub plugindata { { content => [ { images => 1 }, { images => 1 } ] } }
     sub options { { content => { optional => 1 }, 'inh-level' => { optional => 1 } } }
@@ -93,7 +93,7 @@ sub worker {
     my $class = "My::Worker$k";
     no strict 'refs';
     @{"${class}::calls"} = ();
-    *{"${class}::api"} = sub { 13 };
+    *{"${class}::api"} = sub { 15 };
     *{"${class}::type"} = sub { "worker$k" };
     *{"${class}::plugindata"} = sub { { content => [ { images => 1 }, { images => 1 } ] } };
     *{"${class}::options"} = sub { { content => { optional => 1 } } };

@@ -14,7 +14,7 @@ use PVE::Storage::XS qw(register_plugin parse_config);
 # a storage whose plugin records what it is asked, and with which hints
 package Guest::Recorder {
     our @calls;
-    sub api { return 13 }
+    sub api { return 15 }
     sub type { return 'recorder' }
     sub plugindata { return { content => [ { images => 1 }, { images => 1 } ] } }
     sub properties { return {} }

@@ -16,6 +16,12 @@
 
 #define MAX_DEPTH 512
 
+/* the XSUBs an ALIAS serves (ix), by name: no number crosses from a .pm */
+enum { CALL_MAP = 0, CALL_UNMAP, CALL_ACTIVATE_STORAGE };
+enum { REPORT_ACTIVATE = 0, REPORT_MAP };
+enum { M_PATH = 0, M_ACTIVATE_VOLUME, M_DEACTIVATE_VOLUME, M_MAP_VOLUME, M_UNMAP_VOLUME, M_ACTIVATE_STORAGE,
+       M_GET_IDENTITY };
+
 #define MY_CXT_KEY "PVE::Storage::XS::_guts" XS_VERSION
 struct perl_plugin;
 
@@ -1058,6 +1064,16 @@ static int pl_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *sto
     PERL_DONE(rc < 0 ? failed_code(err) : 0);
 }
 
+static int pl_get_identity(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
+                           char **id, pvs_error *err)
+{
+    (void)ctx;
+    PERL_CALL("get_identity", storeid, 1, section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ storeid));
+    if (rc > 0 && result_text(aTHX_ &at, out[0], NULL, "identity", id, err))
+        rc = -1;
+    PERL_DONE(rc < 0 ? failed_code(err) : 0);
+}
+
 static void free_perl_plugin(pTHX_ perl_plugin *pp)
 {
     if (!pp)
@@ -1148,6 +1164,7 @@ static void set_methods(pTHX_ my_cxt_t *cxt, perl_plugin *pp)
     t->deactivate_volume = class_can(aTHX_ cxt, c, "deactivate_volume") ? pl_deactivate_volume : NULL;
     t->map_volume = class_can(aTHX_ cxt, c, "map_volume") ? pl_map_volume : NULL;
     t->unmap_volume = class_can(aTHX_ cxt, c, "unmap_volume") ? pl_unmap_volume : NULL;
+    t->get_identity = class_can(aTHX_ cxt, c, "get_identity") ? pl_get_identity : NULL;
 }
 
 /* A class's answer as a C string (malloc()ed), under eval; a reference
@@ -1631,19 +1648,20 @@ activate_volumes(cfg, vollist, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     LEAVE;
 
 SV *
-_report_call(map, cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, opts = &PL_sv_undef)
-    int map
+activate_volumes_report(cfg, vols, snapname = &PL_sv_undef, hints = &PL_sv_undef, opts = &PL_sv_undef, ...)
     SV *cfg
     SV *vols
     SV *snapname
     SV *hints
     SV *opts
+  ALIAS:
+    map_volume_report = REPORT_MAP
   CODE:
-    /* activate_volumes_report (map 0) and map_volume_report (map 1): the
-     * records, an array of hashes; after a failure the error's ->volumes */
+    /* the records, an array of hashes; after a failure the error's ->volumes */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
+    int map = ix == REPORT_MAP;
     int flags = report_flags(aTHX_ &MY_CXT, opts, map ? "map_volume_report" : "activate_volumes_report");
     size_t n = 1;
     const char *one = NULL, **ids = &one;
@@ -1729,40 +1747,59 @@ deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     LEAVE;
 
 SV *
-_volume_call(op, cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef)
-    int op
+map_volume(cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef, ...)
     SV *cfg
     SV *volid
     SV *snapname
     SV *hints
+  ALIAS:
+    unmap_volume = CALL_UNMAP
+    activate_storage = CALL_ACTIVATE_STORAGE
   CODE:
-    /* op 0: map_volume, 1: unmap_volume, 2: path, 3: activate_storage */
+    /* extra arguments are taken and ignored, as upstream's (its $cache) */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
-    const char *id = str_arg(aTHX_ &MY_CXT, volid, op == 3 ? "storage ID" : "volume ID", 0);
-    const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, op == 3, &f->v[0]);
-    begin_call(aTHX_ &MY_CXT, cfg, op == 0 ? hints : NULL, f->v[0]);
+    int storage = ix == CALL_ACTIVATE_STORAGE;
+    const char *id = str_arg(aTHX_ &MY_CXT, volid, storage ? "storage ID" : "volume ID", 0);
+    const char *snap = storage ? NULL : str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, storage, &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, ix == CALL_MAP ? hints : NULL, f->v[0]);
     int rc;
-    switch (op) {
-    case 0:
+    if (ix == CALL_MAP) {
         hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
         rc = pvs_map_volume(MY_CXT.ctx, f->v[0], id, snap, f->v[1], &f->str, &f->err);
-        break;
-    case 1:
+    } else if (ix == CALL_UNMAP) {
         rc = pvs_unmap_volume(MY_CXT.ctx, f->v[0], id, snap, &f->err);
-        break;
-    case 2:
-        rc = pvs_path(MY_CXT.ctx, f->v[0], id, snap, &f->str, &f->err);
-        break;
-    default:
+    } else {
         rc = pvs_activate_storage(MY_CXT.ctx, f->v[0], id, &f->err);
-        break;
     }
     if (rc)
         die_with(aTHX_ &MY_CXT, &f->err);
     RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSViv(1);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
+SV *
+get_identity(cfg, storeid)
+    SV *cfg
+    SV *storeid
+  CODE:
+    /* the plugin's identifier of the storage instance, or undef */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    const char *id = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", 0);
+    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, 1, &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
+    char *type = NULL;
+    int rc = pvs_get_identity(MY_CXT.ctx, f->v[0], id, &type, &f->str, &f->err);
+    free(type);
+    if (rc)
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSV(0);
     flush_warnings(aTHX_ &MY_CXT);
     LEAVE;
   OUTPUT:
@@ -1862,40 +1899,49 @@ _plugin_parse_volname(type, volname)
         PUSHs(out[i]);
 
 SV *
-_plugin_call(type, op, storeid, scfg, volname, snapname = &PL_sv_undef, hints = &PL_sv_undef)
+_plugin_path(type, storeid, scfg, volname, snapname = &PL_sv_undef, hints = &PL_sv_undef)
     const char *type
-    int op
     SV *storeid
     SV *scfg
     SV *volname
     SV *snapname
     SV *hints
+  ALIAS:
+    _plugin_activate_volume = M_ACTIVATE_VOLUME
+    _plugin_deactivate_volume = M_DEACTIVATE_VOLUME
+    _plugin_map_volume = M_MAP_VOLUME
+    _plugin_unmap_volume = M_UNMAP_VOLUME
+    _plugin_activate_storage = M_ACTIVATE_STORAGE
+    _plugin_get_identity = M_GET_IDENTITY
   CODE:
-    /* op 0: path, 1: activate_volume, 2: deactivate_volume, 3: map_volume,
-     * 4: unmap_volume, 5: activate_storage (volname ignored) */
+    /* a method of the C plugin for type, its arguments in one order
+     * (Plugin.pm puts Proxmox's in it); activate_storage and get_identity
+     * take no volume */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
     const pvs_plugin *p = plugin_arg(aTHX_ &MY_CXT, type);
-    const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", op == 0);
-    const char *vn = op == 5 ? NULL : str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
-    const char *snap = str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
+    int novol = ix == M_ACTIVATE_STORAGE || ix == M_GET_IDENTITY;
+    const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", ix == M_PATH);
+    const char *vn = novol ? NULL : str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
+    const char *snap = novol ? NULL : str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
     data_to_json(aTHX_ &MY_CXT, scfg, "storage section", &f->v[0]);
-    if (op == 1 || op == 3)
+    if (ix == M_ACTIVATE_VOLUME || ix == M_MAP_VOLUME)
         hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
     pvs_ctx *ctx = MY_CXT.ctx;
     int rc;
-    switch (op) {
-    case 0: rc = pvs_plugin_path(ctx, p, f->v[0], vn, sid, snap, &f->str, &f->err); break;
-    case 1: rc = pvs_plugin_activate_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->err); break;
-    case 2: rc = pvs_plugin_deactivate_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
-    case 3: rc = pvs_plugin_map_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->str, &f->err); break;
-    case 4: rc = pvs_plugin_unmap_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
+    switch (ix) {
+    case M_PATH: rc = pvs_plugin_path(ctx, p, f->v[0], vn, sid, snap, &f->str, &f->err); break;
+    case M_ACTIVATE_VOLUME: rc = pvs_plugin_activate_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->err); break;
+    case M_DEACTIVATE_VOLUME: rc = pvs_plugin_deactivate_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
+    case M_MAP_VOLUME: rc = pvs_plugin_map_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->str, &f->err); break;
+    case M_UNMAP_VOLUME: rc = pvs_plugin_unmap_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
+    case M_GET_IDENTITY: rc = pvs_plugin_get_identity(ctx, p, f->v[0], sid, &f->str, &f->err); break;
     default: rc = pvs_plugin_activate_storage(ctx, p, sid, f->v[0], &f->err); break;
     }
     if (rc)
         die_with(aTHX_ &MY_CXT, &f->err);
-    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSViv(1);
+    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : ix == M_GET_IDENTITY ? newSV(0) : newSViv(1);
     flush_warnings(aTHX_ &MY_CXT);
     LEAVE;
   OUTPUT:

@@ -385,6 +385,21 @@ static int py_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, con
     return run(self, &c, err);
 }
 
+/* An identity: a str, or None for none. */
+static int identity_result(const site *at, PyObject *res, void *out, pvs_error *err)
+{
+    return result_text(at, res, 0, "identity", out, err);
+}
+
+static int py_get_identity(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
+                           char **id, pvs_error *err)
+{
+    (void)ctx;
+    pcall c = { "get_identity", A_SCFG | A_STOREID | A_PATH_ORDER, storeid, NULL, NULL, scfg, NULL,
+                identity_result, id };
+    return run(self, &c, err);
+}
+
 static int py_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
 {
     pcall c = { "parse_volname", A_VOLNAME, NULL, volname, NULL, NULL, NULL, volname_result, v };
@@ -504,6 +519,7 @@ static void methods(py_plugin *pp)
     t->deactivate_volume = HAS("deactivate_volume") ? py_deactivate_volume : NULL;
     t->map_volume = HAS("map_volume") ? py_map_volume : NULL;
     t->unmap_volume = HAS("unmap_volume") ? py_unmap_volume : NULL;
+    t->get_identity = HAS("get_identity") ? py_get_identity : NULL;
 #undef HAS
 }
 

@@ -1053,6 +1053,32 @@ static PyObject *py_activate_storage(PyObject *m, PyObject *a, PyObject *k)
     return volume_call(m, a, k, OP_ACTIVATE_STORAGE);
 }
 
+static PyObject *py_get_identity(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "cfg", "storeid", NULL };
+    PyObject *cfgo, *ido, *keep = NULL, *result = NULL;
+    char *type = NULL, *ident = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *cfg = NULL;
+    const char *id;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:get_identity", kwlist, &cfgo, &ido))
+        return NULL;
+    modstate *st = get_state(module);
+    if (str_arg(st, ido, "storage ID", 0, &id, &keep) || !(cfg = cfg_to_json(st, cfgo, &id, 1, 1)))
+        goto out;
+    int rc;
+    BLOCKING_CALL(st, cfgo, NULL)
+    rc = pvs_get_identity(st->ctx, cfg, id, &type, &ident, &err);
+    BLOCKING_END(st)
+    result = finish(st, rc, &err, text_or_none(ident));
+    free(type);
+    free(ident);
+out:
+    json_decref(cfg);
+    Py_XDECREF(keep);
+    return result;
+}
+
 /* The records of a reporting call, a list of dicts; after a failure the
  * call's exception carries them as .volumes. */
 static PyObject *records_result(modstate *st, int rc, pvs_error *err, json_t *report)
@@ -1377,9 +1403,14 @@ static PyObject *plugin_parse_volname(PluginObject *self, PyObject *volname)
     return r;
 }
 
-enum { P_PATH, P_ACTIVATE_VOLUME, P_DEACTIVATE_VOLUME, P_MAP, P_UNMAP, P_ACTIVATE_STORAGE };
+enum { P_PATH, P_ACTIVATE_VOLUME, P_DEACTIVATE_VOLUME, P_MAP, P_UNMAP, P_ACTIVATE_STORAGE, P_GET_IDENTITY };
 
-static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, int op)
+/* A plugin method's arguments by Proxmox's signature for op. */
+typedef struct method_args {
+    PyObject *sid, *scfg, *vn, *snap, *cache, *hints;
+} method_args;
+
+static int method_parse(PyObject *args, PyObject *kw, int op, method_args *a)
 {
     static char *kw_path[] = { "scfg", "volname", "storeid", "snapname", NULL };
     static char *kw_act[] = { "storeid", "scfg", "volname", "snapname", "cache", "hints", NULL };
@@ -1387,43 +1418,55 @@ static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, i
     static char *kw_map[] = { "storeid", "scfg", "volname", "snapname", "hints", NULL };
     static char *kw_unmap[] = { "storeid", "scfg", "volname", "snapname", NULL };
     static char *kw_sto[] = { "storeid", "scfg", "cache", NULL };
-    PyObject *sido = Py_None, *scfgo, *vno = Py_None, *snapo = Py_None, *cache = Py_None,
-             *hintso = Py_None;
+    static char *kw_ident[] = { "scfg", "storeid", NULL };
+    PyObject **sido = &a->sid, **scfgo = &a->scfg, **vno = &a->vn, **snapo = &a->snap, **cache = &a->cache,
+             **hintso = &a->hints;
+    *sido = *vno = *snapo = *cache = *hintso = Py_None;
     int ok;
     switch (op) {
     case P_PATH:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:path", kw_path, &scfgo, &vno, &sido, &snapo);
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:path", kw_path, scfgo, vno, sido, snapo);
         break;
     case P_ACTIVATE_VOLUME:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOO:activate_volume", kw_act, &sido, &scfgo,
-                                         &vno, &snapo, &cache, &hintso);
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOO:activate_volume", kw_act, sido, scfgo,
+                                         vno, snapo, cache, hintso);
         break;
     case P_DEACTIVATE_VOLUME:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:deactivate_volume", kw_deact, &sido,
-                                         &scfgo, &vno, &snapo, &cache);
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:deactivate_volume", kw_deact, sido,
+                                         scfgo, vno, snapo, cache);
         break;
     case P_MAP:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:map_volume", kw_map, &sido, &scfgo, &vno,
-                                         &snapo, &hintso);
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:map_volume", kw_map, sido, scfgo, vno,
+                                         snapo, hintso);
         break;
     case P_UNMAP:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:unmap_volume", kw_unmap, &sido, &scfgo,
-                                         &vno, &snapo);
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:unmap_volume", kw_unmap, sido, scfgo,
+                                         vno, snapo);
+        break;
+    case P_GET_IDENTITY:
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO:get_identity", kw_ident, scfgo, sido);
         break;
     default:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:activate_storage", kw_sto, &sido, &scfgo,
-                                         &cache);
+        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:activate_storage", kw_sto, sido, scfgo,
+                                         cache);
         break;
     }
-    if (!ok)
+    return ok;
+}
+
+static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, int op)
+{
+    method_args a;
+    if (!method_parse(args, kw, op, &a))
         return NULL;
-    (void)cache;   /* accepted for Proxmox's signature; the core keeps its own */
+    PyObject *sido = a.sid, *scfgo = a.scfg, *vno = a.vn, *snapo = a.snap, *hintso = a.hints;
+    /* a.cache: accepted for Proxmox's signature; the core keeps its own */
     modstate *st = get_state(self->module);
     const char *sid, *vn = NULL, *snap;
     json_t *scfg = NULL, *hints = NULL;
     PyObject *result = NULL, *keep = NULL;
     if (str_arg(st, sido, "storage ID", op == P_PATH, &sid, &keep)
-        || (op != P_ACTIVATE_STORAGE && str_arg(st, vno, "volume name", 0, &vn, &keep))
+        || (op != P_ACTIVATE_STORAGE && op != P_GET_IDENTITY && str_arg(st, vno, "volume name", 0, &vn, &keep))
         || str_arg(st, snapo, "snapshot name", 1, &snap, &keep)
         || !(scfg = data_to_json(st, scfgo, "scfg"))
         || ((op == P_ACTIVATE_VOLUME || op == P_MAP) && hints_to_json(st, hintso, &hints)))
@@ -1439,6 +1482,7 @@ static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, i
     case P_DEACTIVATE_VOLUME: rc = pvs_plugin_deactivate_volume(st->ctx, p, sid, scfg, vn, snap, &err); break;
     case P_MAP: rc = pvs_plugin_map_volume(st->ctx, p, sid, scfg, vn, snap, hints, &path, &err); break;
     case P_UNMAP: rc = pvs_plugin_unmap_volume(st->ctx, p, sid, scfg, vn, snap, &err); break;
+    case P_GET_IDENTITY: rc = pvs_plugin_get_identity(st->ctx, p, scfg, sid, &path, &err); break;
     default: rc = pvs_plugin_activate_storage(st->ctx, p, sid, scfg, &err); break;
     }
     BLOCKING_END(st)
@@ -1459,6 +1503,7 @@ PLUGIN_METHOD(plugin_deactivate_volume, P_DEACTIVATE_VOLUME)
 PLUGIN_METHOD(plugin_map_volume, P_MAP)
 PLUGIN_METHOD(plugin_unmap_volume, P_UNMAP)
 PLUGIN_METHOD(plugin_activate_storage, P_ACTIVATE_STORAGE)
+PLUGIN_METHOD(plugin_get_identity, P_GET_IDENTITY)
 
 static PyMethodDef plugin_methods[] = {
     { "parse_volname", (PyCFunction)plugin_parse_volname, METH_O,
@@ -1478,6 +1523,10 @@ static PyMethodDef plugin_methods[] = {
       "Map a volume; returns its path." },
     { "unmap_volume", (PyCFunction)(void (*)(void))plugin_unmap_volume, METH_VARARGS | METH_KEYWORDS,
       "unmap_volume($self, storeid, scfg, volname, snapname=None)\n--\n\nUnmap a volume." },
+    { "get_identity", (PyCFunction)(void (*)(void))plugin_get_identity, METH_VARARGS | METH_KEYWORDS,
+      "get_identity($self, scfg, storeid)\n--\n\n"
+      "The identifier of the storage instance (API 14), or None; a plugin without one\n"
+      "raises PluginError, as upstream's base method dies." },
     { NULL, NULL, 0, NULL },
 };
 
@@ -1556,6 +1605,11 @@ static PyMethodDef module_methods[] = {
       "path(cfg, volid, snapname=None)\n--\n\nThe path of a volume." },
     { "activate_storage", (PyCFunction)(void (*)(void))py_activate_storage, METH_VARARGS | METH_KEYWORDS,
       "activate_storage(cfg, storeid)\n--\n\nActivate one storage." },
+    { "get_identity", (PyCFunction)(void (*)(void))py_get_identity, METH_VARARGS | METH_KEYWORDS,
+      "get_identity(cfg, storeid)\n--\n\n"
+      "The identifier of the storage instance behind storeid (API 14), as its plugin's\n"
+      "get_identity tells it, or None.  The storage must exist and be enabled; a plugin\n"
+      "without get_identity raises PluginError, as upstream's base method dies." },
     { "storage_hints", (PyCFunction)(void (*)(void))py_storage_hints, METH_VARARGS | METH_KEYWORDS,
       "storage_hints(ostype=None, may_deactivate=False)\n--\n\nThe hints of a VM by qemu-server's rule "
       "(generate_storage_hints):\n{'guest-is-windows': 0|1, 'plugin-may-deactivate-volume': 0|1}; Windows\n"
@@ -1576,7 +1630,8 @@ static PyMethodDef module_methods[] = {
       "register_plugin(plugin, /)\n--\n\nRegister a storage plugin written in Python: a class (made once,\n"
       "without arguments) or an object with type, api, optional properties, options and\n"
       "plugindata, and any of Proxmox's plugin methods (parse_volname, path,\n"
-      "activate_storage, activate_volume, deactivate_volume, map_volume, unmap_volume),\n"
+      "activate_storage, activate_volume, deactivate_volume, map_volume, unmap_volume,\n"
+      "get_identity),\n"
       "called with keyword arguments snapname=None, cache=None, hints=None.  Its type's\n"
       "volumes then go to it in every call; it replaces a built-in plugin of its type." },
     { "plugin", py_plugin, METH_O,
@@ -1721,7 +1776,7 @@ static PyModuleDef_Slot module_slots[] = {
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "pvestorage._pvestorage",
-    .m_doc = "Proxmox VE storage activation and mapping with hints (storage API 13), in C.\n\n"
+    .m_doc = "Proxmox VE storage activation and mapping with hints (storage API 15), in C.\n\n"
              "The same operations as Perl's PVE::Storage, with native dicts: verify_hints,\n"
              "activate_volumes, map_volume, ... and plugin(type) for the plugins' methods.\n"
              "Errors raise pvestorage.Error subclasses; warnings use StorageWarning.",

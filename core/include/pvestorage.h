@@ -1,6 +1,6 @@
 /*
  * pvestorage.h - Proxmox VE storage layer core: volume activation and
- * mapping with hints (storage API version 13).
+ * mapping with hints (storage API version 15).
  *
  * One value model crosses every boundary: jansson's json_t.  Hints, a storage
  * section (scfg) and a parsed storage configuration are json_t objects.
@@ -38,8 +38,8 @@ extern "C" {
 
 /* Storage plugin API version and age: plugins implementing API versions
  * PVS_APIVER - PVS_APIAGE .. PVS_APIVER are accepted. */
-#define PVS_APIVER 13
-#define PVS_APIAGE 4
+#define PVS_APIVER 15
+#define PVS_APIAGE 6
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                              */
@@ -409,6 +409,12 @@ struct pvs_plugin {
      * path is listed from its directories. */
     int (*list_volumes)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
                         const json_t *scfg, long long vmid, json_t **out, pvs_error *err);
+    /* Optional (API 14): a unique identifier of the storage instance behind
+     * the section (upstream's get_identity($scfg, $storeid)), its form the
+     * plugin's own; *id malloc()ed, or NULL for none (undef).  Without it
+     * the call fails as upstream's base method dies. */
+    int (*get_identity)(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
+                        char **id, pvs_error *err);
 };
 
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins
@@ -489,6 +495,11 @@ int pvs_plugin_map_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid
 int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid,
                             const json_t *scfg, const char *volname,
                             const char *snapname, pvs_error *err);
+/* get_identity: *id is the plugin's answer (malloc()ed, or NULL for none);
+ * a plugin without the method fails PVS_EPLUGIN "get_identity not
+ * implemented for this plugin", as upstream's base method dies. */
+int pvs_plugin_get_identity(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *storeid,
+                            char **id, pvs_error *err);
 
 /* ------------------------------------------------------------------ */
 /* Storage-level calls (PVE::Storage)                                  */
@@ -636,6 +647,13 @@ int pvs_path_to_volume_id(pvs_ctx *ctx, const json_t *cfg, const char *path, cha
 /* The base plugin's get_subdir: STORAGE_PATH/SUBDIR of a content type,
  * content-dirs applied ("storage definition has no path", "unknown vtype"). */
 char *pvs_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err);
+/* The identity of the storage instance behind storeid (the storage API's
+ * GET .../storage/STOREID/identity): the storage must exist, be enabled and
+ * be available on this node (upstream's storage_check_enabled), then its
+ * plugin's get_identity answers.  *type is the storage's type, *id the
+ * plugin's identifier or NULL (none); both malloc()ed. */
+int pvs_get_identity(pvs_ctx *ctx, const json_t *cfg, const char *storeid, char **type, char **id,
+                     pvs_error *err);
 /* Activate one storage (checks disable, runs the plugin's activate_storage). */
 int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid,
                          pvs_error *err);

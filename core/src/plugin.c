@@ -158,7 +158,8 @@ const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i)
 int pvs_plugin_implemented(const pvs_plugin *p)
 {
     return p->parse_volname || p->path || p->activate_storage || p->activate_volume ||
-           p->deactivate_volume || p->map_volume || p->unmap_volume;
+           p->deactivate_volume || p->map_volume || p->unmap_volume ||
+           (PVS_PLUGIN_HAS(p, get_identity) && p->get_identity);
 }
 
 /* ---- methods with the base-plugin defaults ---- */
@@ -245,4 +246,17 @@ int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *store
     pvs_error_clear(err);
     PVS_CALL(pvs_plugin_outcome(p, "unmap_volume", volname,
                                 p->unmap_volume(call, p, storeid, scfg, volname, snapname, err), err));
+}
+
+/* upstream's base get_identity dies: the concept of a backend identity
+ * does not apply to every storage */
+int pvs_plugin_get_identity(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *storeid,
+                            char **id, pvs_error *err)
+{
+    *id = NULL;
+    if (!PVS_PLUGIN_HAS(p, get_identity) || !p->get_identity)
+        return pvs_fail(err, PVS_EPLUGIN, "get_identity not implemented for this plugin\n");
+    pvs_error_clear(err);
+    PVS_CALL(pvs_plugin_outcome(p, "get_identity", storeid, p->get_identity(call, p, scfg, storeid, id, err),
+                                err));
 }

@@ -95,12 +95,18 @@ static int check_node(const char *storeid, const json_t *scfg, pvs_error *err)
     return pvs_fail(err, PVS_ESTORAGE, "storage '%s' is not available on node '%s'\n", storeid, host);
 }
 
-static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t *scfg,
-                                const pvs_plugin *plugin, pvs_error *err)
+/* storage_check_enabled: not disabled, and available on this node */
+static int check_enabled(const char *storeid, const json_t *scfg, pvs_error *err)
 {
     if (pvs_scfg_bool(scfg, "disable", 0))
         return pvs_fail(err, PVS_ESTORAGE, "storage '%s' is disabled\n", storeid);
-    if (check_node(storeid, scfg, err))
+    return check_node(storeid, scfg, err);
+}
+
+static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t *scfg,
+                                const pvs_plugin *plugin, pvs_error *err)
+{
+    if (check_enabled(storeid, scfg, err))
         return PVS_ESTORAGE;
     if (ctx->dry_run && !pvs_builtin_dry_runs(plugin))
         return 0;   /* what it would do is its own: not asked in a dry run */
@@ -280,6 +286,27 @@ static int unmap_volume_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, c
     return rc;
 }
 
+static int identity_in(pvs_ctx *ctx, const json_t *cfg, const char *storeid, char **type, char **id,
+                       pvs_error *err)
+{
+    const json_t *scfg = pvs_storage_config(cfg, storeid, err);
+    if (!scfg)
+        return PVS_ENOENT;
+    int rc = check_enabled(storeid, scfg, err);
+    const pvs_plugin *plugin = rc ? NULL : pvs_storage_plugin(ctx, storeid, scfg, err);
+    if (!rc && !plugin)
+        rc = err ? err->code : PVS_ENOENT;
+    if (!rc)
+        rc = pvs_plugin_get_identity(ctx, plugin, scfg, storeid, id, err);
+    if (!rc && !(*type = strdup(plugin->type)))
+        rc = pvs_fail(err, PVS_ENOMEM, "out of memory\n");
+    if (rc) {
+        free(*id);
+        *id = NULL;
+    }
+    return rc;
+}
+
 /* The path; owner and vtype (when asked) as the plugin's parse_volname
  * gives them, which is what upstream's path returns in list context. */
 static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const char *snapname, char **path,
@@ -424,4 +451,11 @@ int pvs_map_volume_report(pvs_ctx *ctx, const json_t *cfg, const char *volid, co
     *path = NULL;
     *report = NULL;
     PVS_CALL(map_report_in(call, cfg, volid, snapname, hints, flags, path, report, err));
+}
+
+int pvs_get_identity(pvs_ctx *ctx, const json_t *cfg, const char *storeid, char **type, char **id,
+                     pvs_error *err)
+{
+    *type = *id = NULL;
+    PVS_CALL(identity_in(call, cfg, storeid, type, id, err));
 }

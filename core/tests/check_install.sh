@@ -20,7 +20,7 @@ int main(void)
     return 0;
 }
 C
-want="13 1 internal error - hints are not valid: 400 Parameter verification failed.
+want="15 1 internal error - hints are not valid: 400 Parameter verification failed.
 guest-is-windows: type check ('boolean') failed - got 'yes'"
 export PKG_CONFIG_PATH=$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib/x86_64-linux-gnu/pkgconfig
 # shellcheck disable=SC2046
@@ -49,7 +49,7 @@ if [ -d "$tmp/prefix/lib/python3/dist-packages" ]; then
   done
   got=$(cd / && PYTHONPATH="$tmp/prefix/lib/python3/dist-packages" /usr/bin/python3 -c \
         'import pvestorage; print(pvestorage.APIVER, pvestorage.__file__.startswith("'"$tmp"'"))')
-  [ "$got" = "13 True" ] || { echo "installed Python module: $got"; exit 1; }
+  [ "$got" = "15 True" ] || { echo "installed Python module: $got"; exit 1; }
 else
   echo "cmake --install installed no Python module"
   exit 1

@@ -197,6 +197,22 @@ static void test_path_and_map(void **state)
            "can't snapshot this image format\n");
 }
 
+/* identity: no built-in plugin has one (upstream's dir and rbd plugins have none) */
+static void test_identity(void **state)
+{
+    (void)state;
+    expect(run("--config", cfgpath, "identity", "store", NULL), 1, "",
+           "get_identity not implemented for this plugin\n");
+    expect(run("--config", cfgpath, "--json", "identity", "store", NULL), 1,
+           "{\"ok\":false,\"error\":{\"code\":\"EPLUGIN\",\"message\":\"get_identity not implemented for this "
+           "plugin\",\"exit_status\":null,\"stderr\":null},\"warnings\":[],\"info\":[]}\n", "");
+    expect(run("--config", cfgpath, "identity", "nope", NULL), 1, "", "storage 'nope' does not exist\n");
+    out o = run("--config", cfgpath, "identity", NULL);
+    assert_int_equal(o.status, 2);
+    assert_non_null(strstr(o.err, "usage: pvestorage [GLOBAL OPTIONS] identity STORAGE\n"));
+    out_free(&o);
+}
+
 static void test_activate(void **state)
 {
     (void)state;
@@ -1095,6 +1111,7 @@ int main(void)
         cmocka_unit_test(test_usage),
         cmocka_unit_test(test_every_command_listed),
         cmocka_unit_test(test_path_and_map),
+        cmocka_unit_test(test_identity),
         cmocka_unit_test(test_activate),
         cmocka_unit_test(test_hints),
         cmocka_unit_test(test_config_warnings),

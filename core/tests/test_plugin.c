@@ -13,8 +13,8 @@ static pvs_plugin make_plugin(const char *type, int api)
 static void test_constants(void **state)
 {
     (void)state;
-    assert_int_equal(PVS_APIVER, 13);
-    assert_int_equal(PVS_APIAGE, 4);
+    assert_int_equal(PVS_APIVER, 15);
+    assert_int_equal(PVS_APIAGE, 6);
 }
 
 static void test_versions(void **state)
@@ -24,9 +24,9 @@ static void test_versions(void **state)
     pvs_ctx *ctx = test_ctx(&w);
     pvs_error err = PVS_ERROR_INIT;
 
-    pvs_plugin newer = make_plugin("newer", 14);
+    pvs_plugin newer = make_plugin("newer", 16);
     assert_int_equal(pvs_register_plugin(ctx, &newer, &err), PVS_EAPI);
-    assert_string_equal(err.message, "implements an API version newer than current (14 > 13)\n");
+    assert_string_equal(err.message, "implements an API version newer than current (16 > 15)\n");
     pvs_plugin old = make_plugin("old", 8);
     assert_int_equal(pvs_register_plugin(ctx, &old, &err), PVS_EAPI);
     assert_string_equal(err.message, "API version too old, please update the plugin (8 < 9)\n");
@@ -34,10 +34,10 @@ static void test_versions(void **state)
     assert_null(pvs_plugin_lookup(ctx, "old", NULL));
     assert_string_equal(w.buf, "");
 
-    /* 9..12 load with a warning, 13 silently */
-    static pvs_plugin ok[5];
-    static const char *const names[] = { "v9", "v10", "v11", "v12", "v13" };
-    for (int i = 0; i < 5; i++) {
+    /* 9..14 load with a warning, 15 silently */
+    static pvs_plugin ok[7];
+    static const char *const names[] = { "v9", "v10", "v11", "v12", "v13", "v14", "v15" };
+    for (int i = 0; i < 7; i++) {
         ok[i] = make_plugin(names[i], 9 + i);
         assert_int_equal(pvs_register_plugin(ctx, &ok[i], &err), 0);
         assert_ptr_equal(pvs_plugin_lookup(ctx, names[i], NULL), &ok[i]);
@@ -46,12 +46,14 @@ static void test_versions(void **state)
         "Plugin \"v9\" is implementing an older storage API, an upgrade is recommended\n"
         "Plugin \"v10\" is implementing an older storage API, an upgrade is recommended\n"
         "Plugin \"v11\" is implementing an older storage API, an upgrade is recommended\n"
-        "Plugin \"v12\" is implementing an older storage API, an upgrade is recommended\n");
+        "Plugin \"v12\" is implementing an older storage API, an upgrade is recommended\n"
+        "Plugin \"v13\" is implementing an older storage API, an upgrade is recommended\n"
+        "Plugin \"v14\" is implementing an older storage API, an upgrade is recommended\n");
 
     /* one type, one plugin */
-    pvs_plugin dup = make_plugin("v13", 13);
+    pvs_plugin dup = make_plugin("v15", 15);
     assert_int_equal(pvs_register_plugin(ctx, &dup, &err), PVS_EINVAL);
-    assert_string_equal(err.message, "duplicate storage plugin type 'v13'\n");
+    assert_string_equal(err.message, "duplicate storage plugin type 'v15'\n");
     assert_null(pvs_plugin_lookup(ctx, "nosuchtype", &err));
     assert_string_equal(err.message, "unknown storage type 'nosuchtype'\n");
     pvs_error_clear(&err);

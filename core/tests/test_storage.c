@@ -278,6 +278,63 @@ static void test_deactivate_continues(void **state)
     json_decref(cfg);
 }
 
+/* API 14's get_identity: the plugin's own identifier of the instance */
+static int widget_identity(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
+                           char **id, pvs_error *err)
+{
+    (void)ctx, (void)self, (void)scfg;
+    if (strcmp(storeid, "broken") == 0)
+        return pvs_fail(err, PVS_ECLUSTER, "cannot reach the array of '%s'\n", storeid);
+    if (strcmp(storeid, "anon") == 0)
+        return 0;   /* no identity to tell: undef */
+    if (asprintf(id, "serial-%s", storeid) < 0)
+        return pvs_fail(err, PVS_ENOMEM, "out of memory\n");
+    return 0;
+}
+
+static const pvs_plugin identified = {
+    .size = PVS_PLUGIN_SIZE, .type = "identified", .api = 14, .options = flaky_options,
+    .content_valid = flaky_content, .content_default = flaky_content,
+    .get_identity = widget_identity,
+};
+
+static void test_get_identity(void **state)
+{
+    fixture *f = *state;
+    pvs_error err = PVS_ERROR_INIT;
+    char *type = NULL, *id = NULL;
+    /* a plugin without the method fails as upstream's base method dies */
+    expect_error(pvs_get_identity(f->ctx, f->cfg, "store", &type, &id, &err), &err, PVS_EPLUGIN,
+                 "get_identity not implemented for this plugin\n");
+    assert_null(type);
+    assert_null(id);
+    expect_error(pvs_get_identity(f->ctx, f->cfg, "off", &type, &id, &err), &err, PVS_ESTORAGE,
+                 "storage 'off' is disabled\n");
+    expect_error(pvs_get_identity(f->ctx, f->cfg, "gone", &type, &id, &err), &err, PVS_ENOENT,
+                 "storage 'gone' does not exist\n");
+
+    assert_int_equal(pvs_register_plugin(f->ctx, &identified, &err), 0);
+    assert_string_equal(f->w.buf, "Plugin \"identified\" is implementing an older storage API, "
+                                  "an upgrade is recommended\n");
+    json_t *cfg = parse(f, "identified: arr\n\nidentified: anon\n\nidentified: broken\n\n"
+                           "identified: elsewhere\n\tnodes no-such-node\n");
+    assert_int_equal(pvs_get_identity(f->ctx, cfg, "arr", &type, &id, &err), 0);
+    assert_string_equal(type, "identified");
+    assert_string_equal(id, "serial-arr");
+    free(type), free(id);
+    assert_int_equal(pvs_get_identity(f->ctx, cfg, "anon", &type, &id, &err), 0);
+    assert_string_equal(type, "identified");
+    assert_null(id);
+    free(type);
+    expect_error(pvs_get_identity(f->ctx, cfg, "broken", &type, &id, &err), &err, PVS_ECLUSTER,
+                 "cannot reach the array of 'broken'\n");
+    assert_null(type);
+    assert_int_equal(pvs_get_identity(f->ctx, cfg, "elsewhere", &type, &id, &err), PVS_ESTORAGE);
+    assert_non_null(strstr(err.message, "storage 'elsewhere' is not available on node '"));
+    pvs_error_clear(&err);
+    json_decref(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_ids_activate_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_storage_activation_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deactivate_continues, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_identity, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

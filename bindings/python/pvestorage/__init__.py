@@ -1,4 +1,4 @@
-"""Proxmox VE storage activation and mapping with hints (storage API 13), in C.
+"""Proxmox VE storage activation and mapping with hints (storage API 15), in C.
 
 The same operations as Perl's PVE::Storage, with native dicts: verify_hints,
 activate_volumes, map_volume, ... and plugin(type) for the plugins' methods.

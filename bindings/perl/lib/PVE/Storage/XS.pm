@@ -18,7 +18,8 @@ our %EXPORT_TAGS = (
                  verify_hints storage_hints generate_storage_hints)],
     config => [qw(parse_volume_id read_config parse_config)],
     volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-                   path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes audit)],
+                   path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes audit
+                   get_identity)],
     plugins => [qw(register_plugin)],
     settings => [qw(configure settings)],
 );
@@ -91,25 +92,12 @@ sub _what {
     return (ref($v) =~ /^[AEIOU]/ ? 'an ' : 'a ') . ref($v) . ' reference';
 }
 
-sub map_volume { my ($cfg, $volid, $snapname, $hints) = @_; return _volume_call(0, $cfg, $volid, $snapname, $hints) }
-
-# the same calls, with what each volume got (or, { dry_run => 1 }, would get)
-sub activate_volumes_report {
-    my ($cfg, $vollist, $snapname, $hints, $opts) = @_;
-    return _report_call(0, $cfg, $vollist, $snapname, $hints, $opts);
-}
-sub map_volume_report {
-    my ($cfg, $volid, $snapname, $hints, $opts) = @_;
-    return _report_call(1, $cfg, $volid, $snapname, $hints, $opts);
-}
-sub unmap_volume { my ($cfg, $volid, $snapname) = @_; return _volume_call(1, $cfg, $volid, $snapname) }
 # ($path, $owner, $vtype) in list context, as PVE::Storage::path
 sub path {
     my ($cfg, $volid, $snapname) = @_;
     my @res = _path_info($cfg, $volid, $snapname);
     return wantarray ? @res : $res[0];
 }
-sub activate_storage { my ($cfg, $storeid) = @_; return _volume_call(3, $cfg, $storeid) }
 
 # What the calls die with: the message as a string, and more when asked.
 package PVE::Storage::XS::Error {
@@ -150,7 +138,7 @@ PVE::Storage::XS - Proxmox VE storage activation and mapping with hints, in C
 
 =head1 DESCRIPTION
 
-The Proxmox VE storage layer (C<PVE::Storage>, storage API version 13) with its
+The Proxmox VE storage layer (C<PVE::Storage>, storage API version 15) with its
 rules implemented once, in the C library C<libpvestorage>. This module converts
 Perl values to the core's values and back and turns the core's errors into
 C<die> and its warnings into C<warn>; nothing else. The names and argument
@@ -191,7 +179,7 @@ C<use parent 'PVE::Storage::XS::Plugin::Dir'> loads what it needs.
 
 =item APIVER, APIAGE
 
-The storage plugin API version (13) and age (4): plugins implementing API
+The storage plugin API version (15) and age (6): plugins implementing API
 versions C<APIVER - APIAGE> to C<APIVER> are accepted.
 
 =item $hints_properties
@@ -309,6 +297,14 @@ Verifies the hints and maps the volume; returns its path.
 
 As in C<PVE::Storage> (C<path> returns the path).
 
+=item get_identity($cfg, $storeid)
+
+The identifier of the storage instance behind C<$storeid> (storage API 14),
+as its plugin's C<get_identity($scfg, $storeid)> tells it, or undef. The
+storage must exist, be enabled and be available on this node; a plugin
+without C<get_identity> dies C<get_identity not implemented for this plugin>
+(code C<EPLUGIN>), as upstream's base method does.
+
 =item configure(%settings), settings()
 
 Set the host settings of this interpreter's context: C<root> (prefix of the
@@ -371,9 +367,9 @@ L</PLUGINS WRITTEN IN PERL>.
 =item *
 
 The API version is checked as upstream checks a custom plugin: a newer one
-dies C<implements an API version newer than current (14 E<gt> 13)>, one older
+dies C<implements an API version newer than current (16 E<gt> 15)>, one older
 than 9 dies C<API version too old, please update the plugin (8 E<lt> 9)>, 9
-to 12 load with the warning C<Plugin "CLASS" is implementing an older storage
+to 14 load with the warning C<Plugin "CLASS" is implementing an older storage
 API, an upgrade is recommended>. A class without C<api> dies
 C<does not provide an api() method>.
 

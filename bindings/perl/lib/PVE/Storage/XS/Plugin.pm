@@ -20,7 +20,7 @@ sub parse_volname {
 
 sub path {
     my ($class, $scfg, $volname, $storeid, $snapname) = @_;
-    my $path = PVE::Storage::XS::_plugin_call($class->_xs_type(), 0, $storeid, $scfg, $volname, $snapname);
+    my $path = PVE::Storage::XS::_plugin_path($class->_xs_type(), $storeid, $scfg, $volname, $snapname);
     return $path if !wantarray;
     my ($vtype, undef, $vmid) = $class->parse_volname($volname);
     return ($path, $vmid, $vtype);
@@ -33,31 +33,38 @@ sub filesystem_path {
 
 sub activate_storage {
     my ($class, $storeid, $scfg, $cache) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 5, $storeid, $scfg, undef);
+    PVE::Storage::XS::_plugin_activate_storage($class->_xs_type(), $storeid, $scfg, undef);
     return;
 }
 
 sub activate_volume {
     my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 1, $storeid, $scfg, $volname, $snapname, $hints);
+    PVE::Storage::XS::_plugin_activate_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname, $hints);
     return;
 }
 
 sub deactivate_volume {
     my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 2, $storeid, $scfg, $volname, $snapname);
+    PVE::Storage::XS::_plugin_deactivate_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname);
     return;
 }
 
 sub map_volume {
     my ($class, $storeid, $scfg, $volname, $snapname, $hints) = @_;
-    return PVE::Storage::XS::_plugin_call($class->_xs_type(), 3, $storeid, $scfg, $volname, $snapname, $hints);
+    return PVE::Storage::XS::_plugin_map_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname, $hints);
 }
 
 sub unmap_volume {
     my ($class, $storeid, $scfg, $volname, $snapname) = @_;
-    PVE::Storage::XS::_plugin_call($class->_xs_type(), 4, $storeid, $scfg, $volname, $snapname);
+    PVE::Storage::XS::_plugin_unmap_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname);
     return 1;
+}
+
+# API 14: the C plugin's identifier of the storage instance; C plugins
+# without one die as upstream's base method does
+sub get_identity {
+    my ($class, $scfg, $storeid) = @_;
+    return PVE::Storage::XS::_plugin_get_identity($class->_xs_type(), $storeid, $scfg, undef);
 }
 
 1;
@@ -73,7 +80,7 @@ PVE::Storage::XS::Plugin - the base of the plugin classes implemented in C
 The class methods of a Proxmox storage plugin (C<type>, C<api>,
 C<parse_volname>, C<path>, C<filesystem_path>, C<get_subdir>,
 C<activate_storage>, C<activate_volume>, C<deactivate_volume>,
-C<map_volume>, C<unmap_volume>), served by the C plugin of C<< $class->_xs_type >>.
+C<map_volume>, C<unmap_volume>, C<get_identity>), served by the C plugin of C<< $class->_xs_type >>.
 See L<PVE::Storage::XS/PLUGIN CLASSES>.
 
 =cut
