@@ -33,24 +33,15 @@ typedef struct cli {
 
 static const char *prog = "pvestorage";
 
-/* --help: this, the commands (from the table below), then global_options */
-static const char global_usage[] =
-    "usage: pvestorage [--config FILE] [--root DIR] [--rbd-command PATH]\n"
-    "                  [--ceph-timeout SECONDS] [--kernel-version MAJOR.MINOR]\n"
-    "                  [--json] [--quiet] COMMAND [ARGS]\n"
+/* --help: the usage line (the settings' options from pvestorage_api.def), the
+ * commands (from the table below), then the global options */
+static const char global_about[] =
     "\n"
-    "Activate and map Proxmox VE storage volumes, with hints (storage API 15).\n"
+    "Activate and map Proxmox VE storage volumes, with hints (storage API %d).\n"
     "\n"
     "commands:\n";
 
 static const char global_options[] =
-    "\n"
-    "global options:\n"
-    "  --config FILE         storage.cfg to use (default ROOT/etc/pve/storage.cfg)\n"
-    "  --root DIR            prefix for host paths (/sys, /dev, /etc/pve); default /\n"
-    "  --rbd-command PATH    rbd command for kernel mapping (default /usr/bin/rbd)\n"
-    "  --ceph-timeout SECS   cluster connection/operation timeout (default 60)\n"
-    "  --kernel-version M.N  kernel version deciding krbd features (default: uname)\n"
     "  --json                one JSON document on stdout for every outcome\n"
     "  --quiet               no warnings\n"
     "  --help, --version\n"
@@ -65,11 +56,14 @@ static const char global_options[] =
 /* The one description of a command: --help's list, the command's own
  * --help, the argument checks and the exit statuses (the fuzz target's
  * oracle) all come from its row in commands[]. */
+/* A command's own options, by what they are for (see command_options) */
+enum { OPT_SNAPSHOT = 1, OPT_HINTS = 2, OPT_SCHEMA = 4, OPT_VMID = 8, OPT_DRY = 16, OPT_VM = 32 };
+
 typedef struct command {
     const char *name;
     const char *args;          /* usage of positional arguments */
     int min_args, max_args;    /* max -1: unlimited */
-    int snapshot, hints;       /* accepts --snapshot / --hint(s) */
+    unsigned opts;             /* the OPT_* options it accepts */
     const char *summary;       /* one line, for the list of commands */
     const char *help;
     unsigned exits;            /* EXIT_BIT()s of the statuses it may end with */
@@ -148,13 +142,17 @@ static json_t *load_config(cli *c, pvs_error *err)
     char *dflt = NULL;
     const char *path = c->config;
     if (!path) {
-        const char *root = pvs_ctx_get(c->ctx, "root");
+        char *root = NULL;
+        if (pvs_ctx_get_setting(c->ctx, "root", &root, err))
+            return NULL;
         dflt = malloc(strlen(root) + sizeof "/etc/pve/storage.cfg");
+        if (dflt)
+            sprintf(dflt, "%s/etc/pve/storage.cfg", strcmp(root, "/") ? root : "");
+        free(root);
         if (!dflt) {
             fputs("out of memory\n", stderr);
             return NULL;
         }
-        sprintf(dflt, "%s/etc/pve/storage.cfg", strcmp(root, "/") ? root : "");
         path = dflt;
     }
     json_t *cfg = pvs_config_read(c->ctx, path, err);
@@ -598,40 +596,40 @@ static int cmd_hints(cli *c, int argc, char **argv)
 }
 
 static const command commands[] = {
-    { "activate", "VOLID...|--vm VMID", 0, -1, 1, 1, "activate volumes (and their storages), or a VM's",
+    { "activate", "VOLID...|--vm VMID", 0, -1, OPT_SNAPSHOT | OPT_HINTS | OPT_DRY | OPT_VM, "activate volumes (and their storages), or a VM's",
       "Activate volumes: verify the hints, activate each storage once, then each\n"
       "volume through its plugin with the hints.  --dry-run: every read, no change;\n"
       "prints what each volume would get and the commands it would run.\n"
       "--vm VMID: the VM-start flow -- the guest's volumes from\n"
       "/etc/pve/qemu-server/VMID.conf and the hints qemu-server computes (its ostype;\n"
       "--may-deactivate: plugin-may-deactivate-volume, as at VM start).", EXITS_COMMON, cmd_activate },
-    { "deactivate", "VOLID...", 1, -1, 1, 0, "deactivate volumes",
+    { "deactivate", "VOLID...", 1, -1, OPT_SNAPSHOT, "deactivate volumes",
       "Deactivate volumes; goes on past a failing volume and fails at the end.", EXITS_COMMON, cmd_deactivate },
-    { "map", "VOLID", 1, 1, 1, 1, "map a volume, print its path",
+    { "map", "VOLID", 1, 1, OPT_SNAPSHOT | OPT_HINTS | OPT_DRY, "map a volume, print its path",
       "Map a volume with hints and print its path (--dry-run: the plan).", EXITS_COMMON, cmd_map },
-    { "unmap", "VOLID", 1, 1, 1, 0, "unmap a volume", "Unmap a volume.", EXITS_COMMON, cmd_unmap },
-    { "path", "VOLID", 1, 1, 1, 0, "print the path of a volume",
+    { "unmap", "VOLID", 1, 1, OPT_SNAPSHOT, "unmap a volume", "Unmap a volume.", EXITS_COMMON, cmd_unmap },
+    { "path", "VOLID", 1, 1, OPT_SNAPSHOT, "print the path of a volume",
       "Print the path of a volume alone on stdout.", EXITS_COMMON, cmd_path },
-    { "identity", "STORAGE", 1, 1, 0, 0, "the identifier of the instance behind a storage",
+    { "identity", "STORAGE", 1, 1, 0, "the identifier of the instance behind a storage",
       "Print the identifier of the storage instance behind STORAGE, as its plugin's\n"
       "get_identity tells it (storage API 14); nothing when it has none.  A plugin\n"
       "without get_identity fails, as upstream's base plugin does.", EXITS_COMMON, cmd_identity },
-    { "status", "", 0, 0, 0, 0, "each storage: type, enabled, active, content",
+    { "status", "", 0, 0, 0, "each storage: type, enabled, active, content",
       "Each storage: type, enabled, active (reachable now), content. Reads only.", EXITS_COMMON, cmd_status },
-    { "list", "STORAGE", 1, 1, 0, 0, "the volumes on a storage",
+    { "list", "STORAGE", 1, 1, OPT_VMID, "the volumes on a storage",
       "The volumes on a storage (sizes in bytes); --vmid N: only guest N's.\n"
       "Dir storages are read from their directories, rbd storages from the cluster.", EXITS_COMMON, cmd_list },
-    { "mapped", "", 0, 0, 0, 0, "the kernel RBD devices and their volumes",
+    { "mapped", "", 0, 0, 0, "the kernel RBD devices and their volumes",
       "The kernel RBD devices of this host: device, pool, namespace, image, snapshot,\n"
       "the volume ID when a storage matches, and the map options. Reads only.", EXITS_COMMON, cmd_mapped },
-    { "audit", "", 0, 0, 0, 0, "guests' kernel RBD mappings against their hints",
+    { "audit", "", 0, 0, 0, "guests' kernel RBD mappings against their hints",
       "Every guest's kernel-mapped RBD volumes against its hints: a Windows guest's\n"
       "disk mapped without rxbounce needs action (the fix when the guest is not\n"
       "running). Exit 0 when all is in order, 1 when something needs action, 3 when\n"
       "it could not audit at all.", EXITS_COMMON | EXIT_BIT(EXIT_AUDIT_UNKNOWN), cmd_audit },
-    { "verify-hints", "", 0, 0, 0, 1, "check hints given with --hint/--hints",
+    { "verify-hints", "", 0, 0, OPT_HINTS, "check hints given with --hint/--hints",
       "Verify hints as storage calls do; exit 1 with the error when invalid.", EXITS_COMMON, cmd_verify_hints },
-    { "hints", "", 0, 0, 0, 0, "the defined hints (--json-schema: a JSON Schema)",
+    { "hints", "", 0, 0, OPT_SCHEMA, "the defined hints (--json-schema: a JSON Schema)",
       "List the defined hints; --json-schema prints the format as a JSON Schema\n"
       "(draft 2020-12) document.", EXITS_COMMON, cmd_hints },
 };
@@ -659,30 +657,68 @@ int cli_exit_documented(const char *name, int status)
 }
 
 /* --help: the list of commands is the table's */
+/* "usage: pvestorage [--config FILE] [--root DIR] ...", wrapped */
+static void print_usage_line(FILE *f)
+{
+    const pvs_api_setting *set = pvs_api_settings();
+    int col = fprintf(f, "usage: %s [--config FILE]", prog);
+    for (size_t i = 0; set[i].name; i++) {
+        if (col + (int)strlen(set[i].option) + (int)strlen(set[i].metavar) + 6 > 79)
+            col = fprintf(f, "\n                 ") - 1;
+        col += fprintf(f, " [--%s %s]", set[i].option, set[i].metavar);
+    }
+    fprintf(f, "\n                  [--json] [--quiet] COMMAND [ARGS]\n");
+}
+
 static void print_global_usage(FILE *f)
 {
-    fputs(global_usage, f);
+    print_usage_line(f);
+    fprintf(f, global_about, PVS_APIVER);
     for (size_t i = 0; i < N_COMMANDS; i++) {
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", commands[i].name, *commands[i].args ? " " : "", commands[i].args);
         fprintf(f, "  %-28s %s\n", left, commands[i].summary);
     }
+    fputs("\nglobal options:\n"
+          "  --config FILE         storage.cfg to use (default ROOT/etc/pve/storage.cfg)\n", f);
+    const pvs_api_setting *set = pvs_api_settings();
+    for (size_t i = 0; set[i].name; i++) {
+        char left[64];
+        snprintf(left, sizeof left, "--%s %s", set[i].option, set[i].metavar);
+        if (strlen(left) > 21)
+            fprintf(f, "  %s\n  %-21s %s", left, "", set[i].meaning);
+        else
+            fprintf(f, "  %-21s %s", left, set[i].meaning);
+        fprintf(f, set[i].default_value ? " (default %s)\n" : "\n", set[i].default_value);
+    }
     fputs(global_options, f);
 }
 
+/* The usage of each option bit, in --help's order */
+static const struct {
+    unsigned bit;
+    const char *usage;
+} option_usage[] = {
+    { OPT_SNAPSHOT, " [--snapshot NAME]" },
+    { OPT_HINTS, " [--hint NAME=VALUE]... [--hints JSON]" },
+    { OPT_SCHEMA, " [--json-schema]" },
+    { OPT_VMID, " [--vmid N]" },
+    { OPT_DRY, " [--dry-run]" },
+    { OPT_VM, " [--may-deactivate]" },
+};
+
 static void command_usage(FILE *f, const command *cmd)
 {
-    fprintf(f, "usage: %s [GLOBAL OPTIONS] %s%s%s%s%s%s\n\n%s\n", prog, cmd->name,
-            *cmd->args ? " " : "", cmd->args, cmd->snapshot ? " [--snapshot NAME]" : "",
-            cmd->hints ? " [--hint NAME=VALUE]... [--hints JSON]" : "",
-            strcmp(cmd->name, "hints") == 0 ? " [--json-schema]" : strcmp(cmd->name, "list") == 0 ? " [--vmid N]"
-            : cmd->hints && strcmp(cmd->name, "verify-hints") ? " [--dry-run]" : "",
-            cmd->help);
-    if (cmd->hints)
+    fprintf(f, "usage: %s [GLOBAL OPTIONS] %s%s%s", prog, cmd->name, *cmd->args ? " " : "", cmd->args);
+    for (size_t i = 0; i < sizeof option_usage / sizeof option_usage[0]; i++)
+        if (cmd->opts & option_usage[i].bit)
+            fputs(option_usage[i].usage, f);
+    fprintf(f, "\n\n%s\n", cmd->help);
+    if (cmd->opts & OPT_HINTS)
         fputs("\n  --hint NAME=VALUE  one hint, e.g. guest-is-windows=1 (repeatable); VALUE\n"
               "                     is read as JSON when it is true/false/null or a number\n"
               "  --hints JSON       all hints as one JSON object\n", f);
-    if (cmd->snapshot)
+    if (cmd->opts & OPT_SNAPSHOT)
         fputs("  --snapshot NAME    the snapshot of the volume\n", f);
 }
 
@@ -760,12 +796,31 @@ static int set_hints_json(cli *c, const char *arg)
 
 enum { O_HINT = 256, O_HINTS, O_SNAP, O_SCHEMA, O_VMID, O_DRY, O_VM, O_MAY };
 
+/* 0 when cmd takes the option (bit), else the usage error "--OPTION
+ * belongs to the 'A' command" or "... the 'A' and 'B' commands". */
+static int option_belongs(cli *c, const command *cmd, unsigned bit, const char *option)
+{
+    if (cmd->opts & bit)
+        return 0;
+    char msg[256];
+    size_t n = (size_t)snprintf(msg, sizeof msg, "%s belongs to the", option), found = 0;
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        found += (commands[i].opts & bit) != 0;
+    for (size_t i = 0, k = 0; i < N_COMMANDS && n < sizeof msg; i++)
+        if (commands[i].opts & bit)
+            n += (size_t)snprintf(msg + n, sizeof msg - n, "%s '%s'", k++ == 0 ? "" : k == found ? " and" : ",",
+                                  commands[i].name);
+    if (n < sizeof msg)
+        snprintf(msg + n, sizeof msg - n, " command%s", found > 1 ? "s" : "");
+    return usage_message(c, msg);
+}
+
 /* --vm / --vmid: a guest ID, for the one command each belongs to */
 static int guest_id_option(cli *c, const command *cmd, int o, const char *arg)
 {
-    if (strcmp(cmd->name, o == O_VM ? "activate" : "list"))
-        return usage_error(c, o == O_VM ? "--vm belongs to the 'activate' command%s"
-                                        : "--vmid belongs to the 'list' command%s", "");
+    int rc = option_belongs(c, cmd, o == O_VM ? OPT_VM : OPT_VMID, o == O_VM ? "--vm" : "--vmid");
+    if (rc)
+        return rc;
     char *end;
     errno = 0;
     long long v = strtoll(arg, &end, 10);
@@ -778,7 +833,7 @@ static int guest_id_option(cli *c, const command *cmd, int o, const char *arg)
 /* --hint (repeatable) or --hints (once), not both; counts: how many of each so far */
 static int hints_option(cli *c, const command *cmd, int o, const char *arg, int counts[2])
 {
-    if (!cmd->hints)
+    if (!(cmd->opts & OPT_HINTS))
         return usage_error(c, "'%s' takes no hints", cmd->name);
     if (o == O_HINT ? counts[1] : (counts[1] || counts[0]))
         return usage_error(c, "use either --hints or --hint (%s)", "not both, --hints once");
@@ -800,26 +855,22 @@ static int command_option(cli *c, const command *cmd, int o, char **argv, int co
     case O_HINTS:
         return hints_option(c, cmd, o, optarg, counts);
     case O_SNAP:
-        if (!cmd->snapshot)
+        if (!(cmd->opts & OPT_SNAPSHOT))
             return usage_error(c, "'%s' takes no --snapshot", cmd->name);
         c->snapname = optarg;
         return 0;
     case O_SCHEMA:
-        if (strcmp(cmd->name, "hints"))
-            return usage_error(c, "--json-schema belongs to the 'hints' command%s", "");
         c->json_schema = 1;
-        return 0;
+        return option_belongs(c, cmd, OPT_SCHEMA, "--json-schema");
     case O_DRY:
-        if (strcmp(cmd->name, "activate") && strcmp(cmd->name, "map"))
-            return usage_error(c, "--dry-run belongs to the 'activate' and 'map' commands%s", "");
         c->dry_run = 1;
-        return 0;
+        return option_belongs(c, cmd, OPT_DRY, "--dry-run");
     case O_VMID:
     case O_VM:
         return guest_id_option(c, cmd, o, optarg);
     case O_MAY:
         c->may_deactivate = 1;
-        return 0;
+        return option_belongs(c, cmd, OPT_VM, "--may-deactivate");
     default:
         return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
     }
@@ -868,18 +919,40 @@ static int run_command(cli *c, const command *cmd, int argc, char **argv)
     return cmd->run(c, nargs, args);
 }
 
-enum { G_CONFIG = 256, G_ROOT, G_RBD, G_TIMEOUT, G_KERNEL, G_VERSION };
+/* --api (for the coverage tests and tools): the library's description
+ * (pvestorage_api.h) with this command's own commands, as JSON. */
+static int print_api(cli *c)
+{
+    (void)c;
+    json_t *api = pvs_api_description(), *names = json_array();
+    for (size_t i = 0; api && names && i < N_COMMANDS; i++)
+        json_array_append_new(names, json_string(commands[i].name));
+    if (!api || !names || json_object_set_new(api, "commands", names)) {
+        json_decref(api);
+        fputs("out of memory\n", stderr);
+        return 1;
+    }
+    char *text = json_dumps(api, JSON_INDENT(1) | JSON_SORT_KEYS);
+    json_decref(api);
+    if (text)
+        puts(text);
+    free(text);
+    return text ? DONE : 1;
+}
+
+enum { G_CONFIG = 256, G_VERSION, G_API, G_SETTING };   /* G_SETTING + i: setting i's option */
+
+static const char setting_count[][1] = {
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) "",
+#include "pvestorage_api.def"
+};
 
 /* One global option (before the command): 0, DONE, or the exit status. */
 static int global_option(cli *c, int o, char **argv)
 {
-    const char *setting = NULL;
+    const pvs_api_setting *set = pvs_api_settings();
     switch (o) {
     case G_CONFIG: c->config = optarg; return 0;
-    case G_ROOT: setting = "root"; break;
-    case G_RBD: setting = "rbd_command"; break;
-    case G_TIMEOUT: setting = "ceph_timeout"; break;
-    case G_KERNEL: setting = "kernel_version"; break;
     case 'j': c->json = 1; return 0;
     case 'q': c->quiet = 1; return 0;
     case 'h':
@@ -888,9 +961,13 @@ static int global_option(cli *c, int o, char **argv)
     case G_VERSION:
         printf("pvestorage %s (storage API %d, age %d)\n", PVS_VERSION, PVS_APIVER, PVS_APIAGE);
         return DONE;
+    case G_API:
+        return print_api(c);
     default:
-        return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (o < G_SETTING || o >= G_SETTING + (int)(sizeof setting_count / sizeof setting_count[0]))
+            return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
     }
+    const char *setting = set[o - G_SETTING].name;
     pvs_error err = PVS_ERROR_INIT;
     if (pvs_ctx_set(c->ctx, setting, optarg, &err) == 0)
         return 0;
@@ -904,18 +981,17 @@ static int global_option(cli *c, int o, char **argv)
 
 int pvs_cli_run(int argc, char **argv, const char **command_run)
 {
-    static const struct option opts[] = {
+    struct option opts[32] = {
         { "config", required_argument, NULL, G_CONFIG },
-        { "root", required_argument, NULL, G_ROOT },
-        { "rbd-command", required_argument, NULL, G_RBD },
-        { "ceph-timeout", required_argument, NULL, G_TIMEOUT },
-        { "kernel-version", required_argument, NULL, G_KERNEL },
         { "json", no_argument, NULL, 'j' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, G_VERSION },
-        { NULL, 0, NULL, 0 },
+        { "api", no_argument, NULL, G_API },
     };
+    const pvs_api_setting *set = pvs_api_settings();
+    for (size_t i = 0, k = 6; set[i].name && k < 31; i++, k++)
+        opts[k] = (struct option){ set[i].option, required_argument, NULL, G_SETTING + (int)i };
     pvs_error err = PVS_ERROR_INIT;
     cli c = { .vmid = -1, .vm = -1 };
     const command *cmd = NULL;

@@ -170,10 +170,12 @@ static void die_with_report(pTHX_ my_cxt_t *cxt, pvs_error *err, const json_t *r
     croak_sv(obj);
 }
 
-static void die_text(pTHX_ my_cxt_t *cxt, const char *text)
+/* An error the binding finds itself, with its code as the core's have. */
+static void die_text(pTHX_ my_cxt_t *cxt, int code, const char *text)
 {
     pvs_error err = PVS_ERROR_INIT;
     err.message = strdup(text);
+    err.code = code;
     die_with(aTHX_ cxt, &err);
 }
 
@@ -188,7 +190,7 @@ static int report_flags(pTHX_ my_cxt_t *cxt, SV *opts, const char *fn)
     if (SvOK(opts)) {
         char text[128];
         snprintf(text, sizeof text, "%s: options must be a hash reference\n", fn);
-        die_text(aTHX_ cxt, text);
+        die_text(aTHX_ cxt, PVS_EINVAL, text);
     }
     return 0;
 }
@@ -476,7 +478,7 @@ static void hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv, json_t **slot)
     conv *c = conv_new(aTHX);
     find_cycle(aTHX_ sv, c);
     if (c->too_deep && !c->cyclic)
-        die_text(aTHX_ cxt, "hints are nested too deeply\n");
+        die_text(aTHX_ cxt, PVS_EHINTS, "hints are nested too deeply\n");
     if (c->cyclic && SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV && !sv_isobject(sv)
         && hv_exists((HV *)SvRV(sv), "download", 8)) {
         *slot = top_level_hints(aTHX_ (HV *)SvRV(sv));
@@ -486,17 +488,17 @@ static void hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv, json_t **slot)
         ptrmap_free(&c->seen);
         ptrmap_init(&c->seen);
         if (to_json_slot(aTHX_ sv, c, slot))
-            die_text(aTHX_ cxt, "out of memory\n");
+            die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
     }
     if (!*slot)
-        die_text(aTHX_ cxt, "out of memory\n");
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
 }
 
 static void not_a_hash(pTHX_ my_cxt_t *cxt, const char *what)
 {
     char msg[128];
     snprintf(msg, sizeof msg, "%s is not a hash reference\n", what);
-    die_text(aTHX_ cxt, msg);
+    die_text(aTHX_ cxt, PVS_EINVAL, msg);
 }
 
 /* A configuration or storage section into *slot: a hash, no cycles. */
@@ -511,10 +513,10 @@ static void data_to_json(pTHX_ my_cxt_t *cxt, SV *sv, const char *what, json_t *
         char msg[160];
         snprintf(msg, sizeof msg, "%s %s\n", what,
                  c->cyclic ? "contains recursive cycles" : "is nested too deeply");
-        die_text(aTHX_ cxt, msg);
+        die_text(aTHX_ cxt, PVS_EINVAL, msg);
     }
     if (rc)
-        die_text(aTHX_ cxt, "out of memory\n");
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
 }
 
 static void free_c(pTHX_ void *p)
@@ -534,7 +536,7 @@ static void cfg_to_json(pTHX_ my_cxt_t *cxt, SV *cfg, const char *const *ids, si
     json_t *ids_json = json_object();
     *slot = ids_json ? json_pack("{s:o}", "ids", ids_json) : NULL;
     if (!*slot)
-        die_text(aTHX_ cxt, "out of memory\n");
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
     SV **idsv = hv_fetchs((HV *)SvRV(cfg), "ids", 0);
     SV *ids_ref = idsv ? *idsv : &PL_sv_undef;
     SvGETMAGIC(ids_ref);
@@ -550,13 +552,13 @@ static void cfg_to_json(pTHX_ my_cxt_t *cxt, SV *cfg, const char *const *ids, si
             continue;   /* the core reports it, in its turn */
         SAVEDESTRUCTOR_X(free_c, storeid);
         if (!storeid)
-            die_text(aTHX_ cxt, "out of memory\n");
+            die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
         SV **sec = json_object_get(ids_json, storeid) ? NULL
                    : hv_fetch(ids_hv, storeid, -(I32)strlen(storeid), 0);
         if (sec && put_value(aTHX_ ids_json, sv_2mortal(newSVpvn_utf8(storeid, strlen(storeid), 1)), *sec, c))
-            die_text(aTHX_ cxt, "out of memory\n");
+            die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
         if (c->cyclic || c->too_deep)
-            die_text(aTHX_ cxt, c->cyclic ? "storage configuration contains recursive cycles\n"
+            die_text(aTHX_ cxt, PVS_EINVAL, c->cyclic ? "storage configuration contains recursive cycles\n"
                                           : "storage configuration is nested too deeply\n");
     }
 }
@@ -613,7 +615,7 @@ static const char *str_arg(pTHX_ my_cxt_t *cxt, SV *sv, const char *what, int op
             return NULL;
         char msg[128];
         snprintf(msg, sizeof msg, "%s missing\n", what);
-        die_text(aTHX_ cxt, msg);
+        die_text(aTHX_ cxt, PVS_EINVAL, msg);
     }
     STRLEN len;
     SV *copy = sv_2mortal(newSVsv_nomg(sv));
@@ -632,7 +634,7 @@ static const char **volids_arg(pTHX_ my_cxt_t *cxt, SV *sv, size_t *n)
     if (!SvOK(sv))
         return NULL;
     if (!SvROK(sv) || SvTYPE(SvRV(sv)) != SVt_PVAV)
-        die_text(aTHX_ cxt, "volume list is not an array reference\n");
+        die_text(aTHX_ cxt, PVS_EINVAL, "volume list is not an array reference\n");
     AV *av = (AV *)SvRV(sv);
     SSize_t count = av_top_index(av) + 1;
     const char **v;
@@ -1149,7 +1151,7 @@ static json_t *declared(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method
     snprintf(what, sizeof what, "%s()", method);
     data_to_json(aTHX_ cxt, v, what, &f->v[slot]);
     if (!(pp->decl[slot] = json_deep_copy(f->v[slot])))
-        die_text(aTHX_ cxt, "out of memory\n");
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
     return f->v[slot];
 }
 
@@ -1189,14 +1191,14 @@ static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs
 {
     perl_plugin *pp = g->pp = calloc(1, sizeof *pp);
     if (!pp)
-        die_text(aTHX_ cxt, "out of memory\n");
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
     pp->class_sv = newSVsv(class_sv);
     pp->name = strdup(SvPVutf8_nolen(class_sv));
     pvs_plugin *t = &pp->table;
     t->size = PVS_PLUGIN_SIZE;
     t->name = pp->name;
     if (!pp->name)
-        die_text(aTHX_ cxt, "out of memory\n");
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
     if (known) {   /* PVE::Storage's own class for a type described here */
         memcpy(t, known, known->size < sizeof *t ? known->size : sizeof *t);
         t->size = PVS_PLUGIN_SIZE;
@@ -1206,7 +1208,7 @@ static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs
         t->state_free = NULL;
     } else {
         if (!upstream && !class_can(aTHX_ cxt, class_sv, "api"))
-            die_text(aTHX_ cxt, "does not provide an api() method\n");
+            die_text(aTHX_ cxt, PVS_EAPI, "does not provide an api() method\n");
         t->type = pp->type = class_string(aTHX_ cxt, pp, "type", f);
         char *api = upstream ? NULL : class_string(aTHX_ cxt, pp, "api", f);
         t->api = upstream ? PVS_APIVER : atoi(api ? api : "0");
@@ -1264,7 +1266,7 @@ static void serve_by_upstream(pTHX_ my_cxt_t *cxt, const json_t *cfg)
             free(pp->type);
             pp->table.type = pp->type = strdup(type);
             if (!pp->type)
-                die_text(aTHX_ cxt, "out of memory\n");
+                die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
             if (enter_plugin(aTHX_ cxt, pp, &f->err) != 0) {
                 char *why = f->err.message;
                 f->err.message = NULL;
@@ -1388,12 +1390,14 @@ static void inherit_cxt(pTHX_ my_cxt_t *cxt, const my_cxt_t *parent)
     size_t n = 0;
     while (names[n])
         n++;
-    const char **values = calloc(n ? n : 1, sizeof *values);
+    char **values = calloc(n ? n : 1, sizeof *values);
     int settings = values != NULL;
+    for (size_t i = 0; settings && i < n; i++)
+        settings = !pvs_ctx_get_setting(parent->ctx, names[i], &values[i], NULL);
+    if (settings)   /* valid values: they are in force there */
+        pvs_ctx_configure(cxt->ctx, names, (const char *const *)values, n, NULL);
     for (size_t i = 0; values && i < n; i++)
-        values[i] = pvs_ctx_get(parent->ctx, names[i]);
-    if (values)   /* valid values: they are in force there */
-        pvs_ctx_configure(cxt->ctx, names, values, n, NULL);
+        free(values[i]);
     free(values);
     SV *lost = sv_2mortal(newSVpvs(""));
     inherit_plugins(aTHX_ cxt, parent->plugins, lost);
@@ -1432,6 +1436,18 @@ IV
 _APIAGE()
   CODE:
     RETVAL = PVS_APIAGE;
+  OUTPUT:
+    RETVAL
+
+SV *
+_api()
+  CODE:
+    dMY_CXT;
+    json_t *api = pvs_api_description();
+    if (!api)
+        die_text(aTHX_ &MY_CXT, PVS_ENOMEM, "out of memory\n");
+    RETVAL = to_perl(aTHX_ api);
+    json_decref(api);
   OUTPUT:
     RETVAL
 
@@ -1475,7 +1491,7 @@ storage_hints(ostype = &PL_sv_undef, may_deactivate = &PL_sv_undef)
     const char *os = str_arg(aTHX_ &MY_CXT, ostype, "ostype", 1);
     json_t *h = pvs_storage_hints(os, SvTRUE(may_deactivate));
     if (!h)
-        die_text(aTHX_ &MY_CXT, "out of memory\n");
+        die_text(aTHX_ &MY_CXT, PVS_ENOMEM, "out of memory\n");
     RETVAL = to_perl(aTHX_ h);
     json_decref(h);
     LEAVE;
@@ -1597,7 +1613,7 @@ configure(...)
     dMY_CXT;
     ENTER;
     if (items % 2)
-        die_text(aTHX_ &MY_CXT, "configure: settings come as NAME => VALUE pairs\n");
+        die_text(aTHX_ &MY_CXT, PVS_EINVAL, "configure: settings come as NAME => VALUE pairs\n");
     /* converted first; the core applies them all or none */
     size_t n = (size_t)items / 2;
     const char **names;
@@ -1616,11 +1632,17 @@ SV *
 settings()
   CODE:
     dMY_CXT;
-    HV *hv = newHV();
+    HV *hv = (HV *)sv_2mortal((SV *)newHV());
     const char *const *names = pvs_ctx_setting_names();
-    for (size_t i = 0; names[i]; i++)
-        hv_store(hv, names[i], strlen(names[i]), newSVpv(pvs_ctx_get(MY_CXT.ctx, names[i]), 0), 0);
-    RETVAL = newRV_noinc((SV *)hv);
+    pvs_error err = PVS_ERROR_INIT;
+    for (size_t i = 0; names[i]; i++) {
+        char *v;
+        if (pvs_ctx_get_setting(MY_CXT.ctx, names[i], &v, &err))
+            die_with(aTHX_ &MY_CXT, &err);
+        hv_store(hv, names[i], strlen(names[i]), newSVpv(v, 0), 0);
+        free(v);
+    }
+    RETVAL = newRV_inc((SV *)hv);
   OUTPUT:
     RETVAL
 
@@ -1956,7 +1978,7 @@ register_plugin(class)
     frame *f = frame_new(aTHX);
     str_arg(aTHX_ &MY_CXT, class, "plugin class", 0);
     if (SvROK(class))   /* a class, as upstream's plugins: a new thread has its own copy of it */
-        die_text(aTHX_ &MY_CXT, "plugin class must be a class name, not a reference\n");
+        die_text(aTHX_ &MY_CXT, PVS_EINVAL, "plugin class must be a class name, not a reference\n");
     guard *g = guard_new(aTHX);
     perl_plugin *pp = perl_plugin_new(aTHX_ &MY_CXT, class, NULL, 0, g, f);
     if (enter_plugin(aTHX_ &MY_CXT, pp, &f->err))

@@ -10,9 +10,13 @@
 
 struct py_plugin;
 
+/* room for every code of pvestorage_api.def (0 .. -PYB_NCODES+1) */
+#define PYB_NCODES 32
+
 typedef struct {
-    PyObject *Error, *HintError, *InvalidError, *NotFoundError, *CommandError, *StorageError,
-        *PluginAPIError, *TimeoutError, *ClusterError, *DeactivationError, *PluginError, *StorageWarning;
+    /* pvestorage.Error, and by -code the class pvestorage_api.def names for it
+     * (pvestorage.Error itself where it names none) */
+    PyObject *Error, *errors[PYB_NCODES], *StorageWarning;
     PyTypeObject *PluginType;
     /* the core takes a settings snapshot per call: no lock here, so no
      * lock is ever held while Python code (a warnings handler) runs */
@@ -40,6 +44,10 @@ PyObject *pyb_to_python(const json_t *j);
 json_t *pyb_data_to_json(modstate *st, PyObject *o, const char *what);
 /* Raise the exception for a core error (cleared); returns NULL. */
 PyObject *pyb_raise(modstate *st, pvs_error *err);
+/* An error the binding finds, raised with code as the core's are. */
+PyObject *pyb_raise_code(modstate *st, int code, const char *message);
+/* The exception class of a core error code. */
+#define PYB_ERROR(st, code) ((st)->errors[-(code)])
 /* Emit the warnings a call kept so far (GIL held). */
 void pyb_flush_call(modstate *st, call_state *cs);
 

@@ -483,7 +483,7 @@ static int identity(modstate *st, py_plugin *pp)
     }
     PyObject *api = declared(pp->obj, "api");
     if (!api && !PyErr_Occurred())
-        PyErr_SetString(st->PluginAPIError, "does not provide an api() method");
+        pyb_raise_code(st, PVS_EAPI, "does not provide an api() method");
     if (api && !PyLong_Check(api))
         PyErr_Format(PyExc_TypeError, "%s: api must be an int", pp->name);
     pp->table.api = api && PyLong_Check(api) ? (int)PyLong_AsLong(api) : 0;

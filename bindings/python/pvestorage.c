@@ -86,20 +86,9 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
         pvs_error_clear(err);
         return PyErr_NoMemory();
     }
-    PyObject *type;
-    switch (err->code) {
-    case PVS_EHINTS: type = st->HintError; break;
-    case PVS_EINVAL: type = st->InvalidError; break;
-    case PVS_ENOENT: type = st->NotFoundError; break;
-    case PVS_ECOMMAND: type = st->CommandError; break;
-    case PVS_ESTORAGE: type = st->StorageError; break;
-    case PVS_EAPI: type = st->PluginAPIError; break;
-    case PVS_ETIMEDOUT: type = st->TimeoutError; break;
-    case PVS_ECLUSTER: type = st->ClusterError; break;
-    case PVS_EPARTIAL: type = st->DeactivationError; break;
-    case PVS_EPLUGIN: type = st->PluginError; break;
-    default: type = st->Error; break;
-    }
+    PyObject *type = err->code < 0 && -err->code < PYB_NCODES ? PYB_ERROR(st, err->code) : NULL;
+    if (!type)
+        type = st->Error;
     PyObject *msg = message_strn(err->message, pvs_error_length(err));
     PyObject *exc = msg ? PyObject_CallOneArg(type, msg) : NULL;
     Py_XDECREF(msg);
@@ -124,6 +113,15 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     }
     pvs_error_clear(err);
     return NULL;
+}
+
+/* An error the binding finds itself (a cycle, a depth), raised as the
+ * core's are: the class and .code of the code, the message (no "\n"). */
+static PyObject *raise_code(modstate *st, int code, const char *message, const char *arg)
+{
+    pvs_error err = PVS_ERROR_INIT;
+    pvs_error_set(&err, code, arg ? "%s %s\n" : "%s\n", arg ? arg : message, message);
+    return raise_error(st, &err);
 }
 
 _Thread_local call_state *pyb_current_call;
@@ -475,7 +473,7 @@ static int hints_to_json(modstate *st, PyObject *o, json_t **out)
     } else if (j && c.too_deep) {
         json_decref(j);
         j = NULL;
-        PyErr_SetString(st->HintError, "hints are nested too deeply");
+        raise_code(st, PVS_EHINTS, "hints are nested too deeply", NULL);
     }
     ptrmap_free(&c.seen);
     if (!j)
@@ -497,8 +495,7 @@ static json_t *data_to_json(modstate *st, PyObject *o, const char *what)
     if (j && (c.cyclic || c.too_deep)) {
         json_decref(j);
         j = NULL;
-        PyErr_Format(st->InvalidError, "%s %s", what,
-                     c.cyclic ? "contains recursive cycles" : "is nested too deeply");
+        raise_code(st, PVS_EINVAL, c.cyclic ? "contains recursive cycles" : "is nested too deeply", what);
     }
     ptrmap_free(&c.seen);
     return j;
@@ -540,7 +537,7 @@ static json_t *cfg_to_json(modstate *st, PyObject *cfg, const char *const *ids, 
             rc = !j || json_object_set_new(ids_json, storeid, j) ? -1 : 0;
             Py_DECREF(sec);
             if (!rc && (c.cyclic || c.too_deep)) {
-                PyErr_Format(st->InvalidError, "cfg %s", c.cyclic ? "contains recursive cycles" : "is nested too deeply");
+                raise_code(st, PVS_EINVAL, c.cyclic ? "contains recursive cycles" : "is nested too deeply", "cfg");
                 rc = -1;
             }
         }
@@ -749,6 +746,11 @@ json_t *pyb_data_to_json(modstate *st, PyObject *o, const char *what)
 PyObject *pyb_raise(modstate *st, pvs_error *err)
 {
     return raise_error(st, err);
+}
+
+PyObject *pyb_raise_code(modstate *st, int code, const char *message)
+{
+    return raise_code(st, code, message, NULL);
 }
 
 /* ---- module functions ---- */
@@ -1254,16 +1256,27 @@ static PyObject *settings_dict(modstate *st)
 {
     PyObject *d = PyDict_New();
     const char *const *names = pvs_ctx_setting_names();
+    pvs_error err = PVS_ERROR_INIT;
     for (size_t i = 0; d && names[i]; i++) {
-        PyObject *v = text_or_none(pvs_ctx_get(st->ctx, names[i]));
-        if (!v || PyDict_SetItemString(d, names[i], v)) {
-            Py_XDECREF(v);
+        char *text;
+        if (pvs_ctx_get_setting(st->ctx, names[i], &text, &err)) {
             Py_CLEAR(d);
-            break;
+            return raise_error(st, &err);
         }
-        Py_DECREF(v);
+        PyObject *v = text_or_none(text);
+        free(text);
+        if (!v || PyDict_SetItemString(d, names[i], v))
+            Py_CLEAR(d);
+        Py_XDECREF(v);
     }
     return d;
+}
+
+static PyObject *py_api(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    json_t *api = pvs_api_description();
+    return api ? to_python_steal(api) : PyErr_NoMemory();
 }
 
 static PyObject *py_settings(PyObject *module, PyObject *unused)
@@ -1624,6 +1637,8 @@ static PyMethodDef module_methods[] = {
       "Set host settings: root, rbd_command, ceph_timeout, kernel_version.\n"
       "An unknown setting or a bad value raises and changes nothing." },
     { "settings", py_settings, METH_NOARGS, "settings()\n--\n\nThe current host settings." },
+    { "_api", py_api, METH_NOARGS,
+      "_api()\n--\n\nThe library's description (errors, settings, calls, values, methods) as data." },
     { "hints_json_schema", py_hints_json_schema, METH_NOARGS,
       "hints_json_schema()\n--\n\nThe hint format as a JSON Schema (draft 2020-12) document." },
     { "register_plugin", pyb_register_plugin, METH_O,
@@ -1660,6 +1675,39 @@ static PyObject *sub_exc(PyObject *module, modstate *st, const char *name, PyObj
     return e;
 }
 
+/* The classes pvestorage_api.def names, each a subclass of Error (and of the
+ * built-in it names), its doc the code's meaning; codes naming no class
+ * raise Error itself. */
+static int make_errors(PyObject *module, modstate *st)
+{
+    const pvs_api_error *e = pvs_api_errors();
+    for (size_t i = 0; e[i].name; i++) {
+        if (e[i].code == PVS_OK)
+            continue;
+        if (e[i].code > 0 || -e[i].code >= PYB_NCODES) {
+            PyErr_Format(PyExc_SystemError, "error code %s out of range", e[i].name);
+            return -1;
+        }
+        PyObject *base = NULL, *cls;
+        if (e[i].python_base && !(base = PyDict_GetItemString(PyEval_GetBuiltins(), e[i].python_base))) {
+            PyErr_Format(PyExc_SystemError, "no built-in exception %s", e[i].python_base);
+            return -1;
+        }
+        if (e[i].python_class) {
+            PyObject *doc = PyUnicode_FromFormat("%c%s.", Py_TOUPPER(e[i].meaning[0]), e[i].meaning + 1);
+            const char *text = doc ? PyUnicode_AsUTF8(doc) : NULL;
+            cls = text ? sub_exc(module, st, e[i].python_class, base, text) : NULL;
+            Py_XDECREF(doc);
+        } else {
+            cls = Py_NewRef(st->Error);
+        }
+        if (!cls)
+            return -1;
+        PYB_ERROR(st, e[i].code) = cls;
+    }
+    return 0;
+}
+
 static int module_exec(PyObject *module)
 {
     modstate *st = get_state(module);
@@ -1667,25 +1715,7 @@ static int module_exec(PyObject *module)
     if (!(st->Error = new_exc(module, "Error", NULL,
                               "Base of pvestorage's errors; .code is the core's code (e.g. 'EHINTS').")))
         return -1;
-    if (!(st->HintError = sub_exc(module, st, "HintError", PyExc_ValueError, "Hints failed verification."))
-        || !(st->InvalidError = sub_exc(module, st, "InvalidError", PyExc_ValueError,
-                                        "Bad input: an unparsable volume ID or name, a bad setting."))
-        || !(st->NotFoundError = sub_exc(module, st, "NotFoundError", PyExc_LookupError,
-                                         "A storage, volume, file or plugin does not exist."))
-        || !(st->CommandError = sub_exc(module, st, "CommandError", NULL,
-                                        "An external command failed; .exit_status and .stderr tell how."))
-        || !(st->StorageError = sub_exc(module, st, "StorageError", NULL,
-                                        "A storage cannot be activated or is disabled."))
-        || !(st->PluginAPIError = sub_exc(module, st, "PluginAPIError", NULL,
-                                          "A plugin's API version is not acceptable."))
-        || !(st->TimeoutError = sub_exc(module, st, "TimeoutError", PyExc_TimeoutError,
-                                        "An operation did not finish in time."))
-        || !(st->ClusterError = sub_exc(module, st, "ClusterError", NULL, "A Ceph cluster operation failed."))
-        || !(st->DeactivationError = sub_exc(module, st, "DeactivationError", NULL,
-                                             "Some volumes of a list could not be deactivated."))
-        || !(st->PluginError = sub_exc(module, st, "PluginError", NULL,
-                                       "A plugin written in Python failed: the exception it raised is "
-                                       "the __cause__.")))
+    if (make_errors(module, st))
         return -1;
     st->StorageWarning = PyErr_NewExceptionWithDoc("pvestorage.StorageWarning",
                                                    "Warnings of the storage layer.", PyExc_UserWarning, NULL);
@@ -1725,16 +1755,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
 {
     modstate *st = get_state(module);
     Py_VISIT(st->Error);
-    Py_VISIT(st->HintError);
-    Py_VISIT(st->InvalidError);
-    Py_VISIT(st->NotFoundError);
-    Py_VISIT(st->CommandError);
-    Py_VISIT(st->StorageError);
-    Py_VISIT(st->PluginAPIError);
-    Py_VISIT(st->TimeoutError);
-    Py_VISIT(st->ClusterError);
-    Py_VISIT(st->DeactivationError);
-    Py_VISIT(st->PluginError);
+    for (int i = 0; i < PYB_NCODES; i++)
+        Py_VISIT(st->errors[i]);
     Py_VISIT(st->StorageWarning);
     Py_VISIT(st->PluginType);
     return 0;
@@ -1744,16 +1766,8 @@ static int module_clear(PyObject *module)
 {
     modstate *st = get_state(module);
     Py_CLEAR(st->Error);
-    Py_CLEAR(st->HintError);
-    Py_CLEAR(st->InvalidError);
-    Py_CLEAR(st->NotFoundError);
-    Py_CLEAR(st->CommandError);
-    Py_CLEAR(st->StorageError);
-    Py_CLEAR(st->PluginAPIError);
-    Py_CLEAR(st->TimeoutError);
-    Py_CLEAR(st->ClusterError);
-    Py_CLEAR(st->DeactivationError);
-    Py_CLEAR(st->PluginError);
+    for (int i = 0; i < PYB_NCODES; i++)
+        Py_CLEAR(st->errors[i]);
     Py_CLEAR(st->StorageWarning);
     Py_CLEAR(st->PluginType);
     return 0;

@@ -36,6 +36,8 @@ extern "C" {
 
 #define PVS_VERSION "0.1.0"
 
+#include "pvestorage_api.h"
+
 /* Storage plugin API version and age: plugins implementing API versions
  * PVS_APIVER - PVS_APIAGE .. PVS_APIVER are accepted. */
 #define PVS_APIVER 15
@@ -45,24 +47,11 @@ extern "C" {
 /* Errors                                                              */
 /* ------------------------------------------------------------------ */
 
+/* The codes and what each means: the errors of pvestorage_api.def. */
 enum {
     PVS_OK = 0,
-    PVS_ENOMEM = -1,     /* out of memory */
-    PVS_EINVAL = -2,     /* bad input: unparsable volume ID/name, bad argument */
-    PVS_EHINTS = -3,     /* hints failed verification */
-    PVS_ENOENT = -4,     /* storage, volume, file or plugin does not exist */
-    PVS_EAPI = -5,       /* plugin API version not acceptable */
-    PVS_ESTORAGE = -6,   /* storage cannot be activated or is disabled */
-    PVS_ECOMMAND = -7,   /* an external command failed (see exit_status, stderr_text) */
-    PVS_ETIMEDOUT = -8,  /* an operation did not finish in time */
-    PVS_EIO = -9,        /* a host file could not be read or written */
-    PVS_ECLUSTER = -10,  /* cluster (librados/librbd) failure */
-    PVS_EPARTIAL = -11,  /* some volumes of a list failed (deactivation) */
-    PVS_EPLUGIN = -12,   /* a plugin failed: a Perl or Python plugin died (its message
-                            kept), or a plugin returned a malformed result */
-    PVS_EINTR = -13,     /* interrupted: the call stops (e.g. a Python KeyboardInterrupt
-                            or SystemExit in a plugin); never one volume's failure, so no
-                            storage-level loop goes on past it */
+#define PVS_API_ERROR(name, value, python_class, python_base, meaning) PVS_E##name = value,
+#include "pvestorage_api.def"
 };
 
 typedef struct pvs_error {
@@ -143,8 +132,8 @@ typedef void (*pvs_warn_fn)(void *data, const char *message);
 pvs_ctx *pvs_ctx_new(pvs_error *err);
 void pvs_ctx_free(pvs_ctx *ctx);
 
-/* Set one host setting by name: "root", "rbd_command", "ceph_timeout"
- * (seconds, 1..3600), "kernel_version" ("MAJOR.MINOR").  An unknown name
+/* Set one host setting by name (pvestorage_api.def: "root", "rbd_command",
+ * "ceph_timeout" in seconds, 1..3600, "kernel_version" as "MAJOR.MINOR").  An unknown name
  * or a bad value is an error and leaves the context unchanged. */
 int pvs_ctx_set(pvs_ctx *ctx, const char *name, const char *value, pvs_error *err);
 
@@ -155,11 +144,12 @@ int pvs_ctx_set(pvs_ctx *ctx, const char *name, const char *value, pvs_error *er
 int pvs_ctx_configure(pvs_ctx *ctx, const char *const *names, const char *const *values,
                       size_t n, pvs_error *err);
 
-/* The current value of a setting as a string (borrowed, valid until the
- * setting changes), or NULL for an unknown name. */
-const char *pvs_ctx_get(const pvs_ctx *ctx, const char *name);
+/* The current value of a setting as a string, *value malloc()ed: a copy
+ * taken under the context's lock, so a concurrent pvs_ctx_configure never
+ * frees what a caller still reads.  An unknown name is PVS_EINVAL. */
+int pvs_ctx_get_setting(const pvs_ctx *ctx, const char *name, char **value, pvs_error *err);
 
-/* The names of all settings, NULL-terminated (static). */
+/* The names of all settings (pvestorage_api.def), NULL-terminated (static). */
 const char *const *pvs_ctx_setting_names(void);
 
 /* Where warnings go.  The default sink writes them to stderr.

@@ -11,12 +11,9 @@
 #include "internal.h"
 
 static const char *const setting_names[] = {
-    "root", "rbd_command", "ceph_timeout", "kernel_version", NULL,
-};
-
-static const char *const setting_env[] = {
-    "PVESTORAGE_ROOT", "PVESTORAGE_RBD_COMMAND", "PVESTORAGE_CEPH_TIMEOUT",
-    "PVESTORAGE_KERNEL_VERSION", NULL,
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) #name,
+#include "pvestorage_api.def"
+    NULL,
 };
 
 const char *const *pvs_ctx_setting_names(void)
@@ -47,6 +44,77 @@ static int parse_kernel_version(const char *v, int *major, int *minor)
     return (int)(end - v);
 }
 
+/* A setting's kind: its value checked and shown as settings show it
+ * (malloc()ed), or NULL with what a valid value looks like in *want. */
+typedef char *(*kind_fn)(const char *value, const char **want);
+
+static char *kind_PATH(const char *value, const char **want)
+{
+    *want = "is not an absolute path";
+    return value[0] == '/' ? strdup(value) : NULL;
+}
+
+static char *kind_DIR(const char *value, const char **want)
+{
+    *want = "is not an absolute path";
+    if (value[0] != '/')
+        return NULL;
+    size_t n = strlen(value);
+    while (n > 1 && value[n - 1] == '/')
+        n--;
+    return strndup(value, n);
+}
+
+static char *kind_SECONDS(const char *value, const char **want)
+{
+    char *end;
+    errno = 0;
+    long t = strtol(value, &end, 10);
+    *want = "(seconds, 1..3600)";
+    if (end == value || *end || errno || t < 1 || t > 3600)
+        return NULL;
+    return pvs_asprintf("%ld", t);
+}
+
+static char *kind_VERSION(const char *value, const char **want)
+{
+    int ma, mi, used = parse_kernel_version(value, &ma, &mi);
+    *want = "(MAJOR.MINOR)";
+    return used < 0 || value[used] ? NULL : pvs_asprintf("%d.%d", ma, mi);
+}
+
+static const kind_fn setting_kinds[] = {
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) kind_##kind,
+#include "pvestorage_api.def"
+};
+
+static int setting_index(const char *name)
+{
+    for (int i = 0; setting_names[i]; i++)
+        if (strcmp(setting_names[i], name) == 0)
+            return i;
+    return -1;
+}
+
+/* "unknown setting 'X' (known: root, rbd_command, ...)" */
+static int unknown_setting(const char *name, pvs_error *err)
+{
+    char known[256] = "";
+    for (size_t i = 0; setting_names[i]; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", setting_names[i]);
+    return pvs_fail(err, PVS_EINVAL, "unknown setting '%s' (known: %s)\n", name, known);
+}
+
+/* The fields the core reads, from the values. */
+static void derive(pvs_settings *set)
+{
+    set->root = set->text[PVS_SET_root];
+    set->rbd_command = set->text[PVS_SET_rbd_command];
+    set->ceph_timeout = atoi(set->text[PVS_SET_ceph_timeout]);
+    if (parse_kernel_version(set->text[PVS_SET_kernel_version], &set->kernel_major, &set->kernel_minor) < 0)
+        set->kernel_major = set->kernel_minor = 0;
+}
+
 /* Apply one setting to a set being built (not yet published). */
 static int set_setting(pvs_settings *set, const char *name, const char *value, pvs_error *err)
 {
@@ -54,52 +122,19 @@ static int set_setting(pvs_settings *set, const char *name, const char *value, p
         return pvs_fail(err, PVS_EINVAL, "setting name missing\n");
     if (!value)
         return pvs_fail(err, PVS_EINVAL, "setting '%s' needs a value\n", name);
-
-    if (strcmp(name, "root") == 0) {
-        if (value[0] != '/')
-            return pvs_fail(err, PVS_EINVAL,
-                            "invalid value for setting 'root': '%s' is not an absolute path\n", value);
-        size_t n = strlen(value);
-        while (n > 1 && value[n - 1] == '/')
-            n--;
-        char *root = n == 1 ? strdup("/") : strndup(value, n);
-        if (!root)
-            return pvs_oom(err);
-        free(set->root);
-        set->root = root;
-    } else if (strcmp(name, "rbd_command") == 0) {
-        if (value[0] != '/')
-            return pvs_fail(err, PVS_EINVAL,
-                            "invalid value for setting 'rbd_command': '%s' is not an absolute path\n",
-                            value);
-        char *cmd = strdup(value);
-        if (!cmd)
-            return pvs_oom(err);
-        free(set->rbd_command);
-        set->rbd_command = cmd;
-    } else if (strcmp(name, "ceph_timeout") == 0) {
-        char *end;
-        errno = 0;
-        long t = strtol(value, &end, 10);
-        if (end == value || *end || errno || t < 1 || t > 3600)
-            return pvs_fail(err, PVS_EINVAL,
-                            "invalid value for setting 'ceph_timeout': '%s' (seconds, 1..3600)\n",
-                            value);
-        set->ceph_timeout = (int)t;
-        snprintf(set->ceph_timeout_str, sizeof set->ceph_timeout_str, "%d", set->ceph_timeout);
-    } else if (strcmp(name, "kernel_version") == 0) {
-        int ma, mi, used = parse_kernel_version(value, &ma, &mi);
-        if (used < 0 || value[used])
-            return pvs_fail(err, PVS_EINVAL,
-                            "invalid value for setting 'kernel_version': '%s' (MAJOR.MINOR)\n",
-                            value);
-        set->kernel_major = ma;
-        set->kernel_minor = mi;
-        snprintf(set->kernel_version_str, sizeof set->kernel_version_str, "%d.%d", ma, mi);
-    } else {
-        return pvs_fail(err, PVS_EINVAL, "unknown setting '%s' (known: root, rbd_command, "
-                                         "ceph_timeout, kernel_version)\n", name);
-    }
+    int i = setting_index(name);
+    if (i < 0)
+        return unknown_setting(name, err);
+    const char *want = NULL;
+    errno = 0;
+    char *text = setting_kinds[i](value, &want);
+    if (!text)
+        return errno == ENOMEM ? pvs_oom(err)
+                               : pvs_fail(err, PVS_EINVAL, "invalid value for setting '%s': '%s' %s\n", name,
+                                          value, want);
+    free(set->text[i]);
+    set->text[i] = text;
+    derive(set);
     return 0;
 }
 
@@ -108,14 +143,13 @@ static pvs_settings *settings_copy(const pvs_settings *from)
     pvs_settings *set = calloc(1, sizeof *set);
     if (!set)
         return NULL;
-    *set = *from;
     set->refs = 1;
-    set->root = strdup(from->root);
-    set->rbd_command = strdup(from->rbd_command);
-    if (!set->root || !set->rbd_command) {
-        pvs_settings_free(set);
-        return NULL;
-    }
+    for (size_t i = 0; i < PVS_NSETTINGS; i++)
+        if (!(set->text[i] = strdup(from->text[i]))) {
+            pvs_settings_free(set);
+            return NULL;
+        }
+    derive(set);
     return set;
 }
 
@@ -149,20 +183,27 @@ int pvs_ctx_set(pvs_ctx *ctx, const char *name, const char *value, pvs_error *er
     return pvs_ctx_configure(ctx, &name, &value, 1, err);
 }
 
-const char *pvs_ctx_get(const pvs_ctx *ctx, const char *name)
+/* The set in force for ctx, a reference taken (a call's view keeps its
+ * snapshot; a long-lived context's set is swapped under its lock). */
+static pvs_settings *settings_ref(const pvs_ctx *ctx)
 {
-    const pvs_settings *set = ctx->set;
-    if (!name)
-        return NULL;
-    if (strcmp(name, "root") == 0)
-        return set->root;
-    if (strcmp(name, "rbd_command") == 0)
-        return set->rbd_command;
-    if (strcmp(name, "ceph_timeout") == 0)
-        return set->ceph_timeout_str;
-    if (strcmp(name, "kernel_version") == 0)
-        return set->kernel_version_str;
-    return NULL;
+    pthread_mutex_lock(&ctx->base->lock);
+    pvs_settings *set = ctx->set;
+    set->refs++;
+    pthread_mutex_unlock(&ctx->base->lock);
+    return set;
+}
+
+int pvs_ctx_get_setting(const pvs_ctx *ctx, const char *name, char **value, pvs_error *err)
+{
+    *value = NULL;
+    int i = name ? setting_index(name) : -1;
+    if (i < 0)
+        return name ? unknown_setting(name, err) : pvs_fail(err, PVS_EINVAL, "setting name missing\n");
+    pvs_settings *set = settings_ref(ctx);
+    *value = strdup(set->text[i]);
+    pvs_settings_unref(ctx->base, set);
+    return *value ? 0 : pvs_oom(err);
 }
 
 void pvs_ctx_set_warn(pvs_ctx *ctx, pvs_warn_fn fn, void *data)
@@ -185,6 +226,40 @@ void pvs_ctx_set_info(pvs_ctx *ctx, pvs_warn_fn fn, void *data)
 }
 
 /* The defaults, then the environment (naming the variable in an error). */
+static const char *const setting_env[] = {
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) env,
+#include "pvestorage_api.def"
+};
+
+static const char *const setting_defaults[] = {
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) dflt,
+#include "pvestorage_api.def"
+};
+
+/* The running kernel's MAJOR.MINOR, "0.0" when uname cannot tell. */
+static char *running_kernel(void)
+{
+    struct utsname u;
+    int ma = 0, mi = 0;
+    if (uname(&u) != 0 || parse_kernel_version(u.release, &ma, &mi) <= 0)
+        ma = mi = 0;
+    return pvs_asprintf("%d.%d", ma, mi);
+}
+
+/* The error of environment variable i: its name before the message. */
+static int environment_error(size_t i, pvs_error *err)
+{
+    char *msg = err ? err->message : NULL;
+    if (msg) {
+        err->message = pvs_asprintf("environment %s: %s", setting_env[i], msg);
+        free(msg);
+        if (!err->message)
+            pvs_oom(err);
+    }
+    return err ? err->code : PVS_EINVAL;
+}
+
+/* The defaults, then the environment (naming the variable in an error). */
 static pvs_settings *initial_settings(pvs_error *err)
 {
     pvs_settings *set = calloc(1, sizeof *set);
@@ -193,27 +268,17 @@ static pvs_settings *initial_settings(pvs_error *err)
         return NULL;
     }
     set->refs = 1;
-    struct utsname u;
-    int ma = 0, mi = 0;
-    if (uname(&u) == 0 && parse_kernel_version(u.release, &ma, &mi) > 0) {
-        set->kernel_major = ma;
-        set->kernel_minor = mi;
-    }
-    snprintf(set->kernel_version_str, sizeof set->kernel_version_str, "%d.%d", ma, mi);
-    if (set_setting(set, "root", "/", err) || set_setting(set, "rbd_command", "/usr/bin/rbd", err)
-        || set_setting(set, "ceph_timeout", "60", err))
-        goto fail;
+    for (size_t i = 0; i < PVS_NSETTINGS; i++)
+        if (!(set->text[i] = setting_defaults[i] ? strdup(setting_defaults[i]) : running_kernel())) {
+            pvs_oom(err);
+            goto fail;
+        }
+    derive(set);
     for (size_t i = 0; setting_names[i]; i++) {
         /* not in a set-user-ID or set-group-ID program: its caller does not choose its root */
         const char *v = secure_getenv(setting_env[i]);
         if (v && *v && set_setting(set, setting_names[i], v, err)) {
-            char *msg = err ? err->message : NULL;
-            if (msg) {
-                err->message = pvs_asprintf("environment %s: %s", setting_env[i], msg);
-                free(msg);
-                if (!err->message)
-                    pvs_oom(err);
-            }
+            environment_error(i, err);
             goto fail;
         }
     }

@@ -117,27 +117,6 @@ int pvs_plugin_outcome(const pvs_plugin *p, const char *method, const char *arg,
     return rc;
 }
 
-const char *pvs_strerror(int code)
-{
-    switch (code) {
-    case PVS_OK: return "OK";
-    case PVS_ENOMEM: return "ENOMEM";
-    case PVS_EINVAL: return "EINVAL";
-    case PVS_EHINTS: return "EHINTS";
-    case PVS_ENOENT: return "ENOENT";
-    case PVS_EAPI: return "EAPI";
-    case PVS_ESTORAGE: return "ESTORAGE";
-    case PVS_ECOMMAND: return "ECOMMAND";
-    case PVS_ETIMEDOUT: return "ETIMEDOUT";
-    case PVS_EIO: return "EIO";
-    case PVS_ECLUSTER: return "ECLUSTER";
-    case PVS_EPARTIAL: return "EPARTIAL";
-    case PVS_EPLUGIN: return "EPLUGIN";
-    case PVS_EINTR: return "EINTR";
-    default: return "EUNKNOWN";
-    }
-}
-
 /* ---- strbuf ---- */
 
 void sb_init(strbuf *sb)

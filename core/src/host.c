@@ -19,8 +19,8 @@ void pvs_settings_free(pvs_settings *set)
 {
     if (!set)
         return;
-    free(set->root);
-    free(set->rbd_command);
+    for (size_t i = 0; i < PVS_NSETTINGS; i++)
+        free(set->text[i]);
     free(set);
 }
 

@@ -20,14 +20,20 @@
 /* Host settings (SPEC §9): immutable once published.  A context holds the
  * current set; each call takes a reference to the set in force when it
  * began, so a concurrent change never pulls a root from under a call. */
+enum {
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) PVS_SET_##name,
+#include "pvestorage_api.def"
+    PVS_NSETTINGS
+};
+
 typedef struct pvs_settings {
     int refs;                 /* guarded by the base context's lock */
-    char *root;               /* "/" or a prefix without trailing slash */
-    char *rbd_command;
+    char *text[PVS_NSETTINGS];   /* each value as pvs_ctx_get_setting shows it */
+    /* derived from text[] */
+    const char *root;         /* "/" or a prefix without trailing slash */
+    const char *rbd_command;
     int ceph_timeout;         /* seconds */
     int kernel_major, kernel_minor;
-    char ceph_timeout_str[16];
-    char kernel_version_str[32];
 } pvs_settings;
 
 /* A context is either long-lived (what pvs_ctx_new returns: base == itself)

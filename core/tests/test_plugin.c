@@ -1,5 +1,6 @@
 /* test_plugin.c - plugin registration and the API version check (SPEC §3). */
 #include "helpers.h"
+#include <pthread.h>
 
 static pvs_plugin make_plugin(const char *type, int api)
 {
@@ -117,28 +118,70 @@ static void test_plugin_state(void **state)
     assert_int_equal(states_freed, 1);
 }
 
+/* A setting's value, copied into a buffer of the test's own. */
+static const char *setting(pvs_ctx *ctx, const char *name)
+{
+    static char buf[256];
+    char *v = NULL;
+    assert_int_equal(pvs_ctx_get_setting(ctx, name, &v, NULL), 0);
+    snprintf(buf, sizeof buf, "%s", v);
+    free(v);
+    return buf;
+}
+
+/* Readers copy a setting while another thread keeps replacing it: each
+ * copy is whole (under ASan, a read of a freed set would be caught). */
+static void *configure_storm(void *arg)
+{
+    pvs_ctx *ctx = arg;
+    for (int i = 0; i < 2000; i++)
+        pvs_ctx_set(ctx, "root", i % 2 ? "/srv/one" : "/srv/other/", NULL);
+    return NULL;
+}
+
+static void test_settings_threads(void **state)
+{
+    (void)state;
+    pvs_ctx *ctx = test_ctx(NULL);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, configure_storm, ctx), 0);
+    int whole = 0;
+    for (int i = 0; i < 2000; i++) {
+        char *v = NULL;
+        assert_int_equal(pvs_ctx_get_setting(ctx, "root", &v, NULL), 0);
+        whole += strcmp(v, "/") == 0 || strcmp(v, "/srv/one") == 0 || strcmp(v, "/srv/other") == 0;
+        free(v);
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(whole, 2000);
+    pvs_ctx_free(ctx);
+}
+
 static void test_settings(void **state)
 {
     (void)state;
     pvs_ctx *ctx = test_ctx(NULL);
     pvs_error err = PVS_ERROR_INIT;
-    assert_string_equal(pvs_ctx_get(ctx, "root"), "/");
-    assert_string_equal(pvs_ctx_get(ctx, "rbd_command"), "/usr/bin/rbd");
-    assert_string_equal(pvs_ctx_get(ctx, "ceph_timeout"), "60");
+    assert_string_equal(setting(ctx, "root"), "/");
+    assert_string_equal(setting(ctx, "rbd_command"), "/usr/bin/rbd");
+    assert_string_equal(setting(ctx, "ceph_timeout"), "60");
     assert_int_equal(pvs_ctx_set(ctx, "root", "/tmp/x//", &err), 0);
-    assert_string_equal(pvs_ctx_get(ctx, "root"), "/tmp/x");
+    assert_string_equal(setting(ctx, "root"), "/tmp/x");
     assert_int_equal(pvs_ctx_set(ctx, "kernel_version", "5.15", &err), 0);
-    assert_string_equal(pvs_ctx_get(ctx, "kernel_version"), "5.15");
+    assert_string_equal(setting(ctx, "kernel_version"), "5.15");
     assert_int_equal(pvs_ctx_set(ctx, "kernel_version", "5.15.0-1", &err), PVS_EINVAL);
     assert_string_equal(err.message, "invalid value for setting 'kernel_version': '5.15.0-1' (MAJOR.MINOR)\n");
-    assert_string_equal(pvs_ctx_get(ctx, "kernel_version"), "5.15");
+    assert_string_equal(setting(ctx, "kernel_version"), "5.15");
     assert_int_equal(pvs_ctx_set(ctx, "ceph_timeout", "0", &err), PVS_EINVAL);
     assert_string_equal(err.message, "invalid value for setting 'ceph_timeout': '0' (seconds, 1..3600)\n");
     assert_int_equal(pvs_ctx_set(ctx, "root", "relative", &err), PVS_EINVAL);
     assert_int_equal(pvs_ctx_set(ctx, "rbd_command", "rbd", &err), PVS_EINVAL);
     assert_int_equal(pvs_ctx_set(ctx, "colour", "blue", &err), PVS_EINVAL);
     assert_string_equal(err.message, "unknown setting 'colour' (known: root, rbd_command, ceph_timeout, kernel_version)\n");
-    assert_null(pvs_ctx_get(ctx, "colour"));
+    char *v = (char *)"x";
+    assert_int_equal(pvs_ctx_get_setting(ctx, "colour", &v, &err), PVS_EINVAL);
+    assert_null(v);
+    assert_string_equal(err.message, "unknown setting 'colour' (known: root, rbd_command, ceph_timeout, kernel_version)\n");
     pvs_error_clear(&err);
     pvs_ctx_free(ctx);
 
@@ -148,10 +191,10 @@ static void test_settings(void **state)
     setenv("PVESTORAGE_KERNEL_VERSION", "4.19", 1);
     setenv("PVESTORAGE_RBD_COMMAND", "/opt/rbd", 1);
     ctx = test_ctx(NULL);
-    assert_string_equal(pvs_ctx_get(ctx, "root"), "/srv/fake");
-    assert_string_equal(pvs_ctx_get(ctx, "ceph_timeout"), "7");
-    assert_string_equal(pvs_ctx_get(ctx, "kernel_version"), "4.19");
-    assert_string_equal(pvs_ctx_get(ctx, "rbd_command"), "/opt/rbd");
+    assert_string_equal(setting(ctx, "root"), "/srv/fake");
+    assert_string_equal(setting(ctx, "ceph_timeout"), "7");
+    assert_string_equal(setting(ctx, "kernel_version"), "4.19");
+    assert_string_equal(setting(ctx, "rbd_command"), "/opt/rbd");
     pvs_ctx_free(ctx);
     setenv("PVESTORAGE_CEPH_TIMEOUT", "soon", 1);
     assert_null(pvs_ctx_new(&err));
@@ -293,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_table_size),
         cmocka_unit_test(test_plugin_state),
         cmocka_unit_test(test_settings),
+        cmocka_unit_test(test_settings_threads),
         cmocka_unit_test(test_replace_a_known_type),
         cmocka_unit_test(test_plugin_actions),
     };

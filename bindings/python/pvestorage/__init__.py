@@ -10,6 +10,6 @@ package re-exports them, and carries the type stubs (PEP 561).
 
 from . import _pvestorage
 from ._pvestorage import *  # noqa: F401,F403  (the public names, listed below)
-from ._pvestorage import __version__  # noqa: F401
+from ._pvestorage import __version__, _api  # noqa: F401  (_api: the library's description, for tools)
 
 __all__ = sorted(name for name in vars(_pvestorage) if not name.startswith("_"))

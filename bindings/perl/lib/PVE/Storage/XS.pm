@@ -23,7 +23,9 @@ our %EXPORT_TAGS = (
     plugins => [qw(register_plugin)],
     settings => [qw(configure settings)],
 );
-our @EXPORT_OK = map { @$_ } values %EXPORT_TAGS;
+# what may be exported: the Perl column of the library's description
+# (pvestorage_api.h), the tags above only group it
+our @EXPORT_OK = grep { !/^-|::/ } map { $_->{perl} } map { @{ _api()->{$_} } } qw(calls values);
 $EXPORT_TAGS{all} = [@EXPORT_OK];
 
 use constant APIVER => _APIVER();
@@ -304,6 +306,11 @@ as its plugin's C<get_identity($scfg, $storeid)> tells it, or undef. The
 storage must exist, be enabled and be available on this node; a plugin
 without C<get_identity> dies C<get_identity not implemented for this plugin>
 (code C<EPLUGIN>), as upstream's base method does.
+
+=item path_to_volume_id($cfg, $path)
+
+As C<PVE::Storage::path_to_volume_id>: C<($vtype, $volid)> of a path under
+one of the storages of C<$cfg>, or C<('')> when none holds it.
 
 =item configure(%settings), settings()
 

@@ -1,0 +1,109 @@
+/* api.c - the rows of pvestorage_api.def as tables (pvestorage_api.h) and
+ * as JSON, and the names of the error codes. */
+#include <string.h>
+
+#include "internal.h"
+
+static const pvs_api_error errors[] = {
+    { "OK", NULL, NULL, "success", PVS_OK },
+#define PVS_API_ERROR(name, value, cls, base, meaning) { "E" #name, cls, base, meaning, value },
+#include "pvestorage_api.def"
+    { NULL, NULL, NULL, NULL, 0 },
+};
+
+static const pvs_api_setting settings[] = {
+#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) \
+    { #name, env, option, metavar, #kind, dflt, meaning },
+#include "pvestorage_api.def"
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const pvs_api_call calls[] = {
+#define PVS_API_CALL(name, c, perl, python, command, meaning) { #name, c, perl, python, command, meaning },
+#include "pvestorage_api.def"
+    { NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+static const pvs_api_value values[] = {
+#define PVS_API_VALUE(name, perl, python, meaning) { #name, perl, python, meaning },
+#include "pvestorage_api.def"
+    { NULL, NULL, NULL, NULL },
+};
+
+static const pvs_api_method methods[] = {
+#define PVS_API_METHOD(name, args, result, meaning) { #name, args, #result, meaning },
+#include "pvestorage_api.def"
+    { NULL, NULL, NULL, NULL },
+};
+
+const pvs_api_error *pvs_api_errors(void)
+{
+    return errors;
+}
+
+const pvs_api_setting *pvs_api_settings(void)
+{
+    return settings;
+}
+
+const pvs_api_call *pvs_api_calls(void)
+{
+    return calls;
+}
+
+const pvs_api_value *pvs_api_values(void)
+{
+    return values;
+}
+
+const pvs_api_method *pvs_api_methods(void)
+{
+    return methods;
+}
+
+const char *pvs_strerror(int code)
+{
+    for (size_t i = 0; errors[i].name; i++)
+        if (errors[i].code == code)
+            return errors[i].name;
+    return "EUNKNOWN";
+}
+
+/* A section as an array of objects.  Each row of the section's table is
+ * read as its first n string columns (every row struct starts with them,
+ * the name first), named by keys; NULL columns are null. */
+static json_t *section(const void *rows, size_t stride, const char *const *keys, size_t n)
+{
+    json_t *a = json_array();
+    for (const char *r = rows; a && *(const char *const *)(const void *)r; r += stride) {
+        const char *const *col = (const char *const *)(const void *)r;
+        json_t *o = json_object();
+        for (size_t i = 0; o && i < n; i++)
+            if (json_object_set_new(o, keys[i], col[i] ? json_string(col[i]) : json_null()))
+                json_decref(o), o = NULL;
+        if (json_array_append_new(a, o))
+            json_decref(a), a = NULL;
+    }
+    return a;
+}
+
+json_t *pvs_api_description(void)
+{
+    static const char *const ek[] = { "name", "python_class", "python_base", "meaning" };
+    static const char *const sk[] = { "name", "environment", "option", "metavar", "kind", "default", "meaning" };
+    static const char *const ck[] = { "name", "c", "perl", "python", "command", "meaning" };
+    static const char *const vk[] = { "name", "perl", "python", "meaning" };
+    static const char *const mk[] = { "name", "arguments", "result", "meaning" };
+    json_t *e = section(errors, sizeof errors[0], ek, 4), *s = section(settings, sizeof settings[0], sk, 7);
+    json_t *c = section(calls, sizeof calls[0], ck, 6), *v = section(values, sizeof values[0], vk, 4);
+    json_t *m = section(methods, sizeof methods[0], mk, 4);
+    for (size_t i = 0; e && errors[i].name; i++)
+        if (json_object_set_new(json_array_get(e, i), "code", json_integer(errors[i].code)))
+            json_decref(e), e = NULL;
+    if (!e || !s || !c || !v || !m) {
+        json_decref(e), json_decref(s), json_decref(c), json_decref(v), json_decref(m);
+        return NULL;
+    }
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:i, s:i}", "errors", e, "settings", s, "calls", c, "values", v,
+                     "methods", m, "apiver", PVS_APIVER, "apiage", PVS_APIAGE);
+}
