@@ -6,6 +6,7 @@ absent on purpose is not, and nothing public is there that it does not
 know.  In the style of Sys::Virt's t/030-api-coverage.t."""
 import ast
 import builtins
+import inspect
 import json
 import os
 import subprocess
@@ -110,12 +111,14 @@ def arguments(fn):
 @pytest.mark.parametrize("row", API["methods"], ids=lambda r: r["name"])
 def test_each_plugin_method_with_the_described_arguments(row):
     assert callable(getattr(pvestorage.Plugin, row["name"], None)), f"Plugin.{row['name']} is missing"
-    words = row["arguments"].split()
-    required = words.index("?") if "?" in words else len(words)
-    want = [w for w in words if w != "?"]
+    want, required = row["arguments"], row["required"]
     names, got_required = arguments(STUB_PLUGIN[row["name"]])
     assert names == want, f"Plugin.{row['name']}: stub arguments {names}, described {want}"
     assert got_required == required, f"Plugin.{row['name']}: {got_required} required, described {required}"
+    sig = inspect.signature(getattr(pvestorage.Plugin, row["name"]))
+    params = [p for p in sig.parameters.values() if p.name != "self"]
+    assert [p.name for p in params] == want, "the method's own signature"
+    assert sum(p.default is inspect.Parameter.empty for p in params) == required
 
 
 def test_plugin_has_no_undescribed_methods():

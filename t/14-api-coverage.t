@@ -66,15 +66,18 @@ for my $tag (sort keys %PVE::Storage::XS::EXPORT_TAGS) {
     }
 }
 
-# plugin methods: each a method of PVE::Storage::XS::Plugin and an XSUB the
-# plugin classes call; the class's declarations and upstream's base helpers
+# plugin methods: each a method of PVE::Storage::XS::Plugin, which the XSUB
+# the plugin classes call knows by name; the class's declarations and upstream's base helpers
 # (no plugin slot) besides
 my %class_only = map { $_ => 1 } qw(type api get_subdir filesystem_path);
 my %methods = map { $_->{name} => 1 } @{ $api->{methods} };
 for my $m (sort keys %methods) {
     ok(PVE::Storage::XS::Plugin->can($m), "plugin method $m: PVE::Storage::XS::Plugin->$m");
-    ok(PVE::Storage::XS->can("_plugin_$m"), "plugin method $m: the XSUB _plugin_$m");
+    eval { PVE::Storage::XS::_plugin_call('dir', $m) };
+    unlike($@, qr/no plugin method/, "plugin method $m: the XSUB knows it by name");
 }
+eval { PVE::Storage::XS::_plugin_call('dir', 'no_such_method') };
+like($@, qr/^no plugin method 'no_such_method'/, 'a method the description does not know is refused by name');
 for my $sub (sort(public_subs('PVE::Storage::XS::Plugin'))) {
     ok($methods{$sub} || $class_only{$sub}, "PVE::Storage::XS::Plugin->$sub is a described method");
 }

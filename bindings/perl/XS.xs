@@ -19,8 +19,6 @@
 /* the XSUBs an ALIAS serves (ix), by name: no number crosses from a .pm */
 enum { CALL_MAP = 0, CALL_UNMAP, CALL_ACTIVATE_STORAGE };
 enum { REPORT_ACTIVATE = 0, REPORT_MAP };
-enum { M_PATH = 0, M_ACTIVATE_VOLUME, M_DEACTIVATE_VOLUME, M_MAP_VOLUME, M_UNMAP_VOLUME, M_ACTIVATE_STORAGE,
-       M_GET_IDENTITY };
 
 #define MY_CXT_KEY "PVE::Storage::XS::_guts" XS_VERSION
 struct perl_plugin;
@@ -959,121 +957,78 @@ static int failed_code(const pvs_error *err)
     return err && err->code ? err->code : PVS_EPLUGIN;
 }
 
-/* one method call with its scope: rc, the results in out */
-#define PERL_CALL(method, arg, max, ...)                                                   \
-    dTHX;                                                                                  \
-    dMY_CXT;                                                                               \
-    ENTER;                                                                                 \
-    SAVETMPS;                                                                              \
-    SV *args[] = { __VA_ARGS__ };                                                          \
-    SV *out[(max) > 0 ? (max) : 1] = { NULL };                                             \
-    const site at = { PLP(self), method, arg };                                            \
-    int rc = invoke(aTHX_ &MY_CXT, &at, args, (int)(sizeof args / sizeof args[0]), out, max, err)
 
-#define PERL_DONE(value) \
-    FREETMPS;            \
-    LEAVE;               \
-    return value
-
-static int pl_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
+/* An argument by its name in pvestorage_api.def, as upstream passes it:
+ * the caller's own $scfg, $cache and $hints where there are. */
+static SV *argument_sv(pTHX_ my_cxt_t *cxt, const char *name, const pvs_method_args *a)
 {
-    static const char *const names[7] = { "vtype", "name", "vmid", "basename", "basevmid", "isBase", "format" };
-    PERL_CALL("parse_volname", volname, 7, str_or_undef(aTHX_ volname));
-    char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
-    for (int i = 0; rc >= 0 && i < 7 && i < rc; i++)
-        if (result_text(aTHX_ &at, out[i], NULL, names[i], fields[i], err))
-            rc = -1;
-    if (rc < 0)
-        pvs_volname_clear(v);
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);   /* what it returned: the core judges it */
+    if (strcmp(name, "scfg") == 0)
+        return section_sv(aTHX_ cxt, a->storeid, a->scfg);
+    if (strcmp(name, "cache") == 0)
+        return cache_sv(aTHX_ cxt);
+    if (strcmp(name, "hints") == 0)
+        return hints_sv(aTHX_ cxt, a->hints);
+    const char *s = strcmp(name, "storeid") == 0 ? a->storeid
+                    : strcmp(name, "volname") == 0 ? a->volname : a->snapname;
+    return str_or_undef(aTHX_ s);
 }
 
-static int pl_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
-                   const char *storeid, const char *snapname, char **path, pvs_error *err)
-{
-    (void)ctx;
-    PERL_CALL("path", volname, 1, section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ volname),
-              str_or_undef(aTHX_ storeid), str_or_undef(aTHX_ snapname));
-    if (rc >= 0 && result_text(aTHX_ &at, rc > 0 ? out[0] : NULL, NULL, "path", path, err))
-        rc = -1;
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
-}
-
-static int pl_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
-                               const json_t *scfg, pvs_error *err)
-{
-    (void)ctx;
-    PERL_CALL("activate_storage", storeid, 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
-              cache_sv(aTHX_ &MY_CXT));
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
-}
-
-/* activate_volume's result, which upstream ignores: a plugin may say what
- * it did (a reporting call's action) by returning { action => '...' }; a
- * plain value (many plugins "return 1") or an object says nothing */
-static int plugin_action(pTHX_ const site *at, pvs_ctx *ctx, SV *res, pvs_error *err)
+/* What a plugin says it did (its own action in a reporting call): a hash
+ * with "action"; anything else (undef, as upstream's) says nothing. */
+static int action_text(pTHX_ const site *at, SV *res, char **action, pvs_error *err)
 {
     if (!res || !SvROK(res) || SvTYPE(SvRV(res)) != SVt_PVHV || sv_isobject(res))
         return 0;
-    char *action = NULL;
-    if (result_text(aTHX_ at, res, "action", "action", &action, err))
-        return -1;
-    if (action)
-        pvs_report_action(ctx, action);
-    free(action);
-    return 0;
+    return result_text(aTHX_ at, res, "action", "action", action, err);
 }
 
-static int pl_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                              const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
+/* The n values a method returned, by its result kind; -1 on a bad one. */
+static int take_result(pTHX_ const site *at, const pvs_api_method *desc, SV **out, int n, pvs_method_result *r,
+                       pvs_error *err)
 {
-    PERL_CALL("activate_volume", volname, 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
-              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), cache_sv(aTHX_ &MY_CXT),
-              hints_sv(aTHX_ &MY_CXT, hints));
-    if (rc > 0 && plugin_action(aTHX_ &at, ctx, out[0], err))
+    if (strcmp(desc->result, "volname") == 0) {
+        static const char *const names[7] = { "vtype", "name", "vmid", "basename", "basevmid", "isBase", "format" };
+        pvs_volname *v = &r->volname;
+        char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
+        for (int i = 0; i < 7 && i < n; i++)
+            if (result_text(aTHX_ at, out[i], NULL, names[i], fields[i], err))
+                return -1;
+        return 0;   /* what it returned: the core judges it */
+    }
+    if (strcmp(desc->result, "action") == 0)
+        return n > 0 ? action_text(aTHX_ at, out[0], &r->text, err) : 0;
+    if (strcmp(desc->result, "none") == 0)
+        return 0;
+    return result_text(aTHX_ at, n > 0 ? out[0] : NULL, NULL, desc->result, &r->text, err);   /* path, identity */
+}
+
+/* The one entry of a Perl plugin (pvs_plugin_set_foreign): the class's
+ * method m called with upstream's arguments under eval, its result taken. */
+static int pl_method(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a, pvs_method_result *r,
+                     pvs_error *err)
+{
+    (void)ctx;
+    dTHX;
+    dMY_CXT;
+    const pvs_api_method *desc = &pvs_api_methods()[m];
+    int max = strcmp(desc->result, "volname") == 0 ? 7 : strcmp(desc->result, "none") == 0 ? 0 : 1;
+    ENTER;
+    SAVETMPS;
+    SV *args[PVS_API_MAX_ARGS], *out[7] = { NULL };
+    int nargs = 0;
+    while (nargs < PVS_API_MAX_ARGS && desc->args[nargs]) {
+        args[nargs] = argument_sv(aTHX_ &MY_CXT, desc->args[nargs], a);
+        nargs++;
+    }
+    const site at = { PLP(self), desc->name, pvs_api_method_takes(desc, "volname") ? a->volname : a->storeid };
+    int rc = invoke(aTHX_ &MY_CXT, &at, args, nargs, out, max, err);
+    if (rc >= 0 && take_result(aTHX_ &at, desc, out, rc, r, err))
         rc = -1;
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
-}
-
-static int pl_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                                const char *volname, const char *snapname, pvs_error *err)
-{
-    (void)ctx;
-    PERL_CALL("deactivate_volume", volname, 0, str_or_undef(aTHX_ storeid),
-              section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname),
-              cache_sv(aTHX_ &MY_CXT));
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
-}
-
-static int pl_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                         const char *volname, const char *snapname, const json_t *hints, char **path,
-                         pvs_error *err)
-{
-    (void)ctx;
-    PERL_CALL("map_volume", volname, 1, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
-              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname), hints_sv(aTHX_ &MY_CXT, hints));
-    if (rc >= 0 && result_text(aTHX_ &at, rc > 0 ? out[0] : NULL, NULL, "path", path, err))
-        rc = -1;
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
-}
-
-static int pl_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                           const char *volname, const char *snapname, pvs_error *err)
-{
-    (void)ctx;
-    PERL_CALL("unmap_volume", volname, 0, str_or_undef(aTHX_ storeid), section_sv(aTHX_ &MY_CXT, storeid, scfg),
-              str_or_undef(aTHX_ volname), str_or_undef(aTHX_ snapname));
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
-}
-
-static int pl_get_identity(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
-                           char **id, pvs_error *err)
-{
-    (void)ctx;
-    PERL_CALL("get_identity", storeid, 1, section_sv(aTHX_ &MY_CXT, storeid, scfg), str_or_undef(aTHX_ storeid));
-    if (rc > 0 && result_text(aTHX_ &at, out[0], NULL, "identity", id, err))
-        rc = -1;
-    PERL_DONE(rc < 0 ? failed_code(err) : 0);
+    if (rc < 0)
+        pvs_method_result_clear(r);
+    FREETMPS;
+    LEAVE;
+    return rc < 0 ? failed_code(err) : 0;
 }
 
 static void free_perl_plugin(pTHX_ perl_plugin *pp)
@@ -1157,16 +1112,12 @@ static json_t *declared(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method
 
 static void set_methods(pTHX_ my_cxt_t *cxt, perl_plugin *pp)
 {
-    pvs_plugin *t = &pp->table;
-    SV *c = pp->class_sv;
-    t->parse_volname = class_can(aTHX_ cxt, c, "parse_volname") ? pl_parse_volname : NULL;
-    t->path = class_can(aTHX_ cxt, c, "path") ? pl_path : NULL;
-    t->activate_storage = class_can(aTHX_ cxt, c, "activate_storage") ? pl_activate_storage : NULL;
-    t->activate_volume = class_can(aTHX_ cxt, c, "activate_volume") ? pl_activate_volume : NULL;
-    t->deactivate_volume = class_can(aTHX_ cxt, c, "deactivate_volume") ? pl_deactivate_volume : NULL;
-    t->map_volume = class_can(aTHX_ cxt, c, "map_volume") ? pl_map_volume : NULL;
-    t->unmap_volume = class_can(aTHX_ cxt, c, "unmap_volume") ? pl_unmap_volume : NULL;
-    t->get_identity = class_can(aTHX_ cxt, c, "get_identity") ? pl_get_identity : NULL;
+    const pvs_api_method *m = pvs_api_methods();
+    unsigned has = 0;
+    for (int i = 0; m[i].name; i++)
+        if (class_can(aTHX_ cxt, pp->class_sv, m[i].name))
+            has |= 1u << i;
+    pvs_plugin_set_foreign(&pp->table, pl_method, has);
 }
 
 /* A class's answer as a C string (malloc()ed), under eval; a reference
@@ -1405,6 +1356,55 @@ static void inherit_cxt(pTHX_ my_cxt_t *cxt, const my_cxt_t *parent)
     if (!settings || SvCUR(lost))   /* said at the thread's first call */
         av_push(cxt->warnings, newSVpvf("PVE::Storage::XS: out of memory: the new thread lacks%s%s\n",
                                         settings ? "" : " the parent's settings", SvPV_nolen(lost)));
+}
+
+/* A plugin method's number from its name (Plugin.pm names it). */
+static int method_number(pTHX_ my_cxt_t *cxt, const char *name)
+{
+    const pvs_api_method *m = pvs_api_methods();
+    for (int i = 0; m[i].name; i++)
+        if (strcmp(m[i].name, name) == 0)
+            return i;
+    char text[128];
+    snprintf(text, sizeof text, "no plugin method '%.60s'\n", name);
+    die_text(aTHX_ cxt, PVS_EINVAL, text);
+    return -1;
+}
+
+/* One argument of a method, converted by its name (pvestorage_api.def);
+ * the section and the hints are owned by the call's frame. */
+static void method_argument(pTHX_ my_cxt_t *cxt, const char *name, SV *v, int optional, pvs_method_args *a,
+                            frame *f)
+{
+    if (strcmp(name, "storeid") == 0)
+        a->storeid = str_arg(aTHX_ cxt, v, "storage ID", optional);
+    else if (strcmp(name, "volname") == 0)
+        a->volname = str_arg(aTHX_ cxt, v, "volume name", optional);
+    else if (strcmp(name, "snapname") == 0)
+        a->snapname = str_arg(aTHX_ cxt, v, "snapshot name", 1);
+    else if (strcmp(name, "scfg") == 0)
+        data_to_json(aTHX_ cxt, v, "storage section", &f->v[0]), a->scfg = f->v[0];
+    else if (strcmp(name, "hints") == 0)
+        hints_to_json(aTHX_ cxt, v, &f->v[1]), a->hints = f->v[1];
+    /* cache: accepted for upstream's signature; the core keeps its own */
+}
+
+/* A method's result as Perl values (mortal): the 7 fields of a volume
+ * name, a text (undef for none), or for the others 1. */
+static int method_values(pTHX_ const pvs_api_method *desc, const pvs_method_result *r, SV **out)
+{
+    if (strcmp(desc->result, "volname") == 0) {
+        const pvs_volname *v = &r->volname;
+        const char *fields[7] = { v->vtype, v->name, v->vmid, v->basename, v->basevmid, v->isbase, v->format };
+        for (int i = 0; i < 7; i++)
+            out[i] = fields[i] ? sv_2mortal(text_sv(aTHX_ fields[i], strlen(fields[i]))) : &PL_sv_undef;
+        return 7;
+    }
+    if (strcmp(desc->result, "path") == 0 || strcmp(desc->result, "identity") == 0)
+        out[0] = r->text ? sv_2mortal(text_sv(aTHX_ r->text, strlen(r->text))) : &PL_sv_undef;
+    else
+        out[0] = sv_2mortal(newSViv(1));
+    return 1;
 }
 
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
@@ -1898,76 +1898,35 @@ _get_subdir(scfg, vtype)
     RETVAL
 
 void
-_plugin_parse_volname(type, volname)
+_plugin_call(type, method, ...)
     const char *type
-    SV *volname
+    const char *method
   PPCODE:
+    /* a method of the C plugin for type, by name, its arguments in
+     * upstream's order (pvestorage_api.def): what Plugin.pm's methods call */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
     const pvs_plugin *p = plugin_arg(aTHX_ &MY_CXT, type);
-    const char *vn = str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
-    pvs_volname v;
-    if (pvs_plugin_parse_volname(p, vn, &v, &f->err))
+    int m = method_number(aTHX_ &MY_CXT, method);
+    const pvs_api_method *desc = &pvs_api_methods()[m];
+    pvs_method_args a = { 0 };
+    for (int i = 0; i < PVS_API_MAX_ARGS && desc->args[i]; i++)
+        method_argument(aTHX_ &MY_CXT, desc->args[i], 2 + i < items ? ST(2 + i) : &PL_sv_undef, i >= desc->required,
+                        &a, f);
+    pvs_method_result r;
+    if (pvs_plugin_call(MY_CXT.ctx, p, m, &a, &r, &f->err)) {
+        pvs_method_result_clear(&r);
         die_with(aTHX_ &MY_CXT, &f->err);
-    const char *fields[7] = { v.vtype, v.name, v.vmid, v.basename, v.basevmid, v.isbase, v.format };
-    SV *out[7];
-    for (int i = 0; i < 7; i++)
-        out[i] = fields[i] ? sv_2mortal(text_sv(aTHX_ fields[i], strlen(fields[i]))) : &PL_sv_undef;
-    pvs_volname_clear(&v);
-    LEAVE;
-    EXTEND(SP, 7);
-    for (int i = 0; i < 7; i++)
-        PUSHs(out[i]);
-
-SV *
-_plugin_path(type, storeid, scfg, volname, snapname = &PL_sv_undef, hints = &PL_sv_undef)
-    const char *type
-    SV *storeid
-    SV *scfg
-    SV *volname
-    SV *snapname
-    SV *hints
-  ALIAS:
-    _plugin_activate_volume = M_ACTIVATE_VOLUME
-    _plugin_deactivate_volume = M_DEACTIVATE_VOLUME
-    _plugin_map_volume = M_MAP_VOLUME
-    _plugin_unmap_volume = M_UNMAP_VOLUME
-    _plugin_activate_storage = M_ACTIVATE_STORAGE
-    _plugin_get_identity = M_GET_IDENTITY
-  CODE:
-    /* a method of the C plugin for type, its arguments in one order
-     * (Plugin.pm puts Proxmox's in it); activate_storage and get_identity
-     * take no volume */
-    dMY_CXT;
-    ENTER;
-    frame *f = frame_new(aTHX);
-    const pvs_plugin *p = plugin_arg(aTHX_ &MY_CXT, type);
-    int novol = ix == M_ACTIVATE_STORAGE || ix == M_GET_IDENTITY;
-    const char *sid = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", ix == M_PATH);
-    const char *vn = novol ? NULL : str_arg(aTHX_ &MY_CXT, volname, "volume name", 0);
-    const char *snap = novol ? NULL : str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-    data_to_json(aTHX_ &MY_CXT, scfg, "storage section", &f->v[0]);
-    if (ix == M_ACTIVATE_VOLUME || ix == M_MAP_VOLUME)
-        hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
-    pvs_ctx *ctx = MY_CXT.ctx;
-    int rc;
-    switch (ix) {
-    case M_PATH: rc = pvs_plugin_path(ctx, p, f->v[0], vn, sid, snap, &f->str, &f->err); break;
-    case M_ACTIVATE_VOLUME: rc = pvs_plugin_activate_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->err); break;
-    case M_DEACTIVATE_VOLUME: rc = pvs_plugin_deactivate_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
-    case M_MAP_VOLUME: rc = pvs_plugin_map_volume(ctx, p, sid, f->v[0], vn, snap, f->v[1], &f->str, &f->err); break;
-    case M_UNMAP_VOLUME: rc = pvs_plugin_unmap_volume(ctx, p, sid, f->v[0], vn, snap, &f->err); break;
-    case M_GET_IDENTITY: rc = pvs_plugin_get_identity(ctx, p, f->v[0], sid, &f->str, &f->err); break;
-    default: rc = pvs_plugin_activate_storage(ctx, p, sid, f->v[0], &f->err); break;
     }
-    if (rc)
-        die_with(aTHX_ &MY_CXT, &f->err);
-    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : ix == M_GET_IDENTITY ? newSV(0) : newSViv(1);
+    SV *out[7];
+    int n = method_values(aTHX_ desc, &r, out);
+    pvs_method_result_clear(&r);
     flush_warnings(aTHX_ &MY_CXT);
     LEAVE;
-  OUTPUT:
-    RETVAL
+    EXTEND(SP, n);
+    for (int i = 0; i < n; i++)
+        PUSHs(out[i]);
 
 void
 register_plugin(class)

@@ -224,74 +224,34 @@ static int enter_python(const site *at, PyGILState_STATE *g, pvs_error *err)
     return PyErr_Occurred() ? python_failed(at, 0, err) : 0;
 }
 
-/* One method call: which of Proxmox's arguments it takes, and what to do
- * with its result (GIL held), if anything. */
-enum { A_STOREID = 1, A_SCFG = 2, A_VOLNAME = 4, A_SNAP = 8, A_CACHE = 16, A_HINTS = 32, A_PATH_ORDER = 64 };
-
-typedef struct pcall {
-    const char *method;
-    unsigned args;
-    const char *storeid, *volname, *snapname;
-    const json_t *scfg, *hints;
-    int (*take)(const site *at, PyObject *res, void *out, pvs_error *err);
-    void *out;
-} pcall;
-
-/* Positional arguments in Proxmox's order: (storeid, scfg, volname), but
- * path's (scfg, volname, storeid). */
-static int positional(call_state *cs, const pcall *c, PyObject **pos)
+/* An argument by its name in pvestorage_api.def (GIL held): a new
+ * reference, NULL when out of memory; *keyword: it goes as name=... */
+static PyObject *argument(call_state *cs, const char *name, const pvs_method_args *a, int *keyword)
 {
-    int n = 0;
-    PyObject *storeid = c->args & A_STOREID ? str_obj(c->storeid) : NULL;
-    if (storeid && !(c->args & A_PATH_ORDER))
-        pos[n++] = storeid;
-    if (c->args & A_SCFG)
-        pos[n++] = section_obj(cs, c->storeid, c->scfg);
-    if (c->args & A_VOLNAME)
-        pos[n++] = str_obj(c->volname);
-    if (storeid && (c->args & A_PATH_ORDER))
-        pos[n++] = storeid;
-    return n;
-}
-
-static int keywords(call_state *cs, const pcall *c, kwarg *kw)
-{
-    int n = 0;
-    if (c->args & A_SNAP)
-        kw[n++] = (kwarg){ "snapname", str_obj(c->snapname) };
-    if (c->args & A_CACHE)
-        kw[n++] = (kwarg){ "cache", cache_obj(cs) };
-    if (c->args & A_HINTS)
-        kw[n++] = (kwarg){ "hints", hints_obj(cs, c->hints) };
-    return n;
-}
-
-static int run(const pvs_plugin *self, const pcall *c, pvs_error *err)
-{
-    PyGILState_STATE g;
-    const site at = { PPY(self), c->method, c->args & A_VOLNAME ? c->volname : c->storeid };
-    int rc = enter_python(&at, &g, err);
-    if (!rc) {
-        call_state *cs = pyb_current_call;
-        PyObject *pos[3];
-        kwarg kw[3];
-        int npos = positional(cs, c, pos), nkw = keywords(cs, c, kw);
-        PyObject *res = invoke(&at, pos, npos, kw, nkw, err);
-        rc = !res ? (err && err->code ? err->code : PVS_EPLUGIN) : c->take ? c->take(&at, res, c->out, err) : 0;
-        Py_XDECREF(res);
-    }
-    PyGILState_Release(g);
-    return rc;
+    *keyword = strcmp(name, "snapname") == 0 || strcmp(name, "cache") == 0 || strcmp(name, "hints") == 0;
+    if (strcmp(name, "storeid") == 0)
+        return str_obj(a->storeid);
+    if (strcmp(name, "scfg") == 0)
+        return section_obj(cs, a->storeid, a->scfg);
+    if (strcmp(name, "volname") == 0)
+        return str_obj(a->volname);
+    if (strcmp(name, "snapname") == 0)
+        return str_obj(a->snapname);
+    if (strcmp(name, "cache") == 0)
+        return cache_obj(cs);
+    if (strcmp(name, "hints") == 0)
+        return hints_obj(cs, a->hints);
+    return PyErr_Format(PyExc_SystemError, "no argument %s", name);
 }
 
 /* A path result: a str, or the first item of (path, vmid, vtype), as
  * upstream's path returns in list context; None or nothing: no path. */
-static int path_result(const site *at, PyObject *res, void *out, pvs_error *err)
+static int path_result(const site *at, PyObject *res, pvs_method_result *r, pvs_error *err)
 {
     PyObject *p = res;
     if (PyTuple_Check(res) || PyList_Check(res))
         p = PySequence_Size(res) > 0 ? PySequence_GetItem(res, 0) : NULL;
-    int rc = result_text(at, p, 0, "path", out, err);
+    int rc = result_text(at, p, 0, "path", &r->text, err);
     if (p != res)
         Py_XDECREF(p);
     PyErr_Clear();
@@ -300,10 +260,10 @@ static int path_result(const site *at, PyObject *res, void *out, pvs_error *err)
 
 /* (vtype, name, vmid, basename, basevmid, isbase, format): str or None,
  * a vmid also an int; () or None is nothing.  The core judges the result. */
-static int volname_result(const site *at, PyObject *res, void *out, pvs_error *err)
+static int volname_result(const site *at, PyObject *res, pvs_method_result *r, pvs_error *err)
 {
     static const char *const names[7] = { "vtype", "name", "vmid", "basename", "basevmid", "isbase", "format" };
-    pvs_volname *v = out;
+    pvs_volname *v = &r->volname;
     if (res != Py_None && !PyTuple_Check(res) && !PyList_Check(res))
         return bad_result(at, res, ", not a tuple", err);
     char **fields[7] = { &v->vtype, &v->name, &v->vmid, &v->basename, &v->basevmid, &v->isbase, &v->format };
@@ -316,94 +276,80 @@ static int volname_result(const site *at, PyObject *res, void *out, pvs_error *e
     return rc;
 }
 
-static int py_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid,
-                               const json_t *scfg, pvs_error *err)
-{
-    (void)ctx;
-    pcall c = { "activate_storage", A_STOREID | A_SCFG | A_CACHE, storeid, NULL, NULL, scfg, NULL, NULL, NULL };
-    return run(self, &c, err);
-}
-
 /* What a plugin says it did (its own action in a reporting call): a str,
  * or a dict with "action"; anything else (None, as upstream's) says nothing. */
-static int action_result(const site *at, PyObject *res, void *out, pvs_error *err)
+static int action_result(const site *at, PyObject *res, pvs_method_result *r, pvs_error *err)
 {
     PyObject *a = PyDict_Check(res) ? PyDict_GetItemString(res, "action") : res;   /* borrowed */
     PyErr_Clear();
     if (!PyDict_Check(res) && !PyUnicode_Check(res))
         return 0;
-    return result_text(at, a, 0, "action", out, err);
-}
-
-static int py_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                              const char *volname, const char *snapname, const json_t *hints, pvs_error *err)
-{
-    char *action = NULL;
-    pcall c = { "activate_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_CACHE | A_HINTS,
-                storeid, volname, snapname, scfg, hints, action_result, &action };
-    int rc = run(self, &c, err);
-    if (!rc && action)
-        pvs_report_action(ctx, action);
-    free(action);
-    return rc;
-}
-
-static int py_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                                const char *volname, const char *snapname, pvs_error *err)
-{
-    (void)ctx;
-    pcall c = { "deactivate_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_CACHE,
-                storeid, volname, snapname, scfg, NULL, NULL, NULL };
-    return run(self, &c, err);
-}
-
-static int py_unmap_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                           const char *volname, const char *snapname, pvs_error *err)
-{
-    (void)ctx;
-    pcall c = { "unmap_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP, storeid, volname, snapname, scfg,
-                NULL, NULL, NULL };
-    return run(self, &c, err);
-}
-
-static int py_map_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
-                         const char *volname, const char *snapname, const json_t *hints, char **path,
-                         pvs_error *err)
-{
-    (void)ctx;
-    pcall c = { "map_volume", A_STOREID | A_SCFG | A_VOLNAME | A_SNAP | A_HINTS, storeid, volname, snapname,
-                scfg, hints, path_result, path };
-    return run(self, &c, err);
-}
-
-static int py_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
-                   const char *storeid, const char *snapname, char **path, pvs_error *err)
-{
-    (void)ctx;
-    pcall c = { "path", A_SCFG | A_VOLNAME | A_STOREID | A_SNAP | A_PATH_ORDER, storeid, volname, snapname,
-                scfg, NULL, path_result, path };
-    return run(self, &c, err);
+    return result_text(at, a, 0, "action", &r->text, err);
 }
 
 /* An identity: a str, or None for none. */
-static int identity_result(const site *at, PyObject *res, void *out, pvs_error *err)
+static int identity_result(const site *at, PyObject *res, pvs_method_result *r, pvs_error *err)
 {
-    return result_text(at, res, 0, "identity", out, err);
+    return result_text(at, res, 0, "identity", &r->text, err);
 }
 
-static int py_get_identity(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
-                           char **id, pvs_error *err)
+/* The result of method m, by its kind in pvestorage_api.def. */
+static int take_result(const site *at, const pvs_api_method *m, PyObject *res, pvs_method_result *r,
+                       pvs_error *err)
+{
+    if (strcmp(m->result, "path") == 0)
+        return path_result(at, res, r, err);
+    if (strcmp(m->result, "volname") == 0)
+        return volname_result(at, res, r, err);
+    if (strcmp(m->result, "action") == 0)
+        return action_result(at, res, r, err);
+    if (strcmp(m->result, "identity") == 0)
+        return identity_result(at, res, r, err);
+    return 0;
+}
+
+/* Method m's arguments in Proxmox's order: the named ones (snapname,
+ * cache, hints) as keywords, the others positional.  -1 when one could not
+ * be made (the references taken so far are in pos and kw). */
+static int arguments(const pvs_api_method *m, const pvs_method_args *a, PyObject **pos, int *npos, kwarg *kw,
+                     int *nkw)
+{
+    call_state *cs = pyb_current_call;
+    *npos = *nkw = 0;
+    for (int i = 0; i < PVS_API_MAX_ARGS && m->args[i]; i++) {
+        int keyword;
+        PyObject *v = argument(cs, m->args[i], a, &keyword);
+        if (keyword)
+            kw[(*nkw)++] = (kwarg){ m->args[i], v };
+        else
+            pos[(*npos)++] = v;
+        if (!v)
+            return -1;
+    }
+    return 0;
+}
+
+/* The one entry of a Python plugin (pvs_plugin_set_foreign): method m
+ * called with Proxmox's arguments, under the GIL, its result taken. */
+static int py_method(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a, pvs_method_result *r,
+                     pvs_error *err)
 {
     (void)ctx;
-    pcall c = { "get_identity", A_SCFG | A_STOREID | A_PATH_ORDER, storeid, NULL, NULL, scfg, NULL,
-                identity_result, id };
-    return run(self, &c, err);
-}
-
-static int py_parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
-{
-    pcall c = { "parse_volname", A_VOLNAME, NULL, volname, NULL, NULL, NULL, volname_result, v };
-    return run(self, &c, err);
+    const pvs_api_method *desc = &pvs_api_methods()[m];
+    PyGILState_STATE g;
+    const site at = { PPY(self), desc->name, pvs_api_method_takes(desc, "volname") ? a->volname : a->storeid };
+    int rc = enter_python(&at, &g, err);
+    if (!rc) {
+        PyObject *pos[PVS_API_MAX_ARGS];
+        kwarg kw[PVS_API_MAX_ARGS];
+        int npos, nkw;
+        arguments(desc, a, pos, &npos, kw, &nkw);   /* a NULL among them fails the call as out of memory */
+        PyObject *res = invoke(&at, pos, npos, kw, nkw, err);
+        rc = !res ? (err && err->code ? err->code : PVS_EPLUGIN) : take_result(&at, desc, res, r, err);
+        Py_XDECREF(res);
+    }
+    PyGILState_Release(g);
+    return rc;
 }
 
 /* ---- registration ---- */
@@ -508,19 +454,15 @@ static int schema(modstate *st, py_plugin *pp)
     return rc;
 }
 
+/* The methods the object has, as the core's table slots. */
 static void methods(py_plugin *pp)
 {
-    pvs_plugin *t = &pp->table;
-#define HAS(m) PyObject_HasAttrString(pp->obj, m)
-    t->parse_volname = HAS("parse_volname") ? py_parse_volname : NULL;
-    t->path = HAS("path") ? py_path : NULL;
-    t->activate_storage = HAS("activate_storage") ? py_activate_storage : NULL;
-    t->activate_volume = HAS("activate_volume") ? py_activate_volume : NULL;
-    t->deactivate_volume = HAS("deactivate_volume") ? py_deactivate_volume : NULL;
-    t->map_volume = HAS("map_volume") ? py_map_volume : NULL;
-    t->unmap_volume = HAS("unmap_volume") ? py_unmap_volume : NULL;
-    t->get_identity = HAS("get_identity") ? py_get_identity : NULL;
-#undef HAS
+    const pvs_api_method *m = pvs_api_methods();
+    unsigned has = 0;
+    for (int i = 0; m[i].name; i++)
+        if (PyObject_HasAttrString(pp->obj, m[i].name))
+            has |= 1u << i;
+    pvs_plugin_set_foreign(&pp->table, py_method, has);
 }
 
 PyObject *pyb_register_plugin(PyObject *module, PyObject *plugin)

@@ -1388,160 +1388,115 @@ static PyObject *plugin_get_api(PluginObject *self, void *c)
     return PyLong_FromLong(self->plugin->api);
 }
 
-static PyObject *plugin_parse_volname(PluginObject *self, PyObject *volname)
+/* A method's result as Python: the fields of a volume name as a 7-tuple
+ * (absent ones None), a text or None. */
+static PyObject *method_value(const pvs_api_method *desc, pvs_method_result *r)
 {
-    modstate *st = get_state(self->module);
-    const char *vn;
-    PyObject *keep = NULL;
-    if (str_arg(st, volname, "volume name", 0, &vn, &keep)) {
-        Py_XDECREF(keep);
-        return NULL;
-    }
-    pvs_volname v;
-    pvs_error err = PVS_ERROR_INIT;
-    int rc = pvs_plugin_parse_volname(self->plugin, vn, &v, &err);
-    Py_XDECREF(keep);
-    if (rc)
-        return raise_error(st, &err);
-    const char *fields[7] = { v.vtype, v.name, v.vmid, v.basename, v.basevmid, v.isbase, v.format };
-    PyObject *r = PyTuple_New(7);
-    for (int i = 0; r && i < 7; i++) {
+    if (strcmp(desc->result, "volname") != 0)
+        return text_or_none(r->text);
+    pvs_volname *v = &r->volname;
+    const char *fields[7] = { v->vtype, v->name, v->vmid, v->basename, v->basevmid, v->isbase, v->format };
+    PyObject *t = PyTuple_New(7);
+    for (int i = 0; t && i < 7; i++) {
         PyObject *f = text_or_none(fields[i]);
         if (!f)
-            Py_CLEAR(r);
+            Py_CLEAR(t);
         else
-            PyTuple_SET_ITEM(r, i, f);
+            PyTuple_SET_ITEM(t, i, f);
     }
-    pvs_volname_clear(&v);
-    return r;
+    return t;
 }
 
-enum { P_PATH, P_ACTIVATE_VOLUME, P_DEACTIVATE_VOLUME, P_MAP, P_UNMAP, P_ACTIVATE_STORAGE, P_GET_IDENTITY };
-
-/* A plugin method's arguments by Proxmox's signature for op. */
-typedef struct method_args {
-    PyObject *sid, *scfg, *vn, *snap, *cache, *hints;
-} method_args;
-
-static int method_parse(PyObject *args, PyObject *kw, int op, method_args *a)
+/* One argument of a method, converted by its name (pvestorage_api.def):
+ * the strings borrowed (kept alive by *keep), the JSON owned by owned. */
+static int method_argument(modstate *st, const char *name, PyObject *v, int optional, pvs_method_args *a,
+                           json_t **owned, PyObject **keep)
 {
-    static char *kw_path[] = { "scfg", "volname", "storeid", "snapname", NULL };
-    static char *kw_act[] = { "storeid", "scfg", "volname", "snapname", "cache", "hints", NULL };
-    static char *kw_deact[] = { "storeid", "scfg", "volname", "snapname", "cache", NULL };
-    static char *kw_map[] = { "storeid", "scfg", "volname", "snapname", "hints", NULL };
-    static char *kw_unmap[] = { "storeid", "scfg", "volname", "snapname", NULL };
-    static char *kw_sto[] = { "storeid", "scfg", "cache", NULL };
-    static char *kw_ident[] = { "scfg", "storeid", NULL };
-    PyObject **sido = &a->sid, **scfgo = &a->scfg, **vno = &a->vn, **snapo = &a->snap, **cache = &a->cache,
-             **hintso = &a->hints;
-    *sido = *vno = *snapo = *cache = *hintso = Py_None;
-    int ok;
-    switch (op) {
-    case P_PATH:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:path", kw_path, scfgo, vno, sido, snapo);
-        break;
-    case P_ACTIVATE_VOLUME:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OOO:activate_volume", kw_act, sido, scfgo,
-                                         vno, snapo, cache, hintso);
-        break;
-    case P_DEACTIVATE_VOLUME:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:deactivate_volume", kw_deact, sido,
-                                         scfgo, vno, snapo, cache);
-        break;
-    case P_MAP:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|OO:map_volume", kw_map, sido, scfgo, vno,
-                                         snapo, hintso);
-        break;
-    case P_UNMAP:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OOO|O:unmap_volume", kw_unmap, sido, scfgo,
-                                         vno, snapo);
-        break;
-    case P_GET_IDENTITY:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO:get_identity", kw_ident, scfgo, sido);
-        break;
-    default:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:activate_storage", kw_sto, sido, scfgo,
-                                         cache);
-        break;
+    if (strcmp(name, "storeid") == 0)
+        return str_arg(st, v, "storage ID", optional, &a->storeid, keep);
+    if (strcmp(name, "volname") == 0)
+        return str_arg(st, v, "volume name", optional, &a->volname, keep);
+    if (strcmp(name, "snapname") == 0)
+        return str_arg(st, v, "snapshot name", 1, &a->snapname, keep);
+    if (strcmp(name, "scfg") == 0)
+        return !(a->scfg = owned[0] = data_to_json(st, v, "scfg"));
+    if (strcmp(name, "hints") == 0) {
+        int rc = hints_to_json(st, v, &owned[1]);
+        a->hints = owned[1];
+        return rc;
     }
-    return ok;
+    return 0;   /* cache: accepted for Proxmox's signature; the core keeps its own */
 }
 
-static PyObject *plugin_call(PluginObject *self, PyObject *args, PyObject *kw, int op)
+/* Plugin method m, its arguments as pvestorage_api.def lists them
+ * (positional or by keyword, the first `required` of them required). */
+static PyObject *plugin_method(PluginObject *self, PyObject *args, PyObject *kw, int m)
 {
-    method_args a;
-    if (!method_parse(args, kw, op, &a))
+    const pvs_api_method *desc = &pvs_api_methods()[m];
+    PyObject *v[PVS_API_MAX_ARGS] = { NULL }, *keep = NULL, *result = NULL;
+    char fmt[64];
+    int n = 0, at = 0;
+    for (; n < PVS_API_MAX_ARGS && desc->args[n]; n++)
+        at += snprintf(fmt + at, sizeof fmt - (size_t)at, "%sO", n == desc->required ? "|" : "");
+    snprintf(fmt + at, sizeof fmt - (size_t)at, ":%s", desc->name);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, (char **)desc->args, &v[0], &v[1], &v[2], &v[3], &v[4],
+                                     &v[5], &v[6], &v[7]))
         return NULL;
-    PyObject *sido = a.sid, *scfgo = a.scfg, *vno = a.vn, *snapo = a.snap, *hintso = a.hints;
-    /* a.cache: accepted for Proxmox's signature; the core keeps its own */
     modstate *st = get_state(self->module);
-    const char *sid, *vn = NULL, *snap;
-    json_t *scfg = NULL, *hints = NULL;
-    PyObject *result = NULL, *keep = NULL;
-    if (str_arg(st, sido, "storage ID", op == P_PATH, &sid, &keep)
-        || (op != P_ACTIVATE_STORAGE && op != P_GET_IDENTITY && str_arg(st, vno, "volume name", 0, &vn, &keep))
-        || str_arg(st, snapo, "snapshot name", 1, &snap, &keep)
-        || !(scfg = data_to_json(st, scfgo, "scfg"))
-        || ((op == P_ACTIVATE_VOLUME || op == P_MAP) && hints_to_json(st, hintso, &hints)))
-        goto out;
+    pvs_method_args a = { 0 };
+    json_t *owned[2] = { NULL, NULL };
+    for (int i = 0; i < n; i++)
+        if (method_argument(st, desc->args[i], v[i] ? v[i] : Py_None, i >= desc->required, &a, owned, &keep))
+            goto out;
     pvs_error err = PVS_ERROR_INIT;
-    char *path = NULL;
+    pvs_method_result r;
     int rc;
-    const pvs_plugin *p = self->plugin;
     BLOCKING_BEGIN(st)
-    switch (op) {
-    case P_PATH: rc = pvs_plugin_path(st->ctx, p, scfg, vn, sid, snap, &path, &err); break;
-    case P_ACTIVATE_VOLUME: rc = pvs_plugin_activate_volume(st->ctx, p, sid, scfg, vn, snap, hints, &err); break;
-    case P_DEACTIVATE_VOLUME: rc = pvs_plugin_deactivate_volume(st->ctx, p, sid, scfg, vn, snap, &err); break;
-    case P_MAP: rc = pvs_plugin_map_volume(st->ctx, p, sid, scfg, vn, snap, hints, &path, &err); break;
-    case P_UNMAP: rc = pvs_plugin_unmap_volume(st->ctx, p, sid, scfg, vn, snap, &err); break;
-    case P_GET_IDENTITY: rc = pvs_plugin_get_identity(st->ctx, p, scfg, sid, &path, &err); break;
-    default: rc = pvs_plugin_activate_storage(st->ctx, p, sid, scfg, &err); break;
-    }
+    rc = pvs_plugin_call(st->ctx, self->plugin, m, &a, &r, &err);
     BLOCKING_END(st)
-    result = finish(st, rc, &err, text_or_none(path));
-    free(path);
+    result = finish(st, rc, &err, rc ? NULL : method_value(desc, &r));
+    pvs_method_result_clear(&r);
 out:
-    json_decref(scfg);
-    json_decref(hints);
+    json_decref(owned[0]);
+    json_decref(owned[1]);
     Py_XDECREF(keep);
     return result;
 }
 
-#define PLUGIN_METHOD(fn, op) \
-    static PyObject *fn(PluginObject *s, PyObject *a, PyObject *k) { return plugin_call(s, a, k, op); }
-PLUGIN_METHOD(plugin_path, P_PATH)
-PLUGIN_METHOD(plugin_activate_volume, P_ACTIVATE_VOLUME)
-PLUGIN_METHOD(plugin_deactivate_volume, P_DEACTIVATE_VOLUME)
-PLUGIN_METHOD(plugin_map_volume, P_MAP)
-PLUGIN_METHOD(plugin_unmap_volume, P_UNMAP)
-PLUGIN_METHOD(plugin_activate_storage, P_ACTIVATE_STORAGE)
-PLUGIN_METHOD(plugin_get_identity, P_GET_IDENTITY)
+#define PVS_API_METHOD(name, result, required, meaning, ...)                        \
+    static PyObject *plugin_##name(PluginObject *s, PyObject *a, PyObject *k) \
+    {                                                                           \
+        return plugin_method(s, a, k, PVS_METHOD_##name);                       \
+    }
+#include "pvestorage_api.def"
 
-static PyMethodDef plugin_methods[] = {
-    { "parse_volname", (PyCFunction)plugin_parse_volname, METH_O,
-      "parse_volname($self, volname, /)\n--\n\n"
-      "(vtype, name, vmid, basename, basevmid, isbase, format); absent fields are None." },
-    { "path", (PyCFunction)(void (*)(void))plugin_path, METH_VARARGS | METH_KEYWORDS,
-      "path($self, scfg, volname, storeid=None, snapname=None)\n--\n\nThe path of a volume." },
-    { "activate_storage", (PyCFunction)(void (*)(void))plugin_activate_storage, METH_VARARGS | METH_KEYWORDS,
-      "activate_storage($self, storeid, scfg, cache=None)\n--\n\nActivate a storage." },
-    { "activate_volume", (PyCFunction)(void (*)(void))plugin_activate_volume, METH_VARARGS | METH_KEYWORDS,
-      "activate_volume($self, storeid, scfg, volname, snapname=None, cache=None, hints=None)\n--\n\n"
-      "Activate a volume; hints are passed to the plugin as given." },
-    { "deactivate_volume", (PyCFunction)(void (*)(void))plugin_deactivate_volume, METH_VARARGS | METH_KEYWORDS,
-      "deactivate_volume($self, storeid, scfg, volname, snapname=None, cache=None)\n--\n\nDeactivate a volume." },
-    { "map_volume", (PyCFunction)(void (*)(void))plugin_map_volume, METH_VARARGS | METH_KEYWORDS,
-      "map_volume($self, storeid, scfg, volname, snapname=None, hints=None)\n--\n\n"
-      "Map a volume; returns its path." },
-    { "unmap_volume", (PyCFunction)(void (*)(void))plugin_unmap_volume, METH_VARARGS | METH_KEYWORDS,
-      "unmap_volume($self, storeid, scfg, volname, snapname=None)\n--\n\nUnmap a volume." },
-    { "get_identity", (PyCFunction)(void (*)(void))plugin_get_identity, METH_VARARGS | METH_KEYWORDS,
-      "get_identity($self, scfg, storeid)\n--\n\n"
-      "The identifier of the storage instance (API 14), or None; a plugin without one\n"
-      "raises PluginError, as upstream's base method dies." },
-    { NULL, NULL, 0, NULL },
+static PyObject *(*const plugin_entries[])(PluginObject *, PyObject *, PyObject *) = {
+#define PVS_API_METHOD(name, result, required, meaning, ...) plugin_##name,
+#include "pvestorage_api.def"
 };
+
+/* The methods of the Plugin type, their docs ("name($self, a, b=None)" and
+ * the meaning) from pvestorage_api.def; made once for every interpreter. */
+static PyMethodDef plugin_methods[PVS_NMETHODS + 1];
+static char plugin_docs[PVS_NMETHODS][256];
+static pthread_once_t plugin_methods_once = PTHREAD_ONCE_INIT;
+
+static void make_plugin_methods(void)
+{
+    const pvs_api_method *m = pvs_api_methods();
+    for (int i = 0; i < PVS_NMETHODS; i++) {
+        char *d = plugin_docs[i];
+        size_t at = (size_t)snprintf(d, sizeof plugin_docs[i], "%s($self", m[i].name);
+        for (int k = 0; k < PVS_API_MAX_ARGS && m[i].args[k] && at < sizeof plugin_docs[i]; k++)
+            at += (size_t)snprintf(d + at, sizeof plugin_docs[i] - at, ", %s%s", m[i].args[k],
+                                   k >= m[i].required ? "=None" : "");
+        if (at < sizeof plugin_docs[i])
+            snprintf(d + at, sizeof plugin_docs[i] - at, ")\n--\n\n%c%s, as Proxmox's %s.", Py_TOUPPER(m[i].meaning[0]),
+                     m[i].meaning + 1, m[i].name);
+        plugin_methods[i] = (PyMethodDef){ m[i].name, (PyCFunction)(void (*)(void))plugin_entries[i],
+                                           METH_VARARGS | METH_KEYWORDS, d };
+    }
+}
 
 static PyGetSetDef plugin_getset[] = {
     { "type", (getter)plugin_get_type, NULL, "the storage type", NULL },
@@ -1721,6 +1676,7 @@ static int module_exec(PyObject *module)
                                                    "Warnings of the storage layer.", PyExc_UserWarning, NULL);
     if (!st->StorageWarning || PyModule_AddObjectRef(module, "StorageWarning", st->StorageWarning) < 0)
         return -1;
+    pthread_once(&plugin_methods_once, make_plugin_methods);
     st->PluginType = (PyTypeObject *)PyType_FromModuleAndSpec(module, &plugin_spec, NULL);
     if (!st->PluginType || PyModule_AddType(module, st->PluginType) < 0)
         return -1;

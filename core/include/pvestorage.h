@@ -331,6 +331,36 @@ typedef struct pvs_plugin pvs_plugin;
  * the plugin was built against).  A newer library reads only the fields a
  * plugin's size covers; an older one refuses a plugin built for a larger
  * table. */
+/* The plugin methods by number, in pvestorage_api.def's order (the order
+ * of their slots below): PVS_METHOD_parse_volname, PVS_METHOD_path, ... */
+enum {
+#define PVS_API_METHOD(name, result, required, meaning, ...) PVS_METHOD_##name,
+#include "pvestorage_api.def"
+    PVS_NMETHODS
+};
+
+/* A method's arguments by their names in pvestorage_api.def; each method
+ * reads those it takes. */
+typedef struct pvs_method_args {
+    const char *storeid, *volname, *snapname;
+    const json_t *scfg, *hints;
+} pvs_method_args;
+
+/* What a method gave: text (a path, an identity, an action; malloc()ed or
+ * NULL) or, from parse_volname, the fields of the name. */
+typedef struct pvs_method_result {
+    char *text;
+    pvs_volname volname;
+} pvs_method_result;
+
+void pvs_method_result_clear(pvs_method_result *r);
+
+/* A binding's one entry for every method of a plugin written in Perl or
+ * Python: method m with the arguments in a, its result in r (ctx is NULL
+ * for parse_volname).  0, or a PVS_E* code with err filled. */
+typedef int (*pvs_foreign_fn)(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a,
+                              pvs_method_result *r, pvs_error *err);
+
 struct pvs_plugin {
     size_t size;                                /* PVS_PLUGIN_SIZE */
     const char *type;
@@ -405,6 +435,9 @@ struct pvs_plugin {
      * the call fails as upstream's base method dies. */
     int (*get_identity)(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *storeid,
                         char **id, pvs_error *err);
+    /* For bindings: the one entry of a plugin written in another language
+     * (see pvs_plugin_set_foreign), or NULL. */
+    pvs_foreign_fn foreign;
 };
 
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins
@@ -490,6 +523,18 @@ int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *store
  * implemented for this plugin", as upstream's base method dies. */
 int pvs_plugin_get_identity(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *storeid,
                             char **id, pvs_error *err);
+
+/* Method m (PVS_METHOD_*) of p, as the pvs_plugin_<method> call above: the
+ * arguments it takes from a, its result in r (cleared first; the caller
+ * clears it after).  What bindings expose the methods of plugins with. */
+int pvs_plugin_call(pvs_ctx *ctx, const pvs_plugin *p, int m, const pvs_method_args *a, pvs_method_result *r,
+                    pvs_error *err);
+
+/* For bindings: make t a foreign plugin's table.  fn is its one entry;
+ * the slot of each method m whose bit (1u << m) is set in methods points
+ * at an adaptor of the core that calls fn with the method's number and
+ * arguments (an activate_volume's action goes to pvs_report_action). */
+void pvs_plugin_set_foreign(pvs_plugin *t, pvs_foreign_fn fn, unsigned methods);
 
 /* ------------------------------------------------------------------ */
 /* Storage-level calls (PVE::Storage)                                  */

@@ -27,8 +27,12 @@ typedef struct pvs_api_value {
     const char *name, *perl, *python, *meaning;
 } pvs_api_value;
 
+#define PVS_API_MAX_ARGS 8
+
 typedef struct pvs_api_method {
-    const char *name, *arguments, *result, *meaning;
+    const char *name, *result, *meaning;
+    int required;                               /* how many of args are */
+    const char *args[PVS_API_MAX_ARGS];         /* NULL-terminated */
 } pvs_api_method;
 
 /* Each section, NULL-name terminated (static). */
@@ -37,6 +41,9 @@ const pvs_api_setting *pvs_api_settings(void);
 const pvs_api_call *pvs_api_calls(void);
 const pvs_api_value *pvs_api_values(void);
 const pvs_api_method *pvs_api_methods(void);
+
+/* 1 iff method m takes the argument named name. */
+int pvs_api_method_takes(const pvs_api_method *m, const char *name);
 
 /* The whole description as JSON (a new reference): { "errors", "settings",
  * "calls", "values", "methods" }, each an array of objects keyed by the

@@ -31,9 +31,9 @@ static const pvs_api_value values[] = {
 };
 
 static const pvs_api_method methods[] = {
-#define PVS_API_METHOD(name, args, result, meaning) { #name, args, #result, meaning },
+#define PVS_API_METHOD(name, result, required, meaning, ...) { #name, #result, meaning, required, { __VA_ARGS__ } },
 #include "pvestorage_api.def"
-    { NULL, NULL, NULL, NULL },
+    { NULL, NULL, NULL, 0, { NULL } },
 };
 
 const pvs_api_error *pvs_api_errors(void)
@@ -59,6 +59,14 @@ const pvs_api_value *pvs_api_values(void)
 const pvs_api_method *pvs_api_methods(void)
 {
     return methods;
+}
+
+int pvs_api_method_takes(const pvs_api_method *m, const char *name)
+{
+    for (size_t i = 0; i < PVS_API_MAX_ARGS && m->args[i]; i++)
+        if (strcmp(m->args[i], name) == 0)
+            return 1;
+    return 0;
 }
 
 const char *pvs_strerror(int code)
@@ -87,19 +95,33 @@ static json_t *section(const void *rows, size_t stride, const char *const *keys,
     return a;
 }
 
+/* A method's "arguments" (their names) and "required" (how many are) */
+static int method_arguments(json_t *row, const pvs_api_method *m)
+{
+    json_t *args = json_array();
+    for (size_t i = 0; args && i < PVS_API_MAX_ARGS && m->args[i]; i++)
+        if (json_array_append_new(args, json_string(m->args[i])))
+            json_decref(args), args = NULL;
+    return !args || json_object_set_new(row, "arguments", args)
+           || json_object_set_new(row, "required", json_integer(m->required));
+}
+
 json_t *pvs_api_description(void)
 {
     static const char *const ek[] = { "name", "python_class", "python_base", "meaning" };
     static const char *const sk[] = { "name", "environment", "option", "metavar", "kind", "default", "meaning" };
     static const char *const ck[] = { "name", "c", "perl", "python", "command", "meaning" };
     static const char *const vk[] = { "name", "perl", "python", "meaning" };
-    static const char *const mk[] = { "name", "arguments", "result", "meaning" };
+    static const char *const mk[] = { "name", "result", "meaning" };
     json_t *e = section(errors, sizeof errors[0], ek, 4), *s = section(settings, sizeof settings[0], sk, 7);
     json_t *c = section(calls, sizeof calls[0], ck, 6), *v = section(values, sizeof values[0], vk, 4);
-    json_t *m = section(methods, sizeof methods[0], mk, 4);
+    json_t *m = section(methods, sizeof methods[0], mk, 3);
     for (size_t i = 0; e && errors[i].name; i++)
         if (json_object_set_new(json_array_get(e, i), "code", json_integer(errors[i].code)))
             json_decref(e), e = NULL;
+    for (size_t i = 0; m && methods[i].name; i++)
+        if (method_arguments(json_array_get(m, i), &methods[i]))
+            json_decref(m), m = NULL;
     if (!e || !s || !c || !v || !m) {
         json_decref(e), json_decref(s), json_decref(c), json_decref(v), json_decref(m);
         return NULL;

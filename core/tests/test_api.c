@@ -11,8 +11,23 @@
 /* a method row that is no slot of pvs_plugin does not compile */
 static void methods_are_slots(void)
 {
-#define PVS_API_METHOD(name, args, result, meaning) (void)offsetof(pvs_plugin, name);
+#define PVS_API_METHOD(name, result, required, meaning, ...) (void)offsetof(pvs_plugin, name);
 #include "pvestorage_api.def"
+}
+
+/* the method numbers follow the rows, which follow the slots */
+static void test_method_numbers(void **state)
+{
+    (void)state;
+    const pvs_api_method *m = pvs_api_methods();
+    size_t n = 0;
+    for (; m[n].name; n++)
+        assert_true(m[n].required >= 0 && m[n].args[m[n].required > 0 ? m[n].required - 1 : 0] != NULL);
+    assert_int_equal(n, PVS_NMETHODS);
+    assert_string_equal(m[PVS_METHOD_path].name, "path");
+    assert_string_equal(m[PVS_METHOD_get_identity].name, "get_identity");
+    assert_true(offsetof(pvs_plugin, parse_volname) < offsetof(pvs_plugin, path));
+    assert_true(offsetof(pvs_plugin, unmap_volume) < offsetof(pvs_plugin, get_identity));
 }
 
 static void test_c_functions_exported(void **state)
@@ -94,7 +109,8 @@ static void test_description_json(void **state)
     assert_int_equal(json_array_size(json_object_get(d, "methods")), methods);
     json_t *m = json_array_get(json_object_get(d, "methods"), methods - 1);
     assert_string_equal(json_string_value(json_object_get(m, "name")), "get_identity");
-    assert_string_equal(json_string_value(json_object_get(m, "arguments")), "scfg storeid");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(m, "arguments"), 1)), "storeid");
+    assert_int_equal(json_integer_value(json_object_get(m, "required")), 2);
     json_t *e = json_array_get(json_object_get(d, "errors"), 3);
     assert_string_equal(json_string_value(json_object_get(e, "name")), "EHINTS");
     assert_int_equal(json_integer_value(json_object_get(e, "code")), PVS_EHINTS);
@@ -117,13 +133,15 @@ static void test_every_column_filled(void **state)
         assert_true(v[i].perl && *v[i].perl && v[i].python && *v[i].python);
     const pvs_api_method *m = pvs_api_methods();
     for (size_t i = 0; m[i].name; i++)
-        assert_true(strcmp(m[i].result, "none") == 0 || strcmp(m[i].result, "text") == 0
+        assert_true(strcmp(m[i].result, "none") == 0 || strcmp(m[i].result, "path") == 0
+                    || strcmp(m[i].result, "identity") == 0 || strcmp(m[i].result, "action") == 0
                     || strcmp(m[i].result, "volname") == 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_method_numbers),
         cmocka_unit_test(test_c_functions_exported),
         cmocka_unit_test(test_error_names),
         cmocka_unit_test(test_settings_described),

@@ -13,14 +13,10 @@ sub type { my ($class) = @_; return $class->_xs_type() }
 sub api { my ($class) = @_; return PVE::Storage::XS::_plugin_api($class->_xs_type()) }
 sub get_subdir { my ($class, $scfg, $vtype) = @_; return PVE::Storage::XS::_get_subdir($scfg, $vtype) }
 
-sub parse_volname {
-    my ($class, $volname) = @_;
-    return PVE::Storage::XS::_plugin_parse_volname($class->_xs_type(), $volname);
-}
-
+# upstream's path gives ($path, $vmid, $vtype) in list context
 sub path {
     my ($class, $scfg, $volname, $storeid, $snapname) = @_;
-    my $path = PVE::Storage::XS::_plugin_path($class->_xs_type(), $storeid, $scfg, $volname, $snapname);
+    my ($path) = PVE::Storage::XS::_plugin_call($class->_xs_type(), 'path', $scfg, $volname, $storeid, $snapname);
     return $path if !wantarray;
     my ($vtype, undef, $vmid) = $class->parse_volname($volname);
     return ($path, $vmid, $vtype);
@@ -31,40 +27,20 @@ sub filesystem_path {
     return $class->path($scfg, $volname, undef, $snapname);
 }
 
-sub activate_storage {
-    my ($class, $storeid, $scfg, $cache) = @_;
-    PVE::Storage::XS::_plugin_activate_storage($class->_xs_type(), $storeid, $scfg, undef);
-    return;
-}
-
-sub activate_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
-    PVE::Storage::XS::_plugin_activate_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname, $hints);
-    return;
-}
-
-sub deactivate_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
-    PVE::Storage::XS::_plugin_deactivate_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname);
-    return;
-}
-
-sub map_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname, $hints) = @_;
-    return PVE::Storage::XS::_plugin_map_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname, $hints);
-}
-
-sub unmap_volume {
-    my ($class, $storeid, $scfg, $volname, $snapname) = @_;
-    PVE::Storage::XS::_plugin_unmap_volume($class->_xs_type(), $storeid, $scfg, $volname, $snapname);
-    return 1;
-}
-
-# API 14: the C plugin's identifier of the storage instance; C plugins
-# without one die as upstream's base method does
-sub get_identity {
-    my ($class, $scfg, $storeid) = @_;
-    return PVE::Storage::XS::_plugin_get_identity($class->_xs_type(), $storeid, $scfg, undef);
+# Every other plugin method of the library's description (pvestorage_api.def),
+# its arguments in upstream's order, reaches the C plugin of the class's type;
+# those with nothing to return return what upstream's base methods do.
+my %returns_true = (unmap_volume => 1);
+for my $m (@{ PVE::Storage::XS::_api()->{methods} }) {
+    my ($name, $result) = ($m->{name}, $m->{result});
+    no strict 'refs';
+    next if defined(&{"PVE::Storage::XS::Plugin::$name"});
+    *{"PVE::Storage::XS::Plugin::$name"} = sub {
+        my $class = shift;
+        my @r = PVE::Storage::XS::_plugin_call($class->_xs_type(), $name, @_);
+        return $returns_true{$name} ? 1 : () if $result eq 'none' || $result eq 'action';
+        return $result eq 'volname' ? @r : $r[0];
+    };
 }
 
 1;
