@@ -122,8 +122,8 @@ static int fail(cli *c, pvs_error *err)
         json_t *e = json_pack("{s:s, s:o, s:o, s:o}", "code", pvs_strerror(err->code),
                               "message", err->message ? line_string(err->message, pvs_error_length(err))
                                                       : json_string("unknown error"),
-                              "exit_status", err->code == PVS_ECOMMAND && err->exit_status >= 0
-                                                 ? json_integer(err->exit_status) : json_null(),
+                              "exit_status", pvs_error_exit_status(err) >= 0
+                                                 ? json_integer(pvs_error_exit_status(err)) : json_null(),
                               "stderr", err->stderr_text ? cli_string(err->stderr_text) : json_null());
         json_t *body = json_pack("{s:o}", "error", e);
         print_envelope(c, 0, body);

@@ -14,7 +14,6 @@
 #include "pvestorage.h"
 #include "../common/ptrmap.h"
 
-#define MAX_DEPTH 512
 
 /* the XSUBs an ALIAS serves (ix), by name: no number crosses from a .pm */
 enum { CALL_MAP = 0, CALL_UNMAP, CALL_ACTIVATE_STORAGE };
@@ -135,8 +134,8 @@ static SV *error_object(pTHX_ pvs_error *err)
                       err->message ? pvs_error_length(err) : 14);
     hv_stores(hv, "message", msg);
     hv_stores(hv, "code", newSVpv(pvs_strerror(err->code), 0));
-    hv_stores(hv, "exit_status", err->code == PVS_ECOMMAND && err->exit_status >= 0
-                                     ? newSViv(err->exit_status) : newSV(0));
+    int status = pvs_error_exit_status(err);
+    hv_stores(hv, "exit_status", status >= 0 ? newSViv(status) : newSV(0));
     hv_stores(hv, "stderr", err->stderr_text ? text_sv(aTHX_ err->stderr_text, strlen(err->stderr_text))
                                              : newSV(0));
     return sv_bless(newRV_noinc((SV *)hv), gv_stashpvs("PVE::Storage::XS::Error", GV_ADD));
@@ -335,7 +334,7 @@ static json_t *value_json(pTHX_ SV *sv, conv *c, SV **fill)
             c->cyclic = 1;
         return e->value ? json_incref(e->value) : json_null();
     }
-    if (c->depth >= MAX_DEPTH) {
+    if (c->depth >= PVS_MAX_DEPTH) {
         c->too_deep = 1;
         return json_null();
     }
@@ -414,7 +413,7 @@ static void find_cycle(pTHX_ SV *sv, conv *c)
             c->cyclic = 1;   /* on the current path */
         return;
     }
-    if (c->depth >= MAX_DEPTH) {
+    if (c->depth >= PVS_MAX_DEPTH) {
         c->too_deep = 1;
         return;
     }
@@ -444,9 +443,8 @@ static void find_cycle(pTHX_ SV *sv, conv *c)
 /* Hints into *slot: NULL for undef; the cycle marker for a cyclic
  * structure (checked first, as Proxmox does); foreign markers for refs
  * JSON cannot hold. */
-/* Hints whose top hash has a 'download' key are not checked for cycles
- * upstream (PVE::JSONSchema::validate): only the top level counts then,
- * a reference value by its type. */
+/* The top level of cyclic hints, a reference value by its type, for
+ * pvs_cyclic_hints (upstream checks no cycles under a 'download' key). */
 static json_t *top_level_hints(pTHX_ HV *hv)
 {
     AV *kv = hash_snapshot(aTHX_ hv);
@@ -477,9 +475,9 @@ static void hints_to_json(pTHX_ my_cxt_t *cxt, SV *sv, json_t **slot)
     find_cycle(aTHX_ sv, c);
     if (c->too_deep && !c->cyclic)
         die_text(aTHX_ cxt, PVS_EHINTS, "hints are nested too deeply\n");
-    if (c->cyclic && SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV && !sv_isobject(sv)
-        && hv_exists((HV *)SvRV(sv), "download", 8)) {
-        *slot = top_level_hints(aTHX_ (HV *)SvRV(sv));
+    if (c->cyclic && SvROK(sv) && SvTYPE(SvRV(sv)) == SVt_PVHV && !sv_isobject(sv)) {
+        json_t *top = top_level_hints(aTHX_ (HV *)SvRV(sv));
+        *slot = top ? pvs_cyclic_hints(top) : NULL;   /* the core decides what a cycle means */
     } else if (c->cyclic) {
         *slot = pvs_cyclic_value();
     } else {
@@ -542,17 +540,16 @@ static void cfg_to_json(pTHX_ my_cxt_t *cxt, SV *cfg, const char *const *ids, si
         return;   /* no storages: the core says which one does not exist */
     HV *ids_hv = (HV *)SvRV(ids_ref);
     conv *c = conv_new(aTHX);
-    for (size_t i = 0; i < n; i++) {
-        char *storeid = NULL;
-        if (storeids)
-            storeid = strdup(ids[i]);
-        else if (pvs_parse_volume_id(ids[i], &storeid, NULL, NULL))
-            continue;   /* the core reports it, in its turn */
-        SAVEDESTRUCTOR_X(free_c, storeid);
-        if (!storeid)
-            die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
-        SV **sec = json_object_get(ids_json, storeid) ? NULL
-                   : hv_fetch(ids_hv, storeid, -(I32)strlen(storeid), 0);
+    char **names;
+    size_t nnames;
+    if (pvs_config_sections_for(ids, n, storeids, &names, &nnames, NULL))
+        die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
+    SAVEDESTRUCTOR_X(free_c, names);
+    for (size_t i = 0; i < nnames; i++)
+        SAVEDESTRUCTOR_X(free_c, names[i]);
+    for (size_t i = 0; i < nnames; i++) {
+        const char *storeid = names[i];
+        SV **sec = hv_fetch(ids_hv, storeid, -(I32)strlen(storeid), 0);
         if (sec && put_value(aTHX_ ids_json, sv_2mortal(newSVpvn_utf8(storeid, strlen(storeid), 1)), *sec, c))
             die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
         if (c->cyclic || c->too_deep)
@@ -691,20 +688,19 @@ static int scalar_value(pTHX_ SV *sv, pvs_value *v)
  * applied (*rc set); 0 when the general path must decide. */
 static int verify_fast(pTHX_ SV *hints, pvs_error *err, int *rc)
 {
-    enum { MAX_ITEMS = 8 };
     if (!SvROK(hints) || sv_isobject(hints))
         return 0;
     HV *hv = (HV *)SvRV(hints);
-    if (SvTYPE(hv) != SVt_PVHV || SvMAGICAL(hv) || HvUSEDKEYS(hv) > MAX_ITEMS)
+    if (SvTYPE(hv) != SVt_PVHV || SvMAGICAL(hv) || HvUSEDKEYS(hv) > PVS_HINT_ITEMS_MAX)
         return 0;
-    pvs_hint_item items[MAX_ITEMS];
+    pvs_hint_item items[PVS_HINT_ITEMS_MAX];
     size_t n = 0;
     HE **buckets = HvARRAY(hv);
     for (STRLEN i = 0; buckets && i <= HvMAX(hv); i++)
         for (HE *he = buckets[i]; he; he = HeNEXT(he)) {
             if (HeVAL(he) == &PL_sv_placeholder)
                 continue;
-            if (n == MAX_ITEMS || HeKLEN(he) == HEf_SVKEY
+            if (n == PVS_HINT_ITEMS_MAX || HeKLEN(he) == HEf_SVKEY
                 || (!HeKUTF8(he) && !is_ascii_string((const U8 *)HeKEY(he), HeKLEN(he)))
                 || !scalar_value(aTHX_ HeVAL(he), &items[n].value))
                 return 0;

@@ -10,7 +10,6 @@
 
 #include "../common/ptrmap.h"
 
-#define MAX_DEPTH 512
 
 typedef struct {
     PyObject_HEAD
@@ -94,8 +93,8 @@ static PyObject *raise_error(modstate *st, pvs_error *err)
     Py_XDECREF(msg);
     if (exc) {
         PyObject *code = PyUnicode_FromString(pvs_strerror(err->code));
-        PyObject *status = err->code == PVS_ECOMMAND && err->exit_status >= 0
-                               ? PyLong_FromLong(err->exit_status) : Py_NewRef(Py_None);
+        PyObject *status = pvs_error_exit_status(err) >= 0 ? PyLong_FromLong(pvs_error_exit_status(err))
+                                                           : Py_NewRef(Py_None);
         PyObject *stderr_text = text_or_none(err->stderr_text);
         if (code && status && stderr_text && PyObject_SetAttrString(exc, "code", code) == 0
             && PyObject_SetAttrString(exc, "exit_status", status) == 0
@@ -303,7 +302,7 @@ static int enter(conv *c, PyObject *o, json_t **out)
         *out = e->value ? json_incref(e->value) : json_null();
         return -1;
     }
-    if (c->depth >= MAX_DEPTH) {
+    if (c->depth >= PVS_MAX_DEPTH) {
         c->too_deep = 1;
         *out = json_null();
         return -1;
@@ -460,11 +459,14 @@ static int hints_to_json(modstate *st, PyObject *o, json_t **out)
     conv c;
     conv_init(&c, "hints");
     json_t *j = to_json(o, &c);
-    if (j && c.cyclic && PyDict_Check(o) && PyDict_GetItemString(o, "download")) {
-        /* upstream checks no cycles when the top has a 'download' key: the
-         * top level alone counts then, a container by its type */
+    if (j && c.cyclic && PyDict_Check(o)) {
+        /* the top level, a container by its type: the core decides what a cycle means */
         json_decref(j);
         j = top_level_hints(o);
+        if (!j)
+            PyErr_Clear();   /* no top level to judge: the cycle is the answer */
+        if (!(j = pvs_cyclic_hints(j)))
+            PyErr_NoMemory();
     } else if (j && c.cyclic) {
         json_decref(j);
         j = pvs_cyclic_value();
@@ -517,32 +519,31 @@ static json_t *cfg_to_json(modstate *st, PyObject *cfg, const char *const *ids, 
     PyObject *ids_dict = PyDict_GetItemString(cfg, "ids");   /* borrowed */
     if (!ids_dict || !PyDict_Check(ids_dict))
         return out;   /* no storages: the core says which one does not exist */
+    char **names;
+    size_t nnames;
+    if (pvs_config_sections_for(ids, n, storeids, &names, &nnames, NULL)) {
+        json_decref(out);
+        return (json_t *)PyErr_NoMemory();
+    }
     Py_INCREF(ids_dict);
     conv c;
     conv_init(&c, "cfg");
     int rc = 0;
-    for (size_t i = 0; !rc && i < n; i++) {
-        char *storeid = NULL;
-        if (storeids)
-            storeid = strdup(ids[i]);
-        else if (pvs_parse_volume_id(ids[i], &storeid, NULL, NULL))
-            continue;   /* the core reports it, in its turn */
-        PyObject *sec = !storeid ? NULL : json_object_get(ids_json, storeid) ? NULL
-                      : PyDict_GetItemString(ids_dict, storeid);
-        if (!storeid)
-            rc = (PyErr_NoMemory(), -1);
-        else if (sec) {
+    for (size_t i = 0; i < nnames; i++) {
+        PyObject *sec = rc ? NULL : PyDict_GetItemString(ids_dict, names[i]);
+        if (sec) {
             Py_INCREF(sec);
             json_t *j = to_json(sec, &c);
-            rc = !j || json_object_set_new(ids_json, storeid, j) ? -1 : 0;
+            rc = !j || json_object_set_new(ids_json, names[i], j) ? -1 : 0;
             Py_DECREF(sec);
             if (!rc && (c.cyclic || c.too_deep)) {
                 raise_code(st, PVS_EINVAL, c.cyclic ? "contains recursive cycles" : "is nested too deeply", "cfg");
                 rc = -1;
             }
         }
-        free(storeid);
+        free(names[i]);
     }
+    free(names);
     ptrmap_free(&c.seen);
     Py_DECREF(ids_dict);
     if (rc) {
@@ -804,10 +805,9 @@ static int scalar_value(PyObject *v, pvs_value *out)
  * applied (*rc set); 0 when the general path must decide. */
 static int verify_fast(PyObject *hints, pvs_error *err, int *rc)
 {
-    enum { MAX_ITEMS = 8 };
-    if (!PyDict_CheckExact(hints) || PyDict_GET_SIZE(hints) > MAX_ITEMS)
+    if (!PyDict_CheckExact(hints) || PyDict_GET_SIZE(hints) > PVS_HINT_ITEMS_MAX)
         return 0;
-    pvs_hint_item items[MAX_ITEMS];
+    pvs_hint_item items[PVS_HINT_ITEMS_MAX];
     size_t n = 0;
     PyObject *k, *v;
     Py_ssize_t pos = 0;

@@ -68,6 +68,10 @@ typedef struct pvs_error {
 /* The length of err's message in bytes (NUL bytes in it included). */
 size_t pvs_error_length(const pvs_error *err);
 
+/* The exit status an error reports: a command's (PVS_ECOMMAND that
+ * exited), else -1 (no status: a signal, a timeout, not a command). */
+int pvs_error_exit_status(const pvs_error *err);
+
 /* Release what an error holds and reset it to PVS_ERROR_INIT. */
 void pvs_error_clear(pvs_error *err);
 /* Fill err (if not NULL) with code and a printf-formatted message, for
@@ -242,6 +246,19 @@ int pvs_guest_is_windows(const char *ostype);
 json_t *pvs_foreign_value(const char *type_name);
 json_t *pvs_cyclic_value(void);
 
+/* How deep a value a binding converts may nest (deeper is refused as
+ * "nested too deeply"), and how many items verify_hints' fast path
+ * (pvs_verify_hint_items) takes. */
+#define PVS_MAX_DEPTH 512
+#define PVS_HINT_ITEMS_MAX 8
+
+/* Hints with a reference cycle, given as their top level (an object whose
+ * nested values are pvs_foreign_value()s; stolen): upstream checks no
+ * cycles when the top holds a 'download' key, and judges the top level
+ * alone, so that is returned; otherwise the cycle marker
+ * (pvs_cyclic_value).  NULL when out of memory. */
+json_t *pvs_cyclic_hints(json_t *top);
+
 /* ------------------------------------------------------------------ */
 /* Volume IDs, configuration                                           */
 /* ------------------------------------------------------------------ */
@@ -249,6 +266,14 @@ json_t *pvs_cyclic_value(void);
 /* Split "STOREID:VOLNAME".  On success *storeid and *volname are malloc()ed
  * (either pointer may be NULL when not wanted). */
 int pvs_parse_volume_id(const char *volid, char **storeid, char **volname, pvs_error *err);
+
+/* The storages a call on n volume IDs (or, with storeids, storage IDs)
+ * reads of a configuration: each once, in order, malloc()ed into *out
+ * (*nout of them; free each and the array).  A bindings converts only
+ * these sections, so a call costs the same whatever the configuration's
+ * size; an unparsable ID names none (the call reports it in its turn). */
+int pvs_config_sections_for(const char *const *ids, size_t n, int storeids, char ***out, size_t *nout,
+                            pvs_error *err);
 
 /* Parse storage.cfg text (filename is used in warnings only).  Bad lines and
  * values are warned through the ctx and skipped; parsing never fails on

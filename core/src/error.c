@@ -238,3 +238,8 @@ int pvs_check_nul(const char *what, const char *s, size_t n, pvs_error *err)
     free(shown);
     return PVS_EINVAL;
 }
+
+int pvs_error_exit_status(const pvs_error *err)
+{
+    return err && err->code == PVS_ECOMMAND && err->exit_status >= 0 ? err->exit_status : -1;
+}

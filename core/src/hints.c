@@ -65,6 +65,14 @@ json_t *pvs_cyclic_value(void)
     return o;
 }
 
+json_t *pvs_cyclic_hints(json_t *top)
+{
+    if (json_is_object(top) && json_object_get(top, "download"))
+        return top;
+    json_decref(top);
+    return pvs_cyclic_value();
+}
+
 const char *pvs_foreign_type(const json_t *v)
 {
     if (!json_is_object(v) || json_object_size(v) != 1)

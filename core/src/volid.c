@@ -49,3 +49,44 @@ int pvs_parse_volume_id(const char *volid, char **storeid, char **volname, pvs_e
         *volname = v;
     return 0;
 }
+
+/* Add storeid (taken) to the list unless it is there. */
+static int add_section(char ***out, size_t *nout, char *storeid)
+{
+    for (size_t i = 0; i < *nout; i++)
+        if (strcmp((*out)[i], storeid) == 0) {
+            free(storeid);
+            return 0;
+        }
+    char **grown = realloc(*out, (*nout + 1) * sizeof *grown);
+    if (!grown) {
+        free(storeid);
+        return -1;
+    }
+    *out = grown;
+    (*out)[(*nout)++] = storeid;
+    return 0;
+}
+
+int pvs_config_sections_for(const char *const *ids, size_t n, int storeids, char ***out, size_t *nout,
+                            pvs_error *err)
+{
+    *out = NULL;
+    *nout = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *storeid = NULL;
+        if (storeids ? !(storeid = ids[i] ? strdup(ids[i]) : NULL) && ids[i]
+                     : pvs_parse_volume_id(ids[i], &storeid, NULL, NULL) == PVS_ENOMEM)
+            goto oom;
+        if (storeid && add_section(out, nout, storeid))
+            goto oom;
+    }
+    return 0;
+oom:
+    for (size_t i = 0; i < *nout; i++)
+        free((*out)[i]);
+    free(*out);
+    *out = NULL;
+    *nout = 0;
+    return pvs_oom(err);
+}

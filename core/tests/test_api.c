@@ -138,6 +138,21 @@ static void test_every_column_filled(void **state)
                     || strcmp(m[i].result, "volname") == 0);
 }
 
+/* the exit status every language reports: a command's that exited only */
+static void test_exit_status(void **state)
+{
+    (void)state;
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_error_exit_status(NULL), -1);
+    assert_int_equal(pvs_error_exit_status(&err), -1);
+    err.code = PVS_ECOMMAND, err.exit_status = 3;
+    assert_int_equal(pvs_error_exit_status(&err), 3);
+    err.exit_status = -1;   /* killed, timed out */
+    assert_int_equal(pvs_error_exit_status(&err), -1);
+    err.code = PVS_EINVAL, err.exit_status = 3;
+    assert_int_equal(pvs_error_exit_status(&err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +162,7 @@ int main(void)
         cmocka_unit_test(test_settings_described),
         cmocka_unit_test(test_description_json),
         cmocka_unit_test(test_every_column_filled),
+        cmocka_unit_test(test_exit_status),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -336,6 +336,29 @@ static void test_exports(void **state)
     json_decref(schema);
 }
 
+/* hints with a cycle: judged at the top level under a 'download' key (as
+ * upstream's validate), else refused as a cycle */
+static void test_cyclic_hints(void **state)
+{
+    (void)state;
+    pvs_error err = PVS_ERROR_INIT;
+    json_t *top = json_pack("{s:o, s:b}", "download", pvs_foreign_value("HASH"), "guest-is-windows", 1);
+    json_t *h = pvs_cyclic_hints(top);
+    assert_ptr_equal(h, top);
+    assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
+    assert_non_null(strstr(err.message, "download: property is not defined in schema"));
+    pvs_error_clear(&err);
+    json_decref(h);
+    h = pvs_cyclic_hints(json_pack("{s:b}", "guest-is-windows", 1));
+    assert_int_equal(pvs_verify_hints(h, &err), PVS_EHINTS);
+    assert_non_null(strstr(err.message, "cycle"));
+    pvs_error_clear(&err);
+    json_decref(h);
+    h = pvs_cyclic_hints(NULL);   /* no top level to judge */
+    assert_int_equal(pvs_verify_hints(h, NULL), PVS_EHINTS);
+    json_decref(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_storage_hints),
         cmocka_unit_test(test_hint_bool),
         cmocka_unit_test(test_exports),
+        cmocka_unit_test(test_cyclic_hints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -244,6 +244,33 @@ static void test_check_nul(void **state)
     pvs_error_clear(&err);
 }
 
+/* the sections a call converts: each named storage once, in order; an
+ * unparsable volume ID names none */
+static void test_config_sections_for(void **state)
+{
+    (void)state;
+    const char *vols[] = { "sb:vm-1-disk-0", "sa:iso/x.iso", "sb:vm-1-disk-1", "no colon", "sa:2", "x:1" };
+    char **names;
+    size_t n;
+    assert_int_equal(pvs_config_sections_for(vols, 6, 0, &names, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], "sb");
+    assert_string_equal(names[1], "sa");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    const char *stores[] = { "local", "local", "ceph" };
+    assert_int_equal(pvs_config_sections_for(stores, 3, 1, &names, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[1], "ceph");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    assert_int_equal(pvs_config_sections_for(NULL, 0, 0, &names, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    assert_null(names);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -251,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_paths),
         cmocka_unit_test(test_volume_id),
         cmocka_unit_test(test_check_nul),
+        cmocka_unit_test(test_config_sections_for),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

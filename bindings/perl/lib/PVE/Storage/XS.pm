@@ -40,9 +40,7 @@ $hints_format->{properties} = $hints_properties;
 # the hints of a VM, from its configuration
 sub generate_storage_hints {
     my ($conf, $plugin_may_deactivate_volume) = @_;
-    my $hints = storage_hints($conf->{ostype});
-    $hints->{'plugin-may-deactivate-volume'} = $plugin_may_deactivate_volume || 0;
-    return $hints;
+    return storage_hints($conf->{ostype}, $plugin_may_deactivate_volume);
 }
 
 # what the core said during a call: warnings through warn, informational
