@@ -463,7 +463,24 @@ struct pvs_plugin {
     /* For bindings: the one entry of a plugin written in another language
      * (see pvs_plugin_set_foreign), or NULL. */
     pvs_foreign_fn foreign;
+    /* What the plugin can do besides its methods: PVS_PLUGIN_* bits. */
+    unsigned capabilities;
+    /* Optional: a volume's state against what activating it with hints
+     * would make (the audit asks, for each guest's volume, with the hints
+     * qemu-server starts the guest with).  *finding NULL: nothing to say
+     * for this volume (it is not of a kind the plugin maps); else a new
+     * object { "mapped": true|false|null (null: it could not look; then
+     * "error" says why), "device", "options" (null when not mapped),
+     * "in_order": bool, "problem": what is wrong when not in order }.
+     * A failure (a name that does not parse) is the guest's error. */
+    int (*audit_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                        const char *volname, const json_t *hints, json_t **finding, pvs_error *err);
 };
+
+/* The plugin honours a dry run itself: in one (pvs_dry_run) it reads and
+ * changes nothing.  Without it, no method of the plugin runs in a dry run
+ * (the report says skipped-dry-run). */
+#define PVS_PLUGIN_DRY_RUN 1u
 
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins
  * declare it, for plugins written in other languages: `properties`
@@ -512,6 +529,9 @@ int pvs_plugin_fail(pvs_error *err, int code, const pvs_plugin *p, const char *m
  * storage.cfg sections only (the library knows every upstream type that
  * way), and volume calls on its storages fail until a plugin is registered. */
 int pvs_plugin_implemented(const pvs_plugin *p);
+
+/* p's capabilities (PVS_PLUGIN_* bits; 0 for an older table). */
+unsigned pvs_plugin_capabilities(const pvs_plugin *p);
 
 /* The plugin for a storage type, or NULL and PVS_ENOENT. */
 const pvs_plugin *pvs_plugin_lookup(const pvs_ctx *ctx, const char *type, pvs_error *err);

@@ -356,7 +356,7 @@ int pvs_guest_config_read(pvs_ctx *ctx, long long vmid, json_t **out, pvs_error 
     return pvs_vm_config_read(ctx, vmid, PVS_GUEST_CURRENT, out, err);
 }
 
-int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **out, int *windows, pvs_error *err)
+int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **out, json_t **hints, pvs_error *err)
 {
     size_t len;
     vm_apply a = { .vmid = vmid };
@@ -366,9 +366,15 @@ int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **ou
         give_warnings(call, *out);
     /* stopped: its next start applies the pending changes (their ostype) */
     const json_t *ostype = running || rc ? json_object_get(rc ? NULL : *out, "ostype") : a.start_ostype;
-    *windows = !rc && pvs_guest_is_windows(json_string_value(ostype));
+    /* qemu-server's generate_storage_hints($conf, 1), as its start passes them */
+    *hints = rc ? NULL : pvs_storage_hints(json_string_value(ostype), 1);
     json_decref(a.start_ostype);
     free(text);
+    if (!rc && !*hints) {
+        json_decref(*out);
+        *out = NULL;
+        rc = pvs_oom(err);
+    }
     return rc;
 }
 

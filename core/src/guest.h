@@ -1,6 +1,7 @@
 /* guest.h - the guest floor's shared pieces (not installed): a VM
  * configuration as qemu-server's parse_vm_config leaves it
- * (guest_config.c), and what the audit asks of a guest (guest.c). */
+ * (guest_config.c), and what the audit (guest_audit.c) asks of a guest
+ * (guest.c). */
 #ifndef PVS_GUEST_H
 #define PVS_GUEST_H
 
@@ -46,9 +47,11 @@ int pvs_vm_config_parse_in(pvs_ctx *call, const json_t *cfg, const char *text, s
 
 /* The audit's view of guest vmid (within a call): *out as
  * pvs_vm_config_read gives the current section (its warnings given to the
- * call), and *windows whether its hints are a Windows guest's -- by that
- * section while the guest runs, by the configuration its next start runs
- * with (pending changes applied) when it does not. */
-int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **out, int *windows, pvs_error *err);
+ * call), and *hints what its start passes (qemu-server's
+ * generate_storage_hints($conf, 1)) -- by that section while the guest
+ * runs, by the configuration its next start runs with (pending changes
+ * applied) when it does not. */
+int pvs_guest_audit_read(pvs_ctx *call, long long vmid, int running, json_t **out, json_t **hints,
+                         pvs_error *err);
 
 #endif

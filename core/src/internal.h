@@ -238,8 +238,6 @@ const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i);
 extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
-/* 1 for the plugins that honour a dry run themselves (builtin.c) */
-int pvs_builtin_dry_runs(const pvs_plugin *p);
 /* The schema-only tables: types whose sections parse but whose volumes
  * need a registered plugin (plugins/schemas.c). */
 extern const pvs_plugin pvs_lvm_schema, pvs_lvmthin_schema, pvs_zfspool_schema, pvs_zfs_schema,

@@ -162,6 +162,11 @@ int pvs_plugin_implemented(const pvs_plugin *p)
            (PVS_PLUGIN_HAS(p, get_identity) && p->get_identity);
 }
 
+unsigned pvs_plugin_capabilities(const pvs_plugin *p)
+{
+    return PVS_PLUGIN_HAS(p, capabilities) ? p->capabilities : 0;
+}
+
 /* ---- methods with the base-plugin defaults ---- */
 
 /* A path a plugin's path or map_volume gave: there must be one (upstream's

@@ -5,6 +5,11 @@
 
 #include "internal.h"
 
+static int dry_runs(const pvs_plugin *p)
+{
+    return (pvs_plugin_capabilities(p) & PVS_PLUGIN_DRY_RUN) != 0;
+}
+
 /* A volume resolved to its storage: everything a plugin call needs. */
 typedef struct resolved {
     char *storeid;
@@ -108,7 +113,7 @@ static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t 
 {
     if (check_enabled(storeid, scfg, err))
         return PVS_ESTORAGE;
-    if (ctx->dry_run && !pvs_builtin_dry_runs(plugin))
+    if (ctx->dry_run && !dry_runs(plugin))
         return 0;   /* what it would do is its own: not asked in a dry run */
     return pvs_plugin_activate_storage(ctx, plugin, storeid, scfg, err);
 }
@@ -138,7 +143,7 @@ static int report_volume(pvs_ctx *ctx, const resolved *r, const char *snapname, 
 
 static const char *default_action(pvs_ctx *ctx, const pvs_plugin *p, int has_method, const char *done)
 {
-    return ctx->dry_run && !pvs_builtin_dry_runs(p) ? "skipped-dry-run" : has_method ? done : "not-implemented";
+    return ctx->dry_run && !dry_runs(p) ? "skipped-dry-run" : has_method ? done : "not-implemented";
 }
 
 /* one volume through a plugin that does not batch */
@@ -148,7 +153,7 @@ static int activate_one_volume(pvs_ctx *ctx, const resolved *r, const char *snap
     const pvs_plugin *p = r->plugin;
     pvs_report_select(ctx, r->storeid, r->volname);
     int rc = 0;
-    if (!ctx->dry_run || pvs_builtin_dry_runs(p))
+    if (!ctx->dry_run || dry_runs(p))
         rc = pvs_plugin_activate_volume(ctx, p, r->storeid, r->scfg, r->volname, snapname, hints, err);
     if (!rc)
         rc = report_volume(ctx, r, snapname, default_action(ctx, p, p->activate_volume != NULL, "activated"), err);
@@ -197,7 +202,7 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
     if (!rc && !batch)
         rc = pvs_oom(err);
     for (size_t i = 0; i < n && !rc;) {
-        if (!rs[i].plugin->activate_volumes || (ctx->dry_run && !pvs_builtin_dry_runs(rs[i].plugin))) {
+        if (!rs[i].plugin->activate_volumes || (ctx->dry_run && !dry_runs(rs[i].plugin))) {
             rc = activate_one_volume(ctx, &rs[i], snapname, hints, err);
             i++;
             continue;
@@ -264,7 +269,7 @@ static int map_volume_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, con
         return rc;
     if (!(rc = pvs_report_prepare(ctx, &volid, 1, err))) {
         pvs_report_select(ctx, r.storeid, r.volname);
-        int asked = !ctx->dry_run || pvs_builtin_dry_runs(r.plugin);
+        int asked = !ctx->dry_run || dry_runs(r.plugin);
         rc = asked ? pvs_plugin_map_volume(ctx, r.plugin, r.storeid, r.scfg, r.volname, snapname, hints, path, err)
                    : pvs_plugin_path(ctx, r.plugin, r.scfg, r.volname, r.storeid, snapname, path, err);
         if (!rc)

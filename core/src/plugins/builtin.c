@@ -20,10 +20,3 @@ const pvs_plugin *const pvs_builtin_plugins[] = {
     &pvs_esxi_schema,
     NULL,
 };
-
-/* The plugins that honour a dry run themselves (pvs_dry_run): they read
- * and change nothing.  Any other plugin's methods are not called in one. */
-int pvs_builtin_dry_runs(const pvs_plugin *p)
-{
-    return p == &pvs_dir_plugin || p == &pvs_rbd_plugin;
-}

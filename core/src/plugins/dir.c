@@ -267,4 +267,5 @@ const pvs_plugin pvs_dir_plugin = {
     .format_default = "raw",
     .sensitive_properties = dir_secrets,
     .check_config = pvs_dir_check_config,
+    .capabilities = PVS_PLUGIN_DRY_RUN,
 };

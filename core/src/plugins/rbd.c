@@ -943,6 +943,50 @@ static const char *const rbd_content_valid[] = { "images", "rootdir", NULL };
 static const char *const rbd_content_default[] = { "images", NULL };
 static const char *const rbd_secrets[] = { "keyring", NULL };
 
+/* ---- audit_volume ---- */
+
+/* the kernel's view of an image: mapped (1) with its options, or not (0);
+ * -1 with e set when it cannot be told */
+static int kernel_view(pvs_ctx *ctx, const char *storeid, const json_t *scfg, const char *image, int *id,
+                       char **opts, pvs_error *e)
+{
+    rbd_opts o;
+    char fsid[37] = "";
+    char *dev = NULL;
+    int mapped = -1;
+    if (rbd_opts_get(ctx, storeid, scfg, &o, e))
+        return -1;
+    if (rbd_cluster_fsid(ctx, storeid, scfg, &o, fsid, e) == 0 && (dev = rbd_dev_path(ctx, &o, fsid, image)))
+        mapped = rbd_device_state(ctx, dev, id, e);
+    if (mapped == 1)
+        *opts = rbd_map_options(ctx, *id);
+    free(dev);
+    rbd_opts_clear(&o);
+    return mapped < 0 ? -1 : mapped;
+}
+
+/* A volume's mapping against the hints (plugin table): only krbd volumes
+ * are mapped; the image is found through parse_volname, as a map finds it. */
+static int rbd_audit_volume(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                            const char *volname, const json_t *hints, json_t **out, pvs_error *err)
+{
+    *out = NULL;
+    if (!pvs_scfg_bool(scfg, "krbd", 0))
+        return 0;   /* librbd: QEMU opens the image itself, nothing is mapped */
+    pvs_volname v = { 0 };
+    int rc = pvs_plugin_parse_volname(self, volname, &v, err);
+    if (rc)
+        return rc;
+    pvs_error e = PVS_ERROR_INIT;
+    char *opts = NULL;
+    int id = -1, mapped = kernel_view(ctx, storeid, scfg, v.name, &id, &opts, &e);
+    *out = rbd_audit_finding(mapped, id, opts, pvs_hint_bool(hints, "guest-is-windows") == 1, &e);
+    pvs_error_clear(&e);
+    free(opts);
+    pvs_volname_clear(&v);
+    return *out ? 0 : pvs_oom(err);
+}
+
 const pvs_plugin pvs_rbd_plugin = {
     .size = PVS_PLUGIN_SIZE,
     .type = "rbd",
@@ -964,4 +1008,6 @@ const pvs_plugin pvs_rbd_plugin = {
     .sensitive_properties = rbd_secrets,
     .check_connection = rbd_check_connection,
     .list_volumes = rbd_list_volumes,
+    .capabilities = PVS_PLUGIN_DRY_RUN,
+    .audit_volume = rbd_audit_volume,
 };

@@ -124,4 +124,9 @@ int rbd_lock_images(pvs_ctx *ctx, const char *const *keys, const char *const *na
                     rbd_locks *l, pvs_error *err);
 void rbd_unlock_images(rbd_locks *l);
 
+/* What audit_volume finds (rbd_audit.c): the kernel's view of a volume
+ * (mapped 1 as device id with opts, 0, or -1 with e saying why it could not
+ * be told) against what a guest's hints need (windows: rxbounce). */
+json_t *rbd_audit_finding(int mapped, int id, const char *opts, int windows, const pvs_error *e);
+
 #endif
