@@ -34,7 +34,8 @@ def pkg_config(*args):
 cflags = pkg_config("--cflags")
 extension = Extension(
     "pvestorage._pvestorage",
-    sources=["bindings/python/pvestorage.c", "bindings/python/foreign.c"] + core_sources(),
+    sources=["bindings/python/pvestorage.c", "bindings/python/foreign.c", "bindings/python/convert.c"]
+    + core_sources(),
     include_dirs=["core/include"] + [f[2:] for f in cflags if f.startswith("-I")],
     define_macros=[("_GNU_SOURCE", None)],
     # the warning flags of CMake's build (CMakeLists.txt)

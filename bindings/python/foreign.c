@@ -41,6 +41,7 @@ static char *utf8_copy(PyObject *o)
 typedef struct site {
     const py_plugin *pp;
     const char *method, *arg;
+    call_state *cs;           /* the module's call it runs in, or NULL */
 } site;
 
 /* str(value) as the core's bytes, or NULL (GIL held; any exception of
@@ -103,7 +104,10 @@ static int python_failed(const site *at, int interrupted, pvs_error *err)
     else
         pvs_error_set(err, PVS_EPLUGIN, "unknown error\n");
     PyErr_Clear();
-    Py_XSETREF(pyb_plugin_exc, value ? value : Py_NewRef(Py_None));
+    if (at->cs)   /* kept for the call's error to be raised from */
+        Py_XSETREF(at->cs->plugin_exc, value ? value : Py_NewRef(Py_None));
+    else
+        Py_XDECREF(value);
     Py_XDECREF(type);
     Py_XDECREF(tb);
     return err && err->code ? err->code : stop ? PVS_EINTR : PVS_EPLUGIN;
@@ -182,7 +186,8 @@ typedef struct kwarg {
  * (new) or NULL with the exception as err.  GIL held. */
 static PyObject *invoke(const site *at, PyObject **pos, int npos, kwarg *kw, int nkw, pvs_error *err)
 {
-    Py_CLEAR(pyb_plugin_exc);   /* only this call's exception is chained */
+    if (at->cs)
+        Py_CLEAR(at->cs->plugin_exc);   /* only this call's exception is chained */
     PyObject *args = PyTuple_New(npos), *kwargs = PyDict_New(), *fn = NULL, *res = NULL;
     int ok = args && kwargs;
     for (int i = 0; i < npos; i++) {
@@ -215,17 +220,28 @@ static PyObject *invoke(const site *at, PyObject **pos, int npos, kwarg *kw, int
  * error when a signal handler or a warnings filter raised. */
 static int enter_python(const site *at, PyGILState_STATE *g, pvs_error *err)
 {
-    *g = PyGILState_Ensure();
+    if (at->cs && at->cs->tstate)
+        PyEval_RestoreThread(at->cs->tstate);   /* the caller's own thread state, in its interpreter */
+    else
+        *g = PyGILState_Ensure();
     if (PyErr_CheckSignals() < 0)
         return python_failed(at, 1, err);
-    call_state *cs = pyb_current_call;
-    if (cs && cs->n)
-        pyb_flush_call(at->pp->st, cs);
+    if (at->cs && at->cs->n)
+        pyb_flush_call(at->cs);
     return PyErr_Occurred() ? python_failed(at, 0, err) : 0;
 }
 
 /* An argument by its name in pvestorage_api.def (GIL held): a new
  * reference, NULL when out of memory; *keyword: it goes as name=... */
+/* Give the GIL back as enter_python took it. */
+static void leave_python(const site *at, PyGILState_STATE g)
+{
+    if (at->cs && at->cs->tstate)
+        at->cs->tstate = PyEval_SaveThread();
+    else
+        PyGILState_Release(g);
+}
+
 static PyObject *argument(call_state *cs, const char *name, const pvs_method_args *a, int *keyword)
 {
     *keyword = strcmp(name, "snapname") == 0 || strcmp(name, "cache") == 0 || strcmp(name, "hints") == 0;
@@ -311,10 +327,9 @@ static int take_result(const site *at, const pvs_api_method *m, PyObject *res, p
 /* Method m's arguments in Proxmox's order: the named ones (snapname,
  * cache, hints) as keywords, the others positional.  -1 when one could not
  * be made (the references taken so far are in pos and kw). */
-static int arguments(const pvs_api_method *m, const pvs_method_args *a, PyObject **pos, int *npos, kwarg *kw,
-                     int *nkw)
+static int arguments(call_state *cs, const pvs_api_method *m, const pvs_method_args *a, PyObject **pos, int *npos,
+                     kwarg *kw, int *nkw)
 {
-    call_state *cs = pyb_current_call;
     *npos = *nkw = 0;
     for (int i = 0; i < PVS_API_MAX_ARGS && m->args[i]; i++) {
         int keyword;
@@ -334,21 +349,23 @@ static int arguments(const pvs_api_method *m, const pvs_method_args *a, PyObject
 static int py_method(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a, pvs_method_result *r,
                      pvs_error *err)
 {
-    (void)ctx;
     const pvs_api_method *desc = &pvs_api_methods()[m];
-    PyGILState_STATE g;
-    const site at = { PPY(self), desc->name, pvs_api_method_takes(desc, "volname") ? a->volname : a->storeid };
+    call_state *cs = pvs_call_data(ctx);
+    if (cs && cs->st != PPY(self)->st)
+        cs = NULL;   /* (a call of another module instance: never this plugin's) */
+    PyGILState_STATE g = PyGILState_UNLOCKED;
+    const site at = { PPY(self), desc->name, pvs_api_method_takes(desc, "volname") ? a->volname : a->storeid, cs };
     int rc = enter_python(&at, &g, err);
     if (!rc) {
         PyObject *pos[PVS_API_MAX_ARGS];
         kwarg kw[PVS_API_MAX_ARGS];
         int npos, nkw;
-        arguments(desc, a, pos, &npos, kw, &nkw);   /* a NULL among them fails the call as out of memory */
+        arguments(cs, desc, a, pos, &npos, kw, &nkw);   /* a NULL among them fails the call as out of memory */
         PyObject *res = invoke(&at, pos, npos, kw, nkw, err);
         rc = !res ? (err && err->code ? err->code : PVS_EPLUGIN) : take_result(&at, desc, res, r, err);
         Py_XDECREF(res);
     }
-    PyGILState_Release(g);
+    leave_python(&at, g);
     return rc;
 }
 
@@ -429,7 +446,7 @@ static int identity(modstate *st, py_plugin *pp)
     }
     PyObject *api = declared(pp->obj, "api");
     if (!api && !PyErr_Occurred())
-        pyb_raise_code(st, PVS_EAPI, "does not provide an api() method");
+        pyb_raise_code(st, PVS_EAPI, "does not provide an api() method", NULL);
     if (api && !PyLong_Check(api))
         PyErr_Format(PyExc_TypeError, "%s: api must be an int", pp->name);
     pp->table.api = api && PyLong_Check(api) ? (int)PyLong_AsLong(api) : 0;

@@ -165,6 +165,19 @@ void pvs_ctx_set_warn(pvs_ctx *ctx, pvs_warn_fn fn, void *data);
  * default, stdout, as upstream. */
 void pvs_ctx_set_info(pvs_ctx *ctx, pvs_warn_fn fn, void *data);
 
+/* For bindings: a call opened by the caller on a long-lived ctx, for the
+ * API functions it then makes with it (they join it: one deadline of
+ * ceph_timeout from here, the settings in force now).  Its warnings and
+ * informational lines go to the context's sinks with data instead of
+ * theirs, and the foreign plugins it reaches get data back with
+ * pvs_call_data: per-call state without thread-local variables.  NULL
+ * when out of memory or when ctx is already a call.  Close it once. */
+pvs_ctx *pvs_call_open(pvs_ctx *ctx, void *data);
+void pvs_call_close(pvs_ctx *call);
+/* The data a call was opened with, or NULL (no call, or one the library
+ * opened itself). */
+void *pvs_call_data(const pvs_ctx *ctx);
+
 /* ------------------------------------------------------------------ */
 /* Hints                                                               */
 /* ------------------------------------------------------------------ */
@@ -381,8 +394,9 @@ typedef struct pvs_method_result {
 void pvs_method_result_clear(pvs_method_result *r);
 
 /* A binding's one entry for every method of a plugin written in Perl or
- * Python: method m with the arguments in a, its result in r (ctx is NULL
- * for parse_volname).  0, or a PVS_E* code with err filled. */
+ * Python: method m with the arguments in a, its result in r (ctx is the
+ * call it runs in; for parse_volname, whose slot has none, the call
+ * running on the thread, or NULL).  0, or a PVS_E* code with err filled. */
 typedef int (*pvs_foreign_fn)(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a,
                               pvs_method_result *r, pvs_error *err);
 

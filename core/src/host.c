@@ -71,6 +71,9 @@ long long pvs_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* the innermost call of each thread: a call runs on the thread it began on */
+static _Thread_local pvs_ctx *running;
+
 pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
 {
     if (ctx->deadline_ms)
@@ -88,15 +91,50 @@ pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
     view->deadline_ms = pvs_now_ms() + (long long)view->set->ceph_timeout * 1000;
     if (ctx->norphans)
         pvs_reap_orphans(ctx, 0);
+    view->outer = running;
+    running = view;
     return view;
+}
+
+pvs_ctx *pvs_running_call(void)
+{
+    return running;
 }
 
 void pvs_call_end(pvs_ctx *call, pvs_ctx *view)
 {
     if (call != view)
         return;
+    running = view->outer;
     pvs_settings_unref(view->base, view->set);
     view->set = NULL;
+}
+
+pvs_ctx *pvs_call_open(pvs_ctx *ctx, void *data)
+{
+    if (!ctx || ctx->deadline_ms)
+        return NULL;
+    pvs_ctx *view = malloc(sizeof *view);
+    if (!view)
+        return NULL;
+    pvs_call_begin(ctx, view);
+    view->call_data = data;
+    view->warn_data = data;
+    view->info_data = data;
+    return view;
+}
+
+void pvs_call_close(pvs_ctx *call)
+{
+    if (!call)
+        return;
+    pvs_call_end(call, call);
+    free(call);
+}
+
+void *pvs_call_data(const pvs_ctx *ctx)
+{
+    return ctx ? ctx->call_data : NULL;
 }
 
 long long pvs_call_left_ms(const pvs_ctx *call)

@@ -57,6 +57,8 @@ struct pvs_ctx {
     /* messages held back (pvs_hold_messages): [info?, text] each */
     json_t *held;
     size_t held_lost;
+    void *call_data;          /* pvs_call_open's data */
+    pvs_ctx *outer;           /* the call this thread ran before this one began */
 
     /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
@@ -158,6 +160,9 @@ void pvs_reap_orphans(pvs_ctx *base, int wait);
  * current settings and a deadline of ceph_timeout from now. */
 pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view);
 void pvs_call_end(pvs_ctx *call, pvs_ctx *view);
+/* The call running on this thread (the innermost), or NULL: what a
+ * foreign plugin's parse_volname gets, whose slot has no ctx. */
+pvs_ctx *pvs_running_call(void);
 /* Milliseconds left before the call's deadline (0 when it has passed). */
 long long pvs_call_left_ms(const pvs_ctx *call);
 /* The body of an API entry point: evaluate expr (which uses `call`, the

@@ -54,7 +54,7 @@ static int parse_volname(const pvs_plugin *self, const char *volname, pvs_volnam
 {
     pvs_method_args a = { .volname = volname };
     pvs_method_result r = { 0 };
-    int rc = self->foreign(NULL, self, PVS_METHOD_parse_volname, &a, &r, err);
+    int rc = self->foreign(pvs_running_call(), self, PVS_METHOD_parse_volname, &a, &r, err);
     *v = r.volname;
     free(r.text);
     return rc;
