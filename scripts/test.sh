@@ -47,6 +47,11 @@ echo "== C tests (ctest)"
 rc=${PIPESTATUS[0]}
 count "C tests" $(ctest_counts "$LOG/ctest.log") "$rc"
 
+echo "== house rules (no file loops, no function over 60 lines)"
+bash scripts/check-house.sh 2>&1 | tee "$LOG/house.log"
+rc=${PIPESTATUS[0]}
+count "house rules" $((rc == 0)) $((rc != 0)) "$rc"
+
 echo "== C tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DPVS_SANITIZE=ON -DPVS_WERROR=ON \
   -DPython3_EXECUTABLE=/usr/bin/python3 >/dev/null &&

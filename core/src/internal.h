@@ -192,7 +192,9 @@ char *pvs_host_path(const pvs_ctx *ctx, const char *path);
  * the host directory DIR, ascending; NULL with *n 0 when there are none or
  * DIR cannot be read (a short list when memory runs out) */
 long long *pvs_host_dir_numbers(pvs_ctx *ctx, const char *dir, const char *suffix, long long max, size_t *n);
-/* qemu-server's vm_running_locally under the root setting (guest_running.c) */
+
+/* ---- guest_running.c ---- */
+/* qemu-server's vm_running_locally under the root setting */
 int pvs_guest_running(pvs_ctx *ctx, long long vmid);
 /* parse_cmdline on /proc/PID/cmdline's bytes: a QEMU whose -pidfile is PIDFILE? */
 int pvs_qemu_cmdline_has_pidfile(const char *text, size_t len, const char *pidfile);
@@ -296,13 +298,19 @@ int pvs_property_check(const pvs_property *p, const char *v, strbuf *why);
 /* PVE::JSONSchema::parse_boolean: "1" or "0" for 1/on/yes/true and
  * 0/off/no/false (any case), else v itself */
 const char *pvs_parse_boolean(const char *v);
+
+/* ---- storage.c ---- */
 /* The plugin serving a storage section, or NULL with one error naming the
  * storage and its type. */
 const pvs_plugin *pvs_storage_plugin(const pvs_ctx *ctx, const char *storeid, const json_t *scfg,
                                      pvs_error *err);
+
+/* ---- list.c ---- */
 /* The volumes of a storage with a path, read from its directories. */
 int pvs_base_list_volumes(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
                           long long vmid, json_t *out, pvs_error *err);
+
+/* ---- schema.c ---- */
 /* content type -> default sub directory, or NULL for an unknown type */
 const char *pvs_vtype_subdir(const char *vtype);
 /* The string value of key in scfg, or NULL. */
