@@ -2,7 +2,9 @@
 noerr, the same object back, untouched dicts, and the JSON Schema export
 judging the same vectors the same way."""
 import copy
+import json
 import math
+import os
 
 import pytest
 
@@ -224,3 +226,30 @@ def test_storage_hints():
            for o in ["wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win0", "win00", "Win10", "other"]]
     assert got == [1, 1, 1, 1, 1, 1, 0, 1, 0, 0]
     assert pvestorage.verify_hints(pvestorage.storage_hints("win10", may_deactivate=True)) is not None
+
+
+def _vectors():
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "core", "tests", "data", "hint_vectors.json"), encoding="utf-8") as f:
+        return json.load(f)["vectors"]
+
+
+VECTORS = _vectors()
+
+
+@pytest.mark.parametrize("v", VECTORS, ids=lambda v: json.dumps(v["hints"], sort_keys=True)[:60])
+def test_shared_vectors(v):
+    """The vectors every suite reads (core/tests/data/hint_vectors.json):
+    the same judgement and message through Python (no trailing newline)."""
+    if v["error"] is None:
+        assert pvestorage.verify_hints(v["hints"]) is v["hints"]
+        return
+    with pytest.raises(pvestorage.HintError) as e:
+        pvestorage.verify_hints(v["hints"])
+    assert str(e.value) == v["error"].rstrip("\n")
+    assert e.value.code == "EHINTS"
+    assert pvestorage.verify_hints(v["hints"], noerr=True) is None
+
+
+def test_shared_vectors_are_read():
+    assert len(VECTORS) > 40

@@ -205,4 +205,20 @@ is_deeply(PVE::Storage::XS::generate_storage_hints({ ostype => 'win10' }, 1),
 is_deeply(PVE::Storage::XS::generate_storage_hints({}),
           { 'guest-is-windows' => 0, 'plugin-may-deactivate-volume' => 0 }, 'no ostype');
 
+# the vectors every suite reads (core/tests/data/hint_vectors.json): the
+# same judgement and the same message through Perl
+{
+    use FindBin;
+    my $file = "$FindBin::Bin/../core/tests/data/hint_vectors.json";
+    open(my $fh, '<:raw', $file) or die "$file: $!\n";
+    my $doc = JSON::PP->new->utf8->decode(do { local $/; <$fh> });
+    cmp_ok(scalar(@{ $doc->{vectors} }), '>', 40, 'the shared hint vectors are read');
+    for my $v (@{ $doc->{vectors} }) {
+        my $shown = JSON::PP->new->utf8->canonical->allow_nonref->encode($v->{hints});
+        my $got = eval { verify_hints($v->{hints}); 'valid' } // "$@";
+        my $want = $v->{error} // 'valid';
+        is($got, $want, "vector $shown");
+    }
+}
+
 done_testing();
