@@ -121,6 +121,19 @@ def test_each_plugin_method_with_the_described_arguments(row):
     assert sum(p.default is inspect.Parameter.empty for p in params) == required
 
 
+@pytest.mark.parametrize("row", API["one_calls"], ids=lambda r: r["name"])
+def test_each_one_call_with_the_described_arguments(row):
+    """The calls the module reaches through one entry: their signatures
+    (docstring and stub) are the row's."""
+    fn = getattr(pvestorage, row["name"])
+    params = list(inspect.signature(fn).parameters.values())
+    assert [p.name for p in params] == row["arguments"]
+    assert sum(p.default is inspect.Parameter.empty for p in params) == row["required"]
+    names, required = arguments(STUB_NAMES[row["name"]])
+    assert (names, required) == (row["arguments"], row["required"]), "the stub's signature"
+    assert row["name"] in {c["name"] for c in API["calls"]}, "a one-call is a call of the description too"
+
+
 def test_plugin_has_no_undescribed_methods():
     methods = {m["name"] for m in API["methods"]}
     public = {n for n in dir(pvestorage.Plugin) if not n.startswith("_")}

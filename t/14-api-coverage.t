@@ -66,6 +66,14 @@ for my $tag (sort keys %PVE::Storage::XS::EXPORT_TAGS) {
     }
 }
 
+# the calls on one volume or storage: each a call of the description, and
+# (but path, whose list context XS.pm adds) an entry point of the XSUB
+my %calls = map { $_->{name} => $_ } @{ $api->{calls} };
+for my $c (@{ $api->{one_calls} }) {
+    ok($calls{ $c->{name} }, "one-call $c->{name} is a described call");
+    ok(PVE::Storage::XS->can($c->{name}), "one-call $c->{name} exists in Perl");
+}
+
 # plugin methods: each a method of PVE::Storage::XS::Plugin, which the XSUB
 # the plugin classes call knows by name; the class's declarations and upstream's base helpers
 # (no plugin slot) besides

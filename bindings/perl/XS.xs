@@ -16,7 +16,6 @@
 
 
 /* the XSUBs an ALIAS serves (ix), by name: no number crosses from a .pm */
-enum { CALL_MAP = 0, CALL_UNMAP, CALL_ACTIVATE_STORAGE };
 enum { REPORT_ACTIVATE = 0, REPORT_MAP };
 
 #define MY_CXT_KEY "PVE::Storage::XS::_guts" XS_VERSION
@@ -1403,6 +1402,20 @@ static int method_values(pTHX_ const pvs_api_method *desc, const pvs_method_resu
     return 1;
 }
 
+/* One argument of a call on one volume or storage, by its name; the
+ * hints' SV is kept (converted after the configuration, as the checks go). */
+static void one_argument(pTHX_ my_cxt_t *cxt, const char *name, SV *v, pvs_one_args *a, SV **hints)
+{
+    if (strcmp(name, "volid") == 0)
+        a->volid = str_arg(aTHX_ cxt, v, "volume ID", 0);
+    else if (strcmp(name, "storeid") == 0)
+        a->storeid = str_arg(aTHX_ cxt, v, "storage ID", 0);
+    else if (strcmp(name, "snapname") == 0)
+        a->snapname = str_arg(aTHX_ cxt, v, "snapshot name", 1);
+    else if (strcmp(name, "hints") == 0)
+        *hints = v;
+}
+
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
 
 PROTOTYPES: DISABLE
@@ -1765,59 +1778,35 @@ deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     LEAVE;
 
 SV *
-map_volume(cfg, volid, snapname = &PL_sv_undef, hints = &PL_sv_undef, ...)
+map_volume(cfg, ...)
     SV *cfg
-    SV *volid
-    SV *snapname
-    SV *hints
   ALIAS:
-    unmap_volume = CALL_UNMAP
-    activate_storage = CALL_ACTIVATE_STORAGE
+    unmap_volume = PVS_ONE_unmap_volume
+    activate_storage = PVS_ONE_activate_storage
+    get_identity = PVS_ONE_get_identity
   CODE:
-    /* extra arguments are taken and ignored, as upstream's (its $cache) */
+    /* the calls on one volume or storage (pvestorage_api.def), their
+     * arguments by the row; extra ones are taken and ignored, as
+     * upstream's (its $cache) */
     dMY_CXT;
     ENTER;
     frame *f = frame_new(aTHX);
-    int storage = ix == CALL_ACTIVATE_STORAGE;
-    const char *id = str_arg(aTHX_ &MY_CXT, volid, storage ? "storage ID" : "volume ID", 0);
-    const char *snap = storage ? NULL : str_arg(aTHX_ &MY_CXT, snapname, "snapshot name", 1);
-    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, storage, &f->v[0]);
-    begin_call(aTHX_ &MY_CXT, cfg, ix == CALL_MAP ? hints : NULL, f->v[0]);
-    int rc;
-    if (ix == CALL_MAP) {
+    const pvs_api_method *desc = &pvs_api_one_calls()[ix];
+    pvs_one_args a = { 0 };
+    SV *hints = NULL;
+    for (int i = 1; i < PVS_API_MAX_ARGS && desc->args[i]; i++)
+        one_argument(aTHX_ &MY_CXT, desc->args[i], i < items ? ST(i) : &PL_sv_undef, &a, &hints);
+    const char *id = a.volid ? a.volid : a.storeid;
+    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, a.storeid != NULL, &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, hints, f->v[0]);
+    if (hints) {
         hints_to_json(aTHX_ &MY_CXT, hints, &f->v[1]);
-        rc = pvs_map_volume(MY_CXT.ctx, f->v[0], id, snap, f->v[1], &f->str, &f->err);
-    } else if (ix == CALL_UNMAP) {
-        rc = pvs_unmap_volume(MY_CXT.ctx, f->v[0], id, snap, &f->err);
-    } else {
-        rc = pvs_activate_storage(MY_CXT.ctx, f->v[0], id, &f->err);
+        a.hints = f->v[1];
     }
-    if (rc)
+    if (pvs_one_call(MY_CXT.ctx, ix, f->v[0], &a, &f->str, &f->err))
         die_with(aTHX_ &MY_CXT, &f->err);
-    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSViv(1);
-    flush_warnings(aTHX_ &MY_CXT);
-    LEAVE;
-  OUTPUT:
-    RETVAL
-
-SV *
-get_identity(cfg, storeid)
-    SV *cfg
-    SV *storeid
-  CODE:
-    /* the plugin's identifier of the storage instance, or undef */
-    dMY_CXT;
-    ENTER;
-    frame *f = frame_new(aTHX);
-    const char *id = str_arg(aTHX_ &MY_CXT, storeid, "storage ID", 0);
-    cfg_to_json(aTHX_ &MY_CXT, cfg, &id, 1, 1, &f->v[0]);
-    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
-    char *type = NULL;
-    int rc = pvs_get_identity(MY_CXT.ctx, f->v[0], id, &type, &f->str, &f->err);
-    free(type);
-    if (rc)
-        die_with(aTHX_ &MY_CXT, &f->err);
-    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str)) : newSV(0);
+    RETVAL = f->str ? text_sv(aTHX_ f->str, strlen(f->str))
+             : strcmp(desc->result, "none") == 0 ? newSViv(1) : newSV(0);
     flush_warnings(aTHX_ &MY_CXT);
     LEAVE;
   OUTPUT:

@@ -261,53 +261,66 @@ static PyObject *py_deactivate_volumes(PyObject *m, PyObject *a, PyObject *k)
     return volumes_call(m, a, k, 0);
 }
 
-enum { OP_MAP, OP_UNMAP, OP_PATH, OP_ACTIVATE_STORAGE };
-
-static PyObject *volume_call(PyObject *module, PyObject *args, PyObject *kw, int op)
+/* The arguments of a row (a call or a method of pvestorage_api.def),
+ * positional or by keyword, the first `required` of them required, into
+ * v (borrowed; NULL for one not given): how many the row has, or -1 with
+ * the TypeError raised. */
+static int parse_row(const pvs_api_method *desc, PyObject *args, PyObject *kw, PyObject **v)
 {
-    static char *kw_map[] = { "cfg", "volid", "snapname", "hints", NULL };
-    static char *kw_vol[] = { "cfg", "volid", "snapname", NULL };
-    static char *kw_sto[] = { "cfg", "storeid", NULL };
-    PyObject *cfgo, *ido, *snapo = Py_None, *hintso = Py_None;
-    int ok;
-    switch (op) {
-    case OP_MAP:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:map_volume", kw_map, &cfgo, &ido, &snapo, &hintso);
-        break;
-    case OP_UNMAP:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:unmap_volume", kw_vol, &cfgo, &ido, &snapo);
-        break;
-    case OP_PATH:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO|O:path", kw_vol, &cfgo, &ido, &snapo);
-        break;
-    default:
-        ok = PyArg_ParseTupleAndKeywords(args, kw, "OO:activate_storage", kw_sto, &cfgo, &ido);
-        break;
-    }
-    if (!ok)
+    char fmt[64];
+    int n = 0, at = 0;
+    for (; n < PVS_API_MAX_ARGS && desc->args[n]; n++)
+        at += snprintf(fmt + at, sizeof fmt - (size_t)at, "%sO", n == desc->required ? "|" : "");
+    snprintf(fmt + at, sizeof fmt - (size_t)at, ":%s", desc->name);
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, (char **)desc->args, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                                     &v[6], &v[7]))
+        return -1;
+    return n;
+}
+
+/* One argument of a call on one volume or storage, by its name (the
+ * hints converted after the configuration, as the checks go). */
+static int one_argument(modstate *st, const char *name, PyObject *v, pvs_one_args *a, PyObject **hintso,
+                        PyObject **keep)
+{
+    if (strcmp(name, "volid") == 0)
+        return pyb_str_arg(st, v, "volume ID", 0, &a->volid, keep);
+    if (strcmp(name, "storeid") == 0)
+        return pyb_str_arg(st, v, "storage ID", 0, &a->storeid, keep);
+    if (strcmp(name, "snapname") == 0)
+        return pyb_str_arg(st, v, "snapshot name", 1, &a->snapname, keep);
+    if (strcmp(name, "hints") == 0)
+        *hintso = v;
+    return 0;
+}
+
+/* The call c on one volume or storage (pvestorage_api.def's PVS_API_ONE),
+ * its arguments by the row, positional or by keyword. */
+static PyObject *one_call(PyObject *module, PyObject *args, PyObject *kw, int c)
+{
+    const pvs_api_method *desc = &pvs_api_one_calls()[c];
+    PyObject *v[PVS_API_MAX_ARGS] = { NULL }, *keep = NULL, *result = NULL, *hintso = NULL;
+    int n = parse_row(desc, args, kw, v);
+    if (n < 0)
         return NULL;
     modstate *st = get_state(module);
-    const char *id, *snap;
+    pvs_one_args a = { 0 };
     json_t *cfg = NULL, *hints = NULL;
-    PyObject *result = NULL, *keep = NULL;
-    if (pyb_str_arg(st, ido, op == OP_ACTIVATE_STORAGE ? "storage ID" : "volume ID", 0, &id, &keep)
-        || pyb_str_arg(st, snapo, "snapshot name", 1, &snap, &keep)
-        || !(cfg = pyb_cfg_to_json(st, cfgo, &id, 1, op == OP_ACTIVATE_STORAGE))
-        || (op == OP_MAP && pyb_hints_to_json(st, hintso, &hints)))
+    for (int i = 1; i < n; i++)
+        if (one_argument(st, desc->args[i], v[i] ? v[i] : Py_None, &a, &hintso, &keep))
+            goto out;
+    const char *id = a.volid ? a.volid : a.storeid;
+    if (!(cfg = pyb_cfg_to_json(st, v[0], &id, 1, a.storeid != NULL)) || pyb_hints_to_json(st, hintso, &hints))
         goto out;
+    a.hints = hints;
     pvs_error err = PVS_ERROR_INIT;
-    char *path = NULL;
+    char *text = NULL;
     int rc;
-    BLOCKING_CALL(st, cfgo, op == OP_MAP && hintso != Py_None ? hintso : NULL)
-    switch (op) {
-    case OP_MAP: rc = pvs_map_volume(call_ctx, cfg, id, snap, hints, &path, &err); break;
-    case OP_UNMAP: rc = pvs_unmap_volume(call_ctx, cfg, id, snap, &err); break;
-    case OP_PATH: rc = pvs_path(call_ctx, cfg, id, snap, &path, &err); break;
-    default: rc = pvs_activate_storage(call_ctx, cfg, id, &err); break;
-    }
+    BLOCKING_CALL(st, v[0], hintso && hintso != Py_None ? hintso : NULL)
+    rc = pvs_one_call(call_ctx, c, cfg, &a, &text, &err);
     BLOCKING_END(st)
-    result = pyb_finish(&call_, rc, &err, pyb_text_or_none(path));
-    free(path);
+    result = pyb_finish(&call_, rc, &err, pyb_text_or_none(text));
+    free(text);
 out:
     json_decref(cfg);
     json_decref(hints);
@@ -315,39 +328,12 @@ out:
     return result;
 }
 
-static PyObject *py_map_volume(PyObject *m, PyObject *a, PyObject *k) { return volume_call(m, a, k, OP_MAP); }
-static PyObject *py_unmap_volume(PyObject *m, PyObject *a, PyObject *k) { return volume_call(m, a, k, OP_UNMAP); }
-static PyObject *py_path(PyObject *m, PyObject *a, PyObject *k) { return volume_call(m, a, k, OP_PATH); }
-static PyObject *py_activate_storage(PyObject *m, PyObject *a, PyObject *k)
-{
-    return volume_call(m, a, k, OP_ACTIVATE_STORAGE);
-}
-
-static PyObject *py_get_identity(PyObject *module, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = { "cfg", "storeid", NULL };
-    PyObject *cfgo, *ido, *keep = NULL, *result = NULL;
-    char *type = NULL, *ident = NULL;
-    pvs_error err = PVS_ERROR_INIT;
-    json_t *cfg = NULL;
-    const char *id;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO:get_identity", kwlist, &cfgo, &ido))
-        return NULL;
-    modstate *st = get_state(module);
-    if (pyb_str_arg(st, ido, "storage ID", 0, &id, &keep) || !(cfg = pyb_cfg_to_json(st, cfgo, &id, 1, 1)))
-        goto out;
-    int rc;
-    BLOCKING_CALL(st, cfgo, NULL)
-    rc = pvs_get_identity(call_ctx, cfg, id, &type, &ident, &err);
-    BLOCKING_END(st)
-    result = pyb_finish(&call_, rc, &err, pyb_text_or_none(ident));
-    free(type);
-    free(ident);
-out:
-    json_decref(cfg);
-    Py_XDECREF(keep);
-    return result;
-}
+#define PVS_API_ONE(name, result, required, meaning, ...)                     \
+    static PyObject *py_##name(PyObject *m, PyObject *a, PyObject *k) \
+    {                                                                 \
+        return one_call(m, a, k, PVS_ONE_##name);                     \
+    }
+#include "pvestorage_api.def"
 
 /* The records of a reporting call, a list of dicts; after a failure the
  * call's exception carries them as .volumes. */
@@ -702,13 +688,8 @@ static PyObject *plugin_method(PluginObject *self, PyObject *args, PyObject *kw,
 {
     const pvs_api_method *desc = &pvs_api_methods()[m];
     PyObject *v[PVS_API_MAX_ARGS] = { NULL }, *keep = NULL, *result = NULL;
-    char fmt[64];
-    int n = 0, at = 0;
-    for (; n < PVS_API_MAX_ARGS && desc->args[n]; n++)
-        at += snprintf(fmt + at, sizeof fmt - (size_t)at, "%sO", n == desc->required ? "|" : "");
-    snprintf(fmt + at, sizeof fmt - (size_t)at, ":%s", desc->name);
-    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, (char **)desc->args, &v[0], &v[1], &v[2], &v[3], &v[4],
-                                     &v[5], &v[6], &v[7]))
+    int n = parse_row(desc, args, kw, v);
+    if (n < 0)
         return NULL;
     modstate *st = get_state(self->module);
     pvs_method_args a = { 0 };

@@ -614,6 +614,23 @@ int pvs_unmap_volume(pvs_ctx *ctx, const json_t *cfg, const char *volid,
 /* PVE::Storage::path: the path of a volume, without activating it. */
 int pvs_path(pvs_ctx *ctx, const json_t *cfg, const char *volid,
              const char *snapname, char **path, pvs_error *err);
+
+/* The calls on one volume or one storage by number (PVS_ONE_*, the rows
+ * of pvestorage_api.def), for bindings that reach them through one entry:
+ * the arguments by name (volid or storeid; snapname and hints may be
+ * NULL), the text result (a path, an identity; malloc()ed or NULL). */
+enum {
+#define PVS_API_ONE(name, result, required, meaning, ...) PVS_ONE_##name,
+#include "pvestorage_api.def"
+    PVS_N_ONE_CALLS
+};
+
+typedef struct pvs_one_args {
+    const char *volid, *storeid, *snapname;
+    const json_t *hints;
+} pvs_one_args;
+
+int pvs_one_call(pvs_ctx *ctx, int c, const json_t *cfg, const pvs_one_args *a, char **text, pvs_error *err);
 /* Every storage of cfg, in the file's order, as an operator looks at it:
  * a new array of { "storage", "type", "enabled", "active", "content",
  * "shared" } objects; active is true or false (then "reason" says why), or

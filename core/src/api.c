@@ -36,6 +36,17 @@ static const pvs_api_method methods[] = {
     { NULL, NULL, NULL, 0, { NULL } },
 };
 
+static const pvs_api_method one_calls[] = {
+#define PVS_API_ONE(name, result, required, meaning, ...) { #name, #result, meaning, required, { __VA_ARGS__ } },
+#include "pvestorage_api.def"
+    { NULL, NULL, NULL, 0, { NULL } },
+};
+
+const pvs_api_method *pvs_api_one_calls(void)
+{
+    return one_calls;
+}
+
 const pvs_api_error *pvs_api_errors(void)
 {
     return errors;
@@ -115,17 +126,20 @@ json_t *pvs_api_description(void)
     static const char *const mk[] = { "name", "result", "meaning" };
     json_t *e = section(errors, sizeof errors[0], ek, 4), *s = section(settings, sizeof settings[0], sk, 7);
     json_t *c = section(calls, sizeof calls[0], ck, 6), *v = section(values, sizeof values[0], vk, 4);
-    json_t *m = section(methods, sizeof methods[0], mk, 3);
+    json_t *m = section(methods, sizeof methods[0], mk, 3), *o = section(one_calls, sizeof one_calls[0], mk, 3);
     for (size_t i = 0; e && errors[i].name; i++)
         if (json_object_set_new(json_array_get(e, i), "code", json_integer(errors[i].code)))
             json_decref(e), e = NULL;
     for (size_t i = 0; m && methods[i].name; i++)
         if (method_arguments(json_array_get(m, i), &methods[i]))
             json_decref(m), m = NULL;
-    if (!e || !s || !c || !v || !m) {
-        json_decref(e), json_decref(s), json_decref(c), json_decref(v), json_decref(m);
+    for (size_t i = 0; o && one_calls[i].name; i++)
+        if (method_arguments(json_array_get(o, i), &one_calls[i]))
+            json_decref(o), o = NULL;
+    if (!e || !s || !c || !v || !m || !o) {
+        json_decref(e), json_decref(s), json_decref(c), json_decref(v), json_decref(m), json_decref(o);
         return NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:i, s:i}", "errors", e, "settings", s, "calls", c, "values", v,
-                     "methods", m, "apiver", PVS_APIVER, "apiage", PVS_APIAGE);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}", "errors", e, "settings", s, "calls", c, "one_calls",
+                     o, "values", v, "methods", m, "apiver", PVS_APIVER, "apiage", PVS_APIAGE);
 }

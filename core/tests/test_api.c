@@ -24,6 +24,17 @@ static void test_method_numbers(void **state)
     for (; m[n].name; n++)
         assert_true(m[n].required >= 0 && m[n].args[m[n].required > 0 ? m[n].required - 1 : 0] != NULL);
     assert_int_equal(n, PVS_NMETHODS);
+    /* the bindings hand args to their parsers as a NULL-terminated list */
+    for (size_t i = 0; i < n; i++)
+        assert_null(m[i].args[PVS_API_MAX_ARGS - 1]);
+    const pvs_api_method *one = pvs_api_one_calls();
+    size_t k = 0;
+    for (; one[k].name; k++) {
+        assert_null(one[k].args[PVS_API_MAX_ARGS - 1]);
+        assert_string_equal(one[k].args[0], "cfg");
+    }
+    assert_int_equal(k, PVS_N_ONE_CALLS);
+    assert_string_equal(one[PVS_ONE_get_identity].name, "get_identity");
     assert_string_equal(m[PVS_METHOD_path].name, "path");
     assert_string_equal(m[PVS_METHOD_get_identity].name, "get_identity");
     assert_true(offsetof(pvs_plugin, parse_volname) < offsetof(pvs_plugin, path));
