@@ -1115,6 +1115,29 @@ static void set_methods(pTHX_ my_cxt_t *cxt, perl_plugin *pp)
     pvs_plugin_set_foreign(&pp->table, pl_method, has);
 }
 
+/* What the class says it can do (pvestorage_capabilities: a list of
+ * names), as the core's bits; a bad declaration dies as registration's
+ * error. */
+static unsigned class_capabilities(pTHX_ my_cxt_t *cxt, perl_plugin *pp, frame *f)
+{
+    SV *v = class_value(aTHX_ cxt, pp->class_sv, "pvestorage_capabilities");
+    unsigned bits = 0;
+    if (v && SvOK(v)) {   /* a list of names; anything else is the core's to refuse */
+        AV *av = SvROK(v) && SvTYPE(SvRV(v)) == SVt_PVAV ? (AV *)SvRV(v) : NULL;
+        f->v[3] = av ? json_array() : json_string("not a list");
+        for (SSize_t i = 0; av && f->v[3] && i < (SSize_t)av_count(av); i++) {
+            SV **e = av_fetch(av, i, 0);
+            const char *name = e && SvOK(*e) && !SvROK(*e) ? SvPVutf8_nolen(*e) : NULL;
+            json_array_append_new(f->v[3], name ? json_string(name) : json_null());
+        }
+        if (!f->v[3])
+            die_text(aTHX_ cxt, PVS_ENOMEM, "out of memory\n");
+    }
+    if (pvs_capabilities_from_json(f->v[3], &bits, &f->err))
+        die_with(aTHX_ cxt, &f->err);
+    return bits;
+}
+
 /* A class's answer as a C string (malloc()ed), under eval; a reference
  * dies naming what it is, as a registration's error. */
 static char *class_string(pTHX_ my_cxt_t *cxt, perl_plugin *pp, const char *method, frame *f)
@@ -1152,6 +1175,7 @@ static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs
         t->api = PVS_APIVER;
         t->activate_volumes = NULL;
         t->state_free = NULL;
+        t->audit_volume = NULL;   /* the C plugin's own, not the class's */
     } else {
         if (!upstream && !class_can(aTHX_ cxt, class_sv, "api"))
             die_text(aTHX_ cxt, PVS_EAPI, "does not provide an api() method\n");
@@ -1167,6 +1191,7 @@ static perl_plugin *perl_plugin_new(pTHX_ my_cxt_t *cxt, SV *class_sv, const pvs
         pvs_schema_apply(pp->schema, t);
     }
     set_methods(aTHX_ cxt, pp);
+    t->capabilities = class_capabilities(aTHX_ cxt, pp, f);   /* the class's own, none by default */
     return pp;
 }
 
@@ -1457,6 +1482,14 @@ _api()
         die_text(aTHX_ &MY_CXT, PVS_ENOMEM, "out of memory\n");
     RETVAL = to_perl(aTHX_ api);
     json_decref(api);
+  OUTPUT:
+    RETVAL
+
+bool
+dry_run()
+  CODE:
+    /* for a Perl plugin's method: whether the call that runs it is a dry run */
+    RETVAL = pvs_running_dry_run();
   OUTPUT:
     RETVAL
 

@@ -418,6 +418,33 @@ static int declared_json(modstate *st, PyObject *obj, const char *name, json_t *
     return 0;
 }
 
+/* What the plugin says it can do (pvestorage_capabilities: names), as the
+ * core's bits; -1 with the exception raised for a bad declaration. */
+static int capabilities(modstate *st, py_plugin *pp)
+{
+    PyObject *v = declared(pp->obj, "pvestorage_capabilities");
+    if (!v && PyErr_Occurred())
+        return -1;
+    json_t *names = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    if (v && v != Py_None) {   /* a list of names; anything else is the core's to refuse */
+        int seq = PyList_Check(v) || PyTuple_Check(v);
+        names = seq ? json_array() : json_string("not a list");
+        for (Py_ssize_t i = 0; seq && names && i < PySequence_Fast_GET_SIZE(v); i++) {
+            PyObject *e = PySequence_Fast_GET_ITEM(v, i);
+            const char *name = PyUnicode_Check(e) ? PyUnicode_AsUTF8(e) : NULL;
+            PyErr_Clear();
+            json_array_append_new(names, name ? json_string(name) : json_null());
+        }
+    }
+    Py_XDECREF(v);
+    int rc = pvs_capabilities_from_json(names, &pp->table.capabilities, &err);
+    json_decref(names);
+    if (rc)
+        pyb_raise(st, &err);
+    return rc ? -1 : 0;
+}
+
 static char *class_name(PyObject *plugin, PyObject *obj)
 {
     PyObject *cls = PyType_Check(plugin) ? plugin : (PyObject *)Py_TYPE(obj);
@@ -499,6 +526,10 @@ PyObject *pyb_register_plugin(PyObject *module, PyObject *plugin)
     pp->table.type = pp->type;
     pp->table.name = pp->name;
     methods(pp);
+    if (capabilities(st, pp)) {
+        free_plugin(pp);
+        return NULL;
+    }
     pvs_error err = PVS_ERROR_INIT;
     if (pvs_register_plugin(st->ctx, &pp->table, &err)) {
         free_plugin(pp);

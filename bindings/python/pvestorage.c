@@ -526,6 +526,12 @@ static PyObject *settings_dict(modstate *st)
     return d;
 }
 
+static PyObject *py_dry_run(PyObject *module, PyObject *unused)
+{
+    (void)module, (void)unused;
+    return PyBool_FromLong(pvs_running_dry_run());
+}
+
 static PyObject *py_api(PyObject *module, PyObject *unused)
 {
     (void)module, (void)unused;
@@ -841,6 +847,10 @@ static PyMethodDef module_methods[] = {
       "Set host settings: root, rbd_command, ceph_timeout, kernel_version.\n"
       "An unknown setting or a bad value raises and changes nothing." },
     { "settings", py_settings, METH_NOARGS, "settings()\n--\n\nThe current host settings." },
+    { "dry_run", py_dry_run, METH_NOARGS,
+      "dry_run()\n--\n\nFor a Python plugin's method: whether the call that runs it is a dry run.  Only a\n"
+      "plugin that declares pvestorage_capabilities = ['dry_run'] (it then reads and changes\n"
+      "nothing) is called in one; any other's methods are skipped (skipped-dry-run)." },
     { "_api", py_api, METH_NOARGS,
       "_api()\n--\n\nThe library's description (errors, settings, calls, values, methods) as data." },
     { "hints_json_schema", py_hints_json_schema, METH_NOARGS,

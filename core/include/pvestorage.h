@@ -496,6 +496,11 @@ struct pvs_plugin {
  * (the report says skipped-dry-run). */
 #define PVS_PLUGIN_DRY_RUN 1u
 
+/* A foreign plugin's pvestorage_capabilities declaration (a list of
+ * names of pvestorage_api.def's capabilities, or NULL/null for none) as
+ * PVS_PLUGIN_* bits; an unknown name or another shape is PVS_EINVAL. */
+int pvs_capabilities_from_json(const json_t *names, unsigned *bits, pvs_error *err);
+
 /* A plugin's storage.cfg schema built from JSON as upstream's plugins
  * declare it, for plugins written in other languages: `properties`
  * ({ NAME: { type, format, enum, pattern, minimum, maximum, maxLength,
@@ -725,6 +730,9 @@ int pvs_audit(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
  * the volume being worked on in a reporting call (a no-op otherwise). */
 int pvs_dry_run(const pvs_ctx *ctx);
 void pvs_report_action(pvs_ctx *ctx, const char *action);
+/* For a plugin written in another language, which has no ctx to ask: 1
+ * when the call running its method on this thread is a dry run. */
+int pvs_running_dry_run(void);
 
 /* The volumes on one storage (pvesm list): a new array, sorted by volid, of
  * { "volid", "content", "format", "size", "used"?, "vmid"?, "parent"? }

@@ -35,12 +35,18 @@ typedef struct pvs_api_method {
     const char *args[PVS_API_MAX_ARGS];         /* NULL-terminated */
 } pvs_api_method;
 
+typedef struct pvs_api_capability {
+    const char *name, *meaning;
+    unsigned bit;
+} pvs_api_capability;
+
 /* Each section, NULL-name terminated (static). */
 const pvs_api_error *pvs_api_errors(void);
 const pvs_api_setting *pvs_api_settings(void);
 const pvs_api_call *pvs_api_calls(void);
 const pvs_api_value *pvs_api_values(void);
 const pvs_api_method *pvs_api_methods(void);
+const pvs_api_capability *pvs_api_capabilities(void);
 /* The storage-level calls on one volume or storage, their signatures as
  * methods' are (PVS_API_ONE). */
 const pvs_api_method *pvs_api_one_calls(void);
@@ -49,7 +55,7 @@ const pvs_api_method *pvs_api_one_calls(void);
 int pvs_api_method_takes(const pvs_api_method *m, const char *name);
 
 /* The whole description as JSON (a new reference): { "errors", "settings",
- * "calls", "one_calls", "values", "methods" }, each an array of objects keyed by the
+ * "calls", "one_calls", "capabilities", "values", "methods" }, each an array of objects keyed by the
  * columns above, with "apiver" and "apiage".  What Perl's and Python's
  * _api(), the command's --api and the coverage tests read. */
 json_t *pvs_api_description(void);

@@ -42,6 +42,39 @@ static const pvs_api_method one_calls[] = {
     { NULL, NULL, NULL, 0, { NULL } },
 };
 
+static const pvs_api_capability capabilities[] = {
+#define PVS_API_CAPABILITY(name, bit, meaning) { #name, meaning, bit },
+#include "pvestorage_api.def"
+    { NULL, NULL, 0 },
+};
+
+const pvs_api_capability *pvs_api_capabilities(void)
+{
+    return capabilities;
+}
+
+int pvs_capabilities_from_json(const json_t *names, unsigned *bits, pvs_error *err)
+{
+    *bits = 0;
+    if (!names || json_is_null(names))
+        return 0;
+    if (!json_is_array(names))
+        return pvs_fail(err, PVS_EINVAL, "pvestorage_capabilities must be a list of names\n");
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v) {
+        const char *name = json_string_value(v);
+        size_t k = 0;
+        while (name && capabilities[k].name && strcmp(capabilities[k].name, name) != 0)
+            k++;
+        if (!name || !capabilities[k].name)
+            return pvs_fail(err, PVS_EINVAL, "pvestorage_capabilities: unknown capability '%s' (known: dry_run)\n",
+                            name ? name : "(not a name)");
+        *bits |= capabilities[k].bit;
+    }
+    return 0;
+}
+
 const pvs_api_method *pvs_api_one_calls(void)
 {
     return one_calls;
@@ -126,7 +159,9 @@ json_t *pvs_api_description(void)
     static const char *const mk[] = { "name", "result", "meaning" };
     json_t *e = section(errors, sizeof errors[0], ek, 4), *s = section(settings, sizeof settings[0], sk, 7);
     json_t *c = section(calls, sizeof calls[0], ck, 6), *v = section(values, sizeof values[0], vk, 4);
+    static const char *const pk[] = { "name", "meaning" };
     json_t *m = section(methods, sizeof methods[0], mk, 3), *o = section(one_calls, sizeof one_calls[0], mk, 3);
+    json_t *p = section(capabilities, sizeof capabilities[0], pk, 2);
     for (size_t i = 0; e && errors[i].name; i++)
         if (json_object_set_new(json_array_get(e, i), "code", json_integer(errors[i].code)))
             json_decref(e), e = NULL;
@@ -136,10 +171,12 @@ json_t *pvs_api_description(void)
     for (size_t i = 0; o && one_calls[i].name; i++)
         if (method_arguments(json_array_get(o, i), &one_calls[i]))
             json_decref(o), o = NULL;
-    if (!e || !s || !c || !v || !m || !o) {
+    if (!e || !s || !c || !v || !m || !o || !p) {
         json_decref(e), json_decref(s), json_decref(c), json_decref(v), json_decref(m), json_decref(o);
+        json_decref(p);
         return NULL;
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}", "errors", e, "settings", s, "calls", c, "one_calls",
-                     o, "values", v, "methods", m, "apiver", PVS_APIVER, "apiage", PVS_APIAGE);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:i}", "errors", e, "settings", s, "calls", c,
+                     "one_calls", o, "capabilities", p, "values", v, "methods", m, "apiver", PVS_APIVER, "apiage",
+                     PVS_APIAGE);
 }

@@ -20,7 +20,7 @@ our %EXPORT_TAGS = (
     volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
                    path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes audit
                    get_identity)],
-    plugins => [qw(register_plugin)],
+    plugins => [qw(register_plugin dry_run)],
     settings => [qw(configure settings)],
 );
 # what may be exported: the Perl column of the library's description
@@ -346,8 +346,17 @@ reference dies C<plugin class must be a class name, not a reference>) that
 implements Proxmox's storage plugin interface:
 C<api>, C<type>, and optionally C<plugindata>, C<properties>, C<options> and
 any of C<parse_volname>, C<path>, C<activate_storage>, C<activate_volume>,
-C<deactivate_volume>, C<map_volume>, C<unmap_volume>. See
+C<deactivate_volume>, C<map_volume>, C<unmap_volume>, C<get_identity>. See
 L</PLUGINS WRITTEN IN PERL>.
+
+=item dry_run()
+
+For a Perl plugin's method: true when the call that runs it is a dry run
+(C<< { dry_run => 1 } >>). Only a class that declares the capability is
+called in one: C<sub pvestorage_capabilities { ['dry_run'] }> says its
+methods then read and change nothing; any other class's methods are not
+called in a dry run, and the report says C<skipped-dry-run>. An unknown
+capability dies at registration.
 
 =back
 
@@ -355,7 +364,7 @@ L</PLUGINS WRITTEN IN PERL>.
 
     package PVE::Storage::Custom::MyPlugin;
     use base qw(PVE::Storage::Plugin);     # or no base class at all
-    sub api { 13 }
+    sub api { 15 }
     sub type { 'mystorage' }
     sub plugindata { { content => [ { images => 1, rootdir => 1 }, { images => 1 } ] } }
     sub properties { { 'my-server' => { type => 'string', format => 'pve-storage-server' } } }
