@@ -101,6 +101,11 @@ pvs_ctx *pvs_running_call(void)
     return running;
 }
 
+int pvs_running_dry_run(void)
+{
+    return running && running->dry_run;
+}
+
 void pvs_call_end(pvs_ctx *call, pvs_ctx *view)
 {
     if (call != view)

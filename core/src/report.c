@@ -117,12 +117,6 @@ int pvs_dry_run(const pvs_ctx *ctx)
     return ctx->dry_run;
 }
 
-int pvs_running_dry_run(void)
-{
-    const pvs_ctx *call = pvs_running_call();
-    return call && call->dry_run;
-}
-
 void pvs_report_action(pvs_ctx *ctx, const char *action)
 {
     pvs_report_done(ctx, action, NULL);
