@@ -59,3 +59,24 @@ def test_a_subinterpreter_has_its_own_module_and_plugins(tmp_path):
     with pytest.raises(pvestorage.NotFoundError):
         pvestorage.plugin("subtype")   # registered there, not here
     assert pvestorage.path({"ids": {"mt": {"type": "maintype"}}}, "mt:vm-2") == "/main/vm-2"
+
+
+class RaisingNames:
+    type = "pyraisingnames"
+    api = 15
+
+    def parse_volname(self, volname):
+        raise KeyError(f"no such name {volname}")
+
+
+def test_the_call_state_reaches_a_parse_volname_too():
+    """parse_volname's slot has no call; the core hands the plugin its call
+    all the same, so the exception is kept and chained to the error."""
+    pvestorage.register_plugin(RaisingNames)
+    cfg = {"ids": {"rn": {"type": "pyraisingnames"}}}
+    for call in (lambda: pvestorage.plugin("pyraisingnames").parse_volname("zz"),
+                 lambda: pvestorage.path(cfg, "rn:zz")):
+        with pytest.raises(pvestorage.PluginError) as e:
+            call()
+        assert isinstance(e.value.__cause__, KeyError)
+        assert "no such name zz" in str(e.value)

@@ -29,6 +29,7 @@ typedef struct {
      * $cache of the call; NULL outside one */
     SV *call_cfg, *call_hints, *call_cache;
     SV *pending_die;    /* what a Perl plugin died with, to die with it again */
+    int method_dry_run; /* dry_run() for the Perl plugin method running (its call's) */
     struct perl_plugin *plugins;   /* registered classes, freed with the context */
 } my_cxt_t;
 START_MY_CXT
@@ -1002,13 +1003,14 @@ static int take_result(pTHX_ const site *at, const pvs_api_method *desc, SV **ou
 static int pl_method(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a, pvs_method_result *r,
                      pvs_error *err)
 {
-    (void)ctx;
     dTHX;
     dMY_CXT;
     const pvs_api_method *desc = &pvs_api_methods()[m];
     int max = strcmp(desc->result, "volname") == 0 ? 7 : strcmp(desc->result, "none") == 0 ? 0 : 1;
     ENTER;
     SAVETMPS;
+    SAVEINT(MY_CXT.method_dry_run);
+    MY_CXT.method_dry_run = ctx && pvs_dry_run(ctx);
     SV *args[PVS_API_MAX_ARGS], *out[7] = { NULL };
     int nargs = 0;
     while (nargs < PVS_API_MAX_ARGS && desc->args[nargs]) {
@@ -1489,7 +1491,8 @@ bool
 dry_run()
   CODE:
     /* for a Perl plugin's method: whether the call that runs it is a dry run */
-    RETVAL = pvs_running_dry_run();
+    dMY_CXT;
+    RETVAL = MY_CXT.method_dry_run;
   OUTPUT:
     RETVAL
 

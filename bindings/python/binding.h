@@ -44,6 +44,7 @@ struct modstate {
      * lock is ever held while Python code (a warnings handler) runs */
     pvs_ctx *ctx;
     call_state outside;          /* the sinks' data outside a call */
+    PyObject *dry_run;           /* a ContextVar: dry_run() for the plugin method running */
     struct py_plugin *plugins;   /* registered classes, freed after the context */
 };
 

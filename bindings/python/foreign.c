@@ -356,6 +356,9 @@ static int py_method(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_meth
     PyGILState_STATE g = PyGILState_UNLOCKED;
     const site at = { PPY(self), desc->name, pvs_api_method_takes(desc, "volname") ? a->volname : a->storeid, cs };
     int rc = enter_python(&at, &g, err);
+    PyObject *var = PPY(self)->st->dry_run, *token = NULL;
+    if (!rc && !(token = PyContextVar_Set(var, ctx && pvs_dry_run(ctx) ? Py_True : Py_False)))
+        rc = python_failed(&at, 0, err);
     if (!rc) {
         PyObject *pos[PVS_API_MAX_ARGS];
         kwarg kw[PVS_API_MAX_ARGS];
@@ -365,6 +368,9 @@ static int py_method(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_meth
         rc = !res ? (err && err->code ? err->code : PVS_EPLUGIN) : take_result(&at, desc, res, r, err);
         Py_XDECREF(res);
     }
+    if (token && PyContextVar_Reset(var, token) < 0)
+        PyErr_Clear();
+    Py_XDECREF(token);
     leave_python(&at, g);
     return rc;
 }

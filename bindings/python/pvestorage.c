@@ -528,8 +528,11 @@ static PyObject *settings_dict(modstate *st)
 
 static PyObject *py_dry_run(PyObject *module, PyObject *unused)
 {
-    (void)module, (void)unused;
-    return PyBool_FromLong(pvs_running_dry_run());
+    (void)unused;
+    PyObject *v = NULL;
+    if (PyContextVar_Get(get_state(module)->dry_run, Py_False, &v) < 0)
+        return NULL;
+    return v;
 }
 
 static PyObject *py_api(PyObject *module, PyObject *unused)
@@ -931,6 +934,8 @@ static int module_exec(PyObject *module)
         return -1;
     if (make_errors(module, st))
         return -1;
+    if (!(st->dry_run = PyContextVar_New("pvestorage.dry_run", NULL)))
+        return -1;
     st->StorageWarning = PyErr_NewExceptionWithDoc("pvestorage.StorageWarning",
                                                    "Warnings of the storage layer.", PyExc_UserWarning, NULL);
     if (!st->StorageWarning || PyModule_AddObjectRef(module, "StorageWarning", st->StorageWarning) < 0)
@@ -974,6 +979,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
     for (int i = 0; i < PYB_NCODES; i++)
         Py_VISIT(st->errors[i]);
     Py_VISIT(st->StorageWarning);
+    Py_VISIT(st->dry_run);
     Py_VISIT(st->PluginType);
     return 0;
 }
@@ -985,6 +991,7 @@ static int module_clear(PyObject *module)
     for (int i = 0; i < PYB_NCODES; i++)
         Py_CLEAR(st->errors[i]);
     Py_CLEAR(st->StorageWarning);
+    Py_CLEAR(st->dry_run);
     Py_CLEAR(st->PluginType);
     return 0;
 }

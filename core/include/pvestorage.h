@@ -395,8 +395,9 @@ void pvs_method_result_clear(pvs_method_result *r);
 
 /* A binding's one entry for every method of a plugin written in Perl or
  * Python: method m with the arguments in a, its result in r (ctx is the
- * call it runs in; for parse_volname, whose slot has none, the call
- * running on the thread, or NULL).  0, or a PVS_E* code with err filled. */
+ * call it runs in, or NULL for a parse_volname called without one).  The
+ * binding tells its plugin pvs_dry_run(ctx).  0, or a PVS_E* code with err
+ * filled. */
 typedef int (*pvs_foreign_fn)(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a,
                               pvs_method_result *r, pvs_error *err);
 
@@ -730,9 +731,7 @@ int pvs_audit(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
  * the volume being worked on in a reporting call (a no-op otherwise). */
 int pvs_dry_run(const pvs_ctx *ctx);
 void pvs_report_action(pvs_ctx *ctx, const char *action);
-/* For a plugin written in another language, which has no ctx to ask: 1
- * when the call running its method on this thread is a dry run. */
-int pvs_running_dry_run(void);
+
 
 /* The volumes on one storage (pvesm list): a new array, sorted by volid, of
  * { "volid", "content", "format", "size", "used"?, "vmid"?, "parent"? }

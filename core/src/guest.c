@@ -389,7 +389,7 @@ static int check_volume(pvs_ctx *ctx, const json_t *cfg, const char *key, const 
     int rc = pvs_parse_volume_id(volid, &storeid, &volname, &e);
     if (!rc && (!(scfg = pvs_storage_config(cfg, storeid, &e)) || !(p = pvs_storage_plugin(ctx, storeid, scfg, &e))))
         rc = e.code;
-    if (!rc && !(rc = pvs_plugin_parse_volname(p, volname, &v, &e))
+    if (!rc && !(rc = pvs_plugin_parse_volname_in(ctx, p, volname, &v, &e))
         && !pvs_scfg_bool(json_object_get(scfg, "content"), v.vtype, 0))
         rc = pvs_fail(&e, PVS_ESTORAGE, "storage '%s' does not support content-type '%s'\n", storeid, v.vtype);
     if (rc)

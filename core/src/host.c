@@ -71,9 +71,6 @@ long long pvs_now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* the innermost call of each thread: a call runs on the thread it began on */
-static _Thread_local pvs_ctx *running;
-
 pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
 {
     if (ctx->deadline_ms)
@@ -91,26 +88,13 @@ pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view)
     view->deadline_ms = pvs_now_ms() + (long long)view->set->ceph_timeout * 1000;
     if (ctx->norphans)
         pvs_reap_orphans(ctx, 0);
-    view->outer = running;
-    running = view;
     return view;
-}
-
-pvs_ctx *pvs_running_call(void)
-{
-    return running;
-}
-
-int pvs_running_dry_run(void)
-{
-    return running && running->dry_run;
 }
 
 void pvs_call_end(pvs_ctx *call, pvs_ctx *view)
 {
     if (call != view)
         return;
-    running = view->outer;
     pvs_settings_unref(view->base, view->set);
     view->set = NULL;
 }

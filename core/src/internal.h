@@ -58,7 +58,6 @@ struct pvs_ctx {
     json_t *held;
     size_t held_lost;
     void *call_data;          /* pvs_call_open's data */
-    pvs_ctx *outer;           /* the call this thread ran before this one began */
 
     /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
@@ -160,9 +159,6 @@ void pvs_reap_orphans(pvs_ctx *base, int wait);
  * current settings and a deadline of ceph_timeout from now. */
 pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view);
 void pvs_call_end(pvs_ctx *call, pvs_ctx *view);
-/* The call running on this thread (the innermost), or NULL: what a
- * foreign plugin's parse_volname gets, whose slot has no ctx. */
-pvs_ctx *pvs_running_call(void);
 /* Milliseconds left before the call's deadline (0 when it has passed). */
 long long pvs_call_left_ms(const pvs_ctx *call);
 /* The body of an API entry point: evaluate expr (which uses `call`, the
@@ -264,9 +260,15 @@ int pvs_dir_check_config(const pvs_plugin *self, const char *storeid, json_t *se
                          pvs_error *err);
 /* PATH/SUBDIR of a content type (content-dirs overrides the default), malloc()ed. */
 char *pvs_base_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err);
-int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,
-                            const char *snapname, char **path, pvs_volname *vn,
-                            pvs_error *err);
+int pvs_base_filesystem_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *volname,
+                             const char *snapname, char **path, pvs_volname *vn, pvs_error *err);
+/* pvs_plugin_parse_volname within the call ctx (or NULL): a foreign
+ * plugin's parse_volname is given it, which its slot cannot carry. */
+int pvs_plugin_parse_volname_in(pvs_ctx *ctx, const pvs_plugin *p, const char *volname, pvs_volname *out,
+                                pvs_error *err);
+/* A foreign plugin's parse_volname through its binding's entry. */
+int pvs_foreign_parse_volname(pvs_ctx *ctx, const pvs_plugin *p, const char *volname, pvs_volname *out,
+                              pvs_error *err);
 
 /* ---- volid.c ---- */
 /* 1 iff s matches the storage ID rule of SPEC §4. */

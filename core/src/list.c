@@ -121,7 +121,7 @@ static int add_entry(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, con
     pvs_volname v = { 0 };
     char *path = NULL;
     pvs_error e = PVS_ERROR_INIT;
-    int rc = pvs_base_filesystem_path(p, scfg, volname, NULL, &path, &v, &e);
+    int rc = pvs_base_filesystem_path(ctx, p, scfg, volname, NULL, &path, &v, &e);
     if (rc == 0 && strcmp(v.vtype, vtype) == 0 && (vmid < 0 || (v.vmid && atoll(v.vmid) == vmid))) {
         /* a storage's own paths are the host's as they are (the dir plugin's
          * too); only the node's files (/etc/pve, /sys) are under the root */

@@ -19,7 +19,7 @@ int pvs_plugin_call(pvs_ctx *ctx, const pvs_plugin *p, int m, const pvs_method_a
 {
     memset(r, 0, sizeof *r);
     switch (m) {
-    case PVS_METHOD_parse_volname: return pvs_plugin_parse_volname(p, a->volname, &r->volname, err);
+    case PVS_METHOD_parse_volname: return pvs_plugin_parse_volname_in(ctx, p, a->volname, &r->volname, err);
     case PVS_METHOD_path:
         return pvs_plugin_path(ctx, p, a->scfg, a->volname, a->storeid, a->snapname, &r->text, err);
     case PVS_METHOD_activate_storage: return pvs_plugin_activate_storage(ctx, p, a->storeid, a->scfg, err);
@@ -50,14 +50,11 @@ static int foreign(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method
     return rc;
 }
 
+/* (the core calls a foreign parse_volname with its call through
+ * pvs_foreign_parse_volname; this slot is for callers without one) */
 static int parse_volname(const pvs_plugin *self, const char *volname, pvs_volname *v, pvs_error *err)
 {
-    pvs_method_args a = { .volname = volname };
-    pvs_method_result r = { 0 };
-    int rc = self->foreign(pvs_running_call(), self, PVS_METHOD_parse_volname, &a, &r, err);
-    *v = r.volname;
-    free(r.text);
-    return rc;
+    return pvs_foreign_parse_volname(NULL, self, volname, v, err);
 }
 
 static int path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname, const char *storeid,

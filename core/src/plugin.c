@@ -192,7 +192,7 @@ int pvs_plugin_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const
 {
     *path = NULL;
     if (!p->path)
-        return pvs_base_filesystem_path(p, scfg, volname, snapname, path, NULL, err);
+        return pvs_base_filesystem_path(ctx, p, scfg, volname, snapname, path, NULL, err);
     pvs_error_clear(err);
     PVS_CALL(path_checked(p, "path", volname, p->path(call, p, scfg, volname, storeid, snapname, path, err), path,
                           err));

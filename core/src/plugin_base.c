@@ -76,8 +76,19 @@ static int volname_checked(const pvs_plugin *p, const char *volname, pvs_volname
     return rc;
 }
 
-int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volname *out,
-                             pvs_error *err)
+int pvs_foreign_parse_volname(pvs_ctx *ctx, const pvs_plugin *p, const char *volname, pvs_volname *out,
+                              pvs_error *err)
+{
+    pvs_method_args a = { .volname = volname };
+    pvs_method_result r = { 0 };
+    int rc = p->foreign(ctx, p, PVS_METHOD_parse_volname, &a, &r, err);
+    *out = r.volname;
+    free(r.text);
+    return rc;
+}
+
+int pvs_plugin_parse_volname_in(pvs_ctx *ctx, const pvs_plugin *p, const char *volname, pvs_volname *out,
+                                pvs_error *err)
 {
     memset(out, 0, sizeof *out);
     if (!volname)
@@ -85,12 +96,20 @@ int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volna
     if (!p->parse_volname)   /* the base plugin's names */
         return pvs_base_parse_volname(p, volname, out, err);
     pvs_error_clear(err);   /* so that a failure without a word is told */
-    int rc = pvs_plugin_outcome(p, "parse_volname", volname, p->parse_volname(p, volname, out, err), err);
+    /* a foreign plugin's, with the call it runs in (the slot has none) */
+    int raw = PVS_PLUGIN_HAS(p, foreign) && p->foreign ? pvs_foreign_parse_volname(ctx, p, volname, out, err)
+                                                        : p->parse_volname(p, volname, out, err);
+    int rc = pvs_plugin_outcome(p, "parse_volname", volname, raw, err);
     if (rc) {
         pvs_volname_clear(out);   /* what a failing plugin left behind */
         return rc;
     }
     return volname_checked(p, volname, out, err);
+}
+
+int pvs_plugin_parse_volname(const pvs_plugin *p, const char *volname, pvs_volname *out, pvs_error *err)
+{
+    return pvs_plugin_parse_volname_in(NULL, p, volname, out, err);
 }
 
 static int is_space(char c)
@@ -326,13 +345,13 @@ char *pvs_base_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err)
     return dir;
 }
 
-int pvs_base_filesystem_path(const pvs_plugin *p, const json_t *scfg, const char *volname,
-                            const char *snapname, char **path, pvs_volname *vn, pvs_error *err)
+int pvs_base_filesystem_path(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *volname,
+                             const char *snapname, char **path, pvs_volname *vn, pvs_error *err)
 {
     pvs_volname local;
     pvs_volname *v = vn ? vn : &local;
     *path = NULL;
-    int rc = pvs_plugin_parse_volname(p, volname, v, err);
+    int rc = pvs_plugin_parse_volname_in(ctx, p, volname, v, err);
     if (rc)
         return rc;
     /* volume chains: a snapshot is its own file, snap-SNAP-NAME ("current" is the volume) */

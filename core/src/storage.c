@@ -329,7 +329,7 @@ static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const cha
      * and type to tell; its malformed result or an interruption is the
      * call's error */
     pvs_error e = PVS_ERROR_INIT;
-    int prc = !rc && (owner || vtype) ? pvs_plugin_parse_volname(r.plugin, r.volname, &v, &e) : PVS_EINVAL;
+    int prc = !rc && (owner || vtype) ? pvs_plugin_parse_volname_in(ctx, r.plugin, r.volname, &v, &e) : PVS_EINVAL;
     if (!prc) {
         if (owner)
             *owner = v.vmid, v.vmid = NULL;

@@ -19,10 +19,10 @@ static const char *file_in(const char *path, const char *dir)
 
 /* Does name parse (0), or is it no volume of p (1)?  Only an interruption
  * (a foreign plugin's KeyboardInterrupt...) is an error: it stops the call. */
-static int parses(const pvs_plugin *p, const char *name, pvs_volname *v, pvs_error *err)
+static int parses(pvs_ctx *ctx, const pvs_plugin *p, const char *name, pvs_volname *v, pvs_error *err)
 {
     pvs_error e = PVS_ERROR_INIT;
-    int rc = pvs_plugin_parse_volname(p, name, v, &e);
+    int rc = pvs_plugin_parse_volname_in(ctx, p, name, v, &e);
     if (rc == PVS_EINTR) {
         pvs_error_move(err, &e);
         return rc;
@@ -33,7 +33,7 @@ static int parses(const pvs_plugin *p, const char *name, pvs_volname *v, pvs_err
 
 /* IMAGEDIR/VMID/NAME, an existing file whose name is an image's: its volume
  * ID in *volid (NULL when it is none) */
-static int image_volid(const pvs_plugin *p, const char *storeid, const char *imagedir, const char *path,
+static int image_volid(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const char *imagedir, const char *path,
                        char **volid, pvs_error *err)
 {
     size_t n = strlen(imagedir);
@@ -49,7 +49,7 @@ static int image_volid(const pvs_plugin *p, const char *storeid, const char *ima
     char *volname = pvs_asprintf("%.*s/%s", (int)(slash - vmid), vmid, slash + 1);
     pvs_volname v;
     struct stat st;
-    int rc = volname ? parses(p, volname, &v, err) : pvs_oom(err);
+    int rc = volname ? parses(ctx, p, volname, &v, err) : pvs_oom(err);
     if (rc == 0) {
         pvs_volname_clear(&v);
         if (stat(path, &st) == 0 && !(*volid = pvs_asprintf("%s:%s", storeid, volname)))
@@ -61,12 +61,12 @@ static int image_volid(const pvs_plugin *p, const char *storeid, const char *ima
 
 /* The volume ID of path on one storage (NULL when none), its content type
  * in *vtype. */
-static int volid_on(const pvs_plugin *p, const char *storeid, const json_t *scfg, const char *path,
+static int volid_on(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg, const char *path,
                     const char **vtype, char **volid, pvs_error *err)
 {
     static const char *const kinds[] = { "iso", "vztmpl", "backup", "snippets", "import", NULL };
     char *imagedir = pvs_base_get_subdir(scfg, "images", NULL);
-    int rc = imagedir ? image_volid(p, storeid, imagedir, path, volid, err) : 0;
+    int rc = imagedir ? image_volid(ctx, p, storeid, imagedir, path, volid, err) : 0;
     free(imagedir);
     if (*volid || rc) {
         *vtype = "images";
@@ -78,7 +78,7 @@ static int volid_on(const pvs_plugin *p, const char *storeid, const json_t *scfg
         char *candidate = name ? pvs_asprintf("%s/%s", *k, name) : NULL;
         pvs_volname v;
         /* the name must be one the base plugin takes for that content type */
-        if (candidate && (rc = parses(p, candidate, &v, err)) == 0) {
+        if (candidate && (rc = parses(ctx, p, candidate, &v, err)) == 0) {
             /* import files are of the safe characters, without blanks */
             if (v.vtype && strcmp(v.vtype, *k) == 0 && (strcmp(*k, "import") || !strchr(v.name, ' '))) {
                 *volid = pvs_asprintf("%s:%s", storeid, candidate);
@@ -103,7 +103,7 @@ static int given_volid(pvs_ctx *ctx, const json_t *cfg, const char *storeid, con
     if (!json_is_object(scfg) || !pvs_scfg_str(scfg, "path") || !*pvs_scfg_str(scfg, "path") || !p)
         return 0;
     pvs_volname v;
-    int rc = pvs_plugin_parse_volname(p, volname, &v, err);
+    int rc = pvs_plugin_parse_volname_in(ctx, p, volname, &v, err);
     if (rc)
         return rc;
     *vtype = v.vtype;
@@ -134,7 +134,7 @@ static int path_to_volid_in(pvs_ctx *ctx, const json_t *cfg, const char *path, c
         const char *kind = NULL;
         if (!json_is_object(scfg) || !pvs_scfg_str(scfg, "path") || !pl)
             continue;
-        int rc = volid_on(pl, id, scfg, p, &kind, volid, err);
+        int rc = volid_on(ctx, pl, id, scfg, p, &kind, volid, err);
         if (rc)
             return rc;
         if (*volid) {

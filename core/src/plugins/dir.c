@@ -200,10 +200,9 @@ static int dir_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char 
                                const json_t *scfg, const char *volname, const char *snapname,
                                const json_t *hints, pvs_error *err)
 {
-    (void)ctx;
     (void)hints;   /* files need no hints */
     char *path;
-    if (pvs_base_filesystem_path(self, scfg, volname, snapname, &path, NULL, err))
+    if (pvs_base_filesystem_path(ctx, self, scfg, volname, snapname, &path, NULL, err))
         return err ? err->code : PVS_EINVAL;
     struct stat st;
     int rc = 0;
