@@ -942,15 +942,13 @@ static int print_api(cli *c)
 
 enum { G_CONFIG = 256, G_VERSION, G_API, G_SETTING };   /* G_SETTING + i: setting i's option */
 
-static const char setting_count[][1] = {
-#define PVS_API_SETTING(name, env, option, metavar, kind, dflt, meaning) "",
-#include "pvestorage_api.def"
-};
-
 /* One global option (before the command): 0, DONE, or the exit status. */
 static int global_option(cli *c, int o, char **argv)
 {
     const pvs_api_setting *set = pvs_api_settings();
+    int nset = 0;
+    while (set[nset].name)
+        nset++;
     switch (o) {
     case G_CONFIG: c->config = optarg; return 0;
     case 'j': c->json = 1; return 0;
@@ -964,7 +962,7 @@ static int global_option(cli *c, int o, char **argv)
     case G_API:
         return print_api(c);
     default:
-        if (o < G_SETTING || o >= G_SETTING + (int)(sizeof setting_count / sizeof setting_count[0]))
+        if (o < G_SETTING || o >= G_SETTING + nset)
             return usage_error(c, "unknown or incomplete option '%s'", argv[optind - 1]);
     }
     const char *setting = set[o - G_SETTING].name;

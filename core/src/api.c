@@ -1,5 +1,6 @@
 /* api.c - the rows of pvestorage_api.def as tables (pvestorage_api.h) and
  * as JSON, and the names of the error codes. */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -53,6 +54,16 @@ const pvs_api_capability *pvs_api_capabilities(void)
     return capabilities;
 }
 
+/* "unknown capability 'X' (known: dry_run, ...)", the names from the rows */
+static int unknown_capability(const char *name, pvs_error *err)
+{
+    char known[256] = "";
+    for (size_t i = 0; capabilities[i].name; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", capabilities[i].name);
+    return pvs_fail(err, PVS_EINVAL, "pvestorage_capabilities: unknown capability '%s' (known: %s)\n",
+                    name ? name : "(not a name)", known);
+}
+
 int pvs_capabilities_from_json(const json_t *names, unsigned *bits, pvs_error *err)
 {
     *bits = 0;
@@ -68,8 +79,7 @@ int pvs_capabilities_from_json(const json_t *names, unsigned *bits, pvs_error *e
         while (name && capabilities[k].name && strcmp(capabilities[k].name, name) != 0)
             k++;
         if (!name || !capabilities[k].name)
-            return pvs_fail(err, PVS_EINVAL, "pvestorage_capabilities: unknown capability '%s' (known: dry_run)\n",
-                            name ? name : "(not a name)");
+            return unknown_capability(name, err);
         *bits |= capabilities[k].bit;
     }
     return 0;
