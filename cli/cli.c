@@ -439,7 +439,8 @@ static int cmd_status(cli *c, int argc, char **argv)
     int rc = listing(c, status_fn, NULL, "storages", &list);
     if (rc || !list)
         return rc;
-    printf("%-20s %-12s %-8s %-8s %s\n", "STORAGE", "TYPE", "ENABLED", "ACTIVE", "CONTENT");
+    printf("%-20s %-12s %-8s %-8s %14s %14s %14s %s\n", "STORAGE", "TYPE", "ENABLED", "ACTIVE", "TOTAL", "USED",
+           "AVAIL", "CONTENT");
     size_t i;
     json_t *s;
     json_array_foreach(list, i, s) {
@@ -449,6 +450,14 @@ static int cmd_status(cli *c, int argc, char **argv)
         put_cell(json_string_value(json_object_get(s, "type")), 12, " ");
         put_cell(json_is_true(json_object_get(s, "enabled")) ? "yes" : "no", 8, " ");
         put_cell(json_is_null(active) ? "-" : json_is_true(active) ? "yes" : "no", 8, " ");
+        static const char *const sizes[] = { "total", "used", "avail" };
+        for (int k = 0; k < 3; k++) {
+            json_t *v = json_object_get(s, sizes[k]);
+            if (v)
+                printf("%14" JSON_INTEGER_FORMAT " ", json_integer_value(v));
+            else
+                printf("%14s ", "-");
+        }
         json_array_foreach(json_object_get(s, "content"), j, ct) {
             fputs(j ? "," : "", stdout);
             put_cell(json_string_value(ct), 0, "");

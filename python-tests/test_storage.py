@@ -223,11 +223,11 @@ def test_docstrings_have_signatures():
 def test_type_without_plugin_is_one_clear_error(cfg):
     """A node's configuration as upstream's parser gives it: a type with no
     plugin here fails the call, naming the storage and the type."""
-    node_cfg = {"ids": dict(cfg["ids"], **{"local-lvm": {"type": "lvmthin", "vgname": "pve",
-                                                         "thinpool": "data"}})}
+    node_cfg = {"ids": dict(cfg["ids"], **{"pbs1": {"type": "pbs", "server": "192.0.2.9",
+                                                    "datastore": "store1"}})}
     with pytest.raises(pvestorage.NotFoundError) as info:
-        pvestorage.activate_volumes(node_cfg, ["store:iso/x.iso", "local-lvm:vm-100-disk-0"])
-    assert str(info.value) == ("storage 'local-lvm' has type 'lvmthin', for which no plugin is "
+        pvestorage.activate_volumes(node_cfg, ["store:iso/x.iso", "pbs1:backup/vm/100/2025-01-01T00:00:00Z"])
+    assert str(info.value) == ("storage 'pbs1' has type 'pbs', for which no plugin is "
                                "registered (a plugin can be registered for it)")
 
 

@@ -139,9 +139,9 @@ is_deeply($cfg->{ids}{store}, $copy->{ids}{store}, 'configuration untouched');
 # here fails the call with one clear error, before anything is activated
 {
     my $node_cfg = { ids => { %{ $cfg->{ids} },
-        'local-lvm' => { type => 'lvmthin', vgname => 'pve', thinpool => 'data', content => { images => 1 } } } };
-    eval { activate_volumes($node_cfg, [$vol, 'local-lvm:vm-100-disk-0'], undef, $hints) };
-    is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
+        'pbs1' => { type => 'pbs', server => '192.0.2.9', datastore => 'store1', content => { backup => 1 } } } };
+    eval { activate_volumes($node_cfg, [$vol, 'pbs1:backup/vm/100/2025-01-01T00:00:00Z'], undef, $hints) };
+    is($@, "storage 'pbs1' has type 'pbs', for which no plugin is registered "
          . "(a plugin can be registered for it)\n", 'a type with no plugin: one clear error');
 }
 

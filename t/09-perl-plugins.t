@@ -185,36 +185,36 @@ eval { register_plugin('My::Storage::Custom') };
 is($@, "duplicate storage plugin type 'custom'\n", 'a type is registered once');
 
 # Without PVE::Storage loaded, a type with no implementation here fails
-my $node = parse_config("lvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\tcontent images,rootdir\n\n"
+my $node = parse_config("pbs: pbs1\n\tserver 192.0.2.9\n\tdatastore store1\n\tcontent backup\n\n"
                         . "dir: d1\n\tpath $dir/d1\n\tcontent iso\n");
-eval { activate_volumes($node, ['d1:iso/x.iso', 'local-lvm:vm-100-disk-0'], undef, $hints) };
-is($@, "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered (a plugin can be registered for it)\n",
+eval { activate_volumes($node, ['d1:iso/x.iso', 'pbs1:backup/vm/100/2025-01-01T00:00:00Z'], undef, $hints) };
+is($@, "storage 'pbs1' has type 'pbs', for which no plugin is registered (a plugin can be registered for it)\n",
    'a type nobody serves: one clear error');
 
 # With PVE::Storage loaded, upstream's class for the type serves it: a
 # stand-in written here, not upstream's code
 {
-    package Stand::LvmThin {
+    package Stand::Pbs {
         our @calls;
         sub activate_volume {
             my ($class, $storeid, $scfg, $volname, $snapname, $cache, $hints) = @_;
-            push @calls, "$storeid:$volname vg=$scfg->{vgname} windows=$hints->{'guest-is-windows'}";
+            push @calls, "$storeid:$volname ds=$scfg->{datastore} windows=$hints->{'guest-is-windows'}";
             return 1;
         }
-        sub path { return ("/dev/$_[1]{vgname}/$_[2]", undef, 'images') }
+        sub path { return ("pbs/$_[1]{datastore}/$_[2]", undef, 'backup') }
     }
     package PVE::Storage::Plugin {
         sub lookup {
             my ($class, $type) = @_;
-            return 'Stand::LvmThin' if $type eq 'lvmthin';
+            return 'Stand::Pbs' if $type eq 'pbs';
             die "unknown section type '$type'\n";
         }
     }
     local $INC{'PVE/Storage.pm'} = __FILE__;
-    activate_volumes($node, ['d1:iso/x.iso', 'local-lvm:vm-100-disk-0'], undef, $hints);
-    is_deeply(\@Stand::LvmThin::calls, ['local-lvm:vm-100-disk-0 vg=pve windows=1'],
+    activate_volumes($node, ['d1:iso/x.iso', 'pbs1:backup/vm/100/2025-01-01T00:00:00Z'], undef, $hints);
+    is_deeply(\@Stand::Pbs::calls, ['pbs1:backup/vm/100/2025-01-01T00:00:00Z ds=store1 windows=1'],
               'PVE::Storage::Plugin->lookup(TYPE) serves a type with no implementation here');
-    is(path($node, 'local-lvm:vm-100-disk-1'), '/dev/pve/vm-100-disk-1', 'path too');
+    is(path($node, 'pbs1:backup/vm/100/x'), 'pbs/store1/backup/vm/100/x', 'path too');
     # the schema stays this library's: the section still parses the same
     my @pw;
     local $SIG{__WARN__} = sub { push @pw, @_ };

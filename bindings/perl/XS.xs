@@ -1443,6 +1443,22 @@ static void one_argument(pTHX_ my_cxt_t *cxt, const char *name, SV *v, pvs_one_a
         *hints = v;
 }
 
+/* list_volumes($cfg, $storeid, $vmid): the volumes into f->v[2]; a vmid is
+ * a guest ID (digits), undef for every guest */
+static int list_call(pTHX_ my_cxt_t *cxt, frame *f, SV *storeid, SV *vmid)
+{
+    const char *sid = str_arg(aTHX_ cxt, storeid, "storage ID", 0);
+    const char *v = str_arg(aTHX_ cxt, vmid, "guest ID", 1);
+    long long id = -1;
+    if (v) {
+        char *end = NULL;
+        id = *v >= '0' && *v <= '9' ? strtoll(v, &end, 10) : -1;
+        if (id < 0 || *end || id > 999999999)
+            die_text(aTHX_ cxt, PVS_EINVAL, "guest ID is not a number\n");
+    }
+    return pvs_list_volumes(cxt->ctx, f->v[0], sid, id, &f->v[2], &f->err);
+}
+
 MODULE = PVE::Storage::XS    PACKAGE = PVE::Storage::XS
 
 PROTOTYPES: DISABLE
@@ -1792,6 +1808,29 @@ audit(cfg)
   OUTPUT:
     RETVAL
 
+SV *
+storage_status(cfg, ...)
+    SV *cfg
+  ALIAS:
+    list_volumes = 1
+  CODE:
+    /* every storage as pvesm status shows it (an array back); or
+     * list_volumes($cfg, $storeid, $vmid): a storage's volumes */
+    dMY_CXT;
+    ENTER;
+    frame *f = frame_new(aTHX);
+    data_to_json(aTHX_ &MY_CXT, cfg, "storage configuration", &f->v[0]);
+    begin_call(aTHX_ &MY_CXT, cfg, NULL, f->v[0]);
+    int rc = ix ? list_call(aTHX_ &MY_CXT, f, items > 1 ? ST(1) : &PL_sv_undef, items > 2 ? ST(2) : &PL_sv_undef)
+                : pvs_storage_status(MY_CXT.ctx, f->v[0], &f->v[2], &f->err);
+    if (rc)
+        die_with(aTHX_ &MY_CXT, &f->err);
+    RETVAL = to_perl(aTHX_ f->v[2]);
+    flush_warnings(aTHX_ &MY_CXT);
+    LEAVE;
+  OUTPUT:
+    RETVAL
+
 void
 deactivate_volumes(cfg, vollist, snapname = &PL_sv_undef)
     SV *cfg
@@ -1819,6 +1858,7 @@ map_volume(cfg, ...)
   ALIAS:
     unmap_volume = PVS_ONE_unmap_volume
     activate_storage = PVS_ONE_activate_storage
+    deactivate_storage = PVS_ONE_deactivate_storage
     get_identity = PVS_ONE_get_identity
   CODE:
     /* the calls on one volume or storage (pvestorage_api.def), their

@@ -447,6 +447,51 @@ static PyObject *py_audit(PyObject *module, PyObject *cfgo)
     return cfg_call(module, cfgo, audit_fn, NULL, 0);
 }
 
+static int status_fn(pvs_ctx *ctx, const json_t *cfg, const void *arg, json_t **out, pvs_error *err)
+{
+    (void)arg;
+    return pvs_storage_status(ctx, cfg, out, err);
+}
+
+/* storage_status: every storage as pvesm status shows it, a list back */
+static PyObject *py_storage_status(PyObject *module, PyObject *cfgo)
+{
+    return cfg_call(module, cfgo, status_fn, NULL, 0);
+}
+
+typedef struct list_args {
+    const char *storeid;
+    long long vmid;
+} list_args;
+
+static int list_fn(pvs_ctx *ctx, const json_t *cfg, const void *arg, json_t **out, pvs_error *err)
+{
+    const list_args *l = arg;
+    return pvs_list_volumes(ctx, cfg, l->storeid, l->vmid, out, err);
+}
+
+/* list_volumes: a storage's volumes (pvesm list), a list back */
+static PyObject *py_list_volumes(PyObject *module, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = { "cfg", "storeid", "vmid", NULL };
+    PyObject *cfgo, *sido, *vmo = Py_None, *keep = NULL, *result = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:list_volumes", kwlist, &cfgo, &sido, &vmo))
+        return NULL;
+    modstate *st = get_state(module);
+    list_args l = { NULL, -1 };
+    if (vmo != Py_None && (!PyLong_Check(vmo) || (l.vmid = PyLong_AsLongLong(vmo)) < 0)) {
+        if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            PyErr_Clear();
+            return pyb_raise_code(st, PVS_EINVAL, "vmid is not a guest ID", NULL);
+        }
+        return NULL;
+    }
+    if (!pyb_str_arg(st, sido, "storeid", 0, &l.storeid, &keep))
+        result = cfg_call(module, cfgo, list_fn, &l, 0);
+    Py_XDECREF(keep);
+    return result;
+}
+
 static PyObject *py_storage_hints(PyObject *module, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = { "ostype", "may_deactivate", NULL };
@@ -820,6 +865,15 @@ static PyMethodDef module_methods[] = {
       "RBD mappings: {'volumes': [...], 'guest_errors': [...], 'needs_action': N};\n"
       "a Windows guest's volume mapped without rxbounce is not in order, with the\n"
       "command that remaps it when the guest is not running.  Reads only." },
+    { "storage_status", py_storage_status, METH_O,
+      "storage_status(cfg, /)\n--\n\n"
+      "Every storage of cfg as pvesm status shows it: a list of {'storage', 'type',\n"
+      "'enabled', 'active', 'content', 'shared'} with 'total', 'used', 'avail' (bytes)\n"
+      "where the plugin tells them (lvm, lvmthin ...), 'reason' when not active.  Reads only." },
+    { "list_volumes", (PyCFunction)(void (*)(void))py_list_volumes, METH_VARARGS | METH_KEYWORDS,
+      "list_volumes(cfg, storeid, vmid=None)\n--\n\n"
+      "The volumes on a storage (pvesm list), sorted by volid: {'volid', 'content',\n"
+      "'format', 'size', 'vmid', ...}; only guest vmid's when given.  Reads only." },
     { "deactivate_volumes", (PyCFunction)(void (*)(void))py_deactivate_volumes, METH_VARARGS | METH_KEYWORDS,
       "deactivate_volumes(cfg, volids, snapname=None)\n--\n\n"
       "Deactivate volumes, going on past failures (each warned), then raise DeactivationError." },
@@ -831,6 +885,8 @@ static PyMethodDef module_methods[] = {
       "path(cfg, volid, snapname=None)\n--\n\nThe path of a volume." },
     { "activate_storage", (PyCFunction)(void (*)(void))py_activate_storage, METH_VARARGS | METH_KEYWORDS,
       "activate_storage(cfg, storeid)\n--\n\nActivate one storage." },
+    { "deactivate_storage", (PyCFunction)(void (*)(void))py_deactivate_storage, METH_VARARGS | METH_KEYWORDS,
+      "deactivate_storage(cfg, storeid)\n--\n\nDeactivate one storage (lvm: its volume group's volumes)." },
     { "get_identity", (PyCFunction)(void (*)(void))py_get_identity, METH_VARARGS | METH_KEYWORDS,
       "get_identity(cfg, storeid)\n--\n\n"
       "The identifier of the storage instance behind storeid (API 14), as its plugin's\n"

@@ -401,6 +401,12 @@ void pvs_method_result_clear(pvs_method_result *r);
 typedef int (*pvs_foreign_fn)(pvs_ctx *ctx, const pvs_plugin *self, int m, const pvs_method_args *a,
                               pvs_method_result *r, pvs_error *err);
 
+/* What a storage holds, as upstream's status gives it (bytes). */
+typedef struct pvs_storage_usage {
+    long long total, avail, used;
+    int active;
+} pvs_storage_usage;
+
 struct pvs_plugin {
     size_t size;                                /* PVS_PLUGIN_SIZE */
     const char *type;
@@ -490,6 +496,16 @@ struct pvs_plugin {
      * A failure (a name that does not parse) is the guest's error. */
     int (*audit_volume)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
                         const char *volname, const json_t *hints, json_t **finding, pvs_error *err);
+    /* Optional: upstream's deactivate_storage (lvm: the volume group's
+     * logical volumes, zfspool: nothing, iscsi: the session). */
+    int (*deactivate_storage)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                              pvs_error *err);
+    /* Optional: upstream's status, as pvesm status shows it: sizes in
+     * bytes; active 0 (all sizes 0) when the storage is not there, the
+     * reason then in err with a return of 0.  Without it the status call
+     * tells only whether the storage can be reached. */
+    int (*status)(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
+                  pvs_storage_usage *usage, pvs_error *err);
 };
 
 /* The plugin honours a dry run itself: in one (pvs_dry_run) it reads and
@@ -588,6 +604,13 @@ int pvs_plugin_unmap_volume(pvs_ctx *ctx, const pvs_plugin *p, const char *store
  * implemented for this plugin", as upstream's base method dies. */
 int pvs_plugin_get_identity(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scfg, const char *storeid,
                             char **id, pvs_error *err);
+/* deactivate_storage: nothing without the method, as upstream's base */
+int pvs_plugin_deactivate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                                  pvs_error *err);
+/* status: 1 when the plugin has the method (*usage filled), 0 when it has
+ * none, or a PVS_E* code */
+int pvs_plugin_status(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                      pvs_storage_usage *usage, pvs_error *err);
 
 /* Method m (PVS_METHOD_*) of p, as the pvs_plugin_<method> call above: the
  * arguments it takes from a, its result in r (cleared first; the caller
@@ -639,9 +662,13 @@ typedef struct pvs_one_args {
 int pvs_one_call(pvs_ctx *ctx, int c, const json_t *cfg, const pvs_one_args *a, char **text, pvs_error *err);
 /* Every storage of cfg, in the file's order, as an operator looks at it:
  * a new array of { "storage", "type", "enabled", "active", "content",
- * "shared" } objects; active is true or false (then "reason" says why), or
+ * "shared" } objects, with "total", "used" and "avail" (bytes, as
+ * upstream's status computes them) when the storage's plugin tells them
+ * (lvm, lvmthin ...); active is true or false (then "reason" says why), or
  * null for a type this library cannot look at.  Reads only: nothing is
- * created or mapped. */
+ * created, mapped or activated (upstream's storage_info activates each
+ * storage first: an inactive thin pool is active here only once a volume
+ * call activated it). */
 int pvs_storage_status(pvs_ctx *ctx, const json_t *cfg, json_t **out, pvs_error *err);
 /* pvs_activate_volumes and pvs_map_volume, reporting what they did to each
  * volume: *report is a new array (also after a failure) of one record per
@@ -770,6 +797,10 @@ char *pvs_get_subdir(const json_t *scfg, const char *vtype, pvs_error *err);
  * be available on this node (upstream's storage_check_enabled), then its
  * plugin's get_identity answers.  *type is the storage's type, *id the
  * plugin's identifier or NULL (none); both malloc()ed. */
+/* PVE::Storage::deactivate_storage: the storage's plugin releases it
+ * (lvm: vgchange -aln of its volume group); a plugin without the method
+ * has nothing to do. */
+int pvs_deactivate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err);
 int pvs_get_identity(pvs_ctx *ctx, const json_t *cfg, const char *storeid, char **type, char **id,
                      pvs_error *err);
 /* Activate one storage (checks disable, runs the plugin's activate_storage). */

@@ -15,6 +15,7 @@ int pvs_one_call(pvs_ctx *ctx, int c, const json_t *cfg, const pvs_one_args *a, 
     case PVS_ONE_unmap_volume: return pvs_unmap_volume(ctx, cfg, a->volid, a->snapname, err);
     case PVS_ONE_path: return pvs_path(ctx, cfg, a->volid, a->snapname, text, err);
     case PVS_ONE_activate_storage: return pvs_activate_storage(ctx, cfg, a->storeid, err);
+    case PVS_ONE_deactivate_storage: return pvs_deactivate_storage(ctx, cfg, a->storeid, err);
     case PVS_ONE_get_identity:
         rc = pvs_get_identity(ctx, cfg, a->storeid, &type, text, err);
         free(type);

@@ -97,6 +97,17 @@ void pvs_call_end(pvs_ctx *call, pvs_ctx *view)
         return;
     pvs_settings_unref(view->base, view->set);
     view->set = NULL;
+    json_decref(view->cache);
+    view->cache = NULL;
+}
+
+json_t *pvs_call_cache(pvs_ctx *call)
+{
+    if (!call || !call->deadline_ms)
+        return NULL;
+    if (!call->cache)
+        call->cache = json_object();
+    return call->cache;
 }
 
 pvs_ctx *pvs_call_open(pvs_ctx *ctx, void *data)

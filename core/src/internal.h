@@ -58,6 +58,9 @@ struct pvs_ctx {
     json_t *held;
     size_t held_lost;
     void *call_data;          /* pvs_call_open's data */
+    /* upstream's $cache: what plugins read once per call (vgs, lvs, zfs
+     * list ...) and the storages activated in it; freed with the call */
+    json_t *cache;
 
     /* the rest is used on the base only */
     const pvs_plugin *plugins[PVS_MAX_PLUGINS];
@@ -161,6 +164,9 @@ pvs_ctx *pvs_call_begin(pvs_ctx *ctx, pvs_ctx *view);
 void pvs_call_end(pvs_ctx *call, pvs_ctx *view);
 /* Milliseconds left before the call's deadline (0 when it has passed). */
 long long pvs_call_left_ms(const pvs_ctx *call);
+/* The call's cache (an object, made on first use), or NULL outside a call
+ * or when out of memory: a plugin then reads afresh. */
+json_t *pvs_call_cache(pvs_ctx *call);
 /* The body of an API entry point: evaluate expr (which uses `call`, the
  * ctx argument turned into a call) and return its result. */
 #define PVS_CALL(expr)                                      \
@@ -212,7 +218,37 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
 /* The same, bounded by the call's deadline; the command runs in a process
  * group of its own, which is killed whole on timeout. */
 int pvs_run_call(pvs_ctx *call, const char *const *argv, pvs_run_result *res, pvs_error *err);
+/* The same, running the file path with argv (argv[0] is only its name)
+ * and the environment envp (NULL: ours), within timeout_ms (0: none) and
+ * the call's deadline. */
+int pvs_run_call_exec(pvs_ctx *call, const char *path, const char *const *argv, char *const *envp,
+                      long long timeout_ms, pvs_run_result *res, pvs_error *err);
 void pvs_run_result_clear(pvs_run_result *res);
+
+/* ---- command.c: upstream's run_command, for a node's own tools ---- */
+typedef struct pvs_command_opts {
+    const char *errmsg;   /* run_command's errmsg: the error is "ERRMSG: last stderr line" */
+    int timeout_s;        /* run_command's timeout (0: none; the call's deadline holds anyway) */
+    int reads;            /* it only looks: a dry run runs it too (else it is only reported) */
+    int no_medium;        /* LVM's filter: stderr lines "open failed: No medium found" are dropped */
+    int quiet;            /* stderr is not warned (the caller reads it: out_err) */
+} pvs_command_opts;
+/* Run argv as upstream's run_command does (no shell; LC_ALL=C and
+ * LVM_SUPPRESS_FD_WARNINGS=1; an absolute argv[0] under the root setting, a
+ * bare one looked up in PATH, or under the root in a node's PATH): listed
+ * in a reporting call's commands; in a dry run, unless it reads, not run.
+ * stderr lines are warned (the last one held back for the error when
+ * errmsg is set).  0 with *out its stdout (malloc()ed, also when it
+ * failed; NULL when it did not run), or PVS_ECOMMAND / PVS_ETIMEDOUT with upstream's message
+ * (exit_status and stderr in err).  out may be NULL. */
+int pvs_command(pvs_ctx *call, const char *const *argv, const pvs_command_opts *o, char **out,
+                pvs_error *err);
+/* argv as upstream's messages name a command (PVE::Tools::cmd2string:
+ * String::ShellQuote on each word); malloc()ed, NULL when out of memory. */
+char *pvs_perl_quote_argv(const char *const *argv);
+/* upstream's run_command's line split: lines end at \n, \r\n, \r or a run
+ * of \b; fn(line, data) for each (a last one without an end too) */
+void pvs_split_lines(const char *text, void (*fn)(const char *line, size_t n, void *data), void *data);
 
 /* Run fn(arg) in a forked child with a timeout: returns 1 if it returned
  * true, 0 if false, -1 on timeout or failure (Proxmox's
@@ -241,9 +277,10 @@ const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i);
 extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
+extern const pvs_plugin pvs_lvm_plugin, pvs_lvmthin_plugin;
 /* The schema-only tables: types whose sections parse but whose volumes
  * need a registered plugin (plugins/schemas.c). */
-extern const pvs_plugin pvs_lvm_schema, pvs_lvmthin_schema, pvs_zfspool_schema, pvs_zfs_schema,
+extern const pvs_plugin pvs_zfspool_schema, pvs_zfs_schema,
     pvs_nfs_schema, pvs_cifs_schema, pvs_cephfs_schema, pvs_pbs_schema, pvs_iscsi_schema,
     pvs_iscsidirect_schema, pvs_btrfs_schema, pvs_esxi_schema;
 /* 1 iff plugin p's table holds field (a plugin built for an older, smaller table may not). */
@@ -308,6 +345,11 @@ const pvs_plugin *pvs_storage_plugin(const pvs_ctx *ctx, const char *storeid, co
                                      pvs_error *err);
 
 /* ---- list.c ---- */
+/* a guest image's content type: rootdir for a container's (upstream asks
+ * the cluster's guest list; here: /etc/pve/lxc/VMID.conf), else images */
+const char *pvs_image_content(pvs_ctx *ctx, const char *vmid);
+/* the virtual size in a qcow2 header at path (a file or a device), or -1 */
+long long pvs_qcow2_virtual_size(const char *path);
 /* The volumes of a storage with a path, read from its directories. */
 int pvs_base_list_volumes(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
                           long long vmid, json_t *out, pvs_error *err);

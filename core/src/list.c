@@ -25,6 +25,15 @@ static long long qcow2_size(int fd)
     return v > INT64_MAX ? -1 : (long long)v;
 }
 
+long long pvs_qcow2_virtual_size(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    long long v = fd >= 0 ? qcow2_size(fd) : -1;
+    if (fd >= 0)
+        close(fd);
+    return v;
+}
+
 /* size and used space of an image: what qemu-img info says (virtual size
  * for qcow2, the file's size otherwise); a directory (subvol) has size 0.  A
  * FIFO, device or dangling link is no image: 0 is returned for those. */
@@ -75,7 +84,7 @@ static char *file_format(const char *vtype, const char *name)
 
 /* an image's content: rootdir for a container's, as upstream asks the
  * cluster's guest list (here: the guest's configuration file) */
-static const char *image_content(pvs_ctx *ctx, const char *vmid)
+const char *pvs_image_content(pvs_ctx *ctx, const char *vmid)
 {
     char *conf = pvs_asprintf("/etc/pve/lxc/%s.conf", vmid);
     char *host = conf ? pvs_host_path(ctx, conf) : NULL;
@@ -89,7 +98,7 @@ static const char *image_content(pvs_ctx *ctx, const char *vmid)
 static json_t *image_entry(pvs_ctx *ctx, const char *host, const pvs_volname *v, const json_t *content)
 {
     long long size = 0, used = 0;
-    const char *ct = image_content(ctx, v->vmid);
+    const char *ct = pvs_image_content(ctx, v->vmid);
     if (!pvs_scfg_bool(content, ct, 0) || !image_sizes(host, v->format, &size, &used))
         return NULL;
     return json_pack("{s:s, s:s, s:I, s:I, s:I}", "content", ct, "format", v->format, "size", (json_int_t)size,

@@ -265,3 +265,29 @@ int pvs_plugin_get_identity(pvs_ctx *ctx, const pvs_plugin *p, const json_t *scf
     PVS_CALL(pvs_plugin_outcome(p, "get_identity", storeid, p->get_identity(call, p, scfg, storeid, id, err),
                                 err));
 }
+
+int pvs_plugin_deactivate_storage(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                                  pvs_error *err)
+{
+    if (!PVS_PLUGIN_HAS(p, deactivate_storage) || !p->deactivate_storage)
+        return 0;
+    pvs_error_clear(err);
+    PVS_CALL(pvs_plugin_outcome(p, "deactivate_storage", storeid, p->deactivate_storage(call, p, storeid, scfg, err),
+                                err));
+}
+
+static int status_outcome(const pvs_plugin *p, const char *storeid, int rc, pvs_error *err)
+{
+    rc = pvs_plugin_outcome(p, "status", storeid, rc, err);
+    return rc ? rc : 1;
+}
+
+int pvs_plugin_status(pvs_ctx *ctx, const pvs_plugin *p, const char *storeid, const json_t *scfg,
+                      pvs_storage_usage *usage, pvs_error *err)
+{
+    memset(usage, 0, sizeof *usage);
+    if (!PVS_PLUGIN_HAS(p, status) || !p->status)
+        return 0;
+    pvs_error_clear(err);
+    PVS_CALL(status_outcome(p, storeid, p->status(call, p, storeid, scfg, usage, err), err));
+}

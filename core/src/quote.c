@@ -142,17 +142,82 @@ static void quote_word(strbuf *sb, const char *s)
         sb_add(sb, "'");
 }
 
-char *pvs_shell_quote_argv(const char *const *argv)
+/* argv's words, each as word() writes it, joined by blanks */
+static char *join_words(const char *const *argv, void (*word)(strbuf *sb, const char *s, int first))
 {
     strbuf sb;
     sb_init(&sb);
     for (size_t i = 0; argv[i]; i++) {
         if (i)
             sb_add(&sb, " ");
-        if (bare_word(argv[i], i == 0))
-            sb_add(&sb, argv[i]);
-        else
-            quote_word(&sb, argv[i]);
+        word(&sb, argv[i], i == 0);
     }
     return sb_take(&sb);
+}
+
+static void bash_word(strbuf *sb, const char *s, int first)
+{
+    if (bare_word(s, first))
+        sb_add(sb, s);
+    else
+        quote_word(sb, s);
+}
+
+char *pvs_shell_quote_argv(const char *const *argv)
+{
+    return join_words(argv, bash_word);
+}
+
+/* ---- how upstream's messages name a command ---- */
+
+/* String::ShellQuote 1.04 on one word, as PVE::Tools::cmd2string applies
+ * it to each argv element alone: a word of [A-Za-z0-9_!%+,./:@^-] stays
+ * bare; an empty one is ''; any other (one holding '=' among them) is
+ * single-quoted, a quote written '\'', two or more of those in a row
+ * '"''"', and a leading or trailing '' dropped. */
+static void perl_quote_word(strbuf *sb, const char *s, int first)
+{
+    (void)first;   /* each word is quoted alone */
+    if (!*s) {
+        sb_add(sb, "''");
+        return;
+    }
+    if (s[strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_!%+,-./:@^")] == '\0') {
+        sb_add(sb, s);
+        return;
+    }
+    strbuf w;
+    sb_init(&w);
+    sb_add(&w, "'");
+    for (const char *p = s; *p;) {
+        size_t q = strspn(p, "'");
+        if (q == 1)
+            sb_add(&w, "'\\''");
+        else if (q > 1) {
+            sb_add(&w, "'\"");
+            for (size_t i = 0; i < q; i++)
+                sb_add(&w, "'");
+            sb_add(&w, "\"'");
+        }
+        p += q;
+        size_t r = strcspn(p, "'");
+        sb_addn(&w, p, r);
+        p += r;
+    }
+    sb_add(&w, "'");
+    const char *t = w.s ? w.s : "";
+    size_t len = w.len;
+    if (len >= 2 && t[0] == '\'' && t[1] == '\'')
+        t += 2, len -= 2;
+    if (len >= 2 && t[len - 1] == '\'' && t[len - 2] == '\'')
+        len -= 2;
+    sb_addn(sb, t, len);
+    if (w.failed)
+        sb->failed = 1;
+    sb_free(&w);
+}
+
+char *pvs_perl_quote_argv(const char *const *argv)
+{
+    return join_words(argv, perl_quote_word);
 }

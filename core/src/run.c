@@ -93,7 +93,8 @@ static void close_pair(int p[2])
 /* Start argv with stdin from /dev/null and stdout/stderr into out[0]/out[1]
  * (the read ends, returned open), in a process group of its own and with
  * default signal handling whatever the host (Perl, Python) set. */
-static int spawn(const char *const *argv, pid_t *pid, int out[2], pvs_error *err)
+static int spawn(const char *path, const char *const *argv, char *const *envp, pid_t *pid, int out[2],
+                 pvs_error *err)
 {
     int po[2] = { -1, -1 }, pe[2] = { -1, -1 };
     if (pipe2(po, O_CLOEXEC) || pipe2(pe, O_CLOEXEC)) {
@@ -117,7 +118,7 @@ static int spawn(const char *const *argv, pid_t *pid, int out[2], pvs_error *err
     /* a timeout kills the command and whatever it started */
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-    int rc = posix_spawn(pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    int rc = posix_spawn(pid, path, &fa, &attr, (char *const *)argv, envp ? envp : environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(po[1]);
@@ -184,8 +185,8 @@ static int wait_exit(pid_t pid, int *status, long long deadline)
     }
 }
 
-static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
-                     pvs_run_result *res, pvs_error *err)
+static int run_until(pvs_ctx *ctx, const char *path, const char *const *argv, char *const *envp,
+                     long long deadline, pvs_run_result *res, pvs_error *err)
 {
     res->out = res->err = NULL;
     res->exit_status = -1;
@@ -200,7 +201,7 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
     } else {
         pid_t pid;
         int fd[2];
-        int rc = spawn(argv, &pid, fd, err);
+        int rc = spawn(path, argv, envp, &pid, fd, err);
         if (rc)
             return rc;
         res->timed_out = !collect(fd, bufs, deadline) || !wait_exit(pid, &status, deadline);
@@ -220,12 +221,21 @@ static int run_until(pvs_ctx *ctx, const char *const *argv, long long deadline,
 
 int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_error *err)
 {
-    return run_until(NULL, argv, now_ms() + (long long)timeout_s * 1000, res, err);
+    return run_until(NULL, argv[0], argv, NULL, now_ms() + (long long)timeout_s * 1000, res, err);
 }
 
 int pvs_run_call(pvs_ctx *call, const char *const *argv, pvs_run_result *res, pvs_error *err)
 {
-    return run_until(call->base, argv, now_ms() + pvs_call_left_ms(call), res, err);
+    return run_until(call->base, argv[0], argv, NULL, now_ms() + pvs_call_left_ms(call), res, err);
+}
+
+int pvs_run_call_exec(pvs_ctx *call, const char *path, const char *const *argv, char *const *envp,
+                      long long timeout_ms, pvs_run_result *res, pvs_error *err)
+{
+    long long left = pvs_call_left_ms(call);
+    if (timeout_ms > 0 && timeout_ms < left)
+        left = timeout_ms;
+    return run_until(call->base, path, argv, envp, now_ms() + left, res, err);
 }
 
 static int fork_until(pvs_ctx *ctx, int (*fn)(const char *arg), const char *arg, long long deadline);

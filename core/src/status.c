@@ -42,14 +42,30 @@ static json_t *content_list(const json_t *scfg)
     return list;
 }
 
+/* sizes as upstream's status gives them (bytes), when the plugin has it */
+static int usage(pvs_ctx *call, const pvs_plugin *p, const char *id, const json_t *scfg, json_t *o,
+                 pvs_error *err)
+{
+    pvs_storage_usage u;
+    int rc = pvs_plugin_status(call, p, id, scfg, &u, err);
+    if (rc != 1)
+        return rc < 0 ? 0 : -1;
+    if (u.total || u.active)
+        json_object_update_new(o, json_pack("{s:I, s:I, s:I}", "total", (json_int_t)u.total, "used",
+                                            (json_int_t)u.used, "avail", (json_int_t)u.avail));
+    return u.active;
+}
+
 /* true / false with the reason / null when this library cannot tell */
 static void activity(pvs_ctx *call, const char *id, const json_t *scfg, json_t *o)
 {
     const pvs_plugin *p = pvs_plugin_lookup(call, pvs_scfg_str(scfg, "type"), NULL);
     const char *path = pvs_scfg_str(scfg, "path");
     pvs_error err = PVS_ERROR_INIT;
-    int active = -1;
-    if (p && PVS_PLUGIN_HAS(p, check_connection) && p->check_connection)
+    int active = p && pvs_plugin_implemented(p) ? usage(call, p, id, scfg, o, &err) : -1;
+    if (active >= 0)
+        ;   /* the plugin's status said */
+    else if (p && PVS_PLUGIN_HAS(p, check_connection) && p->check_connection)
         active = p->check_connection(call, p, id, scfg, &err) == 1;
     else if (p && pvs_plugin_implemented(p) && path && *path)
         active = pvs_fork_check_call(call, is_dir, path, 2) == 1

@@ -108,14 +108,91 @@ static int check_enabled(const char *storeid, const json_t *scfg, pvs_error *err
     return check_node(storeid, scfg, err);
 }
 
-static int activate_one_storage(pvs_ctx *ctx, const char *storeid, const json_t *scfg,
-                                const pvs_plugin *plugin, pvs_error *err)
+/* /sys/kernel/uevent_seqnum (under the root), as upstream reads it: 0
+ * when it cannot be read or is no number */
+static long long uevent_seqnum(pvs_ctx *ctx)
+{
+    size_t len;
+    char *t = pvs_host_read(ctx, "/sys/kernel/uevent_seqnum", &len, NULL);
+    char *end = NULL;
+    long long v = t && *t >= '0' && *t <= '9' ? strtoll(t, &end, 10) : 0;
+    if (end && *end && *end != '\n')
+        v = 0;
+    free(t);
+    return v;
+}
+
+static int activate_storage_chain(pvs_ctx *ctx, const json_t *cfg, const char *storeid, const json_t *scfg,
+                                  const pvs_plugin *plugin, int depth, pvs_error *err);
+
+/* a storage on another one's volume (lvm on iscsi): that storage first,
+ * in the same call */
+static int activate_base(pvs_ctx *ctx, const json_t *cfg, const char *storeid, const char *base, int depth,
+                         pvs_error *err)
+{
+    if (depth >= PVS_MAX_DEPTH)
+        return pvs_fail(err, PVS_EINVAL, "storage '%s': its base storages nest too deep\n", storeid);
+    char *bsid, *bvol;
+    if (pvs_parse_volume_id(base, &bsid, &bvol, err))
+        return err ? err->code : PVS_EINVAL;
+    free(bvol);
+    const json_t *bcfg = pvs_storage_config(cfg, bsid, err);
+    const pvs_plugin *bp = bcfg ? pvs_storage_plugin(ctx, bsid, bcfg, err) : NULL;
+    int rc = bp ? activate_storage_chain(ctx, cfg, bsid, bcfg, bp, depth + 1, err) : err ? err->code : PVS_ENOENT;
+    free(bsid);
+    return rc;
+}
+
+/* udevadm settle when the kernel sent uevents meanwhile (a new device
+ * node may still be on its way); its outcome does not matter */
+static void settle_after(pvs_ctx *ctx, json_t *cache, long long before)
+{
+    long long now = uevent_seqnum(ctx);
+    if (now > before) {
+        static const char *const settle[] = { "udevadm", "settle", "--timeout=30", NULL };
+        pvs_command_opts o = { .quiet = 1 };
+        pvs_error e = PVS_ERROR_INIT;
+        pvs_command(ctx, settle, &o, NULL, &e);
+        pvs_error_clear(&e);
+    }
+    if (cache)
+        json_object_set_new(cache, "uevent_seqnum", json_integer(now));
+}
+
+/* PVE::Storage::activate_storage: once per call; a base storage first;
+ * udev settled after the plugin when uevents happened */
+static int activate_storage_chain(pvs_ctx *ctx, const json_t *cfg, const char *storeid, const json_t *scfg,
+                                  const pvs_plugin *plugin, int depth, pvs_error *err)
 {
     if (check_enabled(storeid, scfg, err))
         return PVS_ESTORAGE;
+    json_t *cache = pvs_call_cache(ctx);
+    json_t *done = cache ? json_object_get(cache, "activated") : NULL;
+    if (done && json_object_get(done, storeid))
+        return 0;
     if (ctx->dry_run && !dry_runs(plugin))
         return 0;   /* what it would do is its own: not asked in a dry run */
-    return pvs_plugin_activate_storage(ctx, plugin, storeid, scfg, err);
+    json_int_t seq = cache ? json_integer_value(json_object_get(cache, "uevent_seqnum")) : 0;
+    if (!seq)
+        seq = uevent_seqnum(ctx);
+    const char *base = pvs_scfg_str(scfg, "base");
+    int rc = base && cfg ? activate_base(ctx, cfg, storeid, base, depth, err) : 0;
+    if (!rc)
+        rc = pvs_plugin_activate_storage(ctx, plugin, storeid, scfg, err);
+    if (rc)
+        return rc;
+    settle_after(ctx, cache, seq);
+    if (cache && !done)
+        json_object_set_new(cache, "activated", done = json_object());
+    if (done)
+        json_object_set_new(done, storeid, json_true());
+    return 0;
+}
+
+static int activate_one_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, const json_t *scfg,
+                                const pvs_plugin *plugin, pvs_error *err)
+{
+    return activate_storage_chain(ctx, cfg, storeid, scfg, plugin, 0, err);
 }
 
 /* A reporting call: the volume's record after its plugin returned -- the
@@ -168,7 +245,7 @@ static int activate_storage_in(pvs_ctx *ctx, const json_t *cfg, const char *stor
     const pvs_plugin *plugin = pvs_storage_plugin(ctx, storeid, scfg, err);
     if (!plugin)
         return err ? err->code : PVS_ENOENT;
-    return activate_one_storage(ctx, storeid, scfg, plugin, err);
+    return activate_one_storage(ctx, cfg, storeid, scfg, plugin, err);
 }
 
 static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,
@@ -193,7 +270,7 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(rs[j].storeid, rs[i].storeid) == 0;
         if (!seen)
-            rc = activate_one_storage(ctx, rs[i].storeid, rs[i].scfg, rs[i].plugin, err);
+            rc = activate_one_storage(ctx, cfg, rs[i].storeid, rs[i].scfg, rs[i].plugin, err);
     }
     /* in the caller's order, stopping at the first failure; a plugin that
      * batches gets each run of consecutive volumes of one storage at once
@@ -355,6 +432,22 @@ static int path_in(pvs_ctx *ctx, const json_t *cfg, const char *volid, const cha
 int pvs_activate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
 {
     PVS_CALL(activate_storage_in(call, cfg, storeid, err));
+}
+
+static int deactivate_storage_in(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
+{
+    const json_t *scfg = pvs_storage_config(cfg, storeid, err);
+    const pvs_plugin *plugin = scfg ? pvs_storage_plugin(ctx, storeid, scfg, err) : NULL;
+    if (!plugin)
+        return err ? err->code : PVS_ENOENT;
+    if (ctx->dry_run && !dry_runs(plugin))
+        return 0;
+    return pvs_plugin_deactivate_storage(ctx, plugin, storeid, scfg, err);
+}
+
+int pvs_deactivate_storage(pvs_ctx *ctx, const json_t *cfg, const char *storeid, pvs_error *err)
+{
+    PVS_CALL(deactivate_storage_in(call, cfg, storeid, err));
 }
 
 int pvs_activate_volumes(pvs_ctx *ctx, const json_t *cfg, const char *const *volids, size_t n,

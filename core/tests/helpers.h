@@ -17,6 +17,23 @@
 
 #include "pvestorage.h"
 
+#include <jansson.h>
+
+/* A JSON file of the test data ($PVS_TEST_DATA/NAME; ctest sets it). */
+static inline json_t *load_data(const char *name)
+{
+    const char *data = getenv("PVS_TEST_DATA");
+    if (!data)
+        fail_msg("PVS_TEST_DATA is not set: run this test through ctest");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", data, name);
+    json_error_t je;
+    json_t *j = json_load_file(path, 0, &je);
+    if (!j)
+        fail_msg("%s: %s", path, je.text);
+    return j;
+}
+
 /* Warnings a test collected, joined in order. */
 typedef struct warnings {
     char buf[16384];

@@ -392,7 +392,6 @@ static void test_real_node(void **state)
     free(o.out);
     free(o.err);
     static const char *const others[][2] = {
-        { "local-lvm:vm-100-disk-0", "lvmthin" }, { "san-lvm:vm-100-disk-0", "lvm" },
         { "local-zfs:vm-100-disk-0", "zfspool" }, { "nfs-iso:iso/x.iso", "nfs" },
         { "pbs:backup/vm/100/2025-01-01T00:00:00Z", "pbs" }, { "esxi-import:ha-datacenter/ds/vm/vm.vmx", "esxi" },
     };
@@ -478,7 +477,10 @@ static void test_status(void **state)
     assert_string_equal(json_string_value(json_object_get(gone, "reason")), want);
     assert_true(json_is_false(json_object_get(off, "enabled")));
     assert_true(json_is_false(json_object_get(off, "active")));
-    assert_true(json_is_null(json_object_get(thin, "active")));   /* no plugin here can tell */
+    /* lvmthin: its plugin asks lvs, which this root does not have */
+    assert_true(json_is_false(json_object_get(thin, "active")));
+    assert_non_null(strstr(json_string_value(json_object_get(thin, "reason")), "command '/sbin/lvs --separator :"));
+    assert_null(json_object_get(thin, "total"));
     assert_string_equal(json_string_value(json_object_get(thin, "type")), "lvmthin");
     assert_true(json_is_false(json_object_get(ceph, "active")));
     assert_non_null(strstr(json_string_value(json_object_get(ceph, "reason")), "storage 'ceph'"));
@@ -555,10 +557,10 @@ static void test_list(void **state)
     expect(run("--config", p, "path", "--vmid", "1", "store:iso/virtio.iso", NULL), 2, "",
            "pvestorage: --vmid belongs to the 'list' command\nTry 'pvestorage --help'.\n");
     snprintf(p, sizeof p, "%s/thin.cfg", dir);
-    write_file(p, "lvmthin: thin\n\tthinpool data\n\tvgname pve\n");
-    snprintf(want, sizeof want, "storage 'thin' has type 'lvmthin', for which no plugin is registered "
+    write_file(p, "nfs: iso\n\tserver 192.0.2.1\n\texport /iso\n\tpath /mnt/pve/iso\n");
+    snprintf(want, sizeof want, "storage 'iso' has type 'nfs', for which no plugin is registered "
                                 "(a plugin can be registered for it)\n");
-    expect(run("--config", p, "list", "thin", NULL), 1, "", want);
+    expect(run("--config", p, "list", "iso", NULL), 1, "", want);
 }
 
 /* mapped: the kernel's rbd devices (sysfs under the root) with the volume

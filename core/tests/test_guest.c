@@ -220,20 +220,6 @@ static void test_guest_running(void **state)
 
 /* ---- against upstream's own results ---- */
 
-static json_t *load_data(const char *name)
-{
-    const char *data = getenv("PVS_TEST_DATA");
-    if (!data)
-        fail_msg("PVS_TEST_DATA is not set: run this test through ctest");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", data, name);
-    json_error_t je;
-    json_t *j = json_load_file(path, 0, &je);
-    if (!j)
-        fail_msg("%s: %s", path, je.text);
-    return j;
-}
-
 static int by_string(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);

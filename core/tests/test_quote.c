@@ -94,6 +94,28 @@ static void test_utf8_char_len(void **state)
     assert_int_equal(pvs_utf8_char_len("", 0), 0);
 }
 
+/* how upstream's messages name a command: String::ShellQuote 1.04 on each
+ * word alone (the expected forms are what Debian's module printed) */
+static void test_perl_quote(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        { "report/time_format=\"%s\"", "'report/time_format=\"%s\"'" }, { "cachefile=none", "'cachefile=none'" },
+        { "a'b", "'a'\\''b'" }, { "'", "\\'" }, { "''", "\"''\"" }, { "", "''" }, { "/sbin/lvs", "/sbin/lvs" },
+        { "-o", "-o" }, { "a b", "'a b'" }, { "x'''y", "'x'\"'''\"'y'" }, { "^!%+,-./:@_", "^!%+,-./:@_" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[] = { cases[i][0], NULL };
+        char *q = pvs_perl_quote_argv(argv);
+        assert_string_equal(q, cases[i][1]);
+        free(q);
+    }
+    const char *argv[] = { "/sbin/zpool", "import", "-o", "cachefile=none", "tank", NULL };
+    char *q = pvs_perl_quote_argv(argv);
+    assert_string_equal(q, "/sbin/zpool import -o 'cachefile=none' tank");   /* bash would keep it bare */
+    free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +123,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_visible_text),
         cmocka_unit_test(test_utf8_char_len),
+        cmocka_unit_test(test_perl_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

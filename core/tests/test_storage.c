@@ -150,15 +150,15 @@ static void test_bad_ids_activate_nothing(void **state)
     assert_false(is_directory(at(f, "store")));
     /* a section of a type with no plugin here (as upstream's parser gives it) */
     json_t *cfg = json_deep_copy(f->cfg);
-    json_object_set_new(json_object_get(cfg, "ids"), "local-lvm",
-                        json_pack("{s:s, s:s, s:s}", "type", "lvmthin", "vgname", "pve", "thinpool", "data"));
-    const char *vols3[] = { "store:100/vm-100-disk-0.raw", "local-lvm:vm-100-disk-0" };
+    json_object_set_new(json_object_get(cfg, "ids"), "nfs-iso",
+                        json_pack("{s:s, s:s, s:s}", "type", "nfs", "server", "192.0.2.1", "export", "/iso"));
+    const char *vols3[] = { "store:100/vm-100-disk-0.raw", "nfs-iso:iso/x.iso" };
     expect_error(pvs_activate_volumes(f->ctx, cfg, vols3, 2, NULL, NULL, &err), &err, PVS_ENOENT,
-                 "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
+                 "storage 'nfs-iso' has type 'nfs', for which no plugin is registered "
                  "(a plugin can be registered for it)\n");
     assert_false(is_directory(at(f, "store")));
-    expect_error(pvs_activate_storage(f->ctx, cfg, "local-lvm", &err), &err, PVS_ENOENT,
-                 "storage 'local-lvm' has type 'lvmthin', for which no plugin is registered "
+    expect_error(pvs_activate_storage(f->ctx, cfg, "nfs-iso", &err), &err, PVS_ENOENT,
+                 "storage 'nfs-iso' has type 'nfs', for which no plugin is registered "
                  "(a plugin can be registered for it)\n");
     json_decref(cfg);
 }

@@ -6,8 +6,8 @@ const pvs_plugin *const pvs_builtin_plugins[] = {
     &pvs_dir_plugin,
     &pvs_rbd_plugin,
     /* upstream's other types, in the order PVE::Storage registers them */
-    &pvs_lvm_schema,
-    &pvs_lvmthin_schema,
+    &pvs_lvm_plugin,
+    &pvs_lvmthin_plugin,
     &pvs_nfs_schema,
     &pvs_cifs_schema,
     &pvs_iscsi_schema,

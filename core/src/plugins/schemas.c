@@ -28,48 +28,6 @@ static int mount_path_default(const pvs_plugin *self, const char *storeid, json_
 }
 static const char *const password_secret[] = { "password", NULL };
 
-/* ---- lvm, lvmthin ---- */
-
-static const pvs_property lvm_properties[] = {
-    PVS_PROP("vgname", "string", .format = "pve-storage-vgname"),
-    PVS_PROP("base", "string", .format = "pve-volume-id"),
-    PVS_PROP("saferemove", "boolean"),
-    PVS_PROP("saferemove-stepsize", "integer", .enum_values = "1, 2, 4, 8, 16, 32",
-             .default_value = "32"),
-    PVS_PROP("saferemove_throughput", "string"),
-    PVS_PROP("tagged_only", "boolean"),
-    PVS_PROPS_END,
-};
-static const pvs_plugin_option lvm_options[] = {
-    PVS_FIXED("vgname"), PVS_OPT("nodes"), PVS_OPT("shared"), PVS_OPT("disable"),
-    PVS_OPT("saferemove"), PVS_OPT("saferemove-stepsize"), PVS_OPT("saferemove_throughput"),
-    PVS_OPT("content"), PVS_FIXED_OPT("base"), PVS_OPT("tagged_only"), PVS_OPT("bwlimit"),
-    PVS_OPT("snapshot-as-volume-chain"), PVS_OPTIONS_END,
-};
-static const char *const lvm_content[] = { "images", "rootdir", NULL };
-static const char *const lvm_content_default[] = { "images", NULL };
-static const char *const lvm_formats[] = { "raw", "qcow2", NULL };
-
-const pvs_plugin pvs_lvm_schema = {
-    SCHEMA(lvm, 0), .properties = lvm_properties, .formats = lvm_formats,
-    .format_default = "raw", .sensitive_properties = no_secrets,
-};
-
-static const pvs_property lvmthin_properties[] = {
-    PVS_PROP("thinpool", "string", .format = "pve-storage-vgname"),
-    PVS_PROPS_END,
-};
-static const pvs_plugin_option lvmthin_options[] = {
-    PVS_FIXED("thinpool"), PVS_FIXED("vgname"), PVS_OPT("nodes"), PVS_OPT("disable"),
-    PVS_OPT("content"), PVS_OPT("bwlimit"), PVS_OPTIONS_END,
-};
-static const char *const lvmthin_content[] = { "images", "rootdir", NULL };
-static const char *const lvmthin_content_default[] = { "images", "rootdir", NULL };
-
-const pvs_plugin pvs_lvmthin_schema = {
-    SCHEMA(lvmthin, 0), .properties = lvmthin_properties, .sensitive_properties = no_secrets,
-};
-
 /* ---- zfspool, zfs (over iSCSI) ---- */
 
 static const pvs_property zfspool_properties[] = {

@@ -18,8 +18,8 @@ our %EXPORT_TAGS = (
                  verify_hints storage_hints generate_storage_hints)],
     config => [qw(parse_volume_id read_config parse_config)],
     volumes => [qw(activate_volumes deactivate_volumes map_volume unmap_volume path activate_storage
-                   path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes audit
-                   get_identity)],
+                   deactivate_storage path_to_volume_id activate_volumes_report map_volume_report activate_vm_volumes audit
+                   get_identity storage_status list_volumes)],
     plugins => [qw(register_plugin dry_run)],
     settings => [qw(configure settings)],
 );
@@ -293,7 +293,7 @@ C<volume deactivation failed: VOLID ...>.
 
 Verifies the hints and maps the volume; returns its path.
 
-=item unmap_volume($cfg, $volid, $snapname), path($cfg, $volid, $snapname), activate_storage($cfg, $storeid)
+=item unmap_volume($cfg, $volid, $snapname), path($cfg, $volid, $snapname), activate_storage($cfg, $storeid), deactivate_storage($cfg, $storeid)
 
 As in C<PVE::Storage> (C<path> returns the path).
 
@@ -304,6 +304,21 @@ as its plugin's C<get_identity($scfg, $storeid)> tells it, or undef. The
 storage must exist, be enabled and be available on this node; a plugin
 without C<get_identity> dies C<get_identity not implemented for this plugin>
 (code C<EPLUGIN>), as upstream's base method does.
+
+=item storage_status($cfg)
+
+Every storage of C<$cfg> as C<pvesm status> shows it: an array of hashes
+C<{ storage, type, enabled, active, content, shared }>, with C<total>,
+C<used> and C<avail> (bytes, as upstream's C<status> computes them) where the
+storage's plugin tells them (lvm, lvmthin ...) and C<reason> when it is not
+active. Reads only: unlike upstream's C<storage_info>, nothing is activated
+first (an inactive thin pool shows inactive).
+
+=item list_volumes($cfg, $storeid, $vmid)
+
+The volumes on one storage, as C<pvesm list> lists them: an array of hashes
+C<{ volid, content, format, size, vmid, ... }> sorted by volid, only guest
+C<$vmid>'s when it is given. Reads only.
 
 =item path_to_volume_id($cfg, $path)
 

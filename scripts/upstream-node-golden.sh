@@ -1,0 +1,153 @@
+#!/bin/bash
+# Regenerate core/tests/data/node_cases.upstream.json: what upstream's own
+# storage layer (pve-storage's PVE::Storage and its LVM, LVM-thin, ZFS and
+# iSCSI plugins over pve-common's run_command) does for each case of
+# core/tests/data/node_cases.json -- the commands it runs (argv as
+# run_command gets it), its result, its error and its warnings -- when the
+# node's tools answer as the case says.  The tools are core/tests/fake_node.c
+# (build/core/tests/fake-node), the same fake the C, Perl and Python tests
+# run our plugins against, so "runs the same commands as upstream, with
+# the same messages" is checked in CI, where upstream's sources are not
+# present.
+#
+#   scripts/upstream-node-golden.sh PVE_STORAGE_CHECKOUT PVE_COMMON_CHECKOUT [FAKE_NODE]
+#
+# Each case runs in a mount namespace of its own (unshare -m) whose /dev
+# holds only null, zero and the case's "devices" (block nodes): upstream
+# looks at /dev/VG/LV itself, and nothing on the host changes.  Upstream's
+# String::ShellQuote (which names commands in messages) is Debian's, unpacked
+# into a temporary directory (apt-get download; never installed).  A
+# message's " at FILE line N." (a Perl die without a newline) is dropped,
+# as our messages have no Perl file to name.
+set -euo pipefail
+storage=${1:?usage: $0 PVE_STORAGE_CHECKOUT PVE_COMMON_CHECKOUT [FAKE_NODE]}
+common=${2:?usage: $0 PVE_STORAGE_CHECKOUT PVE_COMMON_CHECKOUT [FAKE_NODE]}
+here=$(cd "$(dirname "$0")/.." && pwd)
+fake=${3:-$here/build/core/tests/fake-node}
+[ -x "$fake" ] || { echo "no fake-node at $fake (build first)" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+(cd "$work" && apt-get download -q libstring-shellquote-perl >/dev/null && dpkg -x ./*.deb sq)
+mkdir -p "$work/bin"
+for t in vgs lvs lvchange vgscan vgchange udevadm zpool zfs iscsiadm blockdev; do
+    ln -s "$fake" "$work/bin/$t"
+done
+
+cat >"$work/case.pl" <<'PERL'
+use strict; use warnings;
+BEGIN { unshift @INC, "$ENV{SQ}/usr/share/perl5"; }
+use String::ShellQuote ();
+use JSON::PP;
+use File::Basename qw(basename);
+use PVE::Tools;
+my @commands;
+my $orig = \&PVE::Tools::run_command;
+{
+    no warnings 'redefine';
+    *PVE::Tools::run_command = sub {
+        my ($cmd, %p) = @_;
+        push @commands, [@$cmd];
+        my @c = @$cmd;
+        my $name = basename($c[0]);
+        $c[0] = "$ENV{FAKE_BIN}/$name";
+        my @r = eval { $orig->(\@c, %p) };
+        if (my $e = $@) { $e =~ s{\Q$ENV{FAKE_BIN}/$name\E}{$cmd->[0]}g; die $e; }
+        return wantarray ? @r : $r[0];
+    };
+}
+require PVE::Storage;
+{ no warnings qw(redefine once); *PVE::Cluster::get_vmlist = sub { return { ids => {} } }; }
+my $spec = decode_json(do { local $/; open(my $f, '<', $ENV{CASE_FILE}) or die; <$f> });
+my $c = $spec->{call};
+my $cfg = PVE::Storage::Plugin->parse_config('/etc/pve/storage.cfg', $spec->{storage_cfg});
+# fd 2 stays open (a closed one would be taken by run_command's pipes):
+# it goes to a file, read back as the warnings
+open(my $saved, '>&', \*STDERR) or die;
+open(STDERR, '>', "$ENV{CASE_FILE}.stderr") or die;
+local $SIG{__WARN__} = sub { print STDERR $_[0] };
+my $plugin_of = sub {
+    my $scfg = PVE::Storage::storage_config($cfg, $_[0]);
+    return (PVE::Storage::Plugin->lookup($scfg->{type}), $scfg);
+};
+my $result = eval {
+    my $op = $c->{op};
+    if ($op eq 'activate') {
+        PVE::Storage::activate_volumes($cfg, $c->{volids}, $c->{snapname}); undef
+    } elsif ($op eq 'deactivate') {
+        PVE::Storage::deactivate_volumes($cfg, $c->{volids}, $c->{snapname}); undef
+    } elsif ($op eq 'activate_storage') {
+        PVE::Storage::activate_storage($cfg, $c->{storeid}); undef
+    } elsif ($op eq 'deactivate_storage') {
+        PVE::Storage::deactivate_storage($cfg, $c->{storeid}); undef
+    } elsif ($op eq 'path') {
+        scalar PVE::Storage::path($cfg, $c->{volid}, $c->{snapname})
+    } elsif ($op eq 'status') {
+        my ($p, $scfg) = $plugin_of->($c->{storeid});
+        my @s = $p->status($c->{storeid}, $scfg, {});
+        defined($s[0]) ? { total => 0 + $s[0], avail => 0 + $s[1], used => 0 + $s[2], active => $s[3] ? 1 : 0 }
+           : { active => 0 }
+    } elsif ($op eq 'list') {
+        my ($p, $scfg) = $plugin_of->($c->{storeid});
+        # (images alone: with rootdir too, upstream lists twice, once per
+        # content type; no guest is a container here)
+        my $l = $p->list_volumes($c->{storeid}, $scfg, $c->{vmid}, ['images']);
+        [ map {
+            my %e = %$_;
+            delete $e{ctime} if !defined($e{ctime}) || $e{ctime} eq '';
+            $e{$_} = 0 + $e{$_} for grep { defined $e{$_} } qw(size vmid ctime approximate-size);
+            \%e
+        } sort { $a->{volid} cmp $b->{volid} } @$l ]
+    } else { die "unknown op $op\n" }
+};
+my $err = $@;
+open(STDERR, '>&', $saved) or die;
+my $buf = do { local $/; open(my $f, '<', "$ENV{CASE_FILE}.stderr") or die; <$f> } // '';
+s/ at \S+ line \d+\.\n\z/\n/ for $err, $buf;
+$buf =~ s/ at \S+ line \d+\.\n/\n/g;
+print JSON::PP->new->canonical->encode({
+    commands => \@commands,
+    result => $result,
+    error => $err eq '' ? undef : $err,
+    warnings => [ split /\n/, $buf ],
+});
+PERL
+
+cases=$here/core/tests/data/node_cases.json
+n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["cases"]))' "$cases")
+: >"$work/out.jsonl"
+for ((i = 0; i < n; i++)); do
+    python3 - "$cases" "$i" "$work/case.json" "$work/responses.json" "$work/devices" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1])); c = spec["cases"][int(sys.argv[2])]
+json.dump({"storage_cfg": spec["storage_cfg"], "call": c["call"]}, open(sys.argv[3], "w"))
+json.dump({"responses": c["responses"]}, open(sys.argv[4], "w"))
+open(sys.argv[5], "w").write("".join(d + "\n" for d in c.get("devices", [])))
+PY
+    unshare -m bash -c '
+        set -e
+        d=$1/devroot; rm -rf "$d"; mkdir -p "$d"
+        mknod "$d/null" c 1 3; mknod "$d/zero" c 1 5; chmod 666 "$d/null" "$d/zero"
+        while read -r dev; do
+            [ -n "$dev" ] || continue
+            mkdir -p "$d/$(dirname "${dev#/dev/}")"; mknod "$d/${dev#/dev/}" b 7 200
+        done <"$1/devices"
+        mount --make-rprivate /
+        mount --bind "$d" /dev
+        shift
+        exec "$@"' _ "$work" \
+        env SQ="$work/sq" FAKE_BIN="$work/bin" CASE_FILE="$work/case.json" \
+            FAKE_NODE_CASE="$work/responses.json" \
+            bash "$here/scripts/upstream-perl.sh" "$storage" "$common" "$work/case.pl" >>"$work/out.jsonl"
+    echo >>"$work/out.jsonl"
+done
+python3 - "$cases" "$work/out.jsonl" "$here/core/tests/data/node_cases.upstream.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+outs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert len(outs) == len(spec["cases"]), (len(outs), len(spec["cases"]))
+gold = [dict(name=c["name"], **o) for c, o in zip(spec["cases"], outs)]
+json.dump({"cases": gold}, open(sys.argv[3], "w"), indent=1, sort_keys=True)
+open(sys.argv[3], "a").write("\n")
+PY
+echo "wrote core/tests/data/node_cases.upstream.json ($n cases)"

@@ -1,0 +1,98 @@
+#!/usr/bin/perl
+# A node's own storages (lvm, lvmthin ...) from Perl against upstream: each
+# case of core/tests/data/node_cases.json runs through PVE::Storage::XS with
+# the node's tools answering as the case says (fake-node under a test
+# root), and every argv run, the result, the error and the warnings must
+# be what upstream's storage layer did with the same answers
+# (core/tests/data/node_cases.upstream.json, from upstream's own code).
+use strict;
+use warnings;
+use Test::More;
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use FindBin;
+use JSON::PP;
+
+use PVE::Storage::XS qw(activate_volumes deactivate_volumes activate_storage deactivate_storage path
+                        storage_status list_volumes parse_config configure);
+
+my $top = abs_path("$FindBin::Bin/..");
+my $fake = "$top/build/core/tests/fake-node";
+plan skip_all => "SKIP: $fake is not built (run scripts/build.sh)" if !-x $fake;
+
+my $json = JSON::PP->new->canonical;
+sub slurp { local $/; open(my $f, '<', $_[0]) or die "$_[0]: $!"; return <$f> }
+my $spec = decode_json(slurp("$top/core/tests/data/node_cases.json"));
+my $gold = decode_json(slurp("$top/core/tests/data/node_cases.upstream.json"));
+is(scalar(@{ $spec->{cases} }), scalar(@{ $gold->{cases} }), 'one upstream result per case');
+
+my @tools = qw(vgs lvs lvchange vgscan vgchange udevadm zpool zfs iscsiadm blockdev);
+
+sub make_root {   # the tools, the case's answers, its block devices (or undef: not root)
+    my ($c) = @_;
+    my $root = tempdir(CLEANUP => 1);
+    make_path("$root/sbin");
+    symlink($fake, "$root/sbin/$_") or die "symlink: $!" for @tools;
+    open(my $f, '>', "$root/responses.json") or die;
+    print $f $json->encode({ responses => $c->{responses} });
+    close $f;
+    for my $dev (@{ $c->{devices} // [] }) {
+        return undef if $> != 0;
+        make_path(dirname("$root$dev"));
+        system('mknod', "$root$dev", 'b', '7', '200') == 0 or return undef;
+    }
+    return $root;
+}
+
+sub status_of {   # upstream's status values of one storage, as the golden file has them
+    my ($cfg, $sid) = @_;
+    my $one = { ids => { $sid => $cfg->{ids}{$sid} }, order => { $sid => 1 } };
+    my ($s) = grep { $_->{storage} eq $sid } @{ storage_status($one) };
+    my $r = { active => $s->{active} ? 1 : 0 };
+    $r->{$_} = $s->{$_} for grep { exists $s->{$_} } qw(total used avail);
+    return $r;
+}
+
+sub run_call {
+    my ($cfg, $c) = @_;
+    my $op = $c->{op};
+    return activate_volumes($cfg, $c->{volids}, $c->{snapname}) && undef if $op eq 'activate';
+    return deactivate_volumes($cfg, $c->{volids}, $c->{snapname}) && undef if $op eq 'deactivate';
+    return activate_storage($cfg, $c->{storeid}) && undef if $op eq 'activate_storage';
+    return deactivate_storage($cfg, $c->{storeid}) && undef if $op eq 'deactivate_storage';
+    return scalar path($cfg, $c->{volid}, $c->{snapname}) if $op eq 'path';
+    return status_of($cfg, $c->{storeid}) if $op eq 'status';
+    return list_volumes($cfg, $c->{storeid}, $c->{vmid}) if $op eq 'list';
+    die "unknown op $op\n";
+}
+
+sub logged {
+    my ($root) = @_;
+    return [] if !-e "$root/log";
+    return [ map { decode_json($_) } split /\n/, slurp("$root/log") ];
+}
+
+for my $i (0 .. $#{ $spec->{cases} }) {
+    my ($c, $g) = ($spec->{cases}[$i], $gold->{cases}[$i]);
+    my $root = make_root($c);
+  SKIP: {
+        skip "SKIP: $c->{name}: needs root (mknod of its block devices)", 1 if !$root;
+        local @ENV{qw(FAKE_NODE_CASE FAKE_NODE_LOG)} = ("$root/responses.json", "$root/log");
+        configure(root => $root);
+        my @warnings;
+        local $SIG{__WARN__} = sub { push @warnings, split /\n/, $_[0] };
+        my $cfg = parse_config($spec->{storage_cfg});
+        my $result = eval { run_call($cfg, $c->{call}) };
+        my $err = $@ eq '' ? undef : "$@";
+        # numbers as numbers: JSON::PP compares what it prints
+        my $ours = decode_json($json->encode({ commands => logged($root), result => $result, error => $err,
+                                               warnings => \@warnings }));
+        my $want = { map { $_ => $g->{$_} } qw(commands result error warnings) };
+        is_deeply($ours, $want, $c->{name}) or diag($json->encode($ours));
+        remove_tree($root);
+    }
+}
+configure(root => '/');
+done_testing();
