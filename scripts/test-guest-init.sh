@@ -16,6 +16,8 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
 mkdir -p /usr/lib/modules && mount --bind "$MODULES" /usr/lib/modules
 echo 1 >/proc/sys/kernel/sysrq
+# the guest's own packages, into the overlay (the host's directory links kept)
+[ -d "${PKGROOT:-}" ] && tar -C "$PKGROOT" -cf - . | tar -C / -xf - --keep-directory-symlink
 
 # only the host's 127.0.0.1, through QEMU's user networking
 modprobe virtio_net
@@ -34,6 +36,7 @@ for r in "${extra[@]}"; do [ -n "$r" ] && cp "$r" /etc/udev/rules.d/; done
 udevadm trigger --action=add >/dev/null 2>&1
 udevadm settle -t 30
 modprobe rbd
+modprobe -a loop dm_mod dm_thin_pool
 udevadm settle -t 10
 set +x
 touch /run/pvestorage-test-guest

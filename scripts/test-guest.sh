@@ -4,7 +4,8 @@
 # driver, udev and the real `rbd` command.
 #
 #   test-guest.sh prepare      download and unpack the kernel package into the
-#                              cache (never installed), build the initramfs
+#                              cache (never installed), build the initramfs;
+#                              unpack the guest's own packages (below)
 #   test-guest.sh start DIR    boot a guest whose state lives in DIR
 #   test-guest.sh run DIR [-t SECS] -- CMD [ARG...]
 #                              run CMD in the guest, in the caller's directory
@@ -22,11 +23,16 @@
 # The guest sees the host's files as they were when it booted (9p with
 # cache=loose: library loading is the cost under TCG); restart it after a
 # rebuild.  Nothing on the host changes: no module, no interface, no package.
+# The guest's own packages (GUEST_PACKAGES: tools the host lacks, such as
+# thin_check for LVM thin pools) are unpacked into the cache (dpkg -x, never
+# installed) and copied into the guest's overlay at boot.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=${PVS_GUEST_CACHE:-/var/cache/pvestorage-test-guest}
 MODS=(virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
       9pnet 9pnet_virtio netfs fscache 9p overlay)
+
+GUEST_PACKAGES=(thin-provisioning-tools)
 
 die() { echo "test-guest: $*" >&2; exit 1; }
 
@@ -47,10 +53,33 @@ why() {
   command -v systemd-udevd >/dev/null || [ -x /usr/lib/systemd/systemd-udevd ] || { echo "udev is not installed (package udev)"; return 1; }
   local v; v=$(current)
   [ -n "$v" ] && [ -f "$CACHE/$v/initrd" ] || { echo "no guest kernel prepared in $CACHE (run: bash scripts/test-guest.sh prepare)"; return 1; }
+  local p
+  for p in "${GUEST_PACKAGES[@]}"; do
+    [ -f "$CACHE/pkgs/$p.unpacked" ] || { echo "the guest package $p is not unpacked in $CACHE/pkgs (run: bash scripts/test-guest.sh prepare)"; return 1; }
+  done
   return 0
 }
 
+# the guest's packages, unpacked into CACHE/pkgs/root (copied into the
+# guest's overlay at boot)
+prepare_packages() {
+  local p tmp
+  mkdir -p "$CACHE/pkgs/root"
+  for p in "${GUEST_PACKAGES[@]}"; do
+    [ -f "$CACHE/pkgs/$p.unpacked" ] && continue
+    tmp=$(mktemp -d "$CACHE/.pkg.XXXXXX")
+    chmod 755 "$tmp"
+    echo "test-guest: downloading $p for the guest (unpacked into $CACHE/pkgs, never installed)"
+    (cd "$tmp" && apt-get download -q "$p" >/dev/null 2>"$tmp/download.log") ||
+      { cat "$tmp/download.log" >&2; rm -rf "$tmp"; die "apt-get download $p failed"; }
+    dpkg -x "$tmp"/*.deb "$CACHE/pkgs/root"
+    rm -rf "$tmp"
+    touch "$CACHE/pkgs/$p.unpacked"
+  done
+}
+
 prepare() {
+  prepare_packages
   local pkg v tmp
   pkg=$(kernel_package)
   [ -n "$pkg" ] || die "no linux-image-6.1.0-*-amd64 package is known to apt"
@@ -100,7 +129,7 @@ start() {
   rm -f "$dir/share/"*
   local rules=${PVS_GUEST_UDEV_RULES:-}
   printf '%s\n' "SHARE='$dir/share'" "MODULES='$CACHE/$v/root/lib/modules'" "RULES='$rules'" \
-    "INIT='$ROOT/scripts/test-guest-init.sh'" >"$dir/share/boot.env"
+    "INIT='$ROOT/scripts/test-guest-init.sh'" "PKGROOT='$CACHE/pkgs/root'" >"$dir/share/boot.env"
   local t0=$SECONDS
   qemu-system-x86_64 -accel tcg -cpu max -smp "${PVS_GUEST_CPUS:-2}" -m "${PVS_GUEST_MEMORY:-2048}" \
     -kernel "$CACHE/$v/root/boot/vmlinuz-$v" -initrd "$CACHE/$v/initrd" \

@@ -269,8 +269,10 @@ static int activate_volumes_in(pvs_ctx *ctx, const json_t *cfg, const char *cons
         int seen = 0;
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(rs[j].storeid, rs[i].storeid) == 0;
-        if (!seen)
+        if (!seen) {   /* what it runs is the first of its volumes' (a plan shows it there) */
+            pvs_report_select(ctx, rs[i].storeid, rs[i].volname);
             rc = activate_one_storage(ctx, cfg, rs[i].storeid, rs[i].scfg, rs[i].plugin, err);
+        }
     }
     /* in the caller's order, stopping at the first failure; a plugin that
      * batches gets each run of consecutive volumes of one storage at once
