@@ -60,20 +60,28 @@ why() {
   return 0
 }
 
+# fetch_deb PKG DEST: Debian's package PKG unpacked into DEST (dpkg -x,
+# never installed), downloaded into a scratch directory of the cache
+fetch_deb() {
+  local p=$1 dest=$2 tmp
+  mkdir -p "$CACHE"
+  tmp=$(mktemp -d "$CACHE/.pkg.XXXXXX")
+  chmod 755 "$tmp"
+  echo "test-guest: downloading $p for the guest (unpacked into $CACHE, never installed)"
+  (cd "$tmp" && apt-get download -q "$p" >/dev/null 2>"$tmp/download.log") ||
+    { cat "$tmp/download.log" >&2; rm -rf "$tmp"; die "apt-get download $p failed"; }
+  dpkg -x "$tmp"/*.deb "$dest"
+  rm -rf "$tmp"
+}
+
 # the guest's packages, unpacked into CACHE/pkgs/root (copied into the
 # guest's overlay at boot)
 prepare_packages() {
-  local p tmp
+  local p
   mkdir -p "$CACHE/pkgs/root"
   for p in "${GUEST_PACKAGES[@]}"; do
     [ -f "$CACHE/pkgs/$p.unpacked" ] && continue
-    tmp=$(mktemp -d "$CACHE/.pkg.XXXXXX")
-    chmod 755 "$tmp"
-    echo "test-guest: downloading $p for the guest (unpacked into $CACHE/pkgs, never installed)"
-    (cd "$tmp" && apt-get download -q "$p" >/dev/null 2>"$tmp/download.log") ||
-      { cat "$tmp/download.log" >&2; rm -rf "$tmp"; die "apt-get download $p failed"; }
-    dpkg -x "$tmp"/*.deb "$CACHE/pkgs/root"
-    rm -rf "$tmp"
+    fetch_deb "$p" "$CACHE/pkgs/root"
     touch "$CACHE/pkgs/$p.unpacked"
   done
 }
@@ -90,11 +98,7 @@ prepare() {
   mkdir -p "$CACHE"
   tmp=$(mktemp -d "$CACHE/.prepare.XXXXXX")
   chmod 755 "$tmp"
-  echo "test-guest: downloading $pkg (unpacked into $CACHE, never installed)"
-  (cd "$tmp" && apt-get download -q "$pkg" >/dev/null 2>"$tmp/download.log") ||
-    { cat "$tmp/download.log" >&2; rm -rf "$tmp"; die "apt-get download $pkg failed"; }
-  dpkg -x "$tmp"/*.deb "$tmp/root"
-  rm -f "$tmp"/*.deb
+  fetch_deb "$pkg" "$tmp/root"
   depmod -b "$tmp/root" "$v"
   build_initrd "$tmp" "$v"
   rm -rf "${CACHE:?}/$v"

@@ -107,6 +107,14 @@ static void err_line(const char *line, size_t n, void *data)
     e->held = perl_true(line, n) ? strndup(line, n) : NULL;
 }
 
+void pvs_command_cause(const pvs_run_result *r, char *buf, size_t size)
+{
+    if (r->exit_status >= 0)
+        snprintf(buf, size, "exit code %d", r->exit_status);
+    else
+        snprintf(buf, size, "got signal %d", r->signal ? r->signal : 9);
+}
+
 /* what run_command dies with for a command that ran and failed */
 static int failed(const char *const *argv, const pvs_command_opts *o, const pvs_run_result *r,
                   const char *held, pvs_error *err)
@@ -114,10 +122,7 @@ static int failed(const char *const *argv, const pvs_command_opts *o, const pvs_
     char *cmd = pvs_perl_quote_argv(argv);
     const char *c = cmd ? cmd : argv[0];
     char why[64];
-    if (r->exit_status >= 0)
-        snprintf(why, sizeof why, "exit code %d", r->exit_status);
-    else
-        snprintf(why, sizeof why, "got signal %d", r->signal ? r->signal : 9);
+    pvs_command_cause(r, why, sizeof why);
     int rc;
     if (r->timed_out)   /* upstream's timeout, or the call's deadline */
         rc = pvs_fail(err, PVS_ETIMEDOUT, "command '%s' failed: got timeout\n", c);

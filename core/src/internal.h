@@ -243,6 +243,9 @@ typedef struct pvs_command_opts {
  * (exit_status and stderr in err).  out may be NULL. */
 int pvs_command(pvs_ctx *call, const char *const *argv, const pvs_command_opts *o, char **out,
                 pvs_error *err);
+/* why a command that ran failed, as run_command says it: "exit code N" or
+ * "got signal N" (a killed one: 9) */
+void pvs_command_cause(const pvs_run_result *r, char *buf, size_t size);
 /* argv as upstream's messages name a command (PVE::Tools::cmd2string:
  * String::ShellQuote on each word); malloc()ed, NULL when out of memory. */
 char *pvs_perl_quote_argv(const char *const *argv);

@@ -226,7 +226,7 @@ int pvs_run(const char *const *argv, int timeout_s, pvs_run_result *res, pvs_err
 
 int pvs_run_call(pvs_ctx *call, const char *const *argv, pvs_run_result *res, pvs_error *err)
 {
-    return run_until(call->base, argv[0], argv, NULL, now_ms() + pvs_call_left_ms(call), res, err);
+    return pvs_run_call_exec(call, argv[0], argv, NULL, 0, res, err);
 }
 
 int pvs_run_call_exec(pvs_ctx *call, const char *path, const char *const *argv, char *const *envp,

@@ -164,9 +164,7 @@ static void run_case(const json_t *spec, const json_t *c, const json_t *gold)
     pvs_error_clear(&err);
     json_decref(cfg);
     pvs_ctx_free(ctx);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(root);
     free(root);
 }
 
@@ -212,9 +210,7 @@ static void test_tag_with_colon(void **state)
     json_decref(cfg);
     json_decref(c);
     pvs_ctx_free(ctx);
-    char cmd[4200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+    remove_tree(root);
     free(root);
 }
 

@@ -73,27 +73,39 @@ static void vgs_line(const char *line, size_t n, void *data)
     free(buf);
 }
 
-json_t *lvm_vgs(pvs_ctx *ctx, pvs_error *err)
+/* the call's listing under key (upstream's $cache): argv run once per
+ * call, each line of its output given to line; a failed run is only
+ * warned when tolerated (what it listed still counts), else its error */
+static json_t *listing(pvs_ctx *ctx, const char *key, const char *const *argv,
+                       void (*line)(const char *, size_t, void *), int tolerated, pvs_error *err)
 {
-    json_t *cache = pvs_call_cache(ctx), *vgs = cache ? json_object_get(cache, "vgs") : NULL;
-    if (vgs || !cache)
-        return vgs ? vgs : (pvs_oom(err), NULL);
-    static const char *const argv[] = { "/sbin/vgs", "--separator", ":", "--noheadings", "--units", "b",
-                                        "--unbuffered", "--nosuffix", "--options",
-                                        "vg_name,vg_size,vg_free,lv_count", NULL };
+    json_t *cache = pvs_call_cache(ctx), *l = cache ? json_object_get(cache, key) : NULL;
+    if (l || !cache)
+        return l ? l : (pvs_oom(err), NULL);
     pvs_command_opts o = { .reads = 1, .no_medium = 1 };
     char *out = NULL;
     pvs_error e = PVS_ERROR_INIT;
-    if (pvs_command(ctx, argv, &o, &out, &e))
-        pvs_warn(ctx, "%s", e.message ? e.message : "vgs failed\n");   /* what it listed still counts */
+    int rc = pvs_command(ctx, argv, &o, &out, &e);
+    if (rc && tolerated)
+        pvs_warn(ctx, "%s", e.message ? e.message : "listing failed\n");
+    else if (rc)
+        pvs_error_move(err, &e);
     pvs_error_clear(&e);
-    vgs = json_object();
-    if (vgs && out)
-        pvs_split_lines(out, vgs_line, vgs);
+    l = rc && !tolerated ? NULL : json_object();
+    if (l && out)
+        pvs_split_lines(out, line, l);
     free(out);
-    if (!vgs || json_object_set_new(cache, "vgs", vgs))
+    if ((!rc || tolerated) && (!l || json_object_set_new(cache, key, l)))
         return pvs_oom(err), NULL;
-    return vgs;
+    return l;
+}
+
+json_t *lvm_vgs(pvs_ctx *ctx, pvs_error *err)
+{
+    static const char *const argv[] = { "/sbin/vgs", "--separator", ":", "--noheadings", "--units", "b",
+                                        "--unbuffered", "--nosuffix", "--options",
+                                        "vg_name,vg_size,vg_free,lv_count", NULL };
+    return listing(ctx, "vgs", argv, vgs_line, 1, err);   /* vgs exits 5 without clvmd and still lists */
 }
 
 /* lvs' 12 fields; tags may hold ':' (LVM allows it): the fields after
@@ -149,9 +161,6 @@ static void lvs_line(const char *line, size_t n, void *data)
 
 json_t *lvm_lvs(pvs_ctx *ctx, pvs_error *err)
 {
-    json_t *cache = pvs_call_cache(ctx), *lvs = cache ? json_object_get(cache, "lvs") : NULL;
-    if (lvs || !cache)
-        return lvs ? lvs : (pvs_oom(err), NULL);
     static const char *const argv[] = {
         "/sbin/lvs", "--separator", ":", "--noheadings", "--units", "b", "--unbuffered", "--nosuffix", "--config",
         "report/time_format=\"%s\"", "--options",
@@ -159,16 +168,7 @@ json_t *lvm_lvs(pvs_ctx *ctx, pvs_error *err)
         "time",
         NULL
     };
-    pvs_command_opts o = { .reads = 1, .no_medium = 1 };
-    char *out = NULL;
-    int rc = pvs_command(ctx, argv, &o, &out, err);
-    lvs = rc ? NULL : json_object();
-    if (lvs && out)
-        pvs_split_lines(out, lvs_line, lvs);
-    free(out);
-    if (!rc && (!lvs || json_object_set_new(cache, "lvs", lvs)))
-        return pvs_oom(err), NULL;
-    return lvs;
+    return listing(ctx, "lvs", argv, lvs_line, 0, err);
 }
 
 int lvm_run(pvs_ctx *ctx, const char *const *argv, const char *errmsg, pvs_error *err)

@@ -87,7 +87,7 @@ static int thin_deactivate_volume(pvs_ctx *ctx, const pvs_plugin *self, const ch
     const char *argv[] = { "lvchange", "-an", target, NULL };
     int rc = errmsg ? lvm_run(ctx, argv, errmsg, err) : pvs_oom(err);
     json_t *cache = pvs_call_cache(ctx);
-    json_t *info = cache ? json_object_get(json_object_get(json_object_get(cache, "lvs"), vg), lv) : NULL;
+    json_t *info = cache && lv ? json_object_get(json_object_get(json_object_get(cache, "lvs"), vg), lv) : NULL;
     if (!rc && info)
         json_object_set_new(info, "lv_state", json_string("-"));
     free(errmsg);

@@ -403,10 +403,11 @@ static int run_rbd(pvs_ctx *ctx, rbd_opts *o, const char *const *argv, const cha
         rc = pvs_fail(err, PVS_ETIMEDOUT, "%s: command '%s' failed: got timeout\n", errmsg, cmd ? cmd : argv[0]);
     else if (line || last)
         rc = pvs_fail(err, PVS_ECOMMAND, "%s: %s\n", errmsg, line ? line : last);
-    else if (r.exit_status < 0)
-        rc = pvs_fail(err, PVS_ECOMMAND, "%s: got signal %d\n", errmsg, r.signal ? r.signal : 9);
-    else
-        rc = pvs_fail(err, PVS_ECOMMAND, "%s: exit code %d\n", errmsg, r.exit_status);
+    else {
+        char why[64];
+        pvs_command_cause(&r, why, sizeof why);
+        rc = pvs_fail(err, PVS_ECOMMAND, "%s: %s\n", errmsg, why);
+    }
     free(last);
     if (err) {
         err->exit_status = r.exit_status;
