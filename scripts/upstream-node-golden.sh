@@ -58,6 +58,8 @@ my $orig = \&PVE::Tools::run_command;
 }
 require PVE::Storage;
 { no warnings qw(redefine once); *PVE::Cluster::get_vmlist = sub { return { ids => {} } }; }
+# a command-line caller (pvesm), not a task worker: ZFS's 10 s waits
+{ no warnings qw(redefine once); *PVE::RPCEnvironment::is_worker = sub { 0 }; }
 my $spec = decode_json(do { local $/; open(my $f, '<', $ENV{CASE_FILE}) or die; <$f> });
 my $c = $spec->{call};
 my $cfg = PVE::Storage::Plugin->parse_config('/etc/pve/storage.cfg', $spec->{storage_cfg});
@@ -85,8 +87,8 @@ my $result = eval {
     } elsif ($op eq 'status') {
         my ($p, $scfg) = $plugin_of->($c->{storeid});
         my @s = $p->status($c->{storeid}, $scfg, {});
-        defined($s[0]) ? { total => 0 + $s[0], avail => 0 + $s[1], used => 0 + $s[2], active => $s[3] ? 1 : 0 }
-           : { active => 0 }
+        # as storage_info takes it: an inactive storage's sizes mean nothing
+        $s[3] ? { total => 0 + $s[0], avail => 0 + $s[1], used => 0 + $s[2], active => 1 } : { active => 0 }
     } elsif ($op eq 'list') {
         my ($p, $scfg) = $plugin_of->($c->{storeid});
         # (images alone: with rootdir too, upstream lists twice, once per

@@ -244,12 +244,12 @@ is($@, "storage 'pbs1' has type 'pbs', for which no plugin is registered (a plug
 # them too, and the fallback says so
 {
     no warnings 'redefine';
-    local *PVE::Storage::Plugin::lookup = sub { 'Stand::Zfs' };
-    package Stand::Zfs { sub activate_volume { 1 } }
+    local *PVE::Storage::Plugin::lookup = sub { 'Stand::Nfs' };
+    package Stand::Nfs { sub activate_volume { 1 } }
     local $INC{'PVE/Storage.pm'} = __FILE__;
-    my $z = { ids => { z1 => { type => 'zfspool', pool => 'tank' } } };
-    eval { activate_volumes($z, ['z1:vm-100-disk-0']) };
-    is($@, "cannot serve storage type 'zfspool' with Stand::Zfs: undefined property 'bwlimit'\n",
+    my $z = { ids => { n1 => { type => 'nfs', server => '192.0.2.1', export => '/x', path => '/mnt/pve/n1' } } };
+    eval { activate_volumes($z, ['n1:100/vm-100-disk-0.raw']) };
+    is($@, "cannot serve storage type 'nfs' with Stand::Nfs: undefined property 'mkdir'\n",
        'a class that cannot be registered: the reason');
 }
 

@@ -306,3 +306,12 @@ char *pvs_host_read(pvs_ctx *ctx, const char *path, size_t *len, pvs_error *err)
     free(full);
     return text;
 }
+
+int pvs_host_is_block(const pvs_ctx *ctx, const char *path)
+{
+    char *host = pvs_host_path(ctx, path);
+    struct stat st;
+    int b = host && stat(host, &st) == 0 && S_ISBLK(st.st_mode);
+    free(host);
+    return b;
+}

@@ -190,10 +190,20 @@ void pvs_hold_messages(pvs_ctx *call);
 void pvs_release_messages(pvs_ctx *call);
 /* ROOT + path for a host path ("/sys/..."); malloc()ed. */
 char *pvs_host_path(const pvs_ctx *ctx, const char *path);
+/* 1 iff the host path (under the root setting) is a block device, links followed */
+int pvs_host_is_block(const pvs_ctx *ctx, const char *path);
 /* the numbers N of the entries named N SUFFIX (plain decimal, at most MAX) in
  * the host directory DIR, ascending; NULL with *n 0 when there are none or
  * DIR cannot be read (a short list when memory runs out) */
 long long *pvs_host_dir_numbers(pvs_ctx *ctx, const char *dir, const char *suffix, long long max, size_t *n);
+
+/* ---- mounts.c ---- */
+/* /proc/mounts' octal escapes (\040 ...) decoded in place */
+void pvs_unescape_mount(char *s);
+/* the call's mount table (ROOT/proc/mounts, read once per call): an array
+ * of [source, target, fstype] (borrowed; empty when unreadable), or NULL
+ * when out of memory */
+json_t *pvs_call_mounts(pvs_ctx *call);
 
 /* ---- guest_running.c ---- */
 /* qemu-server's vm_running_locally under the root setting */
@@ -280,10 +290,16 @@ const pvs_plugin *pvs_plugin_at(const pvs_ctx *base, size_t i);
 extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
-extern const pvs_plugin pvs_lvm_plugin, pvs_lvmthin_plugin;
+extern const pvs_plugin pvs_lvm_plugin, pvs_lvmthin_plugin, pvs_zfspool_plugin;
+/* what every built-in plugin of a node's own storage types declares: its
+ * type, today's API, no secret properties, dry runs served */
+extern const char *const pvs_no_secrets[];
+#define PVS_NODE_PLUGIN(t)                                                              \
+    .size = PVS_PLUGIN_SIZE, .type = t, .api = PVS_APIVER, .sensitive_properties = pvs_no_secrets, \
+    .capabilities = PVS_PLUGIN_DRY_RUN
 /* The schema-only tables: types whose sections parse but whose volumes
  * need a registered plugin (plugins/schemas.c). */
-extern const pvs_plugin pvs_zfspool_schema, pvs_zfs_schema,
+extern const pvs_plugin pvs_zfs_schema,
     pvs_nfs_schema, pvs_cifs_schema, pvs_cephfs_schema, pvs_pbs_schema, pvs_iscsi_schema,
     pvs_iscsidirect_schema, pvs_btrfs_schema, pvs_esxi_schema;
 /* 1 iff plugin p's table holds field (a plugin built for an older, smaller table may not). */

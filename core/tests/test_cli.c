@@ -392,7 +392,7 @@ static void test_real_node(void **state)
     free(o.out);
     free(o.err);
     static const char *const others[][2] = {
-        { "local-zfs:vm-100-disk-0", "zfspool" }, { "nfs-iso:iso/x.iso", "nfs" },
+        { "nfs-iso:iso/x.iso", "nfs" },
         { "pbs:backup/vm/100/2025-01-01T00:00:00Z", "pbs" }, { "esxi-import:ha-datacenter/ds/vm/vm.vmx", "esxi" },
     };
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {

@@ -64,7 +64,7 @@ static json_t *status_of(pvs_ctx *ctx, const json_t *cfg, const char *storeid, p
         return NULL;
     }
     pvs_error_clear(&why);
-    if (!u.total && !u.active)
+    if (!u.active)   /* as storage_info takes it: an inactive storage's sizes mean nothing */
         return json_pack("{s:i}", "active", 0);
     return json_pack("{s:I, s:I, s:I, s:i}", "total", u.total, "avail", u.avail, "used", u.used, "active",
                      u.active);
@@ -124,6 +124,9 @@ static json_t *warning_lines(const char *buf)
         json_array_append_new(a, json_stringn(p, n));
         p += n + (p[n] == '\n');
     }
+    /* as Perl's split drops them: no empty lines at the end */
+    while (json_array_size(a) && !json_string_length(json_array_get(a, json_array_size(a) - 1)))
+        json_array_remove(a, json_array_size(a) - 1);
     return a;
 }
 
@@ -214,11 +217,133 @@ static void test_tag_with_colon(void **state)
     free(root);
 }
 
+/* ---- zfspool, where we are our own reference ---- */
+
+typedef struct zfs_fx {
+    char *root;
+    pvs_ctx *ctx;
+    json_t *cfg;
+    warnings w;
+} zfs_fx;
+
+/* a root whose tools answer as responses (JSON) says */
+static void zfs_setup(zfs_fx *f, const char *responses)
+{
+    f->root = make_tempdir();
+    json_t *c = json_loads(responses, 0, NULL);
+    assert_non_null(c);
+    assert_true(make_root(f->root, c));
+    json_decref(c);
+    f->ctx = test_ctx(&f->w);
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_ctx_set(f->ctx, "root", f->root, &err), 0);
+    const char *text = "zfspool: local-zfs\n\tpool rpool/data\n\nzfspool: tank\n\tpool tank\n";
+    f->cfg = pvs_config_parse(f->ctx, "storage.cfg", text, strlen(text), &err);
+    assert_non_null(f->cfg);
+}
+
+static char *zfs_teardown(zfs_fx *f)
+{
+    json_t *log = logged(f->root);
+    char *s = json_dumps(log, JSON_COMPACT);
+    json_decref(log);
+    json_decref(f->cfg);
+    pvs_ctx_free(f->ctx);
+    remove_tree(f->root);
+    free(f->root);
+    return s;
+}
+
+/* the mount table shows the dataset (or one below it) mounted: nothing
+ * runs; a dataset whose name merely begins the same does not count */
+static void test_zfs_mounted_dataset_is_active(void **state)
+{
+    (void)state;
+    static const char *const tables[][2] = {
+        { "rpool/data/subvol-100-disk-0 /rpool/data/subvol-100-disk-0 zfs rw,xattr 0 0\n", "[]" },
+        { "rpool/data /rpool/data zfs rw 0 0\n", "[]" },
+        { "rpool/database /rpool/database zfs rw 0 0\nrpool/data /x ext4 rw 0 0\n",
+          "[[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"rpool\"],[\"zfs\",\"mount\",\"-a\"]]" },
+    };
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        zfs_fx f;
+        zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"rpool\\n\"}]}");
+        put_file(f.root, "proc/mounts", tables[i][0]);
+        pvs_error err = PVS_ERROR_INIT;
+        assert_int_equal(pvs_activate_storage(f.ctx, f.cfg, "local-zfs", &err), 0);
+        char *log = zfs_teardown(&f);
+        assert_string_equal(log, tables[i][1]);
+        free(log);
+    }
+}
+
+/* a call's storages are activated in the order of their first volumes
+ * (upstream's order is Perl's hash order) */
+static void test_zfs_storages_in_callers_order(void **state)
+{
+    (void)state;
+    zfs_fx f;
+    zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"rpool\\ntank\\n\"}]}");
+    const char *volids[] = { "tank:vm-1-disk-0", "local-zfs:vm-2-disk-0", "tank:vm-3-disk-0" };
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_activate_volumes(f.ctx, f.cfg, volids, 3, "s1", NULL, &err), 0);
+    char *log = zfs_teardown(&f);
+    assert_string_equal(log, "[[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"tank\"],[\"zfs\",\"mount\",\"-a\"],"
+                             "[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"rpool\"],[\"zfs\",\"mount\",\"-a\"]]");
+    free(log);
+}
+
+/* a dry run asks whether the pool is imported, and plans the import and
+ * the mount without running them or waiting for the zvol's device */
+static void test_zfs_dry_run(void **state)
+{
+    (void)state;
+    zfs_fx f;
+    zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"has\": [\"list\"], \"exit\": 1,"
+                  " \"err\": \"cannot open 'tank': no such pool\\n\"}]}");
+    const char *volids[] = { "tank:vm-1-disk-0" };
+    json_t *plan = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    time_t t0 = time(NULL);
+    int rc = pvs_activate_volumes_report(f.ctx, f.cfg, volids, 1, NULL, NULL, PVS_DRY_RUN, &plan, &err);
+    if (rc)
+        fail_msg("%s", err.message);
+    assert_true(time(NULL) - t0 < 5);
+    json_t *cmds = json_object_get(json_array_get(plan, 0), "commands");
+    assert_int_equal(json_array_size(cmds), 3);   /* list, import, mount -a */
+    assert_string_equal(json_string_value(json_array_get(json_array_get(cmds, 1), 1)), "import");
+    json_decref(plan);
+    char *log = zfs_teardown(&f);
+    assert_string_equal(log, "[[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"tank\"]]");
+    free(log);
+}
+
+/* the wait for a zvol's device ends with the call's deadline */
+static void test_zfs_zvol_wait_within_deadline(void **state)
+{
+    (void)state;
+    zfs_fx f;
+    zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"tank\\n\"}]}");
+    pvs_error err = PVS_ERROR_INIT;
+    assert_int_equal(pvs_ctx_set(f.ctx, "ceph_timeout", "3", &err), 0);
+    const char *volids[] = { "tank:vm-1-disk-0" };
+    time_t t0 = time(NULL);
+    assert_int_equal(pvs_activate_volumes(f.ctx, f.cfg, volids, 1, NULL, NULL, &err), PVS_ETIMEDOUT);
+    assert_true(time(NULL) - t0 <= 4);
+    assert_non_null(strstr(err.message, "timeout: no zvol device link for 'vm-1-disk-0' found after"));
+    pvs_error_clear(&err);
+    free(zfs_teardown(&f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases_agree_with_upstream),
         cmocka_unit_test(test_tag_with_colon),
+        cmocka_unit_test(test_zfs_mounted_dataset_is_active),
+        cmocka_unit_test(test_zfs_storages_in_callers_order),
+        cmocka_unit_test(test_zfs_dry_run),
+        cmocka_unit_test(test_zfs_zvol_wait_within_deadline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@ const pvs_plugin *const pvs_builtin_plugins[] = {
     &pvs_iscsi_schema,
     &pvs_cephfs_schema,
     &pvs_iscsidirect_schema,
-    &pvs_zfspool_schema,
+    &pvs_zfspool_plugin,
     &pvs_zfs_schema,
     &pvs_pbs_schema,
     &pvs_btrfs_schema,

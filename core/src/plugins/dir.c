@@ -52,22 +52,6 @@ static int mkpath_and_check(const char *path)
     return is_dir(path);
 }
 
-/* /proc/mounts escapes blanks and backslashes as octal (\040) */
-static void unescape_mount(char *s)
-{
-    char *o = s;
-    for (char *i = s; *i; i++) {
-        if (i[0] == '\\' && i[1] >= '0' && i[1] <= '3' && i[2] >= '0' && i[2] <= '7' && i[3] >= '0'
-            && i[3] <= '7') {
-            *o++ = (char)((i[1] - '0') * 64 + (i[2] - '0') * 8 + (i[3] - '0'));
-            i += 3;
-        } else {
-            *o++ = *i;
-        }
-    }
-    *o = '\0';
-}
-
 static int path_is_mounted(const char *mp)
 {
     FILE *f = fopen("/proc/self/mounts", "r");
@@ -81,7 +65,7 @@ static int path_is_mounted(const char *mp)
         char *save, *dev = strtok_r(line, " ", &save), *dir = strtok_r(NULL, " ", &save);
         if (!dev || !dir)
             continue;
-        unescape_mount(dir);
+        pvs_unescape_mount(dir);
         found = strcmp(dir, mp) == 0 || strcmp(dir, canon) == 0;
     }
     fclose(f);

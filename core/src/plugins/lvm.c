@@ -5,7 +5,6 @@
  * runner (command.c); lvmthin builds on what is here (lvmthin.c). */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "lvm.h"
 
@@ -354,15 +353,6 @@ static int lvchange(pvs_ctx *ctx, const char *flag, const char *path, const lvm_
     return rc;
 }
 
-static int is_block(pvs_ctx *ctx, const char *path)
-{
-    char *host = pvs_host_path(ctx, path);
-    struct stat st;
-    int b = host && stat(host, &st) == 0 && S_ISBLK(st.st_mode);
-    free(host);
-    return b;
-}
-
 /* activate: lvchange -aey, then --refresh; deactivate: lvchange -aln, if
  * the device is there at all */
 static int lvm_volume_change(pvs_ctx *ctx, const pvs_plugin *self, const char *storeid, const json_t *scfg,
@@ -370,7 +360,7 @@ static int lvm_volume_change(pvs_ctx *ctx, const pvs_plugin *self, const char *s
 {
     char *path = NULL;
     int rc = lvm_path(ctx, self, scfg, volname, storeid, snapname, &path, err);
-    if (rc || (!activate && !is_block(ctx, path))) {
+    if (rc || (!activate && !pvs_host_is_block(ctx, path))) {
         free(path);
         return rc;
     }
@@ -504,19 +494,14 @@ static const pvs_plugin_option lvm_options[] = {
 static const char *const lvm_content[] = { "images", "rootdir", NULL };
 static const char *const lvm_content_default[] = { "images", NULL };
 static const char *const lvm_formats[] = { "raw", "qcow2", NULL };
-static const char *const no_secrets[] = { NULL };
 
 const pvs_plugin pvs_lvm_plugin = {
-    .size = PVS_PLUGIN_SIZE,
-    .type = "lvm",
-    .api = PVS_APIVER,
+    PVS_NODE_PLUGIN("lvm"),
     .options = lvm_options, .content_valid = lvm_content, .content_default = lvm_content_default,
     .properties = lvm_properties, .formats = lvm_formats, .format_default = "raw",
-    .sensitive_properties = no_secrets,
     /* LVMPlugin's methods; map and unmap are the base's (the path) */
     .parse_volname = lvm_parse_volname, .path = lvm_path,
     .activate_storage = lvm_activate_storage, .deactivate_storage = lvm_deactivate_storage,
     .activate_volume = lvm_activate_volume, .deactivate_volume = lvm_deactivate_volume,
     .status = lvm_status, .list_volumes = lvm_list_volumes,
-    .capabilities = PVS_PLUGIN_DRY_RUN,
 };

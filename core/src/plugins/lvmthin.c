@@ -154,18 +154,14 @@ static const pvs_plugin_option thin_options[] = {
     PVS_OPT("content"), PVS_OPT("bwlimit"), PVS_OPTIONS_END,
 };
 static const char *const thin_content[] = { "images", "rootdir", NULL };
-static const char *const no_secrets[] = { NULL };
 
 const pvs_plugin pvs_lvmthin_plugin = {
-    .size = PVS_PLUGIN_SIZE,
-    .type = "lvmthin",
-    .api = PVS_APIVER,
+    PVS_NODE_PLUGIN("lvmthin"),
     .options = thin_options, .content_valid = thin_content, .content_default = thin_content,
-    .properties = thin_properties, .sensitive_properties = no_secrets,   /* no format option */
+    .properties = thin_properties,   /* no format option */
     /* LvmThinPlugin's methods; deactivate_storage is LVMPlugin's */
     .parse_volname = thin_parse_volname, .path = thin_path,
     .activate_storage = thin_activate_storage, .deactivate_storage = lvm_deactivate_storage,
     .activate_volume = thin_activate_volume, .deactivate_volume = thin_deactivate_volume,
     .status = thin_status, .list_volumes = thin_list_volumes,
-    .capabilities = PVS_PLUGIN_DRY_RUN,
 };

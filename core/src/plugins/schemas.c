@@ -10,7 +10,7 @@
     .size = PVS_PLUGIN_SIZE, .type = #t, .api = PVS_APIVER, .shared = shared_,     \
     .options = t##_options, .content_valid = t##_content, .content_default = t##_content_default
 
-static const char *const no_secrets[] = { NULL };
+const char *const pvs_no_secrets[] = { NULL };
 
 /* cifs and cephfs mount at /mnt/pve/STOREID unless told otherwise */
 static int mount_path_default(const pvs_plugin *self, const char *storeid, json_t *section, int after,
@@ -28,27 +28,7 @@ static int mount_path_default(const pvs_plugin *self, const char *storeid, json_
 }
 static const char *const password_secret[] = { "password", NULL };
 
-/* ---- zfspool, zfs (over iSCSI) ---- */
-
-static const pvs_property zfspool_properties[] = {
-    PVS_PROP("blocksize", "string", .format = "pve-storage-zfs-blocksize"),
-    PVS_PROP("sparse", "boolean"),
-    PVS_PROP("mountpoint", "string", .format = "pve-storage-path"),
-    PVS_PROPS_END,
-};
-static const pvs_plugin_option zfspool_options[] = {
-    PVS_FIXED("pool"), PVS_OPT("blocksize"), PVS_OPT("sparse"), PVS_OPT("nodes"),
-    PVS_OPT("disable"), PVS_OPT("content"), PVS_OPT("bwlimit"), PVS_OPT("mountpoint"),
-    PVS_OPTIONS_END,
-};
-static const char *const zfspool_content[] = { "images", "rootdir", NULL };
-static const char *const zfspool_content_default[] = { "images", "rootdir", NULL };
-static const char *const zfspool_formats[] = { "raw", "subvol", NULL };
-
-const pvs_plugin pvs_zfspool_schema = {
-    SCHEMA(zfspool, 0), .properties = zfspool_properties, .formats = zfspool_formats,
-    .format_default = "raw", .sensitive_properties = no_secrets,
-};
+/* ---- zfs (over iSCSI; zfspool is zfspool.c) ---- */
 
 static const pvs_property zfs_properties[] = {
     PVS_PROP("iscsiprovider", "string"),
@@ -70,7 +50,7 @@ static const char *const zfs_content[] = { "images", NULL };
 static const char *const zfs_content_default[] = { "images", NULL };
 
 const pvs_plugin pvs_zfs_schema = {
-    SCHEMA(zfs, 1), .properties = zfs_properties, .sensitive_properties = no_secrets,
+    SCHEMA(zfs, 1), .properties = zfs_properties, .sensitive_properties = pvs_no_secrets,
 };
 
 /* ---- nfs, cifs, cephfs: mounted file systems ---- */
@@ -97,7 +77,7 @@ static const char *const nfs_content_default[] = { "images", NULL };
 
 const pvs_plugin pvs_nfs_schema = {
     SCHEMA(nfs, 1), .properties = nfs_properties, .formats = file_formats,
-    .format_default = "raw", .sensitive_properties = no_secrets,
+    .format_default = "raw", .sensitive_properties = pvs_no_secrets,
 };
 
 static const pvs_property cifs_properties[] = {
@@ -186,7 +166,7 @@ static const char *const iscsi_content[] = { "images", "none", NULL };
 static const char *const iscsi_content_default[] = { "images", NULL };
 
 const pvs_plugin pvs_iscsi_schema = {
-    SCHEMA(iscsi, 1), .properties = iscsi_properties, .sensitive_properties = no_secrets,
+    SCHEMA(iscsi, 1), .properties = iscsi_properties, .sensitive_properties = pvs_no_secrets,
 };
 
 #define iscsidirect_options iscsi_options
@@ -194,7 +174,7 @@ const pvs_plugin pvs_iscsi_schema = {
 #define iscsidirect_content_default iscsi_content_default
 
 const pvs_plugin pvs_iscsidirect_schema = {
-    SCHEMA(iscsidirect, 1), .sensitive_properties = no_secrets,
+    SCHEMA(iscsidirect, 1), .sensitive_properties = pvs_no_secrets,
 };
 
 /* ---- btrfs ---- */
@@ -218,7 +198,7 @@ static const char *const btrfs_formats[] = { "raw", "subvol", NULL };
 
 const pvs_plugin pvs_btrfs_schema = {
     SCHEMA(btrfs, 0), .properties = btrfs_properties, .formats = btrfs_formats,
-    .format_default = "raw", .sensitive_properties = no_secrets, .check_config = pvs_dir_check_config,
+    .format_default = "raw", .sensitive_properties = pvs_no_secrets, .check_config = pvs_dir_check_config,
 };
 
 /* ---- esxi ---- */
