@@ -6,6 +6,9 @@ what upstream's storage layer did with the same answers
 (core/tests/data/node_cases.upstream.json, from upstream's own code)."""
 import json
 import os
+import socket
+import threading
+import time
 import warnings
 
 import pytest
@@ -15,7 +18,9 @@ import pvestorage
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = os.path.join(ROOT_DIR, "build", "core", "tests", "fake-node")
 DATA = os.path.join(ROOT_DIR, "core", "tests", "data")
-TOOLS = ["vgs", "lvs", "lvchange", "vgscan", "vgchange", "udevadm", "zpool", "zfs", "iscsiadm", "blockdev"]
+TOOLS = ["vgs", "lvs", "lvchange", "vgscan", "vgchange", "udevadm", "zpool", "zfs", "iscsiadm", "blockdev",
+         "iscsi-ls"]
+PORTAL = ("127.0.0.1", 13260)
 
 with open(os.path.join(DATA, "node_cases.json"), encoding="utf-8") as f:
     SPEC = json.load(f)
@@ -34,7 +39,59 @@ def make_root(tmp_path, case):
         node = tmp_path / dev.lstrip("/")
         node.parent.mkdir(parents=True, exist_ok=True)
         os.mknod(node, 0o600 | 0o060000, os.makedev(7, 200))
+    case_files(tmp_path, case)
     return tmp_path
+
+
+def case_files(root, case):
+    """iscsiadm, iscsi-ls (unless absent), the case's dirs, files, links and aged files"""
+    for b in ("/usr/bin/iscsiadm", "/usr/bin/iscsi-ls"):
+        (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+        if b not in case.get("absent", []):
+            os.symlink(FAKE, root / b.lstrip("/"))
+    for d in case.get("dirs", []):
+        (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for path, text in case.get("files", {}).items():
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / path.lstrip("/")).write_text(text)
+    for path, dest in case.get("links", {}).items():
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(dest, root / path.lstrip("/"))
+    for path in case.get("aged", []):
+        then = time.time() - 3600
+        os.utime(root / path.lstrip("/"), (then, then))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def portal():
+    """the answering iSCSI portal the golden file's run had (another test's
+    listener on the port serves as well); the client closes first, so no
+    TIME_WAIT holds the port afterwards"""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind(PORTAL)
+        s.listen(64)
+    except OSError:
+        s.close()
+        yield
+        return
+
+    def serve():
+        while True:
+            try:
+                c = s.accept()[0]
+            except OSError:
+                return
+            while c.recv(64):
+                pass
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield
+    s.shutdown(socket.SHUT_RDWR)
+    s.close()
 
 
 def status_of(cfg, sid):
