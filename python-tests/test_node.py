@@ -148,3 +148,53 @@ def test_case_agrees_with_upstream(i, tmp_path, monkeypatch):
     assert result == gold["result"]
     assert error == gold["error"]
     assert lines == gold["warnings"]
+
+
+def run_rooted(tmp_path, monkeypatch, case, fn):
+    """fn(cfg) under a test root made for case; its result and the argv run"""
+    root = make_root(tmp_path, case)
+    monkeypatch.setenv("FAKE_NODE_CASE", str(root / "responses.json"))
+    monkeypatch.setenv("FAKE_NODE_LOG", str(root / "log"))
+    pvestorage.configure(root=str(root))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fn(pvestorage.parse_config(SPEC["storage_cfg"]))
+    finally:
+        pvestorage.configure(root="/")
+    log = root / "log"
+    return result, [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsidirect_sizes_are_whole_bytes(tmp_path, monkeypatch):
+    """on purpose unlike upstream: a LUN of 10.3M is 10800332 bytes, not
+    upstream's product 10800332.8"""
+    case = {"responses": [{"cmd": "iscsi-ls", "out": "Lun:0    Type:DIRECT_ACCESS (Size:10.3M)\n"}]}
+    listed, _ = run_rooted(tmp_path, monkeypatch, case, lambda cfg: pvestorage.list_volumes(cfg, "direct"))
+    assert [(v["volid"], v["size"]) for v in listed] == [("direct:lun0", 10800332)]
+    assert isinstance(listed[0]["size"], int)
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsi_dry_run_lists_the_login_without_running_it(tmp_path, monkeypatch):
+    """a dry run asks iscsiadm and udevadm (they only read) and lists the
+    discovery, the retry setting and the login it would run"""
+    target = "iqn.2003-01.org.example:up"
+    case = {
+        "responses": [{"cmd": "udevadm", "out": "/devices/platform/host3/session1/target3:0:0/3:0:0:1/block/sdb\n"},
+                      {"cmd": "iscsiadm", "has": ["--mode", "session"], "err": "iscsiadm: No active sessions.\n",
+                       "exit": 21},
+                      {"cmd": "iscsiadm", "has": ["--mode", "node"], "out": f"127.0.0.1:13260,1 {target}\n"}],
+        "files": {"/sys/class/iscsi_session/session1/targetname": target + "\n"},
+        "links": {"/dev/disk/by-id/scsi-3600140511": "../../sdb"},
+        "devices": ["/dev/sdb"],
+    }
+    report, ran = run_rooted(tmp_path, monkeypatch, case, lambda cfg: pvestorage.activate_volumes_report(
+        cfg, ["san-up:0.0.1.scsi-3600140511"], dry_run=True))
+    assert [r["volid"] for r in report] == ["san-up:0.0.1.scsi-3600140511"]
+    listed = [c[1:] for c in report[0]["commands"]]
+    assert ["--mode", "node", "--targetname", target, "--login"] in listed
+    assert ["--mode", "discovery", "--type", "sendtargets", "--portal", "127.0.0.1:13260"] in listed
+    assert not [c for c in ran if "--login" in c or "discovery" in c or "update" in c]
+    assert ["udevadm", "info", "--query=path", "/dev/sdb"] in ran
