@@ -198,3 +198,35 @@ def test_iscsi_dry_run_lists_the_login_without_running_it(tmp_path, monkeypatch)
     assert ["--mode", "discovery", "--type", "sendtargets", "--portal", "127.0.0.1:13260"] in listed
     assert not [c for c in ran if "--login" in c or "discovery" in c or "update" in c]
     assert ["udevadm", "info", "--query=path", "/dev/sdb"] in ran
+
+
+SESSION_UP = {
+    "responses": [{"cmd": "iscsiadm", "has": ["--mode", "session"],
+                   "out": "tcp: [1] 10.0.0.1:3260,1 iqn.2003-01.org.example:san1 (non-flash)\n"},
+                  {"cmd": "iscsiadm", "has": ["--mode", "node"], "out": "10.0.0.1:3260,1 iqn.2003-01.org.example:san1\n"}],
+    "files": {"/sys/class/iscsi_session/session1/state": "LOGGED_IN\n"},
+    "dirs": ["/var/run"],
+}
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsi_rescan_at_most_every_ten_seconds(tmp_path, monkeypatch):
+    """the first activation rescans the session and leaves the stamp; the
+    next one right after does not rescan"""
+    def twice(cfg):
+        pvestorage.activate_storage(cfg, "san1")
+        pvestorage.activate_storage(cfg, "san1")
+    _, ran = run_rooted(tmp_path, monkeypatch, SESSION_UP, twice)
+    assert [c for c in ran if "--rescan" in c] == [["/usr/bin/iscsiadm", "--mode", "session", "--sid", "1", "--rescan"]]
+    assert (tmp_path / "var" / "run" / "pve-iscsi-rescan.lock").exists()
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsi_status_says_why_it_is_not_active(tmp_path, monkeypatch):
+    """on purpose beside upstream (which only says active 0): the reason"""
+    case = {"responses": [{"cmd": "iscsiadm", "err": "iscsiadm: No active sessions.\n", "exit": 21}]}
+    status, _ = run_rooted(tmp_path, monkeypatch, case, pvestorage.storage_status)
+    s = {e["storage"]: e for e in status}
+    assert s["san1"]["active"] is False
+    assert s["san1"]["reason"] == "no iSCSI session to target 'iqn.2003-01.org.example:san1'"
+    assert s["direct"]["active"] is True
