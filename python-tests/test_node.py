@@ -6,6 +6,9 @@ what upstream's storage layer did with the same answers
 (core/tests/data/node_cases.upstream.json, from upstream's own code)."""
 import json
 import os
+import socket
+import threading
+import time
 import warnings
 
 import pytest
@@ -15,7 +18,9 @@ import pvestorage
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = os.path.join(ROOT_DIR, "build", "core", "tests", "fake-node")
 DATA = os.path.join(ROOT_DIR, "core", "tests", "data")
-TOOLS = ["vgs", "lvs", "lvchange", "vgscan", "vgchange", "udevadm", "zpool", "zfs", "iscsiadm", "blockdev"]
+TOOLS = ["vgs", "lvs", "lvchange", "vgscan", "vgchange", "udevadm", "zpool", "zfs", "iscsiadm", "blockdev",
+         "iscsi-ls"]
+PORTAL = ("127.0.0.1", 13260)
 
 with open(os.path.join(DATA, "node_cases.json"), encoding="utf-8") as f:
     SPEC = json.load(f)
@@ -34,7 +39,59 @@ def make_root(tmp_path, case):
         node = tmp_path / dev.lstrip("/")
         node.parent.mkdir(parents=True, exist_ok=True)
         os.mknod(node, 0o600 | 0o060000, os.makedev(7, 200))
+    case_files(tmp_path, case)
     return tmp_path
+
+
+def case_files(root, case):
+    """iscsiadm, iscsi-ls (unless absent), the case's dirs, files, links and aged files"""
+    for b in ("/usr/bin/iscsiadm", "/usr/bin/iscsi-ls"):
+        (root / "usr" / "bin").mkdir(parents=True, exist_ok=True)
+        if b not in case.get("absent", []):
+            os.symlink(FAKE, root / b.lstrip("/"))
+    for d in case.get("dirs", []):
+        (root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    for path, text in case.get("files", {}).items():
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / path.lstrip("/")).write_text(text)
+    for path, dest in case.get("links", {}).items():
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(dest, root / path.lstrip("/"))
+    for path in case.get("aged", []):
+        then = time.time() - 3600
+        os.utime(root / path.lstrip("/"), (then, then))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def portal():
+    """the answering iSCSI portal the golden file's run had (another test's
+    listener on the port serves as well); the client closes first, so no
+    TIME_WAIT holds the port afterwards"""
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        s.bind(PORTAL)
+        s.listen(64)
+    except OSError:
+        s.close()
+        yield
+        return
+
+    def serve():
+        while True:
+            try:
+                c = s.accept()[0]
+            except OSError:
+                return
+            while c.recv(64):
+                pass
+            c.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield
+    s.shutdown(socket.SHUT_RDWR)
+    s.close()
 
 
 def status_of(cfg, sid):
@@ -95,3 +152,85 @@ def test_case_agrees_with_upstream(i, tmp_path, monkeypatch):
     assert result == gold["result"]
     assert error == gold["error"]
     assert lines == gold["warnings"]
+
+
+def run_rooted(tmp_path, monkeypatch, case, fn):
+    """fn(cfg) under a test root made for case; its result and the argv run"""
+    root = make_root(tmp_path, case)
+    monkeypatch.setenv("FAKE_NODE_CASE", str(root / "responses.json"))
+    monkeypatch.setenv("FAKE_NODE_LOG", str(root / "log"))
+    pvestorage.configure(root=str(root))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = fn(pvestorage.parse_config(SPEC["storage_cfg"]))
+    finally:
+        pvestorage.configure(root="/")
+    log = root / "log"
+    return result, [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsidirect_sizes_are_whole_bytes(tmp_path, monkeypatch):
+    """on purpose unlike upstream: a LUN of 10.3M is 10800332 bytes, not
+    upstream's product 10800332.8"""
+    case = {"responses": [{"cmd": "iscsi-ls", "out": "Lun:0    Type:DIRECT_ACCESS (Size:10.3M)\n"}]}
+    listed, _ = run_rooted(tmp_path, monkeypatch, case, lambda cfg: pvestorage.list_volumes(cfg, "direct"))
+    assert [(v["volid"], v["size"]) for v in listed] == [("direct:lun0", 10800332)]
+    assert isinstance(listed[0]["size"], int)
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsi_dry_run_lists_the_login_without_running_it(tmp_path, monkeypatch):
+    """a dry run asks iscsiadm and udevadm (they only read) and lists the
+    discovery, the retry setting and the login it would run"""
+    target = "iqn.2003-01.org.example:up"
+    case = {
+        "responses": [{"cmd": "udevadm", "out": "/devices/platform/host3/session1/target3:0:0/3:0:0:1/block/sdb\n"},
+                      {"cmd": "iscsiadm", "has": ["--mode", "session"], "err": "iscsiadm: No active sessions.\n",
+                       "exit": 21},
+                      {"cmd": "iscsiadm", "has": ["--mode", "node"], "out": f"127.0.0.1:13260,1 {target}\n"}],
+        "files": {"/sys/class/iscsi_session/session1/targetname": target + "\n"},
+        "links": {"/dev/disk/by-id/scsi-3600140511": "../../sdb"},
+        "devices": ["/dev/sdb"],
+    }
+    report, ran = run_rooted(tmp_path, monkeypatch, case, lambda cfg: pvestorage.activate_volumes_report(
+        cfg, ["san-up:0.0.1.scsi-3600140511"], dry_run=True))
+    assert [r["volid"] for r in report] == ["san-up:0.0.1.scsi-3600140511"]
+    listed = [c[1:] for c in report[0]["commands"]]
+    assert ["--mode", "node", "--targetname", target, "--login"] in listed
+    assert ["--mode", "discovery", "--type", "sendtargets", "--portal", "127.0.0.1:13260"] in listed
+    assert not [c for c in ran if "--login" in c or "discovery" in c or "update" in c]
+    assert ["udevadm", "info", "--query=path", "/dev/sdb"] in ran
+
+
+SESSION_UP = {
+    "responses": [{"cmd": "iscsiadm", "has": ["--mode", "session"],
+                   "out": "tcp: [1] 10.0.0.1:3260,1 iqn.2003-01.org.example:san1 (non-flash)\n"},
+                  {"cmd": "iscsiadm", "has": ["--mode", "node"], "out": "10.0.0.1:3260,1 iqn.2003-01.org.example:san1\n"}],
+    "files": {"/sys/class/iscsi_session/session1/state": "LOGGED_IN\n"},
+    "dirs": ["/var/run"],
+}
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsi_rescan_at_most_every_ten_seconds(tmp_path, monkeypatch):
+    """the first activation rescans the session and leaves the stamp; the
+    next one right after does not rescan"""
+    def twice(cfg):
+        pvestorage.activate_storage(cfg, "san1")
+        pvestorage.activate_storage(cfg, "san1")
+    _, ran = run_rooted(tmp_path, monkeypatch, SESSION_UP, twice)
+    assert [c for c in ran if "--rescan" in c] == [["/usr/bin/iscsiadm", "--mode", "session", "--sid", "1", "--rescan"]]
+    assert (tmp_path / "var" / "run" / "pve-iscsi-rescan.lock").exists()
+
+
+@pytest.mark.skipif(not os.access(FAKE, os.X_OK), reason=f"SKIP: {FAKE} is not built (run scripts/build.sh)")
+def test_iscsi_status_says_why_it_is_not_active(tmp_path, monkeypatch):
+    """on purpose beside upstream (which only says active 0): the reason"""
+    case = {"responses": [{"cmd": "iscsiadm", "err": "iscsiadm: No active sessions.\n", "exit": 21}]}
+    status, _ = run_rooted(tmp_path, monkeypatch, case, pvestorage.storage_status)
+    s = {e["storage"]: e for e in status}
+    assert s["san1"]["active"] is False
+    assert s["san1"]["reason"] == "no iSCSI session to target 'iqn.2003-01.org.example:san1'"
+    assert s["direct"]["active"] is True

@@ -13,8 +13,14 @@
 #   scripts/upstream-node-golden.sh PVE_STORAGE_CHECKOUT PVE_COMMON_CHECKOUT [FAKE_NODE]
 #
 # Each case runs in a mount namespace of its own (unshare -m) whose /dev
-# holds only null, zero and the case's "devices" (block nodes): upstream
-# looks at /dev/VG/LV itself, and nothing on the host changes.  Upstream's
+# holds only null, zero and the case's "devices" (block nodes) and "links"
+# (/dev/disk/by-id), whose /sys and /run (/var/run) are empty tmpfs
+# holding only the case's "files", "dirs" and "links" there, and whose
+# /usr/bin/iscsiadm and /usr/bin/iscsi-ls are the fake (an overlay; a
+# case's "absent" ones are hidden): upstream looks at these absolute paths
+# itself, and nothing on the host changes.  A case's "aged" files were
+# touched an hour ago.  127.0.0.1:13260 listens throughout (a reachable
+# iSCSI portal for the TCP check).  Upstream's
 # String::ShellQuote (which names commands in messages) is Debian's, unpacked
 # into a temporary directory (apt-get download; never installed).  A
 # message's " at FILE line N." (a Perl die without a newline) is dropped,
@@ -30,9 +36,20 @@ trap 'rm -rf "$work"' EXIT
 
 (cd "$work" && apt-get download -q libstring-shellquote-perl >/dev/null && dpkg -x ./*.deb sq)
 mkdir -p "$work/bin"
-for t in vgs lvs lvchange vgscan vgchange udevadm zpool zfs iscsiadm blockdev; do
+for t in vgs lvs lvchange vgscan vgchange udevadm zpool zfs iscsiadm blockdev iscsi-ls; do
     ln -s "$fake" "$work/bin/$t"
 done
+python3 -c 'import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+s.bind(("127.0.0.1", 13260)); s.listen(64)
+while True:   # the client closes first: no TIME_WAIT on the port here
+    c = s.accept()[0]
+    while c.recv(64): pass
+    c.close()' &
+listener=$!
+trap 'kill "$listener"; rm -rf "$work"' EXIT
 
 cat >"$work/case.pl" <<'PERL'
 use strict; use warnings;
@@ -107,6 +124,9 @@ open(STDERR, '>&', $saved) or die;
 my $buf = do { local $/; open(my $f, '<', "$ENV{CASE_FILE}.stderr") or die; <$f> } // '';
 s/ at \S+ line \d+\.\n\z/\n/ for $err, $buf;
 $buf =~ s/ at \S+ line \d+\.\n/\n/g;
+# Perl's own warnings about upstream's code (list_volumes looks up an
+# iscsidirect LUN's undefined vmid) are no message of upstream's
+$buf =~ s/^Use of uninitialized value[^\n]*\n//mg;
 print JSON::PP->new->canonical->encode({
     commands => \@commands,
     result => $result,
@@ -119,12 +139,31 @@ cases=$here/core/tests/data/node_cases.json
 n=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["cases"]))' "$cases")
 : >"$work/out.jsonl"
 for ((i = 0; i < n; i++)); do
-    python3 - "$cases" "$i" "$work/case.json" "$work/responses.json" "$work/devices" <<'PY'
-import json, sys
+    python3 - "$cases" "$i" "$work/case.json" "$work/responses.json" "$work/devices" "$work/setup.sh" <<'PY'
+import json, shlex, sys, time
 spec = json.load(open(sys.argv[1])); c = spec["cases"][int(sys.argv[2])]
 json.dump({"storage_cfg": spec["storage_cfg"], "call": c["call"]}, open(sys.argv[3], "w"))
 json.dump({"responses": c["responses"]}, open(sys.argv[4], "w"))
 open(sys.argv[5], "w").write("".join(d + "\n" for d in c.get("devices", [])))
+def at(p):   # where a case's path is made: /dev in the private one ($d)
+    assert p.startswith(("/dev/", "/sys/", "/run/", "/var/run/")), p
+    return '"$d"' + shlex.quote(p[4:]) if p.startswith("/dev/") else shlex.quote(p)
+q = shlex.quote
+sh = []
+for p in c.get("dirs", []):
+    sh.append(f"mkdir -p {at(p)}")
+for p, text in c.get("files", {}).items():
+    sh.append(f"mkdir -p \"$(dirname {at(p)})\"; printf %s {q(text)} >{at(p)}")
+for p, dest in c.get("links", {}).items():
+    sh.append(f"mkdir -p \"$(dirname {at(p)})\"; ln -s {q(dest)} {at(p)}")
+for p in c.get("aged", []):
+    sh.append(f"touch -a -m -d @{int(time.time()) - 3600} {at(p)}")
+for t in ("iscsiadm", "iscsi-ls"):
+    if "/usr/bin/" + t in c.get("absent", []):
+        sh.append(f"mknod \"$1/usrbin/{t}\" c 0 0")   # an overlay's whiteout: not there
+    else:
+        sh.append(f"ln -s \"$FAKE\" \"$1/usrbin/{t}\"")
+open(sys.argv[6], "w").write("\n".join(sh) + "\n")
 PY
     unshare -m bash -c '
         set -e
@@ -135,9 +174,13 @@ PY
             mkdir -p "$d/$(dirname "${dev#/dev/}")"; mknod "$d/${dev#/dev/}" b 7 200
         done <"$1/devices"
         mount --make-rprivate /
+        mount -t tmpfs tmpfs /sys; mount -t tmpfs tmpfs /run
+        rm -rf "$1/usrbin"; mkdir "$1/usrbin"
+        FAKE=$2 . "$1/setup.sh"
+        mount -t overlay overlay -o "lowerdir=$1/usrbin:/usr/bin" /usr/bin
         mount --bind "$d" /dev
-        shift
-        exec "$@"' _ "$work" \
+        shift 2
+        exec "$@"' _ "$work" "$fake" \
         env SQ="$work/sq" FAKE_BIN="$work/bin" CASE_FILE="$work/case.json" \
             FAKE_NODE_CASE="$work/responses.json" \
             bash "$here/scripts/upstream-perl.sh" "$storage" "$common" "$work/case.pl" >>"$work/out.jsonl"

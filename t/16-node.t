@@ -14,6 +14,8 @@ use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use FindBin;
 use JSON::PP;
+use IO::Socket::INET;
+use POSIX ();
 
 use PVE::Storage::XS qw(activate_volumes deactivate_volumes activate_storage deactivate_storage path
                         storage_status list_volumes parse_config configure);
@@ -28,7 +30,39 @@ my $spec = decode_json(slurp("$top/core/tests/data/node_cases.json"));
 my $gold = decode_json(slurp("$top/core/tests/data/node_cases.upstream.json"));
 is(scalar(@{ $spec->{cases} }), scalar(@{ $gold->{cases} }), 'one upstream result per case');
 
-my @tools = qw(vgs lvs lvchange vgscan vgchange udevadm zpool zfs iscsiadm blockdev);
+my @tools = qw(vgs lvs lvchange vgscan vgchange udevadm zpool zfs iscsiadm blockdev iscsi-ls);
+
+# the answering iSCSI portal the golden file's run had (another test's
+# listener on the port serves as well): a child that lets the client close
+# first, so no TIME_WAIT holds the port afterwards
+my $portal = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 13260, Listen => 64, ReuseAddr => 1,
+                                   ReusePort => 1);
+my $listener = $portal ? fork() : undef;
+if (defined($listener) && $listener == 0) {
+    while (my $c = $portal->accept()) { 1 while sysread($c, my $buf, 64); close($c) }
+    POSIX::_exit(0);
+}
+close($portal) if $portal;
+END { if ($listener) { local $?; kill('KILL', $listener) && waitpid($listener, 0) } }
+
+sub put_file { my ($path, $text) = @_; make_path(dirname($path)); open(my $f, '>', $path) or die "$path: $!";
+    print $f $text; close $f }
+
+sub case_files {   # iscsiadm, iscsi-ls (unless absent), the case's dirs, files, links and aged files
+    my ($root, $c) = @_;
+    my %absent = map { $_ => 1 } @{ $c->{absent} // [] };
+    for my $bin (grep { !$absent{$_} } qw(/usr/bin/iscsiadm /usr/bin/iscsi-ls)) {
+        make_path(dirname("$root$bin"));
+        symlink($fake, "$root$bin") or die "symlink: $!";
+    }
+    make_path("$root$_") for @{ $c->{dirs} // [] };
+    put_file("$root$_", $c->{files}{$_}) for sort keys %{ $c->{files} // {} };
+    for my $l (sort keys %{ $c->{links} // {} }) {
+        make_path(dirname("$root$l"));
+        symlink($c->{links}{$l}, "$root$l") or die "symlink: $!";
+    }
+    utime(time() - 3600, time() - 3600, "$root$_") or die "utime: $!" for @{ $c->{aged} // [] };
+}
 
 sub make_root {   # the tools, the case's answers, its block devices (or undef: not root)
     my ($c) = @_;
@@ -43,6 +77,7 @@ sub make_root {   # the tools, the case's answers, its block devices (or undef: 
         make_path(dirname("$root$dev"));
         system('mknod', "$root$dev", 'b', '7', '200') == 0 or return undef;
     }
+    case_files($root, $c);
     return $root;
 }
 

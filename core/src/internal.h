@@ -291,6 +291,7 @@ extern const pvs_plugin *const pvs_builtin_plugins[];
 extern const pvs_plugin pvs_dir_plugin;
 extern const pvs_plugin pvs_rbd_plugin;
 extern const pvs_plugin pvs_lvm_plugin, pvs_lvmthin_plugin, pvs_zfspool_plugin;
+extern const pvs_plugin pvs_iscsi_plugin, pvs_iscsidirect_plugin;
 /* what every built-in plugin of a node's own storage types declares: its
  * type, today's API, no secret properties, dry runs served */
 extern const char *const pvs_no_secrets[];
@@ -299,9 +300,8 @@ extern const char *const pvs_no_secrets[];
     .capabilities = PVS_PLUGIN_DRY_RUN
 /* The schema-only tables: types whose sections parse but whose volumes
  * need a registered plugin (plugins/schemas.c). */
-extern const pvs_plugin pvs_zfs_schema,
-    pvs_nfs_schema, pvs_cifs_schema, pvs_cephfs_schema, pvs_pbs_schema, pvs_iscsi_schema,
-    pvs_iscsidirect_schema, pvs_btrfs_schema, pvs_esxi_schema;
+extern const pvs_plugin pvs_zfs_schema, pvs_nfs_schema, pvs_cifs_schema, pvs_cephfs_schema,
+    pvs_pbs_schema, pvs_btrfs_schema, pvs_esxi_schema;
 /* 1 iff plugin p's table holds field (a plugin built for an older, smaller table may not). */
 #define PVS_PLUGIN_HAS(p, field) \
     ((p)->size >= offsetof(pvs_plugin, field) + sizeof((p)->field))

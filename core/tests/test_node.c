@@ -9,9 +9,10 @@
 
 #include "helpers.h"
 #include "internal.h"
+#include "node_case.h"
 
 static const char *const tools[] = { "vgs", "lvs", "lvchange", "vgscan", "vgchange", "udevadm", "zpool", "zfs",
-                                     "iscsiadm", "blockdev", NULL };
+                                     "iscsiadm", "blockdev", "iscsi-ls", NULL };
 
 /* a root with the tools, the case's answers and its block devices; 0 when
  * a device cannot be made here (not root) */
@@ -41,6 +42,7 @@ static int make_root(const char *root, const json_t *c)
         if (mknod(p, S_IFBLK | 0600, makedev(7, 200)) != 0)
             return 0;
     }
+    node_case_files(root, c);
     return 1;
 }
 
@@ -177,11 +179,13 @@ static void test_cases_agree_with_upstream(void **state)
     json_t *spec = load_data("node_cases.json"), *gold = load_data("node_cases.upstream.json");
     json_t *cases = json_object_get(spec, "cases"), *golds = json_object_get(gold, "cases");
     assert_int_equal(json_array_size(cases), json_array_size(golds));
+    pid_t portal = node_case_listen();
     for (size_t i = 0; i < json_array_size(cases); i++) {
         json_t *c = json_array_get(cases, i), *g = json_array_get(golds, i);
         assert_string_equal(json_string_value(json_object_get(c, "name")), json_string_value(json_object_get(g, "name")));
         run_case(spec, c, g);
     }
+    node_case_unlisten(portal);
     json_decref(spec);
     json_decref(gold);
 }

@@ -151,32 +151,6 @@ const pvs_plugin pvs_pbs_schema = {
     SCHEMA(pbs, 1), .properties = pbs_properties, .sensitive_properties = pbs_secrets,
 };
 
-/* ---- iscsi, iscsidirect ---- */
-
-static const pvs_property iscsi_properties[] = {
-    PVS_PROP("target", "string"),
-    PVS_PROP("portal", "string", .format = "pve-storage-portal-dns"),
-    PVS_PROPS_END,
-};
-static const pvs_plugin_option iscsi_options[] = {
-    PVS_FIXED("portal"), PVS_FIXED("target"), PVS_OPT("nodes"), PVS_OPT("disable"),
-    PVS_OPT("content"), PVS_OPT("bwlimit"), PVS_OPTIONS_END,
-};
-static const char *const iscsi_content[] = { "images", "none", NULL };
-static const char *const iscsi_content_default[] = { "images", NULL };
-
-const pvs_plugin pvs_iscsi_schema = {
-    SCHEMA(iscsi, 1), .properties = iscsi_properties, .sensitive_properties = pvs_no_secrets,
-};
-
-#define iscsidirect_options iscsi_options
-#define iscsidirect_content iscsi_content
-#define iscsidirect_content_default iscsi_content_default
-
-const pvs_plugin pvs_iscsidirect_schema = {
-    SCHEMA(iscsidirect, 1), .sensitive_properties = pvs_no_secrets,
-};
-
 /* ---- btrfs ---- */
 
 static const pvs_property btrfs_properties[] = {
