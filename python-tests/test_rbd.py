@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 
 import pytest
 
@@ -19,26 +18,6 @@ pytestmark = [
     pytest.mark.skipif(not os.environ.get("PVS_TEST_CEPH_ENV") and not shutil.which("ceph-mon"),
                        reason="SKIP: ceph-mon/ceph-osd are not installed (run scripts/install-deps.sh)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def ceph():
-    """The shared cluster of scripts/test.sh, or one of our own."""
-    envfile = os.environ.get("PVS_TEST_CEPH_ENV")
-    own = None
-    if not envfile or not os.path.isfile(envfile):
-        own = tempfile.mkdtemp(prefix="pvs-py-ceph-")
-        os.rmdir(own)
-        envfile = subprocess.run(["bash", f"{ROOT_DIR}/scripts/ceph-fixture.sh", "start", own],
-                                 check=True, capture_output=True, text=True).stdout.strip()
-    env = {}
-    with open(envfile) as f:
-        for line in f:
-            k, _, v = line.strip().partition("=")
-            env[k] = v.strip("'")
-    yield env
-    if own:
-        subprocess.run(["bash", f"{ROOT_DIR}/scripts/ceph-fixture.sh", "stop", own], check=True)
 
 
 @pytest.fixture(scope="module")
