@@ -240,6 +240,37 @@ is($@, "storage 'pbs1' has type 'pbs', for which no plugin is registered (a plug
     is_deeply(\@My::Storage::PerlDir::calls, ['iso/not-there.iso'], 'the Perl class serves dir now');
 }
 
+# With PVE::Storage loaded, the C plugins still serve a node's own types
+# (upstream's classes for them are not asked); register_plugin replaces one
+{
+    package Stand::Node {
+        our @calls;
+        sub path { push @calls, $_[2]; return ("perl/$_[2]", undef, 'images') }
+    }
+    no warnings 'redefine';
+    local *PVE::Storage::Plugin::lookup = sub { 'Stand::Node' };
+    local $INC{'PVE/Storage.pm'} = __FILE__;
+    my $n = parse_config("lvmthin: local-lvm\n\tthinpool data\n\tvgname pve\n\n"
+                         . "zfspool: local-zfs\n\tpool rpool/data\n\n"
+                         . "iscsidirect: direct\n\tportal 10.0.0.9\n\ttarget iqn.2003-01.org.example:d\n");
+    is_deeply([ map { scalar path($n, $_) } 'local-lvm:vm-100-disk-0', 'local-zfs:vm-100-disk-1', 'direct:lun2' ],
+              [ '/dev/pve/vm-100-disk-0', '/dev/zvol/rpool/data/vm-100-disk-1',
+                'iscsi://10.0.0.9/iqn.2003-01.org.example:d/2' ],
+              'lvmthin, zfspool and iscsidirect paths come from the C plugins');
+    is_deeply(\@Stand::Node::calls, [], 'upstream\'s classes are not asked for them');
+    package My::Storage::PerlZfs {
+        sub api { 15 }
+        sub type { 'zfspool' }
+        sub properties { return {} }
+        sub options { return { pool => { fixed => 1 }, content => { optional => 1 } } }
+        sub plugindata { return { content => [ { images => 1 }, { images => 1 } ] } }
+        sub path { return ("perl-zfs/$_[2]", undef, 'images') }
+    }
+    register_plugin('My::Storage::PerlZfs');
+    is(scalar path($n, 'local-zfs:vm-100-disk-1'), 'perl-zfs/vm-100-disk-1',
+       'a registered Perl class replaces the zfspool C plugin');
+}
+
 # ... which other types' options relied on: upstream's init would refuse
 # them too, and the fallback says so
 {
