@@ -94,8 +94,14 @@ static int zfs_parse_volname(const pvs_plugin *self, const char *volname, pvs_vo
     return 0;
 }
 
+/* a zvol's device: /dev/zvol/POOL/NAME */
+static char *zvol_device(const json_t *scfg, const char *name)
+{
+    return pvs_asprintf("/dev/zvol/%s/%s", zfs_dataset(scfg), name);
+}
+
 /* a subvol's directory (MOUNTPOINT/NAME, the mount point /POOL unless
- * configured) or a zvol's device (/dev/zvol/POOL/NAME), @SNAP for a snapshot */
+ * configured) or a zvol's device, @SNAP for a snapshot */
 static int zfs_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
                     const char *storeid, const char *snapname, char **path, pvs_error *err)
 {
@@ -105,8 +111,7 @@ static int zfs_path(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, co
     if (rc)
         return rc;
     const char *pool = zfs_dataset(scfg), *mp = pvs_scfg_str(scfg, "mountpoint");
-    int dir = strncmp(v.name, "subvol-", 7) == 0 || strncmp(v.name, "basevol-", 8) == 0;
-    char *p = !dir ? pvs_asprintf("/dev/zvol/%s/%s", pool, v.name)
+    char *p = strcmp(v.format, "subvol") != 0 ? zvol_device(scfg, v.name)
               : mp ? pvs_asprintf("%s/%s", mp, v.name) : pvs_asprintf("/%s/%s", pool, v.name);
     *path = p && snapname ? pvs_asprintf("%s@%s", p, snapname) : p;
     if (*path != p)
@@ -183,11 +188,10 @@ static int zfs_activate_storage(pvs_ctx *ctx, const pvs_plugin *self, const char
 /* upstream's zfs_wait_for_zvol_link: the zvol's device, checked once a
  * second for 10 s (within the call's deadline); not waited for in a dry
  * run (nothing was imported) */
-static int wait_for_zvol(pvs_ctx *ctx, const pvs_plugin *self, const json_t *scfg, const char *volname,
-                         pvs_error *err)
+static int wait_for_zvol(pvs_ctx *ctx, const json_t *scfg, const char *volname, const char *name, pvs_error *err)
 {
-    char *dev = NULL;
-    int rc = zfs_path(ctx, self, scfg, volname, NULL, NULL, &dev, err);
+    char *dev = zvol_device(scfg, name);
+    int rc = dev ? 0 : pvs_oom(err);
     const int timeout = 10;
     for (int i = 1; !rc && !pvs_host_is_block(ctx, dev) && !pvs_dry_run(ctx); i++) {
         if (i == timeout || pvs_call_left_ms(ctx) < 1000) {
@@ -230,7 +234,7 @@ static int zfs_activate_volume(pvs_ctx *ctx, const pvs_plugin *self, const char 
         rc = dataset ? mount_subvol(ctx, dataset, err) : pvs_oom(err);
         free(dataset);
     } else {
-        rc = wait_for_zvol(ctx, self, scfg, volname, err);
+        rc = wait_for_zvol(ctx, scfg, volname, v.name, err);
     }
     pvs_volname_clear(&v);
     return rc;
