@@ -13,10 +13,10 @@ import subprocess
 import pytest
 
 import pvestorage
+from node_root import FAKE as FAKE_NODE, make_root
 
 ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = os.path.join(ROOT_DIR, "build", "pvestorage")
-FAKE_NODE = os.path.join(ROOT_DIR, "build", "core", "tests", "fake-node")
 FAKE_RBD = os.path.join(ROOT_DIR, "build", "core", "tests", "fake-rbd")
 TARGET = "iqn.2003-01.org.example:san1"
 LUN = "0.0.1.scsi-36001405aaaaaaaaaaaaaaaaaaaaaaaa"
@@ -75,15 +75,10 @@ RESPONSES = [
 
 @pytest.fixture(scope="module")
 def node(ceph, tmp_path_factory):
-    root = tmp_path_factory.mktemp("mixed")
-    for d in ("sbin", "usr/bin", "etc/pve/priv/ceph", "etc/pve/qemu-server", "var/run",
-              "sys/class/iscsi_session/session1"):
-        (root / d).mkdir(parents=True)
-    for t in ("vgs", "lvs", "lvchange", "vgscan", "vgchange", "udevadm", "zpool", "zfs", "blockdev"):
-        os.symlink(FAKE_NODE, root / "sbin" / t)
-    os.symlink(FAKE_NODE, root / "usr/bin/iscsiadm")
-    (root / "sys/class/iscsi_session/session1/state").write_text("LOGGED_IN\n")
-    (root / "sys/class/iscsi_session/session1/targetname").write_text(TARGET + "\n")
+    root = make_root(tmp_path_factory.mktemp("mixed"), {
+        "responses": RESPONSES, "dirs": ["/etc/pve/priv/ceph", "/etc/pve/qemu-server", "/var/run"],
+        "files": {"/sys/class/iscsi_session/session1/state": "LOGGED_IN\n",
+                  "/sys/class/iscsi_session/session1/targetname": TARGET + "\n"}})
     shutil.copy(ceph["CEPH_TEST_CONF"], root / "etc/pve/ceph.conf")
     shutil.copy(ceph["CEPH_TEST_KEYRING"], root / "etc/pve/priv/ceph/ceph.keyring")
     (root / "etc/pve/storage.cfg").write_text(STORAGE_CFG)
@@ -91,7 +86,6 @@ def node(ceph, tmp_path_factory):
     (root / "etc/pve/qemu-server/100.conf").write_text(
         "ostype: win11\nscsi0: local-lvm:vm-100-disk-0,size=32G\nscsi1: local-zfs:vm-100-disk-1,size=8G\n"
         f"scsi2: san-lvm:vm-100-disk-2,size=4G\nscsi3: ceph:{image},size=8M\n")
-    (root / "responses.json").write_text(json.dumps({"responses": RESPONSES}))
     rbd = ["rbd", "-c", f"{root}/etc/pve/ceph.conf", "--keyring", f"{root}/etc/pve/priv/ceph/ceph.keyring"]
     subprocess.run(rbd + ["create", "--size", "8M", "--image-feature", "layering", f"rbd/{image}"], check=True)
     env = {"FAKE_NODE_CASE": str(root / "responses.json"), "FAKE_NODE_LOG": str(root / "node.log"),

@@ -190,48 +190,17 @@ static void test_cases_agree_with_upstream(void **state)
     json_decref(gold);
 }
 
-/* on purpose unlike upstream: a tag holding ':' (LVM allows it) does not
- * shift the fields after it (upstream's split reads the tag's rest as the
- * metadata size and loses the creation time) */
-static void test_tag_with_colon(void **state)
-{
-    (void)state;
-    char *root = make_tempdir();
-    json_t *c = json_pack("{s:[{s:s, s:s}]}", "responses", "cmd", "lvs", "out",
-                          "  san:vm-201-disk-0:5368709120:-wi-------:::::l3:pve-vm-201,note:a:b::1700000042\n");
-    assert_true(make_root(root, c));
-    pvs_ctx *ctx = test_ctx(NULL);
-    pvs_error err = PVS_ERROR_INIT;
-    assert_int_equal(pvs_ctx_set(ctx, "root", root, &err), 0);
-    const char *text = "lvm: tg\n\tvgname san\n\ttagged_only 1\n";
-    json_t *cfg = pvs_config_parse(ctx, "storage.cfg", text, strlen(text), &err), *list = NULL;
-    int lrc = pvs_list_volumes(ctx, cfg, "tg", -1, &list, &err);
-    if (lrc)
-        fail_msg("%s", err.message);
-    assert_int_equal(json_array_size(list), 1);
-    json_t *v = json_array_get(list, 0);
-    assert_string_equal(json_string_value(json_object_get(v, "volid")), "tg:vm-201-disk-0");
-    assert_int_equal(json_integer_value(json_object_get(v, "ctime")), 1700000042);
-    assert_int_equal(json_integer_value(json_object_get(v, "size")), 5368709120LL);
-    json_decref(list);
-    json_decref(cfg);
-    json_decref(c);
-    pvs_ctx_free(ctx);
-    remove_tree(root);
-    free(root);
-}
+/* ---- single cases beside upstream's ---- */
 
-/* ---- zfspool, where we are our own reference ---- */
-
-typedef struct zfs_fx {
+typedef struct node_fx {
     char *root;
     pvs_ctx *ctx;
     json_t *cfg;
     warnings w;
-} zfs_fx;
+} node_fx;
 
-/* a root whose tools answer as responses (JSON) says */
-static void zfs_setup(zfs_fx *f, const char *responses)
+/* a root whose tools answer as responses (JSON) says, and storage.cfg text */
+static void fx_setup(node_fx *f, const char *responses, const char *text)
 {
     f->root = make_tempdir();
     json_t *c = json_loads(responses, 0, NULL);
@@ -241,12 +210,12 @@ static void zfs_setup(zfs_fx *f, const char *responses)
     f->ctx = test_ctx(&f->w);
     pvs_error err = PVS_ERROR_INIT;
     assert_int_equal(pvs_ctx_set(f->ctx, "root", f->root, &err), 0);
-    const char *text = "zfspool: local-zfs\n\tpool rpool/data\n\nzfspool: tank\n\tpool tank\n";
     f->cfg = pvs_config_parse(f->ctx, "storage.cfg", text, strlen(text), &err);
     assert_non_null(f->cfg);
 }
 
-static char *zfs_teardown(zfs_fx *f)
+/* the fixture gone; the commands it ran (JSON text, malloc()ed) */
+static char *fx_teardown(node_fx *f)
 {
     json_t *log = logged(f->root);
     char *s = json_dumps(log, JSON_COMPACT);
@@ -257,6 +226,33 @@ static char *zfs_teardown(zfs_fx *f)
     free(f->root);
     return s;
 }
+
+/* on purpose unlike upstream: a tag holding ':' (LVM allows it) does not
+ * shift the fields after it (upstream's split reads the tag's rest as the
+ * metadata size and loses the creation time) */
+static void test_tag_with_colon(void **state)
+{
+    (void)state;
+    node_fx f;
+    fx_setup(&f, "{\"responses\": [{\"cmd\": \"lvs\", \"out\":"
+                 " \"  san:vm-201-disk-0:5368709120:-wi-------:::::l3:pve-vm-201,note:a:b::1700000042\\n\"}]}",
+             "lvm: tg\n\tvgname san\n\ttagged_only 1\n");
+    json_t *list = NULL;
+    pvs_error err = PVS_ERROR_INIT;
+    if (pvs_list_volumes(f.ctx, f.cfg, "tg", -1, &list, &err))
+        fail_msg("%s", err.message);
+    assert_int_equal(json_array_size(list), 1);
+    json_t *v = json_array_get(list, 0);
+    assert_string_equal(json_string_value(json_object_get(v, "volid")), "tg:vm-201-disk-0");
+    assert_int_equal(json_integer_value(json_object_get(v, "ctime")), 1700000042);
+    assert_int_equal(json_integer_value(json_object_get(v, "size")), 5368709120LL);
+    json_decref(list);
+    free(fx_teardown(&f));
+}
+
+/* ---- zfspool, where we are our own reference ---- */
+
+static const char ZFS_CFG[] = "zfspool: local-zfs\n\tpool rpool/data\n\nzfspool: tank\n\tpool tank\n";
 
 /* the mount table shows the dataset (or one below it) mounted: nothing
  * runs; a dataset whose name merely begins the same does not count */
@@ -270,12 +266,12 @@ static void test_zfs_mounted_dataset_is_active(void **state)
           "[[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"rpool\"],[\"zfs\",\"mount\",\"-a\"]]" },
     };
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        zfs_fx f;
-        zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"rpool\\n\"}]}");
+        node_fx f;
+        fx_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"rpool\\n\"}]}", ZFS_CFG);
         put_file(f.root, "proc/mounts", tables[i][0]);
         pvs_error err = PVS_ERROR_INIT;
         assert_int_equal(pvs_activate_storage(f.ctx, f.cfg, "local-zfs", &err), 0);
-        char *log = zfs_teardown(&f);
+        char *log = fx_teardown(&f);
         assert_string_equal(log, tables[i][1]);
         free(log);
     }
@@ -286,12 +282,12 @@ static void test_zfs_mounted_dataset_is_active(void **state)
 static void test_zfs_storages_in_callers_order(void **state)
 {
     (void)state;
-    zfs_fx f;
-    zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"rpool\\ntank\\n\"}]}");
+    node_fx f;
+    fx_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"rpool\\ntank\\n\"}]}", ZFS_CFG);
     const char *volids[] = { "tank:vm-1-disk-0", "local-zfs:vm-2-disk-0", "tank:vm-3-disk-0" };
     pvs_error err = PVS_ERROR_INIT;
     assert_int_equal(pvs_activate_volumes(f.ctx, f.cfg, volids, 3, "s1", NULL, &err), 0);
-    char *log = zfs_teardown(&f);
+    char *log = fx_teardown(&f);
     assert_string_equal(log, "[[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"tank\"],[\"zfs\",\"mount\",\"-a\"],"
                              "[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"rpool\"],[\"zfs\",\"mount\",\"-a\"]]");
     free(log);
@@ -302,9 +298,9 @@ static void test_zfs_storages_in_callers_order(void **state)
 static void test_zfs_dry_run(void **state)
 {
     (void)state;
-    zfs_fx f;
-    zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"has\": [\"list\"], \"exit\": 1,"
-                  " \"err\": \"cannot open 'tank': no such pool\\n\"}]}");
+    node_fx f;
+    fx_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"has\": [\"list\"], \"exit\": 1,"
+                  " \"err\": \"cannot open 'tank': no such pool\\n\"}]}", ZFS_CFG);
     const char *volids[] = { "tank:vm-1-disk-0" };
     json_t *plan = NULL;
     pvs_error err = PVS_ERROR_INIT;
@@ -317,7 +313,7 @@ static void test_zfs_dry_run(void **state)
     assert_int_equal(json_array_size(cmds), 3);   /* list, import, mount -a */
     assert_string_equal(json_string_value(json_array_get(json_array_get(cmds, 1), 1)), "import");
     json_decref(plan);
-    char *log = zfs_teardown(&f);
+    char *log = fx_teardown(&f);
     assert_string_equal(log, "[[\"zpool\",\"list\",\"-o\",\"name\",\"-H\",\"tank\"]]");
     free(log);
 }
@@ -326,8 +322,8 @@ static void test_zfs_dry_run(void **state)
 static void test_zfs_zvol_wait_within_deadline(void **state)
 {
     (void)state;
-    zfs_fx f;
-    zfs_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"tank\\n\"}]}");
+    node_fx f;
+    fx_setup(&f, "{\"responses\": [{\"cmd\": \"zpool\", \"out\": \"tank\\n\"}]}", ZFS_CFG);
     pvs_error err = PVS_ERROR_INIT;
     assert_int_equal(pvs_ctx_set(f.ctx, "ceph_timeout", "3", &err), 0);
     const char *volids[] = { "tank:vm-1-disk-0" };
@@ -336,7 +332,7 @@ static void test_zfs_zvol_wait_within_deadline(void **state)
     assert_true(time(NULL) - t0 <= 4);
     assert_non_null(strstr(err.message, "timeout: no zvol device link for 'vm-1-disk-0' found after"));
     pvs_error_clear(&err);
-    free(zfs_teardown(&f));
+    free(fx_teardown(&f));
 }
 
 int main(void)
